@@ -1,0 +1,50 @@
+# frm: File Residency Manager. `make demo` to try it, `make test` to test it.
+GO      ?= go
+BIN     := bin/frm
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+DEMO    ?= /tmp/frm-demo
+
+.PHONY: build demo test test-short vet fmt bench fuzz clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/frm
+	ln -sf frm bin/frm_admin
+
+# Build, create (or reuse) a sandbox site and open the shell on it.
+demo: build
+	@test -f $(DEMO)/frm.toml || ./$(BIN) demo $(DEMO)
+	./$(BIN) admin -c $(DEMO)/frm.toml
+
+# Everything CI runs: formatting, vet, the race-enabled test suite
+# (including the conformance suite against xrootd's frm_admin when it is
+# installed) and a short fuzz of every parser.
+test: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz FUZZTIME=5s
+
+test-short:
+	$(GO) test -short ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || exit 1; \
+	  done; \
+	done
+
+bench: build
+	./bench/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"frm/core/config"
+)
+
+const configUsage = `Usage: frm config show [-c FILE] [-n NAME]
+       frm config convert [-n NAME] XROOTD-CONFIG
+
+show     print the effective configuration (defaults applied) as TOML
+convert  read an xrootd configuration file and print it as frm TOML
+Secrets (S3 secret key, database password) are printed as REDACTED.
+`
+
+func configMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, configUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	fs := flag.NewFlagSet("frm config "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("c", "", "")
+	inst := fs.String("n", os.Getenv("XRDNAME"), "")
+	help := fs.Bool("h", false, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		fmt.Fprintf(stderr, "frm config: %v\n\n%s", err, configUsage)
+		return 2
+	}
+	if *help {
+		fmt.Fprint(stdout, configUsage)
+		return 0
+	}
+	var cfg *config.Config
+	var err error
+	switch args[0] {
+	case "show":
+		var path string
+		if path, err = config.Find(*cfgPath); err == nil {
+			cfg, err = config.Load(path, *inst)
+		}
+	case "convert":
+		if fs.NArg() != 1 {
+			fmt.Fprint(stderr, "frm config convert: give one xrootd config file\n")
+			return 2
+		}
+		cfg, err = config.ConvertXrootd(fs.Arg(0), *inst)
+	default:
+		fmt.Fprintf(stderr, "frm config: unknown subcommand %q\n\n%s", args[0], configUsage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "frm config: %v\n", err)
+		return 4
+	}
+	if err := cfg.WriteTOML(stdout); err != nil {
+		fmt.Fprintf(stderr, "frm config: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,61 @@
+// Command frm is the File Residency Manager: one binary for the
+// frm_admin-compatible shell (frm admin), configuration tools (frm config)
+// and a sandbox site (frm demo). Invoked as frm_admin it behaves as
+// `frm admin`, so existing scripts keep working.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches on the program name and the first argument, and returns
+// the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	prog := filepath.Base(args[0])
+	if prog == "frm_admin" {
+		return adminMain(ctx, "frm_admin", args[1:], stdin, stdout, stderr)
+	}
+	if len(args) < 2 {
+		fmt.Fprint(stderr, topUsage)
+		return 2
+	}
+	switch args[1] {
+	case "admin":
+		return adminMain(ctx, "frm_admin", args[2:], stdin, stdout, stderr)
+	case "config":
+		return configMain(args[2:], stdout, stderr)
+	case "demo":
+		return demoMain(ctx, args[2:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "frm", version)
+		return 0
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, topUsage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "frm: unknown command %q\n\n%s", args[1], topUsage)
+	return 2
+}
+
+const topUsage = `Usage: frm <command> [options]
+
+Commands:
+  admin    the frm_admin command language: one-shot, batch on stdin, or a REPL
+  config   show the effective configuration, or convert an xrootd config to TOML
+  demo     create a sandbox site to try frm on
+  version  print the version
+
+Run 'frm <command> -h' for a command's options. Invoked as frm_admin, frm
+behaves as 'frm admin'. Docs: docs/commands.md, docs/config.md.
+`

@@ -1,0 +1,149 @@
+// Package catalog defines the seam through which frm reads and changes
+// residency state (copy time, pins, memory hints, checksums, back
+// references) and walks the namespace. The embedded implementation
+// (package catalog/embedded) keeps that state where xrootd keeps it: in
+// extended attributes on the files themselves. A PostgreSQL implementation
+// keeps a shared copy for many hosts.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"frm/core/meta"
+)
+
+// Want selects which fields a lookup or walk loads. Loading only what a
+// command needs keeps a million-file scan at one or two system calls per
+// file.
+type Want uint16
+
+const (
+	WantStat Want = 1 << iota // Size, Mtime, Atime, Ctime, Mode (through symlinks)
+	WantLink                  // Link target, Space, Dangling
+	WantCopy                  // CopyTime
+	WantPin                   // Pin
+	WantMem                   // Mem
+	WantPfnRef                // PfnRef (the data file's back reference)
+	WantFail                  // Failed (a .fail side file exists)
+	WantChecksums             // Checksums
+
+	WantAll = WantStat | WantLink | WantCopy | WantPin | WantMem | WantPfnRef | WantFail | WantChecksums
+)
+
+// Type is the kind of a namespace entry.
+type Type uint8
+
+const (
+	File Type = iota + 1
+	Dir
+	Side  // a side file (.fail, .anew, legacy .lock/.pin ...), never data
+	Other // devices, sockets, fifos
+)
+
+// Entry is what the catalog knows of one namespace entry. Fields not asked
+// for with Want are zero.
+type Entry struct {
+	LFN  string
+	PFN  string
+	Type Type
+
+	// Link is the symlink target when the pfn is a symlink (an XA file).
+	Link     string
+	Dangling bool   // Link does not resolve
+	Space    string // space of the data file: from the XA suffix, else "public"
+
+	Size  int64
+	Mtime int64 // seconds since the epoch
+	Atime int64
+	Ctime int64
+	Mode  uint32
+
+	HasCopy  bool
+	CopyTime int64
+
+	HasPin bool
+	Pin    meta.Pin
+
+	HasMem bool
+	Mem    meta.MemFlags
+
+	HasPfnRef bool
+	PfnRef    string
+
+	Failed bool
+
+	Checksums []meta.Checksum
+}
+
+// Migrated reports whether the file's copy in the MSS is current.
+func (e *Entry) Migrated() bool { return e.HasCopy && e.CopyTime >= e.Mtime }
+
+// NeedsMigration reports whether the file was modified after its last copy.
+func (e *Entry) NeedsMigration() bool { return e.HasCopy && e.CopyTime < e.Mtime }
+
+// WalkOptions controls Walk.
+type WalkOptions struct {
+	Want      Want
+	Recursive bool
+	// Dirs emits directories (after descending into them is decided).
+	Dirs bool
+	// SideFiles emits side files (Type Side) instead of skipping them.
+	SideFiles bool
+	// Workers is the number of directories processed at once (0: a
+	// default suited to the machine).
+	Workers int
+	// OnError receives errors reading a directory or an entry; the walk
+	// goes on. Nil ignores them.
+	OnError func(pfn string, err error)
+	// Scanned, when not nil, counts the entries examined, for progress
+	// reports.
+	Scanned *atomic.Int64
+	// OnOldStyle is called once per directory holding 2009-style meta
+	// files (.lock .pin .mmap .mkeep .mlock).
+	OnOldStyle func(dirPFN string)
+}
+
+// ErrNotExist is returned (wrapped) for lfns that do not exist.
+var ErrNotExist = errors.New("no such file or directory")
+
+// ChangeKind names a residency change.
+type ChangeKind uint8
+
+const (
+	SetCopyTime ChangeKind = iota + 1
+	SetPin
+	ClearPin
+	SetMem
+	ClearMem
+	SetChecksum
+	ClearChecksum
+	SetPfnRef
+)
+
+// Change is one residency change applied by Catalog.Apply.
+type Change struct {
+	Kind     ChangeKind
+	Time     int64         // SetCopyTime
+	Pin      meta.Pin      // SetPin
+	Mem      meta.MemFlags // SetMem
+	Checksum meta.Checksum // SetChecksum; ClearChecksum uses Checksum.Alg
+	PfnRef   string        // SetPfnRef
+}
+
+// Catalog reads and changes residency state. Implementations must be safe
+// for concurrent use. Every method honours ctx cancellation.
+type Catalog interface {
+	// Lookup returns the entry for lfn (already cleaned). An absent lfn
+	// gives an error wrapping ErrNotExist.
+	Lookup(ctx context.Context, lfn string, want Want) (Entry, error)
+	// Walk calls fn for the entries below the directory lfn (one level, or
+	// all with Recursive), never following directory symlinks. fn is
+	// called from one goroutine at a time; an error from fn stops the
+	// walk and is returned.
+	Walk(ctx context.Context, lfn string, opt WalkOptions, fn func(*Entry) error) error
+	// Apply applies changes to one file, in order, and reports how many
+	// of them changed something (clearing an absent pin does not).
+	Apply(ctx context.Context, lfn string, changes ...Change) (changed int, err error)
+}

@@ -1,0 +1,166 @@
+// Package site is frm's engine: it ties a site's configuration, name
+// mapping, spaces and catalog together and implements every administrative
+// operation (find, audit, mark, pin, mmap, mv, rm, reloc, query, chksum, ls,
+// df). It knows nothing of terminals: operations report results through
+// callbacks with structured values, ask questions through a Prompter, and
+// return errors that name the file. The shell, the TUI and the daemons are
+// faces over it.
+package site
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"frm/core/catalog"
+	"frm/core/catalog/embedded"
+	"frm/core/config"
+	"frm/core/names"
+	"frm/core/space"
+)
+
+// Site is one configured frm site.
+type Site struct {
+	Config  *config.Config
+	Names   names.Mapper
+	Spaces  *space.Set
+	Catalog catalog.Catalog
+	fs      *embedded.Catalog
+
+	// Now and Loc are the clock and time zone used for pins and
+	// reports; tests replace them.
+	Now func() time.Time
+	Loc *time.Location
+}
+
+// Open builds a Site from a loaded configuration.
+func Open(cfg *config.Config) (*Site, error) {
+	if cfg.Catalog.Kind != "" && cfg.Catalog.Kind != "embedded" {
+		return nil, fmt.Errorf("catalog %q is not available in this build; use kind = \"embedded\"", cfg.Catalog.Kind)
+	}
+	m := names.NewMapper(cfg.LocalRoot, cfg.RemoteRoot)
+	var sps []space.Space
+	for _, s := range cfg.Spaces {
+		sp := space.Space{Name: s.Name}
+		for _, p := range s.Partitions {
+			sp.Partitions = append(sp.Partitions, space.Partition{Space: s.Name, Path: strings.TrimRight(p.Path, "/"), Cap: int64(p.Cap)})
+		}
+		sps = append(sps, sp)
+	}
+	fs := embedded.New(m, cfg.Transfer.FailDir)
+	return &Site{
+		Config:  cfg,
+		Names:   m,
+		Spaces:  space.NewSet(sps),
+		Catalog: fs,
+		fs:      fs,
+		Now:     time.Now,
+		Loc:     time.Local,
+	}, nil
+}
+
+// FailPath is the .fail side file of pfn.
+func (s *Site) FailPath(pfn string) string { return s.fs.FailPath(pfn) }
+
+// Answer is a reply to a Prompter question.
+type Answer int
+
+const (
+	No Answer = iota + 1
+	Yes
+	Abort
+)
+
+// Prompter asks the administrator a yes/no/abort question. def is the
+// answer taken on an empty reply (and by non-interactive prompters).
+type Prompter interface {
+	Ask(question string, def Answer) Answer
+}
+
+// Defaults is a Prompter that always takes the default answer, as xrootd
+// does with standard input at end of file.
+type Defaults struct{}
+
+// Ask implements Prompter.
+func (Defaults) Ask(_ string, def Answer) Answer { return def }
+
+// Always is a Prompter that gives the same answer to every question.
+type Always Answer
+
+// Ask implements Prompter.
+func (a Always) Ask(string, Answer) Answer { return Answer(a) }
+
+// ErrAborted is returned when the administrator answered "a".
+var ErrAborted = errors.New("aborted")
+
+// OpError is a failed operation on one name. Its text follows frm_admin:
+// "Unable to <action> <name>; <reason>".
+type OpError struct {
+	Action string
+	Name   string
+	Err    error
+}
+
+func (e *OpError) Error() string {
+	if e.Name == "" {
+		return fmt.Sprintf("Unable to %s; %s", e.Action, Reason(e.Err))
+	}
+	return fmt.Sprintf("Unable to %s %s; %s", e.Action, e.Name, Reason(e.Err))
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+func opErr(action, name string, err error) error {
+	return &OpError{Action: action, Name: name, Err: err}
+}
+
+// Reason renders err as xrootd does: the lower-case strerror text for
+// system errors, the error text otherwise.
+func Reason(err error) string {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, catalog.ErrNotExist), errors.Is(err, os.ErrNotExist):
+		return "no such file or directory"
+	case errors.As(err, &errno):
+		return strings.ToLower(errno.Error())
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return Reason(pe.Err)
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return Reason(le.Err)
+	}
+	return err.Error()
+}
+
+// Clean validates lfn and checks that its directory does not lead outside
+// the namespace through a symlink.
+func (s *Site) Clean(lfn string) (string, error) {
+	c, err := names.Clean(lfn)
+	if err != nil {
+		return "", err
+	}
+	if err := embedded.ResolveParent(s.Names.LocalRoot(), s.Names.PFNClean(c)); err != nil {
+		return "", err
+	}
+	return c, nil
+}
+
+// PFN maps a cleaned lfn.
+func (s *Site) PFN(lfn string) string { return s.Names.PFNClean(lfn) }
+
+// Export returns the export options for lfn (zero when not exported).
+func (s *Site) Export(lfn string) config.Export {
+	e, _ := s.Config.ExportFor(lfn)
+	return e
+}
+
+// ctxErr turns a context error into nil when there is none; a helper for
+// loops that must stop on Ctrl-C.
+func ctxErr(ctx context.Context) error { return ctx.Err() }
