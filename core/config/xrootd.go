@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // hostname returns the local host name; a variable so tests can fix it.
@@ -18,6 +19,10 @@ var frmPrograms = []string{"frm", "frm_admin", "frm_xfrd", "frm_purged", "frm_xf
 
 // maxIncludeDepth bounds nested "continue" directives.
 const maxIncludeDepth = 8
+
+// maxVarLen bounds the value of a "set" variable (self-referencing
+// definitions would otherwise double it each time).
+const maxVarLen = 64 << 10
 
 // Export option categories (bits of xOpts.set).
 const (
@@ -226,6 +231,13 @@ type ifFrame struct {
 func (p *xrdParser) parseFile(data []byte, file string) error {
 	var stack []ifFrame
 	active := func() bool { return len(stack) == 0 || stack[len(stack)-1].active }
+	if !utf8.Valid(data) {
+		for n, line := range strings.Split(string(data), "\n") {
+			if !utf8.ValidString(line) {
+				return fmt.Errorf("%s:%d: invalid UTF-8", file, n+1)
+			}
+		}
+	}
 	lines, nums := logicalLines(data)
 	for k, words := range lines {
 		d := &directive{p: p, file: file, line: nums[k], name: words[0], args: words[1:]}
@@ -538,7 +550,11 @@ func (p *xrdParser) xset(d *directive) error {
 	if len(vals) == 0 {
 		return d.errf("no value for variable %s", name)
 	}
-	p.vars[name] = strings.Join(vals, " ")
+	v := strings.Join(vals, " ")
+	if len(v) > maxVarLen {
+		return d.errf("value of variable %s is too long (%d bytes, at most %d)", name, len(v), maxVarLen)
+	}
+	p.vars[name] = v
 	return nil
 }
 

@@ -284,5 +284,17 @@ func Choose(sp Space, size int64) (Partition, error) {
 	if len(us) == 0 || us[0].Free < size {
 		return Partition{}, fmt.Errorf("space %s: %w for %d bytes", sp.Name, ErrNoRoom, size)
 	}
-	return us[0].Partition, nil
+	// Partitions on the same filesystem as the emptiest one, or within
+	// 1% of its free space, are equally good: rotate among them so files
+	// spread instead of piling onto the first partition listed.
+	best := us[:1]
+	for _, u := range us[1:] {
+		if u.Free >= size && (u.Dev == us[0].Dev && u.Cap <= 0 && us[0].Cap <= 0 || us[0].Free-u.Free <= us[0].Free/100) {
+			best = append(best, u)
+		}
+	}
+	return best[int(rotor.Add(1)-1)%len(best)].Partition, nil
 }
+
+// rotor spreads placements over equally good partitions.
+var rotor atomic.Uint32

@@ -377,8 +377,8 @@ func TestTake(t *testing.T) {
 		rest   []string
 	}{
 		{func(r Request) bool { return r.ID == "r5" }, "r5", []string{"r1", "r2", "r3", "r4"}}, // tail
-		{nil, "r1", []string{"r2", "r3", "r4"}},                                                 // head
-		{func(r Request) bool { return r.ID == "r3" }, "r3", []string{"r2", "r4"}},              // middle
+		{nil, "r1", []string{"r2", "r3", "r4"}},                                                // head
+		{func(r Request) bool { return r.ID == "r3" }, "r3", []string{"r2", "r4"}},             // middle
 		{func(r Request) bool { return false }, "", []string{"r2", "r4"}},
 		{func(r Request) bool { return r.ID == "r4" }, "r4", []string{"r2"}},
 		{nil, "r2", nil},

@@ -458,7 +458,7 @@ func putDirBuf(b *[]byte) { dirBufPool.Put(b) }
 // cannot carry an operation outside it. The final component may itself be
 // a symlink (XA files are).
 func ResolveParent(root, pfn string) error {
-	if root == "" {
+	if root == "" || pfn == root {
 		return nil
 	}
 	realRoot, err := filepath.EvalSymlinks(root)

@@ -1,0 +1,223 @@
+// Package catalogtest is the conformance suite every catalog.Catalog
+// implementation must pass. It lays out a namespace on disk (as an xrootd
+// site has one) and checks what the catalog reports and changes. The
+// embedded catalog runs it directly; a database-backed catalog runs it
+// after importing the same tree.
+package catalogtest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"frm/core/catalog"
+	"frm/core/meta"
+	"frm/core/space"
+)
+
+// Factory returns the catalog under test for a namespace rooted at
+// localRoot (the tree already exists when it is called).
+type Factory func(t *testing.T, localRoot string) catalog.Catalog
+
+// Tree describes the namespace the suite builds.
+type Tree struct {
+	Root  string // namespace root (pfn of "/")
+	Space string // partition directory of space "data"
+}
+
+// Build creates the suite's namespace under dir:
+//
+//	/a/plain.dat        regular file, migrated (Cpy = mtime)
+//	/a/mod.dat          regular file, Cpy < mtime, pinned forever
+//	/a/nocpy.dat        regular file, no Cpy; has a .fail side file
+//	/a/xa.dat           XA symlink into space "data", Pfn back reference set
+//	/a/dangling.dat     XA symlink whose data file is missing
+//	/a/old.dat.lock     2009 lock file (side file)
+//	/a/sub/deep.dat     regular file, mmapped (keep)
+//	/b/                 empty directory
+func Build(t *testing.T, dir string) Tree {
+	t.Helper()
+	tr := Tree{Root: filepath.Join(dir, "ns"), Space: filepath.Join(dir, "sp")}
+	mt := time.Unix(1700000000, 0)
+	mk := func(p string, body string) string {
+		t.Helper()
+		full := filepath.Join(tr.Root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(full, mt, mt)
+		return full
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			if errors.Is(err, meta.ErrNotSupported) {
+				t.Skip("user extended attributes are not supported on this filesystem")
+			}
+			t.Fatal(err)
+		}
+	}
+	must(meta.SetCopyTime(mk("a/plain.dat", "plain"), mt.Unix()))
+	mod := mk("a/mod.dat", "modified")
+	must(meta.SetCopyTime(mod, mt.Unix()-113))
+	must(meta.SetPin(mod, meta.Pin{Flags: meta.PinForever}))
+	nocpy := mk("a/nocpy.dat", "nocopy")
+	mk("a/nocpy.dat.fail", "")
+	mk("a/old.dat.lock", "")
+	must(meta.SetMem(mk("a/sub/deep.dat", "deep"), meta.MemMap|meta.MemKeep))
+	_ = nocpy
+	os.MkdirAll(filepath.Join(tr.Root, "b"), 0o755)
+
+	part := space.Partition{Space: "data", Path: tr.Space}
+	data := space.NewDataPath(part, mt)
+	os.MkdirAll(filepath.Dir(data), 0o755)
+	if err := os.WriteFile(data, []byte("xa data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(data, mt, mt)
+	xa := filepath.Join(tr.Root, "a/xa.dat")
+	must(os.Symlink(data, xa))
+	must(meta.SetPfn(data, xa))
+	must(meta.SetCopyTime(xa, mt.Unix()))
+	must(os.Symlink(space.NewDataPath(part, mt), filepath.Join(tr.Root, "a/dangling.dat")))
+	return tr
+}
+
+// Run runs the suite.
+func Run(t *testing.T, newCatalog Factory) {
+	ctx := context.Background()
+	t.Run("Lookup", func(t *testing.T) {
+		tr := Build(t, t.TempDir())
+		c := newCatalog(t, tr.Root)
+		e, err := c.Lookup(ctx, "/a/mod.dat", catalog.WantAll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Type != catalog.File || e.Size != 8 || e.Mtime != 1700000000 || !e.NeedsMigration() || !e.HasPin || e.Pin.Flags != meta.PinForever || e.Space != "public" {
+			t.Errorf("mod.dat = %+v", e)
+		}
+		x, err := c.Lookup(ctx, "/a/xa.dat", catalog.WantAll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Space != "data" || x.Link == "" || x.Size != 7 || !x.Migrated() || x.PfnRef != filepath.Join(tr.Root, "a/xa.dat") {
+			t.Errorf("xa.dat = %+v", x)
+		}
+		d, err := c.Lookup(ctx, "/a/dangling.dat", catalog.WantAll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.Dangling || d.HasCopy || d.Space != "data" {
+			t.Errorf("dangling.dat = %+v", d)
+		}
+		n, _ := c.Lookup(ctx, "/a/nocpy.dat", catalog.WantAll)
+		if n.HasCopy || !n.Failed {
+			t.Errorf("nocpy.dat = %+v", n)
+		}
+		if _, err := c.Lookup(ctx, "/a/none", catalog.WantStat); !errors.Is(err, catalog.ErrNotExist) {
+			t.Errorf("missing file: err = %v", err)
+		}
+		dir, err := c.Lookup(ctx, "/a", catalog.WantStat)
+		if err != nil || dir.Type != catalog.Dir {
+			t.Errorf("dir = %+v, %v", dir, err)
+		}
+	})
+	t.Run("Walk", func(t *testing.T) {
+		tr := Build(t, t.TempDir())
+		c := newCatalog(t, tr.Root)
+		walk := func(lfn string, o catalog.WalkOptions) []string {
+			t.Helper()
+			var got []string
+			if err := c.Walk(ctx, lfn, o, func(e *catalog.Entry) error {
+				s := e.LFN
+				if e.Type == catalog.Dir {
+					s += "/"
+				}
+				if e.Type == catalog.Side {
+					s += " side"
+				}
+				got = append(got, s)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			sort.Strings(got)
+			return got
+		}
+		eq := func(got, want []string) {
+			t.Helper()
+			if len(got) != len(want) {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("got %q, want %q", got, want)
+				}
+			}
+		}
+		eq(walk("/a", catalog.WalkOptions{}), []string{"/a/dangling.dat", "/a/mod.dat", "/a/nocpy.dat", "/a/plain.dat", "/a/xa.dat"})
+		eq(walk("/", catalog.WalkOptions{Recursive: true}), []string{"/a/dangling.dat", "/a/mod.dat", "/a/nocpy.dat", "/a/plain.dat", "/a/sub/deep.dat", "/a/xa.dat"})
+		eq(walk("/a", catalog.WalkOptions{Dirs: true, SideFiles: true}), []string{"/a/dangling.dat", "/a/mod.dat", "/a/nocpy.dat", "/a/nocpy.dat.fail side", "/a/old.dat.lock side", "/a/plain.dat", "/a/sub/", "/a/xa.dat"})
+		var old []string
+		var n atomic.Int64
+		walk("/", catalog.WalkOptions{Recursive: true, Scanned: &n, OnOldStyle: func(d string) { old = append(old, d) }})
+		if len(old) != 1 || old[0] != filepath.Join(tr.Root, "a") {
+			t.Errorf("old-style directories = %q", old)
+		}
+		if n.Load() < 8 {
+			t.Errorf("scanned %d entries", n.Load())
+		}
+		if err := c.Walk(ctx, "/a/plain.dat", catalog.WalkOptions{}, func(*catalog.Entry) error { return nil }); err == nil {
+			t.Error("walking a file succeeded")
+		}
+		if err := c.Walk(ctx, "/none", catalog.WalkOptions{}, func(*catalog.Entry) error { return nil }); !errors.Is(err, catalog.ErrNotExist) {
+			t.Errorf("walking a missing dir: %v", err)
+		}
+		stop := errors.New("stop")
+		calls := 0
+		err := c.Walk(ctx, "/", catalog.WalkOptions{Recursive: true}, func(*catalog.Entry) error { calls++; return stop })
+		if !errors.Is(err, stop) || calls != 1 {
+			t.Errorf("fn error: err %v after %d calls", err, calls)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := c.Walk(cctx, "/", catalog.WalkOptions{Recursive: true}, func(*catalog.Entry) error { return nil }); !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled walk: %v", err)
+		}
+	})
+	t.Run("Apply", func(t *testing.T) {
+		tr := Build(t, t.TempDir())
+		c := newCatalog(t, tr.Root)
+		n, err := c.Apply(ctx, "/a/xa.dat",
+			catalog.Change{Kind: catalog.SetCopyTime, Time: 42},
+			catalog.Change{Kind: catalog.SetPin, Pin: meta.Pin{Flags: meta.PinIdle, Time: 3600}},
+			catalog.Change{Kind: catalog.SetMem, Mem: meta.MemMap},
+			catalog.Change{Kind: catalog.SetChecksum, Checksum: meta.Checksum{Alg: "adler32", Value: []byte{1, 2, 3, 4}, MTime: 1700000000}})
+		if err != nil || n != 4 {
+			t.Fatalf("Apply = %d, %v", n, err)
+		}
+		e, _ := c.Lookup(ctx, "/a/xa.dat", catalog.WantAll)
+		if e.CopyTime != 42 || e.Pin.Flags != meta.PinIdle || e.Pin.Time != 3600 || e.Mem != meta.MemMap || len(e.Checksums) != 1 {
+			t.Fatalf("after Apply: %+v", e)
+		}
+		// Attributes of XA files live on the data file.
+		if v, ok, _ := meta.GetCopyTime(e.Link); !ok || v != 42 {
+			t.Errorf("copy time not on the data file: %d %v", v, ok)
+		}
+		n, err = c.Apply(ctx, "/a/xa.dat", catalog.Change{Kind: catalog.ClearPin}, catalog.Change{Kind: catalog.ClearPin})
+		if err != nil || n != 1 {
+			t.Errorf("clearing a pin twice counted %d, %v", n, err)
+		}
+		if _, err := c.Apply(ctx, "/a/none", catalog.Change{Kind: catalog.SetCopyTime, Time: 1}); err == nil {
+			t.Error("Apply on a missing file succeeded")
+		}
+	})
+}

@@ -1,0 +1,349 @@
+package shell
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"frm/core/config"
+	"frm/core/meta"
+	"frm/core/site"
+	"frm/core/sitegen"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// testSite makes a small site: /store (mig stage purge) with three files in
+// the states find and audit care about, and /scratch/d with two files.
+func testSite(t *testing.T) (*site.Site, sitegen.Layout) {
+	t.Helper()
+	l := sitegen.NewLayout(t.TempDir())
+	if err := l.WriteConfigs(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mt := time.Unix(1700000000, 0)
+	for _, f := range []struct{ lfn, space string }{
+		{"/store/a/migrated.fits", "data"}, {"/store/a/modified.fits", ""}, {"/store/a/nocopy.fits", "fast"},
+		{"/scratch/d/one.tar", ""}, {"/scratch/d/two.tar", ""},
+	} {
+		pfn, err := s.Place(ctx, f.lfn, f.space, strings.NewReader("content of "+f.lfn), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(pfn, mt, mt)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			if errorsIsNotSupported(err) {
+				t.Skip("no user xattrs on this filesystem")
+			}
+			t.Fatal(err)
+		}
+	}
+	must(meta.SetCopyTime(s.PFN("/store/a/migrated.fits"), mt.Unix()))
+	must(meta.SetCopyTime(s.PFN("/store/a/modified.fits"), mt.Unix()-113))
+	return s, l
+}
+
+func errorsIsNotSupported(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "not supported")
+}
+
+func newShell(s *site.Site) (*Shell, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	return &Shell{Name: "frm_admin", Out: &out, Err: &errb, Site: s}, &out, &errb
+}
+
+// norm replaces the site directory with $SITE for golden comparison.
+func norm(s string, l sitegen.Layout) string { return strings.ReplaceAll(s, l.Dir, "$SITE") }
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name+".golden")
+	if *update {
+		os.WriteFile(p, []byte(got), 0o644)
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test ./shell -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", name, p, got, want)
+	}
+}
+
+func TestCommandsGolden(t *testing.T) {
+	s, l := testSite(t)
+	tests := []struct {
+		name   string
+		args   string
+		status int
+	}{
+		{"find_unmigrated", "find -r unmigrated /store", 0},
+		{"find_unmigrated_opt_after", "find unmigrated /store -r", 0},
+		{"query_pfn", "query pfn /store/a/x //dbl//slash/", 0},
+		{"query_space_list", "query space", 0},
+		{"query_space_files", "query space -r /store", 0},
+		{"help_pin", "help pin", 0},
+		{"help_query", "help query", 0},
+		{"invalid_command", "bogus x", ExitUsage},
+		{"invalid_option", "find -zz pinned /store", ExitUsage},
+		{"escape_root", "query pfn /a/../../etc/passwd", ExitError},
+		{"missing_type", "find", ExitUsage},
+		{"mark_missing_file", "mark /store/a/none.fits", ExitError},
+		{"rm_partial", "rm -e /scratch/d/one.tar /scratch/d/none.tar", ExitPartial},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sh, out, errb := newShell(s)
+			words, _ := Split(tt.args)
+			st := sh.RunArgs(context.Background(), words, strings.NewReader(""))
+			if st != tt.status {
+				t.Errorf("status %d, want %d (stderr %q)", st, tt.status, errb.String())
+			}
+			lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+			if strings.HasPrefix(tt.args, "find") || strings.HasPrefix(tt.args, "query space -r") {
+				sortStrings(lines[:len(lines)-boolInt(strings.HasPrefix(tt.args, "find"))])
+			}
+			golden(t, tt.name, norm("stdout:\n"+strings.Join(lines, "\n")+"\nstderr:\n"+errb.String(), l))
+		})
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func TestJSONDocuments(t *testing.T) {
+	s, _ := testSite(t)
+	for _, args := range []string{"find -r unmigrated /store", "query space", "bogus", "mark /store/a/none.fits", "df", "ls -r /store", "audit -r names /store"} {
+		sh, out, _ := newShell(s)
+		sh.JSON = true
+		words, _ := Split(args)
+		st := sh.RunArgs(context.Background(), words, strings.NewReader(""))
+		var doc struct {
+			Schema  int              `json:"schema"`
+			Command string           `json:"command"`
+			Results []map[string]any `json:"results"`
+			Errors  []map[string]any `json:"errors"`
+			Status  int              `json:"status"`
+			Summary map[string]any   `json:"summary"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatalf("%s: not one JSON document: %v\n%s", args, err, out.String())
+		}
+		if doc.Schema != JSONSchema || doc.Status != st {
+			t.Errorf("%s: schema %d status %d (exit %d)", args, doc.Schema, doc.Status, st)
+		}
+		if args == "find -r unmigrated /store" {
+			if len(doc.Results) != 2 || doc.Summary["found"] != float64(2) {
+				t.Errorf("find: %+v", doc)
+			}
+		}
+		if st != 0 && len(doc.Errors) == 0 {
+			t.Errorf("%s: exit %d but no errors in JSON", args, st)
+		}
+	}
+}
+
+func TestBatchNeverLosesInput(t *testing.T) {
+	s, _ := testSite(t)
+	sh, out, errb := newShell(s)
+	// rm -r asks a question; in batch mode it must take the default and
+	// must not eat the following lines as answers (xrootd does: reference
+	// §5, P04).
+	in := "# a comment\n\nrm -r /scratch/d\ny\nquery pfn /after\n\nquery rfn /after2\n"
+	st := sh.RunBatch(context.Background(), strings.NewReader(in))
+	if _, err := os.Stat(s.PFN("/scratch/d/one.tar")); err != nil {
+		t.Fatalf("batch mode answered a question from the input: %v", err)
+	}
+	if !strings.Contains(out.String(), s.PFN("/after")) || !strings.Contains(out.String(), "/after2") {
+		t.Fatalf("lines after the question were lost:\n%s", out.String())
+	}
+	if !strings.Contains(errb.String(), "Remove EVERYTHING starting at /scratch/d? (n | y | a): n") {
+		t.Errorf("question not shown: %s", errb.String())
+	}
+	if st != ExitUsage { // the stray "y" line is an invalid command
+		t.Errorf("batch status %d, want %d", st, ExitUsage)
+	}
+	// -force removes without a question.
+	sh, _, _ = newShell(s)
+	if st := sh.RunBatch(context.Background(), strings.NewReader("rm -r -f /scratch/d\n")); st != 0 {
+		t.Fatalf("rm -r -f status %d", st)
+	}
+	if _, err := os.Stat(s.PFN("/scratch/d")); err == nil {
+		t.Fatal("rm -r -f left the directory")
+	}
+}
+
+func TestBatchExitAndStatus(t *testing.T) {
+	s, _ := testSite(t)
+	sh, out, _ := newShell(s)
+	st := sh.RunBatch(context.Background(), strings.NewReader("query pfn /x\nexit\nquery pfn /never\n"))
+	if st != 0 || strings.Contains(out.String(), "never") {
+		t.Fatalf("exit did not stop the batch: %d %q", st, out.String())
+	}
+	sh, _, _ = newShell(s)
+	if st := sh.RunBatch(context.Background(), strings.NewReader("query pfn /x\nmark /store/no/such\nquery pfn /y\n")); st != ExitError {
+		t.Fatalf("batch with a failed command exited %d", st)
+	}
+}
+
+func TestArgvAnswersFromStdin(t *testing.T) {
+	s, _ := testSite(t)
+	sh, out, _ := newShell(s)
+	st := sh.RunArgs(context.Background(), []string{"rm", "-r", "/scratch/d"}, strings.NewReader("y\n"))
+	if st != 0 || !strings.Contains(out.String(), "2 files and 1 directory deleted.") {
+		t.Fatalf("status %d out %q", st, out.String())
+	}
+}
+
+func TestREPLScript(t *testing.T) {
+	s, _ := testSite(t)
+	sh, out, _ := newShell(s)
+	lr := &scriptReader{lines: []string{"set output json", "query pfn /x", "set output text", "q rfn /y", "rm -r /scratch/d", "n", "", "query pfn /never"}}
+	st := sh.RunREPL(context.Background(), lr)
+	if st != 0 {
+		t.Fatalf("status %d", st)
+	}
+	o := out.String()
+	if !strings.Contains(o, `"pfn":"`) || !strings.Contains(o, "/y\n") || strings.Contains(o, "never") {
+		t.Fatalf("REPL output:\n%s", o)
+	}
+	if _, err := os.Stat(s.PFN("/scratch/d/one.tar")); err != nil {
+		t.Fatal("answer n removed files")
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	s, _ := testSite(t)
+	c := &completer{sh: &Shell{Site: s}}
+	cases := []struct {
+		line string
+		want string
+	}{
+		{"fi", "nd"},
+		{"find unm", "igrated"},
+		{"find -r", "ecursive"},
+		{"ls /sto", "re/"},
+		{"ls /store/a/mig", "rated.fits"},
+		{"reloc /store/a/x.fits fa", "st"},
+	}
+	for _, tc := range cases {
+		got, _ := c.Do([]rune(tc.line), len([]rune(tc.line)))
+		found := false
+		for _, g := range got {
+			if string(g) == tc.want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("complete %q = %q, want %q among them", tc.line, runesList(got), tc.want)
+		}
+	}
+}
+
+func runesList(r [][]rune) []string {
+	var s []string
+	for _, x := range r {
+		s = append(s, string(x))
+	}
+	return s
+}
+
+func TestAbbreviations(t *testing.T) {
+	for word, want := range map[string]string{"m": "mark", "ma": "mark", "mm": "mmap", "mv": "mv", "f": "find", "q": "query", "quit": "quit", "h": "help", "audit": "audit"} {
+		c, ok := lookup(word)
+		if !ok || c.name != want {
+			t.Errorf("%q -> %v", word, c)
+		}
+	}
+	for _, word := range []string{"aud", "e", "r", "re", "chk", "x"} {
+		if c, ok := lookup(word); ok {
+			t.Errorf("%q matched %s", word, c.name)
+		}
+	}
+}
+
+func TestParseOpts(t *testing.T) {
+	specs := []optSpec{{name: "fix", min: 3}, {name: "force", min: 1}, {name: "keep", min: 1, hasValue: true}}
+	o, pos, err := parseOpts([]string{"-f", "names", "-fix", "/d", "-k", "+2h"}, specs)
+	if err != nil || !o.has("force") || !o.has("fix") || o.value("keep") != "+2h" || len(pos) != 2 {
+		t.Fatalf("got %+v %v %v", o, pos, err)
+	}
+	for _, bad := range [][]string{{"-fi"}, {"-x"}, {"-"}, {"-k"}, {"-k", "-f"}} {
+		if _, _, err := parseOpts(bad, specs); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	_, pos, _ = parseOpts([]string{"--", "-f"}, specs)
+	if len(pos) != 1 || pos[0] != "-f" {
+		t.Errorf("-- did not end options: %q", pos)
+	}
+}
+
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{"find -r unmigrated /d", `ls "a b"`, "'", "  x  y "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		words, err := Split(s)
+		if err != nil {
+			return
+		}
+		for _, w := range words {
+			if w == "" && !strings.Contains(s, `""`) && !strings.Contains(s, "''") {
+				t.Fatalf("empty word from %q", s)
+			}
+		}
+	})
+}
+
+func FuzzCommandLine(f *testing.F) {
+	for _, s := range []string{"find -r unmigrated /", "pin -k +2h /a", "audit -fix -f names /", "query xfrq all lfn", "rm -r /x", "chksum -t adler32 calc /a"} {
+		f.Add(s)
+	}
+	l := sitegen.NewLayout(f.TempDir())
+	l.WriteConfigs()
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, _ := site.Open(cfg)
+	f.Fuzz(func(t *testing.T, line string) {
+		var out, errb bytes.Buffer
+		sh := &Shell{Name: "frm_admin", Out: &out, Err: &errb, Site: s, Prompter: site.Always(site.No)}
+		st := sh.execLine(context.Background(), line)
+		if st < 0 || st > 4 && st != ExitInterrupted {
+			t.Fatalf("%q: status %d", line, st)
+		}
+	})
+}
