@@ -20,14 +20,14 @@ import (
 type Want uint16
 
 const (
-	WantStat Want = 1 << iota // Size, Mtime, Atime, Ctime, Mode (through symlinks)
-	WantLink                  // Link target, Space, Dangling
-	WantCopy                  // CopyTime
-	WantPin                   // Pin
-	WantMem                   // Mem
-	WantPfnRef                // PfnRef (the data file's back reference)
-	WantFail                  // Failed (a .fail side file exists)
-	WantChecksums             // Checksums
+	WantStat      Want = 1 << iota // Size, Mtime, Atime, Ctime, Mode (through symlinks)
+	WantLink                       // Link target, Space, Dangling
+	WantCopy                       // CopyTime
+	WantPin                        // Pin
+	WantMem                        // Mem
+	WantPfnRef                     // PfnRef (the data file's back reference)
+	WantFail                       // Failed (a .fail side file exists)
+	WantChecksums                  // Checksums
 
 	WantAll = WantStat | WantLink | WantCopy | WantPin | WantMem | WantPfnRef | WantFail | WantChecksums
 )

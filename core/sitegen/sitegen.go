@@ -146,7 +146,7 @@ frm.purge.policy fast nopurge
 // Summary counts what Demo created.
 type Summary struct {
 	Files, Migrated, NeedsMigration, NoCopyTime, Pinned, Failed, Dangling, Legacy int
-	Bytes                                                                          int64
+	Bytes                                                                         int64
 }
 
 // DemoOptions controls Demo.
