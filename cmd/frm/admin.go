@@ -79,6 +79,8 @@ func adminMain(ctx context.Context, name string, args []string, stdin io.Reader,
 
 	words := fs.Args()
 	if len(words) > 0 {
+		ctx, stop := interruptible(ctx)
+		defer stop()
 		return sh.RunArgs(ctx, words, stdin)
 	}
 	if isTerminal(stdin) {
@@ -92,6 +94,8 @@ func adminMain(ctx context.Context, name string, args []string, stdin io.Reader,
 		}
 		return sh.RunREPL(ctx, lr)
 	}
+	ctx, stop := interruptible(ctx)
+	defer stop()
 	return sh.RunBatch(ctx, stdin)
 }
 

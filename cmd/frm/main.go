@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -17,6 +19,13 @@ var version = "dev"
 
 func main() {
 	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// interruptible returns a context cancelled by SIGINT or SIGTERM, so a long
+// one-shot or batch command stops cleanly (exit 130) instead of dying
+// mid-write.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
 // run dispatches on the program name and the first argument, and returns
