@@ -85,6 +85,7 @@ type replPrompter struct {
 }
 
 func (p *replPrompter) Ask(q string, def site.Answer) site.Answer {
+	p.sh.flush()
 	p.sh.clearProgress()
 	for {
 		p.lr.SetPrompt(fmt.Sprintf("%s: %s %s: ", p.sh.Name, q, choices(def)))

@@ -3,8 +3,7 @@ package shell
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"sync/atomic"
+		"sync/atomic"
 	"time"
 )
 
@@ -57,7 +56,7 @@ func (r *report) header() {
 	r.started = true
 	cmd, _ := json.Marshal(r.command)
 	args, _ := json.Marshal(nonNil(r.args))
-	fmt.Fprintf(r.sh.Out, `{"schema":%d,"command":%s,"args":%s,"results":[`, JSONSchema, cmd, args)
+	fmt.Fprintf(r.sh.out(), `{"schema":%d,"command":%s,"args":%s,"results":[`, JSONSchema, cmd, args)
 }
 
 func nonNil(s []string) []string {
@@ -72,7 +71,9 @@ func nonNil(s []string) []string {
 func (r *report) result(text string, item any) {
 	if !r.sh.JSON {
 		r.sh.clearProgress()
-		fmt.Fprintln(r.sh.Out, text)
+		w := r.sh.out()
+		w.WriteString(text)
+		w.WriteByte('\n')
 		return
 	}
 	r.header()
@@ -80,16 +81,18 @@ func (r *report) result(text string, item any) {
 	if err != nil {
 		b, _ = json.Marshal(map[string]string{"error": err.Error()})
 	}
+	w := r.sh.out()
 	if r.items > 0 {
-		io.WriteString(r.sh.Out, ",")
+		w.WriteByte(',')
 	}
-	r.sh.Out.Write(b)
+	w.Write(b)
 	r.items++
 }
 
 // note emits a line that is neither a result nor an error (a question's
 // outcome, a warning) to stderr in both modes.
 func (r *report) note(text string) {
+	r.sh.flush()
 	r.sh.clearProgress()
 	fmt.Fprintf(r.sh.Err, "%s: %s\n", r.sh.Name, text)
 }
@@ -103,6 +106,7 @@ func (r *report) fail(err error) {
 		}
 		return
 	}
+	r.sh.flush()
 	r.sh.clearProgress()
 	fmt.Fprintf(r.sh.Err, "%s: %s\n", r.sh.Name, err)
 }
@@ -115,7 +119,7 @@ func (r *report) done(status int, fields map[string]any, text ...string) {
 	if !r.sh.JSON {
 		r.sh.clearProgress()
 		for _, t := range text {
-			fmt.Fprintln(r.sh.Out, t)
+			fmt.Fprintln(r.sh.out(), t)
 		}
 	}
 }
@@ -137,7 +141,7 @@ func (r *report) close() {
 	}
 	b, _ := json.Marshal(doc)
 	// Splice the closing fields after the results array.
-	fmt.Fprintf(r.sh.Out, "],%s\n", b[1:])
+	fmt.Fprintf(r.sh.out(), "],%s\n", b[1:])
 }
 
 // statusFor is the exit status of a command that did some work and met

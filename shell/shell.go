@@ -44,6 +44,26 @@ type Shell struct {
 	mu            sync.Mutex // guards progressShown and writes to Err from the progress goroutine
 	progressShown bool
 	quit          bool
+
+	// buf batches result lines: a million-line find must not cost a
+	// million write system calls. It is flushed after every command and
+	// before every question, so nothing is held back from a person.
+	buf *bufio.Writer
+}
+
+// out is where results are written.
+func (sh *Shell) out() *bufio.Writer {
+	if sh.buf == nil {
+		sh.buf = bufio.NewWriterSize(sh.Out, 64<<10)
+	}
+	return sh.buf
+}
+
+// flush writes buffered results.
+func (sh *Shell) flush() {
+	if sh.buf != nil {
+		sh.buf.Flush()
+	}
 }
 
 // Exec runs one command (already split into words) and returns its exit
@@ -52,6 +72,7 @@ func (sh *Shell) Exec(ctx context.Context, words []string) int {
 	if len(words) == 0 {
 		return ExitOK
 	}
+	defer sh.flush()
 	cmd, ok := lookup(words[0])
 	if !ok {
 		r := sh.newReport(words[0], words[1:])
@@ -234,6 +255,7 @@ type linePrompter struct {
 
 func (p *linePrompter) Ask(q string, def site.Answer) site.Answer {
 	for {
+		p.sh.flush()
 		p.sh.clearProgress()
 		fmt.Fprintf(p.sh.Err, "%s: %s %s: ", p.sh.Name, q, choices(def))
 		line, err := p.in.ReadString('\n')
@@ -252,6 +274,7 @@ func (p *linePrompter) Ask(q string, def site.Answer) site.Answer {
 type batchPrompter struct{ sh *Shell }
 
 func (p batchPrompter) Ask(q string, def site.Answer) site.Answer {
+	p.sh.flush()
 	p.sh.clearProgress()
 	fmt.Fprintf(p.sh.Err, "%s: %s %s: %s (batch mode takes the default; use -force where offered)\n", p.sh.Name, q, choices(def), answerWord(def))
 	return def

@@ -319,7 +319,11 @@ func TestTOMLDecodeErrors(t *testing.T) {
 		{"[transfer]\nqcheck = \"soon\"\n", `frm.toml:2: transfer.qcheck: invalid duration "soon"`},
 		{"[[space]]\nname = \"a\"\n[[space.partitions]]\npath = \"/a\"\ncap = \"lots\"\n", `frm.toml:5: space.partitions.cap: invalid size "lots"`},
 		{"site = \n", `frm.toml:1:`},
-		{"[transfer]\ncopy_max = \"two\"\n", `frm.toml:2:`},
+		{"[transfer]\ncopy_max = \"two\"\n", `frm.toml:2: transfer.copy_max: incompatible types`},
+		{"[transfer]\nqcheck = 1.5\n", `frm.toml:2: transfer.qcheck: invalid duration 1.5`},
+		{"[transfer]\ndeny = -5\n", `frm.toml:2: transfer.deny: invalid duration -5: negative`},
+		{"[[space]]\nname = \"a\"\n[[space.partitions]]\npath = \"/a\"\ncap = -1\n", `frm.toml:5: space.partitions.cap: invalid size -1: negative`},
+		{"[[export]]\npath = 5\n", `frm.toml:2: export.path: incompatible types`},
 	}
 	for _, tc := range tests {
 		_, err := Parse([]byte(tc.toml), "frm.toml", "", nil)

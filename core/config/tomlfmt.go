@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -65,7 +66,11 @@ func tomlError(name string, err error) error {
 	}
 	msg := strings.TrimPrefix(err.Error(), "toml: ")
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s:%s: %s", name, m[1], msg[len(m[0]):])
+		rest := msg[len(m[0]):]
+		if key, err := strconv.Unquote(m[2]); err == nil && key != "" {
+			rest = key + ": " + rest
+		}
+		return fmt.Errorf("%s:%s: %s", name, m[1], rest)
 	}
 	return fmt.Errorf("%s: %s", name, msg)
 }

@@ -149,6 +149,25 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// UnmarshalTOML implements toml.Unmarshaler: a TOML integer is a number
+// of seconds, a string is parsed by ParseDuration.
+func (d *Duration) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return fmt.Errorf("invalid duration %d: negative", x)
+		}
+		if x > int64(math.MaxInt64/time.Second) {
+			return fmt.Errorf("invalid duration %d: out of range", x)
+		}
+		*d = Duration(time.Duration(x) * time.Second)
+		return nil
+	case string:
+		return d.UnmarshalText([]byte(x))
+	}
+	return fmt.Errorf("invalid duration %v: want an integer number of seconds or a string such as \"10m\"", v)
+}
+
 // Bytes returns s as an int64.
 func (s Size) Bytes() int64 { return int64(s) }
 
@@ -182,4 +201,20 @@ func (s *Size) UnmarshalText(b []byte) error {
 	}
 	*s = Size(v)
 	return nil
+}
+
+// UnmarshalTOML implements toml.Unmarshaler: a TOML integer is a number
+// of bytes, a string is parsed by ParseSize.
+func (s *Size) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return fmt.Errorf("invalid size %d: negative", x)
+		}
+		*s = Size(x)
+		return nil
+	case string:
+		return s.UnmarshalText([]byte(x))
+	}
+	return fmt.Errorf("invalid size %v: want an integer number of bytes or a string such as \"10g\"", v)
 }

@@ -424,9 +424,9 @@ frm.xfr.nonsense 1
 		t.Errorf("exports:\n got %+v\nwant %+v", c.Exports, wantExports)
 	}
 	wantMSS := MSS{Backend: "command",
-		CopyInURL:   []string{"/bin/urlget", "$SRC", "$DST"},
-		CopyOut:     []string{"/bin/put", "-f", "$SRC", "$DST", "$CGI"},
-		NoAlloc:     true, RmErr: true, Stats: true,
+		CopyInURL: []string{"/bin/urlget", "$SRC", "$DST"},
+		CopyOut:   []string{"/bin/put", "-f", "$SRC", "$DST", "$CGI"},
+		NoAlloc:   true, RmErr: true, Stats: true,
 		CopyTimeout: Duration(time.Hour)}
 	if !reflect.DeepEqual(c.MSS, wantMSS) {
 		t.Errorf("mss:\n got %+v\nwant %+v", c.MSS, wantMSS)
