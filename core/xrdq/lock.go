@@ -39,18 +39,14 @@ type fileLock struct {
 	lf *os.File
 }
 
-// lockPath acquires the lock on path (the .lock file). With create the
-// lock file is created (mode 0644, as xrootd). A shared lock falls back to
-// a read-only descriptor when the lock file is not writable.
-func lockPath(path string, exclusive, create bool) (*fileLock, error) {
+// lockPath acquires the lock on path (the .lock file), creating the lock
+// file (mode 0644) when needed, as xrootd does. A shared lock falls back to
+// a read-only descriptor when the lock file cannot be opened for writing.
+func lockPath(path string, exclusive bool) (*fileLock, error) {
 	mu := procMutex(path)
 	mu.Lock()
-	flags := os.O_RDWR
-	if create {
-		flags |= os.O_CREATE
-	}
-	lf, err := os.OpenFile(path, flags|unix.O_CLOEXEC, 0o644)
-	if err != nil && !exclusive && errors.Is(err, os.ErrPermission) {
+	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
+	if err != nil && !exclusive && (errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EROFS)) {
 		lf, err = os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {

@@ -28,8 +28,11 @@ import (
 //     re-queued by Compact (xrootd's daemon start-up does the same), or
 //     simply overwritten by the next Add when the slot was the free head
 //     (the add was never acknowledged). A crash after the link but before
-//     the header leaves Last one behind; the next Add notices the stale
-//     Last (its Next is not 0) and finds the real tail by walking.
+//     the header leaves Last one behind (and, for a reused slot, Free still
+//     pointing at the now chained record); the next Add notices the stale
+//     Last (its Next is not 0) and finds the real tail by walking, and never
+//     reuses a free head whose LFN is set: it appends instead, so the
+//     crashed request stays queued.
 //     Offsets and the header are 4- and 12-byte writes inside one sector,
 //     so they are never torn.
 //   - Take/tombstone removal first unlinks the record (predecessor's Next or
@@ -135,11 +138,16 @@ type qfile struct {
 	fresh bool
 }
 
-// open locks q and opens its file. With create (exclusive only) missing
-// files are created and a file shorter than one record is initialised as
+// open locks q and opens its file. The lock file is created if missing.
+// With create (exclusive only) a missing queue file is created and a file shorter than one record is initialised as
 // XrdFrcReqFile::Init does. A missing file gives an fs.ErrNotExist error.
 func (q *Queue) open(exclusive, create bool) (*qfile, error) {
-	l, err := lockPath(q.LockPath(), exclusive, create)
+	if !create { // no stray .lock files next to missing queues
+		if _, err := os.Stat(q.Path()); err != nil {
+			return nil, err
+		}
+	}
+	l, err := lockPath(q.LockPath(), exclusive)
 	if err != nil {
 		return nil, err
 	}
@@ -341,15 +349,23 @@ func (qf *qfile) add(r Request) error {
 	h := qf.hdr
 	var slot, newFree int32
 	if qf.valid(h.free) {
-		slot = h.free
-		nxt, err := qf.readNext(slot)
+		b, err := qf.readRecord(h.free)
 		if err != nil {
 			return err
 		}
-		if nxt != slot && (nxt == 0 || qf.valid(nxt)) {
-			newFree = nxt
+		// A free slot has LFN[0] == NUL (zeroed by us, or a tombstone
+		// xrootd's Get moved there). A live record at the free head is what
+		// a crash between linking and the header update leaves: keep it
+		// queued and give up the free chain (Compact reclaims it).
+		if b[offLFN] == 0 {
+			slot = h.free
+			nxt := int32(ne.Uint32(b[offNext:]))
+			if nxt != slot && (nxt == 0 || qf.valid(nxt)) {
+				newFree = nxt
+			}
 		}
-	} else {
+	}
+	if slot == 0 {
 		// No (or a corrupt) free chain: append a whole record at the end.
 		end := (qf.size + RecordSize - 1) / RecordSize * RecordSize
 		if end < RecordSize {
@@ -392,9 +408,10 @@ func (qf *qfile) add(r Request) error {
 		}
 		h.first = slot
 	} else {
-		var tail int32
-		if first != 0 {
-			tail = h.last
+		if first == 0 {
+			h.first = slot
+		} else {
+			tail := h.last
 			stale := !qf.valid(tail) || tail == slot
 			if !stale {
 				nxt, err := qf.readNext(tail)
@@ -408,13 +425,11 @@ func (qf *qfile) add(r Request) error {
 					return err
 				}
 			}
-		}
-		if tail != 0 && tail != slot {
-			if err := qf.writeNext(tail, slot); err != nil {
-				return err
+			if tail != slot {
+				if err := qf.writeNext(tail, slot); err != nil {
+					return err
+				}
 			}
-		} else {
-			h.first = slot
 		}
 		h.last = slot
 	}
@@ -432,7 +447,7 @@ func (qf *qfile) add(r Request) error {
 // cancelled. id is truncated to 39 bytes as xrootd does. Missing queue
 // files are skipped.
 func (d *Dir) Cancel(kinds []Kind, id string) (n int, err error) {
-	for _, k := range kinds {
+	for _, k := range sortKinds(kinds) {
 		for p := 0; p <= MaxPriority; p++ {
 			c, err := d.Queue(k, p).Cancel(id)
 			n += c
@@ -560,6 +575,24 @@ func (q *Queue) snapshot() ([]byte, error) {
 	return qf.readAll()
 }
 
+// Walk is List in chain (processing) order: for the given kinds (in
+// ListOrder, each once) and priorities (prty < 0: 0, 1, 2) it calls fn for
+// the chained requests, tombstones skipped, registration records included.
+func (d *Dir) Walk(kinds []Kind, prty int, fn func(Request) error) error {
+	lo, hi, err := prtyRange(prty)
+	if err != nil {
+		return err
+	}
+	for _, k := range sortKinds(kinds) {
+		for p := lo; p <= hi; p++ {
+			if err := d.Queue(k, p).Walk(fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Walk calls fn for the requests of q in chain (processing) order,
 // skipping tombstones; registration records are included. The file is
 // read under a shared lock released before fn is called.
@@ -593,7 +626,8 @@ func (q *Queue) Walk(fn func(Request) error) error {
 // for which accept returns true (nil accepts everything): the record is
 // unlinked, zeroed and put on the free chain. Tombstones met on the way
 // are freed too. prty selects the file; a negative prty tries 2, 1, 0.
-// accept runs under the exclusive lock and must not call into the queue.
+// accept runs under the exclusive lock and must not call into the queue;
+// it is offered registration records too (as xrootd's Get returns them).
 // Unlike xrootd's Get/Del pair the record is gone once Take returns: a
 // daemon that dies during the transfer loses the request.
 func (d *Dir) Take(kind Kind, prty int, accept func(Request) bool) (Request, bool, error) {

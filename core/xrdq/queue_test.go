@@ -553,6 +553,23 @@ func TestCrashStates(t *testing.T) {
 	if got := ids(fileState(t, q)); !slices.Equal(got, []string{"a:/a", "b:/b", "c:/crash", "d:/d", "e:/e", "g:/g"}) {
 		t.Errorf("stale Last not repaired: %v", got)
 	}
+
+	// Crash after linking a record written into the free head (slot of g,
+	// taken below) but before the header: Free and Last are both stale.
+	if _, ok, _ := q.Take(func(r Request) bool { return r.ID == "g" }); !ok {
+		t.Fatal("take g")
+	}
+	_, last, free, _ := q.Header()
+	rec, _ = EncodeRecord(Request{LFN: "/h", ID: "h", Op: '+', Added: 7, Instance: "anon"}, free, 0)
+	f, _ = os.OpenFile(q.Path(), os.O_RDWR, 0)
+	f.WriteAt(rec[:], int64(free))
+	ne.PutUint32(nb[:], uint32(free))
+	f.WriteAt(nb[:], int64(last)+offNext)
+	f.Close()
+	add(t, d, '+', 0, "i", "/i", 8)
+	if got := ids(fileState(t, q)); !slices.Equal(got, []string{"a:/a", "b:/b", "c:/crash", "d:/d", "e:/e", "h:/h", "i:/i"}) {
+		t.Errorf("live free head: %v", got)
+	}
 }
 
 // TestModel runs random operations against an in-memory model.
@@ -730,5 +747,39 @@ func TestConcurrentTake(t *testing.T) {
 		if c := fileState(t, d.Queue(Get, p)); len(c) != 0 {
 			t.Errorf("prty %d: %d left", p, len(c))
 		}
+	}
+}
+
+func TestLockFiles(t *testing.T) {
+	d := newDir(t)
+	add(t, d, '+', 1, "a", "/a", 1)
+	q := d.Queue(Stage, 1)
+	// A queue file without its .lock: the lock file is created, as xrootd.
+	os.Remove(q.LockPath())
+	if got := ids(listAll(t, d, []Kind{Stage}, 1)); !slices.Equal(got, []string{"a:/a"}) {
+		t.Errorf("list without lock file: %v", got)
+	}
+	if _, err := os.Stat(q.LockPath()); err != nil {
+		t.Error("lock file not recreated")
+	}
+	// Reading a missing queue creates nothing.
+	q2 := d.Queue(Put, 2)
+	os.Remove(q2.Path())
+	os.Remove(q2.LockPath())
+	listAll(t, d, []Kind{Put}, -1)
+	d.Cancel([]Kind{Put}, "x")
+	d.Take(Put, 2, nil)
+	if _, err := os.Stat(q2.LockPath()); !os.IsNotExist(err) {
+		t.Error("reading a missing queue created its lock file")
+	}
+	// Dir.Walk: chain order over kinds and priorities.
+	add(t, d, '+', 0, "b", "/b", 1)
+	add(t, d, '<', 2, "c", "/c", 1)
+	var got []string
+	if err := d.Walk([]Kind{Stage, Get, Stage}, -1, func(r Request) error { got = append(got, r.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"c", "b", "a"}) {
+		t.Errorf("Dir.Walk %v", got)
 	}
 }

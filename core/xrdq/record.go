@@ -266,12 +266,12 @@ var ErrRecordSize = errors.New("xrdq: queue record must be 4096 bytes")
 // DecodeRecord decodes a 4096-byte record. It is lenient about content (as
 // xrootd is): strings end at their first NUL (the LFN and checksum value at
 // their last non-NUL byte); Offset is set from the This field.
-func DecodeRecord(b []byte) (Request, int32, error) {
+func DecodeRecord(b []byte) (r Request, next int32, err error) {
 	if len(b) != RecordSize {
 		return Request{}, 0, ErrRecordSize
 	}
 	str := func(off, n int) string { return string(cstrBytes(b[off : off+n])) }
-	r := Request{
+	r = Request{
 		LFN:      string(bytes.TrimRight(b[offLFN:offLFN+szLFN], "\x00")),
 		User:     str(offUser, szUser),
 		ID:       str(offID, szID),

@@ -74,12 +74,15 @@ done:
 }
 
 // lfnField returns the LFN field as xrootd sees it in memory: the LFN
-// padded with NULs to 3072 bytes followed by the User field (a C string
-// running off the end of LFN continues into User).
+// padded with NULs to 3072 bytes followed by the User, ID and Notify fields
+// (a C string running off the end of a full field continues into the next
+// one), plus room for the two bytes lfncgi may write past the string.
 func lfnField(r Request) []byte {
-	b := make([]byte, szLFN+szUser+1)
-	copy(b, r.LFN)
-	copy(b[szLFN:], cstr(r.User))
+	b := make([]byte, offNotify+szNotify+2)
+	copy(b[offLFN:offLFN+szLFN], r.LFN)
+	copy(b[offUser:offUser+szUser], r.User)
+	copy(b[offID:offID+szID], r.ID)
+	copy(b[offNotify:offNotify+szNotify], r.Notify)
 	return b
 }
 
