@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"frm/core/catalog"
@@ -82,11 +83,14 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 	alg := ""
 	if what == site.FindNoChecksum {
 		if len(pos) == 0 {
-			return usagef("find checksum type not specified.")
+			return usagef("find target not specified.")
 		}
 		alg, pos = pos[0], pos[1:]
 		if _, err := meta.NewHash(alg); err != nil {
-			return usagef("%v", err)
+			return usagef("%s checksum is not supported.", alg)
+		}
+		if len(pos) == 0 {
+			return usagef("Find target not specified.") // sic, as frm_admin
 		}
 	}
 	if len(pos) == 0 {
@@ -95,8 +99,13 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 	var scanned atomic.Int64
 	pr := sh.startProgress("find", &scanned)
 	fo := site.FindOptions{What: what, Alg: alg, Recursive: o.has("recursive"), Scanned: &scanned,
-		OnError:    r.fail,
-		OnOldStyle: func(d string) { r.note("Found old-style files in directory " + d + "/; migrate and purge skip them.") },
+		OnError: r.fail,
+	}
+	if what != site.FindFail { // frm_admin's find fail does not complain
+		fo.OnOldStyle = func(d string) {
+			r.note("Found old-style files in directory " + d + "/")
+			r.note("In new run mode, migrate & purge will skip them.")
+		}
 	}
 	n, err := sh.Site.Find(ctx, pos, fo, func(f site.Finding) error {
 		text, item := findingText(f, alg)
@@ -316,7 +325,9 @@ func runAudit(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 		return usagef("Unknown audit type - %s", typ)
 	}
 	ao.OnProblem = func(ev site.AuditEvent) { text, item := auditProblemText(ev); r.result(text, item) }
-	ao.OnFixed = func(ev site.AuditEvent) { r.result(auditFixedText(ev), map[string]any{"fixed": problemName(ev.Problem), "pfn": ev.PFN, "data": ev.Data}) }
+	ao.OnFixed = func(ev site.AuditEvent) {
+		r.result(auditFixedText(ev), map[string]any{"fixed": problemName(ev.Problem), "pfn": ev.PFN, "data": ev.Data})
+	}
 	switch typ {
 	case "names":
 		var scanned atomic.Int64
@@ -333,10 +344,11 @@ func runAudit(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 				if ctx.Err() != nil {
 					return err
 				}
+				// frm_admin still prints the (empty) summary.
 				r.fail(err)
-				continue
+			} else {
+				done++
 			}
-			done++
 			lines := []string{fmt.Sprintf("%s found; %d fixed.", plural(int64(res.Problems), "problem", "problems"), res.Fixed)}
 			if res.Aborted {
 				lines = append([]string{"Audit names aborted!"}, lines...)
@@ -568,7 +580,8 @@ func queryXfrq(ctx context.Context, sh *Shell, r *report, c *command, args []str
 	qdir := sh.Site.Config.QueueDir()
 	d := xrdq.Open(qdir)
 	if !d.Exists() {
-		return fmt.Errorf("No transfer queues found in %s/", qdir)
+		r.fail(fmt.Errorf("No transfer queues found in %s/", qdir))
+		return errors.New("Unable to list the xfrq.")
 	}
 	now := time.Now()
 	n := 0
@@ -598,7 +611,7 @@ func queryXfrq(ctx context.Context, sh *Shell, r *report, c *command, args []str
 var mvCmd = &command{
 	name: "mv", min: 2, needSite: true, usage: "Usage: mv oldlfn newlfn",
 	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
-		_, pos, err := parseOpts(args, nil)
+		pos, err := parseNoOpts(args)
 		if err != nil {
 			return err
 		}
@@ -623,7 +636,7 @@ var mvCmd = &command{
 var relocCmd = &command{
 	name: "reloc", min: 5, needSite: true, usage: "Usage: reloc lfn {cgroup[:path]}",
 	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
-		_, pos, err := parseOpts(args, nil)
+		pos, err := parseNoOpts(args)
 		if err != nil {
 			return err
 		}
@@ -645,6 +658,24 @@ var relocCmd = &command{
 	},
 }
 
+// parseNoOpts is parseOpts for a command without options: frm_admin
+// quotes an unknown option with its dash then.
+func parseNoOpts(args []string) ([]string, error) {
+	_, pos, err := parseOpts(args, nil)
+	var ue *usageError
+	if errors.As(err, &ue) && strings.HasPrefix(ue.msg, "Invalid option, '") {
+		for _, a := range args {
+			if a == "--" {
+				break
+			}
+			if len(a) > 1 && a[0] == '-' {
+				return nil, usagef("Invalid option, '%s'.", a)
+			}
+		}
+	}
+	return pos, err
+}
+
 var rmCmd = &command{
 	name: "rm", min: 2, needSite: true,
 	usage: usageText("Usage: rm [opts] lspec [lspec [...]]", "", "opts: -e[cho] -f[orce] -r[ecursive]", "", "lspec: lfn | ldir[*]"),
@@ -664,7 +695,10 @@ var rmCmd = &command{
 				if !echo && !sh.JSON {
 					return
 				}
-				if ev.Dir {
+				if ev.Dir && ev.Rmdir {
+					// frm_admin names the lfn for a plain rmdir.
+					r.result("Local directory "+ev.LFN+" removed.", item)
+				} else if ev.Dir {
 					r.result("Local directory "+ev.PFN+" removed.", item)
 				} else {
 					r.result("Local file "+ev.PFN+" removed.", item)
@@ -711,13 +745,13 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 		alg = sh.Site.Config.Checksum.Default
 	}
 	if _, err := meta.NewHash(alg); err != nil {
-		return usagef("%v", err)
+		return usagef("%s checksums are not supported.", alg)
 	}
 	needVal := fnc == "set" || len(fnc) >= 3 && strings.HasPrefix("verify", fnc)
 	val := ""
 	if needVal {
 		if len(pos) == 0 {
-			return usagef("chksum value not specified.")
+			return usagef("chksum target not specified.")
 		}
 		val, pos = pos[0], pos[1:]
 		if _, err := meta.ParseChecksumValue(alg, val); err != nil {
@@ -725,7 +759,7 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 		}
 	}
 	if len(pos) == 0 {
-		return usagef("chksum fn not specified.")
+		return usagef("chksum target not specified.")
 	}
 	name := pos[0]
 	lfn, err := sh.Site.ChecksumTarget(name, o.has("pfn"))
@@ -753,7 +787,7 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 			return nil
 		}
 		if err != nil {
-			return err
+			return &site.OpError{Action: "list checksums of", Name: name, Err: err}
 		}
 		for _, c := range cs {
 			show(c)
@@ -763,8 +797,12 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 			return err
 		}
 	case fnc == "unset":
-		if _, err := sh.Site.ChecksumUnset(ctx, lfn, alg); err != nil {
+		removed, err := sh.Site.ChecksumUnset(ctx, lfn, alg)
+		if err != nil {
 			return err
+		}
+		if !removed {
+			return &site.OpError{Action: "unset " + alg + " checksum", Err: syscall.ENODATA}
 		}
 	case needVal:
 		ok, c, err := sh.Site.ChecksumVerify(ctx, lfn, alg, val)

@@ -28,6 +28,7 @@ func init() {
 		mvCmd, pinCmd, queryCmd, quitCmd, relocCmd, rmCmd,
 		// frm additions
 		lsCmd, dfCmd, setCmd,
+		purgeCmd,
 	}
 }
 

@@ -32,8 +32,11 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 // the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	prog := filepath.Base(args[0])
-	if prog == "frm_admin" {
+	switch prog {
+	case "frm_admin":
 		return adminMain(ctx, "frm_admin", args[1:], stdin, stdout, stderr)
+	case "frm_xfragent", "frm_pstga":
+		return agentMain(ctx, prog, args[1:], stdin, stdout, stderr)
 	}
 	if len(args) < 2 {
 		fmt.Fprint(stderr, topUsage)
@@ -46,6 +49,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return configMain(args[2:], stdout, stderr)
 	case "demo":
 		return demoMain(ctx, args[2:], stdout, stderr)
+	case "daemon":
+		return daemonMain(ctx, args[2:], stdout, stderr)
+	case "pstga", "agent":
+		return agentMain(ctx, "frm pstga", args[2:], stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "frm", version)
 		return 0
@@ -62,9 +69,11 @@ const topUsage = `Usage: frm <command> [options]
 Commands:
   admin    the frm_admin command language: one-shot, batch on stdin, or a REPL
   config   show the effective configuration, or convert an xrootd config to TOML
+  daemon   run the transfer, migration and purge daemons
+  pstga    the request agent: xrootd's frm_xfragent protocol on stdin
   demo     create a sandbox site to try frm on
   version  print the version
 
 Run 'frm <command> -h' for a command's options. Invoked as frm_admin, frm
-behaves as 'frm admin'. Docs: docs/commands.md, docs/config.md.
+behaves as 'frm admin'; as frm_xfragent, as 'frm pstga'. Docs: docs/commands.md, docs/config.md.
 `

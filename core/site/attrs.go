@@ -29,7 +29,8 @@ func (s *Site) Mark(ctx context.Context, lspecs []string, mode Mode, o ApplyOpti
 	a := acts{ask: "Mark  ", file: "ckAttr mark", dir: "ckAttr mark files in", needDir: true}
 	return s.applyLspecs(ctx, lspecs, mode, a, catalog.WantStat|catalog.WantLink, o, func(e *catalog.Entry) (bool, error) {
 		if e.Dangling {
-			return false, opErr("ckAttr mark", e.PFN, os.ErrNotExist)
+			// As frm_admin (two blanks, sic).
+			return false, opErr("stat pfn ", e.PFN, os.ErrNotExist)
 		}
 		return true, s.setCopy(ctx, e, mode)
 	})
@@ -64,10 +65,10 @@ func (s *Site) Pin(ctx context.Context, lspecs []string, keep string, o ApplyOpt
 			return PinResult{}, err
 		}
 	}
-	a := acts{ask: "Pin  ", file: "pin", dir: "pin files in", needDir: true}
+	a := acts{ask: "Pin  ", file: "ckAttr pin", dir: "ckAttr pin files in", needDir: true}
 	r := s.applyLspecs(ctx, lspecs, ModePurgeable, a, catalog.WantLink, o, func(e *catalog.Entry) (bool, error) {
 		if e.Dangling {
-			return false, opErr("pin", e.PFN, os.ErrNotExist)
+			return false, nil // nothing to pin; frm_admin skips it silently
 		}
 		ch := catalog.Change{Kind: catalog.SetPin, Pin: pin}
 		if unpin {
@@ -85,10 +86,10 @@ func (s *Site) Pin(ctx context.Context, lspecs []string, keep string, o ApplyOpt
 // Mmap sets (or with off removes) the memory-mapping hint of files.
 func (s *Site) Mmap(ctx context.Context, lspecs []string, flags meta.MemFlags, off bool, o ApplyOptions) BatchResult {
 	flags |= meta.MemMap
-	a := acts{ask: "Mmap  ", file: "mmap", dir: "mmap files in", needDir: true}
+	a := acts{ask: "Mmap  ", file: "ckAttr mmap", dir: "ckAttr mmap files in", needDir: true}
 	return s.applyLspecs(ctx, lspecs, ModePurgeable, a, catalog.WantLink, o, func(e *catalog.Entry) (bool, error) {
 		if e.Dangling {
-			return false, opErr("mmap", e.PFN, os.ErrNotExist)
+			return false, nil // as pin
 		}
 		ch := catalog.Change{Kind: catalog.SetMem, Mem: flags}
 		if off {

@@ -143,7 +143,7 @@ func (s *Site) AuditNames(ctx context.Context, ldir string, o AuditOptions) (Aud
 	}
 	want := catalog.WantStat | catalog.WantLink | catalog.WantCopy | catalog.WantPfnRef
 	wo := catalog.WalkOptions{Want: want, Recursive: o.Recursive, Scanned: o.Scanned, OnError: func(pfn string, err error) {
-		o.fail(&r, opErr("open directory", pfn, err))
+		o.fail(&r, dirErr(pfn, err))
 	}}
 	err = s.Catalog.Walk(ctx, lfn, wo, func(e *catalog.Entry) error {
 		if e.Type != catalog.File {
@@ -156,7 +156,7 @@ func (s *Site) AuditNames(ctx context.Context, ldir string, o AuditOptions) (Aud
 		r.Aborted = true
 		return r, nil
 	case err != nil && ctx.Err() == nil:
-		return r, opErr("open directory", s.PFN(lfn), err)
+		return r, dirErr(s.PFN(lfn), err)
 	}
 	return r, err
 }
@@ -175,7 +175,8 @@ func (s *Site) auditName(ctx context.Context, e *catalog.Entry, mode Mode, o *Au
 	if e.Dangling {
 		ev := AuditEvent{Problem: DanglingLink, PFN: e.PFN, Other: e.Link}
 		o.problem(r, ev)
-		fix, err := o.fixAnswer("Remove symlink?", No, true)
+		// The data is already gone: -force answers yes, as in xrootd.
+		fix, err := o.fixAnswer("Remove symlink?", No, false)
 		if err != nil || !fix {
 			return err
 		}
@@ -355,6 +356,8 @@ func (s *Site) auditData(data string, size int64, o *AuditOptions, r *AuditResul
 		}
 		if fix {
 			removeData(ev)
+		} else {
+			r.Unreachable += size // no namespace name leads to it
 		}
 		return nil
 	}
@@ -373,15 +376,22 @@ func (s *Site) auditData(data string, size int64, o *AuditOptions, r *AuditResul
 		}
 		if fix {
 			removeData(ev)
+		} else {
+			r.Unreachable += size
 		}
 		return nil
 	}
 	fix, err := o.fixAnswer("Change pfn symlink?", No, true)
-	if err != nil || !fix {
+	if err != nil {
 		return err
+	}
+	if !fix {
+		r.Unreachable += size
+		return nil
 	}
 	if err := replaceSymlink(data, pfn); err != nil {
 		o.fail(r, opErr("change pfn symlink", pfn, err))
+		r.Unreachable += size
 		return nil
 	}
 	o.fixed(r, ev)

@@ -78,8 +78,11 @@ func (s *Site) ChecksumSet(ctx context.Context, lfn, alg, value string) error {
 		return err
 	}
 	e, err := s.Catalog.Lookup(ctx, lfn, catalog.WantStat|catalog.WantLink)
+	if err == nil && e.Dangling {
+		err = catalog.ErrNotExist
+	}
 	if err != nil {
-		return err
+		return opErr("set "+alg+" checksum", "", err)
 	}
 	c := meta.Checksum{Alg: alg, Value: v, MTime: e.Mtime, Delta: int32(s.Now().Unix() - e.Mtime)}
 	_, err = s.Catalog.Apply(ctx, lfn, catalog.Change{Kind: catalog.SetChecksum, Checksum: c})
@@ -89,7 +92,10 @@ func (s *Site) ChecksumSet(ctx context.Context, lfn, alg, value string) error {
 // ChecksumUnset removes the alg checksum of lfn.
 func (s *Site) ChecksumUnset(ctx context.Context, lfn, alg string) (bool, error) {
 	n, err := s.Catalog.Apply(ctx, lfn, catalog.Change{Kind: catalog.ClearChecksum, Checksum: meta.Checksum{Alg: alg}})
-	return n > 0, err
+	if err != nil {
+		return false, opErr("unset "+alg+" checksum", "", err)
+	}
+	return n > 0, nil
 }
 
 // ChecksumVerify compares value with the file's alg checksum, computed

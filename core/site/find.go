@@ -94,7 +94,7 @@ func (s *Site) Find(ctx context.Context, dirs []string, o FindOptions, fn func(F
 			Scanned:    o.Scanned,
 			OnError: func(pfn string, err error) {
 				if o.OnError != nil {
-					o.OnError(opErr("open directory", pfn, err))
+					o.OnError(dirErr(pfn, err))
 				}
 			},
 		}
@@ -111,7 +111,7 @@ func (s *Site) Find(ctx context.Context, dirs []string, o FindOptions, fn func(F
 				return n, ctx.Err()
 			}
 			if o.OnError != nil {
-				o.OnError(opErr("open directory", s.PFN(lfn), err))
+				o.OnError(dirErr(s.PFN(lfn), err))
 			}
 		}
 	}

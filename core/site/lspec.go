@@ -3,6 +3,7 @@ package site
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 
@@ -90,7 +91,9 @@ func (s *Site) resolveLspec(ctx context.Context, lspec string, recursive bool, a
 	e, err := s.Catalog.Lookup(ctx, lfn, 0)
 	if star {
 		if err != nil {
-			return lspecTarget{}, false, opErr(a.dir, name, err)
+			// frm_admin: "Unable to ckAttr mark /x; no such file ...",
+			// but "... mark files in /f; not a directory".
+			return lspecTarget{}, false, opErr(a.file, name, err)
 		}
 		if e.Type != catalog.Dir {
 			return lspecTarget{}, false, opErr(a.dir, name, syscall.ENOTDIR)
@@ -120,6 +123,10 @@ func (s *Site) eachFile(ctx context.Context, t lspecTarget, want catalog.Want, o
 		e, err := s.Catalog.Lookup(ctx, t.lfn, want)
 		if err != nil {
 			return err
+		}
+		if e.Dangling {
+			// Named alone, a dangling link is a missing file.
+			return fmt.Errorf("%s: %w", e.PFN, catalog.ErrNotExist)
 		}
 		return fn(&e)
 	}
@@ -201,7 +208,7 @@ func (s *Site) applyLspecs(ctx context.Context, lspecs []string, mode Mode, a ac
 		if !ok {
 			continue
 		}
-		err = s.eachFile(ctx, t, want, func(pfn string, err error) { o.fail(&r, opErr("open directory", pfn, err)) }, func(e *catalog.Entry) error {
+		err = s.eachFile(ctx, t, want, func(pfn string, err error) { o.fail(&r, dirErr(pfn, err)) }, func(e *catalog.Entry) error {
 			changed, err := fn(e)
 			if err != nil {
 				o.fail(&r, err)

@@ -93,6 +93,9 @@ type RmOptions struct {
 type RmEvent struct {
 	PFN, LFN string
 	Dir      bool
+	// Rmdir: an empty directory removed by name (no -r, no /*);
+	// frm_admin's -echo names its lfn, not its pfn.
+	Rmdir bool
 }
 
 // RmResult summarises Rm.
@@ -187,7 +190,7 @@ func (s *Site) Rm(ctx context.Context, lspecs []string, o RmOptions) RmResult {
 				fail(opErr("remove directory", pfn, err))
 				continue
 			}
-			removed(RmEvent{PFN: pfn, LFN: lfn, Dir: true})
+			removed(RmEvent{PFN: pfn, LFN: lfn, Dir: true, Rmdir: true})
 		}
 	}
 	return r

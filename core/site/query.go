@@ -47,6 +47,12 @@ func (s *Site) QuerySpace(ctx context.Context, lspecs []string, recursive bool, 
 				fail(opErr("query", name, syscall.ENOTDIR))
 				continue
 			}
+			if e.Dangling {
+				// Named alone, a dangling link is a missing file (as in
+				// frm_admin); in a directory listing it shows its space.
+				fail(opErr("query", e.PFN, syscall.ENOENT))
+				continue
+			}
 			fn(SpaceEntry{Space: e.Space, PFN: e.PFN})
 			continue
 		}

@@ -118,6 +118,12 @@ func opErr(action, name string, err error) error {
 	return &OpError{Action: action, Name: name, Err: err}
 }
 
+// dirErr is a directory that cannot be read; frm_admin names it with a
+// trailing slash.
+func dirErr(pfn string, err error) error {
+	return opErr("open directory", strings.TrimSuffix(pfn, "/")+"/", err)
+}
+
 // Reason renders err as xrootd does: the lower-case strerror text for
 // system errors, the error text otherwise.
 func Reason(err error) string {

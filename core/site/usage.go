@@ -72,13 +72,14 @@ var ErrPathNotAllowed = errors.New("Path not allowed for audit usage.")
 // compares with the usage log; with Fix it sets the log's Adjust so that
 // the effective usage equals what is on disk.
 func (s *Site) AuditUsage(ctx context.Context, name string, o AuditOptions, fn func(UsageAudit)) error {
+	if name != "" {
+		// frm_admin checks the space (and path) before refusing a path.
+		if _, err := s.SpacePartitions(name); err != nil {
+			return err
+		}
+	}
 	if strings.Contains(name, ":") {
 		return ErrPathNotAllowed
-	}
-	if name != "" {
-		if _, ok := s.Spaces.Get(name); !ok {
-			return &ErrNoSpace{name}
-		}
 	}
 	var claimed map[string]int64
 	if es, err := s.QueryUsage(name); err == nil {

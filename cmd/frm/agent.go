@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"frm/core/config"
+	"frm/core/xrdq"
+	"frm/daemons"
+)
+
+const agentUsage = `Usage: frm pstga [-c cfgfile] [-n name]
+
+The request agent (xrootd's frm_xfragent protocol): reads request lines on
+stdin and writes the queue files the transfer daemon serves.
+  +[tid] reqid notify prty mode path...   stage (also < get, > put, = put+purge,
+                                          & migrate, ^ migrate+purge)
+  -reqid | - reqid                        cancel from the stage and get queues
+  ~reqid | ~ reqid                        cancel from the migrate and put queues
+  ?[queues] [vars...]                     list (queues: + < & > = ^)
+  ![queues]                               wake the daemon
+Exits 0 at end of input (xrootd's agent exits 8).
+`
+
+func agentMain(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("c", "", "")
+	inst := fs.String("n", os.Getenv("XRDNAME"), "")
+	help := fs.Bool("h", false, "")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n\n%s", name, err, agentUsage)
+		return 2
+	}
+	if *help {
+		fmt.Fprint(stdout, agentUsage)
+		return 0
+	}
+	path, err := config.Find(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 4
+	}
+	cfg, err := config.Load(path, *inst)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 4
+	}
+	q := xrdq.Open(cfg.QueueDir())
+	if err := os.MkdirAll(cfg.QueueDir(), 0o755); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	if err := q.Init(); err != nil {
+		fmt.Fprintf(stderr, "%s: queue %s: %v\n", name, cfg.QueueDir(), err)
+		return 1
+	}
+	instance := cfg.Instance
+	if instance == "" {
+		instance = "anon"
+	}
+	wake := func() {
+		c, err := net.Dial("unixgram", daemons.WakeSocket(cfg))
+		if err != nil {
+			return // no daemon listening: it sees the request at its next queue check
+		}
+		c.Write([]byte("!"))
+		c.Close()
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	status := 0
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if ctx.Err() != nil {
+			return 130
+		}
+		line := sc.Text()
+		cmd, err := xrdq.ParseAgentLine(line)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			status = 1
+			continue
+		}
+		for _, e := range cmd.PathErrors {
+			fmt.Fprintf(stderr, "%s: %v\n", name, e)
+			status = 1
+		}
+		switch cmd.Type {
+		case xrdq.CmdAdd:
+			added := 0
+			for _, p := range cmd.Paths {
+				r := xrdq.BuildRequest(cmd, p, instance, time.Now())
+				if err := q.Add(r); err != nil {
+					fmt.Fprintf(stderr, "%s: cannot queue %s: %v\n", name, p, err)
+					status = 1
+					continue
+				}
+				added++
+			}
+			if added > 0 {
+				wake()
+			}
+		case xrdq.CmdCancel:
+			n, err := q.Cancel(cmd.Kinds, cmd.ReqID)
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: cancel %s: %v\n", name, cmd.ReqID, err)
+				status = 1
+				continue
+			}
+			fmt.Fprintf(stderr, "%s: %s has %d entries; %d removed\n", name, cmd.ReqID, n, n)
+		case xrdq.CmdList:
+			now := time.Now()
+			for _, k := range cmd.Kinds {
+				q.List([]xrdq.Kind{k}, -1, func(r xrdq.Request) error {
+					s, err := xrdq.FormatVars(r, cmd.Vars, now)
+					if err == nil {
+						out.WriteString(s)
+						out.WriteByte('\n')
+					}
+					return nil
+				})
+			}
+			out.WriteByte('\n')
+			out.Flush()
+		case xrdq.CmdWake:
+			wake()
+		}
+	}
+	return status
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"frm/core/config"
+	"frm/daemons"
+)
+
+const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge] [-l logfile] [-k N|SIZE]
+                  [-d] [-log-format text|json] [-drain DURATION]
+
+Runs frm's headless services in one process until SIGTERM or SIGINT:
+  stage    the transfer daemon: stage, copy-in, migrate and copy-out requests
+           from the queue (fed by 'frm pstga' or xrootd's frm_xfragent)
+  migrate  the migration scan of mig exports (needs the transfer daemon,
+           which then runs too)
+  purge    the purge daemon
+SIGTERM stops taking work and lets running transfers finish within -drain
+(default 60s); the rest are cancelled and stay queued for the next start.
+SIGHUP re-reads the configuration (kept unchanged if it has errors).
+
+  -l FILE   log to FILE (rotated daily); default stderr (journald-friendly
+            when $JOURNAL_STREAM is set)
+  -k N|SIZE keep N old log files, or old logs up to SIZE in total (e.g. 500m)
+  -d        debug logging
+`
+
+func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("frm daemon", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("c", "", "")
+	inst := fs.String("n", os.Getenv("XRDNAME"), "")
+	only := fs.String("only", "", "")
+	logFile := fs.String("l", "", "")
+	keep := fs.String("k", "", "")
+	debug := fs.Bool("d", false, "")
+	logFormat := fs.String("log-format", "text", "")
+	drain := fs.Duration("drain", 60*time.Second, "")
+	help := fs.Bool("h", false, "")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "frm daemon: %v\n\n%s", err, daemonUsage)
+		return 2
+	}
+	if *help {
+		fmt.Fprint(stdout, daemonUsage)
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "frm daemon: unexpected argument %q\n\n%s", fs.Arg(0), daemonUsage)
+		return 2
+	}
+	var out io.Writer = stderr
+	if *logFile != "" {
+		lw, err := openLog(strings.TrimPrefix(*logFile, "="), *keep)
+		if err != nil {
+			fmt.Fprintf(stderr, "frm daemon: %v\n", err)
+			return 1
+		}
+		defer lw.Close()
+		out = lw
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	if os.Getenv("JOURNAL_STREAM") != "" && *logFile == "" {
+		// journald stamps lines itself.
+		hopts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	var h slog.Handler
+	switch *logFormat {
+	case "text":
+		h = slog.NewTextHandler(out, hopts)
+	case "json":
+		h = slog.NewJSONHandler(out, hopts)
+	default:
+		fmt.Fprintf(stderr, "frm daemon: -log-format takes text or json\n")
+		return 2
+	}
+	log := slog.New(h)
+
+	path, err := config.Find(*cfgPath)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		return 4
+	}
+	cfg, err := config.LoadDebug(path, *inst, func(m string) { log.Debug(m) })
+	if err != nil {
+		log.Error("configuration", "err", err)
+		return 4
+	}
+	var comps []string
+	if *only != "" {
+		comps = strings.Split(*only, ",")
+	}
+	d, err := daemons.New(cfg, daemons.Options{Only: comps, Log: log})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer d.Close()
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				ncfg, err := config.Load(path, *inst)
+				if err != nil {
+					log.Error("reload failed; keeping the running configuration", "err", err)
+					continue
+				}
+				d.Reload(ncfg)
+			}
+		}
+	}()
+	if err := d.Run(ctx, *drain); err != nil {
+		log.Error("daemon stopped with errors", "err", err)
+		return 1
+	}
+	log.Info("frm daemon stopped")
+	return 0
+}

@@ -1,0 +1,242 @@
+// Package mss defines the Mass Storage System seam: the small interface
+// every MSS backend implements (posix tree, external copy commands, S3),
+// its contract, and error classes.
+//
+// # Backends
+//
+//   - Posix: RemoteRoot is a mounted tree; rfns are full paths under it.
+//     Transfers are done in process (temporary name, fsync, rename), the
+//     source's mtime and permission bits are kept, checksums are recorded
+//     as user.XrdCks.<alg> extended attributes.
+//   - Command: xrootd's frm.xfr.copycmd model. An administrator-configured
+//     program is run once per transfer with its argument vector expanded
+//     element by element (never through a shell). See Command.
+//   - S3: an S3-compatible object store through minio-go. See S3.
+//
+// Open builds the configured one. Every backend is safe for concurrent
+// use. Decorators (WithRetry) wrap a Backend instead of living inside each
+// one; they implement Unwrap() Backend so optional capabilities can be
+// discovered below them (see PropertiesOf).
+//
+// # Errors
+//
+// Backends classify their errors with NotExist, Transient and Permanent;
+// callers test with IsNotExist, IsTransient and IsPermanent to decide what
+// to do: a missing object is not retried and usually reported as "file not
+// found", a permanent error is not retried, a transient one is retried
+// with backoff. An error none of the three reports is unknown: callers
+// treat it as transient with a small retry budget (WithRetry does). An
+// error caused by the caller's context being cancelled wraps ctx.Err() and
+// is not classified; retrying it is pointless since the context is done.
+package mss
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"frm/core/config"
+)
+
+// Request is one transfer, as the daemons describe it (one queue record).
+type Request struct {
+	LFN, PFN, RFN string // logical, local physical, remote (MSS) names
+	RID, TID      string // request id, trace id (requester)
+	Priority      int
+	Mode          byte   // 'r' or 'w' ($OFLAG); 0 means 'r'
+	CGI           string // opaque "a=1&b=2" (without the '?')
+}
+
+// Checksum is a checksum value: the algorithm name as meta.NewHash knows
+// it ("adler32", "crc32", "crc32c", "md5") and the value in lower-case
+// hex.
+type Checksum struct {
+	Alg, Hex string
+}
+
+// String returns "alg:hex".
+func (c Checksum) String() string { return c.Alg + ":" + c.Hex }
+
+// Info describes the MSS copy of a file.
+type Info struct {
+	Size int64
+	// ModTime is the modification time of the data: the source file's
+	// mtime when Store could keep it (posix, S3 via metadata), else the
+	// time the MSS copy was written.
+	ModTime time.Time
+	// Checksum is the checksum recorded with the object, when the MSS
+	// records one (nil otherwise). A backend reports only a record that
+	// is still valid for the object's current content as far as it can
+	// tell.
+	Checksum *Checksum
+}
+
+// Result reports a finished transfer.
+type Result struct {
+	Bytes int64 // bytes transferred (the file's size)
+	// Checksum is the alg checksum of the transferred data when one was
+	// asked for: computed on the fly while copying when the backend
+	// streams the data itself, otherwise by reading the local file after
+	// Fetch or before Store. Non-nil whenever alg != "" and the transfer
+	// succeeded.
+	Checksum *Checksum
+}
+
+// Backend is a Mass Storage System. Implementations must be safe for
+// concurrent use; concurrent transfers of different names must not
+// interfere, and concurrent Stores of the same name must leave one of the
+// versions (where the MSS allows atomic stores; see Properties).
+//
+// Every method honours ctx: when it is cancelled a transfer in progress is
+// abandoned promptly and an error wrapping ctx.Err() is returned.
+type Backend interface {
+	// Name is a short backend name for logs ("posix", "command", "s3").
+	Name() string
+
+	// Stat describes the MSS copy of rfn. It MUST return an error
+	// satisfying IsNotExist when there is none. A backend that cannot
+	// know (a copy command without a local view of the MSS) returns an
+	// error wrapping ErrNoStat, which callers treat as "unknown".
+	Stat(ctx context.Context, rfn string) (Info, error)
+
+	// Fetch copies req.RFN from the MSS into the local file dst, creating
+	// or truncating it (and its parent directories). The caller chose
+	// dst, a temporary name, and renames it later. On failure dst MUST
+	// NOT exist when Fetch returns: a backend that streams the data
+	// itself writes a temporary name next to dst and renames it into
+	// place only on success; the command backend removes dst. A fetch of
+	// a missing object fails with an error satisfying IsNotExist. alg
+	// ("" = none) asks for a checksum of the data (Result.Checksum); when
+	// the MSS recorded a checksum with the object, a backend that streams
+	// the data verifies it and fails with ErrChecksumMismatch (Permanent)
+	// on a mismatch.
+	Fetch(ctx context.Context, req Request, dst string, alg string) (Result, error)
+
+	// Store copies the local file src to req.RFN in the MSS, creating the
+	// parent "directories" as needed and replacing an existing object. It
+	// MUST be atomic from the MSS reader's point of view where the MSS
+	// allows (posix: temporary name + fsync + rename; S3: a single PUT or
+	// a completed multipart upload): a reader sees the old object or the
+	// complete new one, never a part. If alg != "" the checksum is
+	// computed (Result.Checksum) and, where the MSS can keep it, recorded
+	// with the object (S3 user metadata "frm-cks-<alg>", posix
+	// user.XrdCks.<alg> xattr) so a later Stat/Fetch can verify end to
+	// end. If src changes while it is copied, Store fails with
+	// ErrModified (Transient).
+	Store(ctx context.Context, req Request, src string, alg string) (Result, error)
+
+	// Remove deletes rfn; removing a missing object is not an error.
+	Remove(ctx context.Context, rfn string) error
+}
+
+// Properties describes what a backend guarantees, as data (restic's
+// backend Properties). Backends report them through the optional
+// Describer interface; PropertiesOf finds them through decorators.
+type Properties struct {
+	// AtomicStore: Store is all or nothing for MSS readers, also when it
+	// fails or is cancelled.
+	AtomicStore bool
+	// RecordsChecksum: Store(alg != "") records the checksum and Stat
+	// reports it.
+	RecordsChecksum bool
+	// CanStat: Stat answers for every rfn (never ErrNoStat) and Remove
+	// works.
+	CanStat bool
+}
+
+// Describer is the optional interface through which a backend reports
+// its Properties.
+type Describer interface {
+	Properties() Properties
+}
+
+// Unwrapper is implemented by decorators: Unwrap returns the wrapped
+// backend.
+type Unwrapper interface {
+	Unwrap() Backend
+}
+
+// PropertiesOf returns the Properties of b, looking through decorators.
+// A backend that does not describe itself gets the zero Properties (no
+// guarantees).
+func PropertiesOf(b Backend) Properties {
+	for b != nil {
+		if d, ok := b.(Describer); ok {
+			return d.Properties()
+		}
+		u, ok := b.(Unwrapper)
+		if !ok {
+			break
+		}
+		b = u.Unwrap()
+	}
+	return Properties{}
+}
+
+// Open builds the backend cfg.MSS.Backend names ("" is inferred as
+// config.ApplyDefaults does: copy commands → command, a remote root →
+// posix):
+//
+//   - posix: cfg.RemoteRoot is a mounted tree; rfns are full paths under
+//     it.
+//   - command: cfg.MSS.CopyIn / CopyOut (and the URL variants) with
+//     cfg.MSS.CopyTimeout; a local directory as cfg.RemoteRoot lets Stat
+//     and Remove work (see Command).
+//   - s3: cfg.MSS.S3; the rfn's path under cfg.RemoteRoot (the lfn)
+//     maps to the key Prefix + lfn; credentials from the config or
+//     AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+//
+// cfg.Checksum.Default is the algorithm Stat prefers when an object has
+// several checksums recorded. Open does not add retries: wrap the result
+// with WithRetry.
+func Open(cfg *config.Config) (Backend, error) {
+	kind := cfg.MSS.Backend
+	if kind == "" {
+		switch {
+		case cfg.CopyCommands():
+			kind = "command"
+		case cfg.RemoteRoot != "":
+			kind = "posix"
+		default:
+			return nil, Permanent(fmt.Errorf("mss: no MSS configured (mss.backend, remote_root and copy commands are all unset)"))
+		}
+	}
+	alg := strings.ToLower(cfg.Checksum.Default)
+	if alg == "" {
+		alg = config.DefaultChecksumAlg
+	}
+	switch kind {
+	case "posix":
+		if cfg.RemoteRoot == "" {
+			return nil, Permanent(errors.New("mss: the posix backend needs remote_root (the mounted MSS tree)"))
+		}
+		return NewPosix(PosixOptions{Root: cfg.RemoteRoot, StatAlg: alg})
+	case "command":
+		return NewCommand(CommandOptions{
+			CopyIn:     cfg.MSS.CopyIn,
+			CopyOut:    cfg.MSS.CopyOut,
+			CopyInURL:  cfg.MSS.CopyInURL,
+			CopyOutURL: cfg.MSS.CopyOutURL,
+			Timeout:    time.Duration(cfg.MSS.CopyTimeout),
+			RemoteRoot: cfg.RemoteRoot,
+			StatAlg:    alg,
+		})
+	case "s3":
+		s := cfg.MSS.S3
+		return NewS3(S3Options{
+			Endpoint:   s.Endpoint,
+			Bucket:     s.Bucket,
+			Prefix:     s.Prefix,
+			Region:     s.Region,
+			AccessKey:  s.AccessKey,
+			SecretKey:  s.SecretKey,
+			Secure:     s.Secure,
+			PartSize:   int64(s.PartSize),
+			RemoteRoot: cfg.RemoteRoot,
+			StatAlg:    alg,
+		})
+	}
+	return nil, Permanent(fmt.Errorf("mss: unknown backend %q (want posix, command or s3)", kind))
+}

@@ -1,0 +1,488 @@
+// Package xfer is frm's transfer engine. It brings files back from the
+// MSS (stage, copy-in), sends them out (migrate, copy-out) and keeps the
+// on-disk residency state right while doing so:
+//
+//   - data lands under a temporary name (xrootd's <pfn>.anew placeholder,
+//     pointing at a fresh XA data file) and becomes visible under its real
+//     name only after it is complete, fsync'd and checksummed; a crash or
+//     kill at any moment leaves no half-written file under a real name and
+//     a failed stage never leaves a file marked good;
+//   - a checksum (adler32 by default, as xrootd and dCache) is computed on
+//     the way, compared with the one the MSS recorded, and stored in
+//     user.XrdCks.<alg>;
+//   - transient errors are retried with backoff; permanent ones create the
+//     <pfn>.fail file whose age decides when the file may be tried again
+//     (oss.xfr deny);
+//   - a migration takes the file's lock, checks it did not change during
+//     the copy, and only then sets the copy time.
+package xfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"frm/core/catalog"
+	"frm/core/meta"
+	"frm/core/mss"
+	"frm/core/site"
+	"frm/core/space"
+)
+
+// Kind is the direction and flavour of a transfer.
+type Kind int
+
+const (
+	Stage   Kind = iota + 1 // '+': bring back from the MSS (pstg queue)
+	Get                     // '<': copy in (getf queue)
+	Migrate                 // '&' or a migration scan: copy out, set the copy time
+	Put                     // '>': copy out (putf queue)
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Stage:
+		return "stage"
+	case Get:
+		return "get"
+	case Migrate:
+		return "migrate"
+	case Put:
+		return "put"
+	}
+	return "unknown"
+}
+
+// Inbound reports whether k copies from the MSS to disk.
+func (k Kind) Inbound() bool { return k == Stage || k == Get }
+
+// Job is one transfer to do.
+type Job struct {
+	Kind     Kind
+	LFN      string
+	CGI      string // without '?'
+	RID, TID string
+	Priority int
+	Mode     byte // 'r' or 'w'
+	// Purge removes the disk copy after a good copy out ('^', '=').
+	Purge bool
+	// Lock takes the file's lock and re-checks and sets the copy time, as
+	// for migrations found by the scan (xrootd's internal migrate flag).
+	Lock bool
+}
+
+// Outcome is the result of a job.
+type Outcome struct {
+	Bytes    int64
+	Checksum *mss.Checksum
+	// Skipped says why nothing needed doing ("file already resident",
+	// "already migrated"); the job counts as a success.
+	Skipped string
+	Err     error
+	// NotFound: the MSS has no such file (notification ENOENT).
+	NotFound bool
+	Tries    int
+}
+
+// OK reports success.
+func (o Outcome) OK() bool { return o.Err == nil }
+
+// Errors a job may end with, wrapped with the file's name.
+var (
+	ErrPreviouslyFailed = errors.New("request previously failed")
+	ErrNotResident      = errors.New("file not resident")
+	ErrInUse            = errors.New("file in use")
+	ErrModified         = errors.New("file modified during copy")
+	ErrChecksum         = errors.New("checksum mismatch")
+)
+
+// Engine runs transfers for one site.
+type Engine struct {
+	Site *site.Site
+	MSS  mss.Backend
+	// Alg is the checksum computed and verified (default adler32; "none"
+	// disables).
+	Alg string
+	// Deny is how long a .fail file blocks new requests (default 3h).
+	Deny time.Duration
+	// Retries and Backoff govern transient errors (default 3 and 2s).
+	Retries int
+	Backoff time.Duration
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// New returns an engine with the site's settings.
+func New(s *site.Site, b mss.Backend, log *slog.Logger) *Engine {
+	cfg := s.Config
+	e := &Engine{Site: s, MSS: b, Alg: cfg.Checksum.Default, Deny: time.Duration(cfg.Transfer.Deny), Retries: cfg.Transfer.Retries, Backoff: 2 * time.Second, Log: log, Now: time.Now}
+	if e.Alg == "" {
+		e.Alg = "adler32"
+	}
+	if e.Log == nil {
+		e.Log = slog.New(slog.DiscardHandler)
+	}
+	return e
+}
+
+func (e *Engine) alg() string {
+	if e.Alg == "none" {
+		return ""
+	}
+	return e.Alg
+}
+
+// Run performs the job, retrying transient errors, and records a
+// permanent failure in the .fail file.
+func (e *Engine) Run(ctx context.Context, j Job) Outcome {
+	lfn, err := e.Site.Clean(j.LFN)
+	if err != nil {
+		return Outcome{Err: err}
+	}
+	j.LFN = lfn
+	var out Outcome
+	for try := 0; ; try++ {
+		if j.Kind.Inbound() {
+			out = e.stage(ctx, j)
+		} else {
+			out = e.copyOut(ctx, j)
+		}
+		out.Tries = try + 1
+		if out.Err == nil || ctx.Err() != nil || !retriable(out.Err) || try >= e.Retries {
+			break
+		}
+		d := e.Backoff << try
+		d = d/2 + rand.N(d/2+1)
+		e.Log.Info("transfer retry", "kind", j.Kind, "lfn", j.LFN, "try", try+1, "in", d, "err", out.Err)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			out.Err = ctx.Err()
+			return out
+		}
+	}
+	if out.Err != nil && ctx.Err() == nil && !errors.Is(out.Err, ErrPreviouslyFailed) && !errors.Is(out.Err, ErrInUse) && !errors.Is(out.Err, ErrModified) {
+		e.markFailed(j, out.NotFound)
+	}
+	return out
+}
+
+// retriable: transient or unclassified errors; never not-found, permanent,
+// a fail-file refusal, or a checksum mismatch.
+func retriable(err error) bool {
+	switch {
+	case mss.IsNotExist(err), mss.IsPermanent(err),
+		errors.Is(err, ErrPreviouslyFailed), errors.Is(err, ErrNotResident), errors.Is(err, ErrChecksum):
+		return false
+	case errors.Is(err, ErrInUse), errors.Is(err, ErrModified):
+		return false // the next scan picks the file up again
+	}
+	return true
+}
+
+// markFailed creates the .fail file; its mtime is 2 (1970) when the MSS
+// has no such file, as xrootd marks "not found".
+func (e *Engine) markFailed(j Job, notFound bool) {
+	fail := e.Site.FailPath(e.Site.PFN(j.LFN))
+	if err := os.MkdirAll(filepath.Dir(fail), 0o755); err != nil {
+		e.Log.Warn("cannot create fail file", "file", fail, "err", err)
+		return
+	}
+	f, err := os.OpenFile(fail, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		e.Log.Warn("cannot create fail file", "file", fail, "err", err)
+		return
+	}
+	f.Close()
+	if notFound {
+		t := time.Unix(2, 0)
+		os.Chtimes(fail, t, t)
+	}
+}
+
+// checkFailed refuses a file whose .fail file is younger than Deny and
+// removes an older one.
+func (e *Engine) checkFailed(pfn string) error {
+	fail := e.Site.FailPath(pfn)
+	var st unix.Stat_t
+	if err := unix.Stat(fail, &st); err != nil {
+		return nil
+	}
+	if e.Now().Sub(time.Unix(st.Ctim.Sec, st.Ctim.Nsec)) < e.Deny {
+		return ErrPreviouslyFailed
+	}
+	os.Remove(fail)
+	return nil
+}
+
+func (e *Engine) request(j Job, pfn, rfn string) mss.Request {
+	mode := j.Mode
+	if mode == 0 {
+		mode = 'r'
+	}
+	return mss.Request{LFN: j.LFN, PFN: pfn, RFN: rfn, RID: j.RID, TID: j.TID, Priority: j.Priority, Mode: mode, CGI: j.CGI}
+}
+
+// stageSpace picks where a staged file goes: the space named by the CGI
+// oss.cgroup=name[:path], else "public" when spaces are configured, else
+// a plain file in the namespace ("").
+func (e *Engine) stageSpace(cgi string) (string, string, error) {
+	if v, err := url.ParseQuery(cgi); err == nil && v.Get("oss.cgroup") != "" {
+		name, dir, _ := strings.Cut(v.Get("oss.cgroup"), ":")
+		if _, ok := e.Site.Spaces.Get(name); !ok {
+			return "", "", fmt.Errorf("space %s: %w", name, mss.Permanent(syscall.ENOENT))
+		}
+		return name, dir, nil
+	}
+	if _, ok := e.Site.Spaces.Get(space.Public); ok {
+		return space.Public, "", nil
+	}
+	return "", "", nil
+}
+
+func (e *Engine) stage(ctx context.Context, j Job) Outcome {
+	s := e.Site
+	pfn := s.PFN(j.LFN)
+	rfn, err := s.Names.RFN(j.LFN)
+	if err != nil {
+		return Outcome{Err: err}
+	}
+	if err := e.checkFailed(pfn); err != nil {
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+	}
+	if ent, err := s.Catalog.Lookup(ctx, j.LFN, catalog.WantLink); err == nil && !ent.Dangling {
+		return Outcome{Skipped: "file already resident"}
+	}
+	var info mss.Info
+	if i, err := e.MSS.Stat(ctx, rfn); err == nil {
+		info = i
+	} else if mss.IsNotExist(err) {
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err), NotFound: true}
+	}
+	spaceName, partDir, err := e.stageSpace(j.CGI)
+	if err != nil {
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+	}
+	if err := os.MkdirAll(filepath.Dir(pfn), 0o755); err != nil {
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+	}
+	anew := pfn + ".anew"
+	os.Remove(anew) // a placeholder left by a crash
+	dst := anew
+	var data string
+	if spaceName != "" {
+		data, err = e.allocate(spaceName, partDir, info.Size)
+		if err != nil {
+			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+		}
+		// The placeholder link shows xrootd and frm that a stage is in
+		// progress and which data file it fills.
+		if err := os.Symlink(data, anew); err != nil {
+			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+		}
+		dst = data
+	}
+	cleanup := func() {
+		os.Remove(anew)
+		if data != "" {
+			os.Remove(data)
+		}
+	}
+	res, err := e.MSS.Fetch(ctx, e.request(j, pfn, rfn), dst, e.alg())
+	if err != nil {
+		cleanup()
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err), NotFound: mss.IsNotExist(err)}
+	}
+	if info.Checksum != nil && res.Checksum != nil && info.Checksum.Alg == res.Checksum.Alg && !strings.EqualFold(info.Checksum.Hex, res.Checksum.Hex) {
+		cleanup()
+		return Outcome{Err: fmt.Errorf("stage %s: %w: MSS recorded %s, fetched data has %s", j.LFN, ErrChecksum, info.Checksum, res.Checksum)}
+	}
+	if info.Size > 0 && res.Bytes != info.Size {
+		cleanup()
+		return Outcome{Err: fmt.Errorf("stage %s: fetched %d bytes, the MSS copy has %d", j.LFN, res.Bytes, info.Size)}
+	}
+	if err := e.finishStage(ctx, j, pfn, anew, dst, data, res); err != nil {
+		cleanup()
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+	}
+	return Outcome{Bytes: res.Bytes, Checksum: res.Checksum}
+}
+
+// allocate chooses a partition and returns a fresh data file name there.
+func (e *Engine) allocate(spaceName, partDir string, size int64) (string, error) {
+	sp, _ := e.Site.Spaces.Get(spaceName)
+	var part space.Partition
+	if partDir != "" {
+		p, ok := e.Site.Spaces.Partition(spaceName, partDir)
+		if !ok {
+			return "", mss.Permanent(fmt.Errorf("space %s has no partition %s", spaceName, partDir))
+		}
+		part = p
+	} else {
+		p, err := space.Choose(sp, size)
+		if err != nil {
+			return "", mss.Transient(err)
+		}
+		part = p
+	}
+	data := space.NewDataPath(part, e.Now())
+	if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {
+		return "", err
+	}
+	return data, nil
+}
+
+// finishStage makes the fetched file durable and visible: fsync, copy
+// time (in mig/purge exports) and checksum attributes, back reference, and
+// finally the atomic rename of the placeholder to the real name.
+func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data string, res mss.Result) error {
+	if err := syncFile(dst); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dst, &st); err != nil {
+		return err
+	}
+	if exp := e.Site.Export(j.LFN); exp.Mig || exp.Purge {
+		if err := meta.SetCopyTime(dst, st.Mtim.Sec); err != nil {
+			return err
+		}
+	}
+	if res.Checksum != nil {
+		if err := setChecksum(dst, *res.Checksum, st.Mtim.Sec, e.Now()); err != nil {
+			return err
+		}
+	}
+	if data != "" {
+		if err := meta.SetPfn(data, pfn); err != nil {
+			return err
+		}
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, anew, unix.AT_FDCWD, pfn, unix.RENAME_NOREPLACE); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			// Someone created the file meanwhile: theirs wins, ours goes.
+			return fmt.Errorf("%s appeared during the stage: %w", pfn, os.ErrExist)
+		}
+		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+			return err
+		}
+		if err := os.Rename(anew, pfn); err != nil {
+			return err
+		}
+	}
+	return syncDir(filepath.Dir(pfn))
+}
+
+func setChecksum(path string, c mss.Checksum, mtime int64, now time.Time) error {
+	v, err := meta.ParseChecksumValue(c.Alg, c.Hex)
+	if err != nil {
+		return err
+	}
+	return meta.SetChecksum(path, meta.Checksum{Alg: c.Alg, Value: v, MTime: mtime, Delta: int32(now.Unix() - mtime)})
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		// read-only files: fsync works on a read descriptor on Linux
+		if f, err = os.Open(path); err != nil {
+			return err
+		}
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func (e *Engine) copyOut(ctx context.Context, j Job) Outcome {
+	s := e.Site
+	pfn := s.PFN(j.LFN)
+	rfn, err := s.Names.RFN(j.LFN)
+	if err != nil {
+		return Outcome{Err: err}
+	}
+	ent, err := s.Catalog.Lookup(ctx, j.LFN, catalog.WantStat|catalog.WantLink|catalog.WantCopy)
+	if err != nil || ent.Dangling || ent.Type != catalog.File {
+		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, ErrNotResident)}
+	}
+	var unlock func()
+	if j.Lock {
+		unlock, err = lockFile(pfn)
+		if err != nil {
+			return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err)}
+		}
+		defer unlock()
+		// Re-read the copy time under the lock: another migrator may have
+		// done the work.
+		ent, err = s.Catalog.Lookup(ctx, j.LFN, catalog.WantStat|catalog.WantLink|catalog.WantCopy)
+		if err != nil {
+			return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err)}
+		}
+		if ent.HasCopy && ent.CopyTime >= ent.Mtime && ent.CopyTime != 0 {
+			return Outcome{Skipped: "already migrated"}
+		}
+	}
+	res, err := e.MSS.Store(ctx, e.request(j, pfn, rfn), pfn, e.alg())
+	if err != nil {
+		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err), NotFound: mss.IsNotExist(err)}
+	}
+	after, err := s.Catalog.Lookup(ctx, j.LFN, catalog.WantStat|catalog.WantLink)
+	if err != nil {
+		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err)}
+	}
+	if after.Size != ent.Size || after.Mtime != ent.Mtime || res.Bytes != ent.Size {
+		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, ErrModified)}
+	}
+	if res.Checksum != nil {
+		if err := setChecksum(pfn, *res.Checksum, ent.Mtime, e.Now()); err != nil {
+			e.Log.Warn("cannot record checksum", "lfn", j.LFN, "err", err)
+		}
+	}
+	if j.Lock || j.Kind == Migrate {
+		if _, err := s.Catalog.Apply(ctx, j.LFN, catalog.Change{Kind: catalog.SetCopyTime, Time: ent.Mtime}); err != nil {
+			return Outcome{Err: fmt.Errorf("%s %s: set copy time: %w", j.Kind, j.LFN, err)}
+		}
+	}
+	if j.Purge {
+		if err := s.RemoveData(pfn); err != nil {
+			return Outcome{Bytes: res.Bytes, Checksum: res.Checksum, Err: fmt.Errorf("%s %s: copied, but purge failed: %w", j.Kind, j.LFN, err)}
+		}
+	}
+	return Outcome{Bytes: res.Bytes, Checksum: res.Checksum}
+}
+
+// lockFile takes xrootd's migration lock: a non-blocking fcntl write lock
+// on the file opened read/write (so a writer holding it blocks the copy).
+func lockFile(pfn string) (func(), error) {
+	f, err := os.OpenFile(pfn, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+			return nil, ErrInUse
+		}
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,362 @@
+package daemons
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"frm/core/config"
+	"frm/core/meta"
+	"frm/core/sitegen"
+	"frm/core/xrdq"
+)
+
+type tsite struct {
+	l   sitegen.Layout
+	cfg *config.Config
+}
+
+func newSite(t *testing.T, mutate func(*config.Config)) tsite {
+	t.Helper()
+	l := sitegen.NewLayout(t.TempDir())
+	if err := l.WriteConfigs(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Transfer.QCheck = config.Duration(time.Hour) // only wake-ups drive the tests
+	cfg.Migrate.IdleHold = 0
+	cfg.Migrate.WaitTime = config.Duration(time.Hour)
+	if mutate != nil {
+		mutate(cfg)
+	}
+	return tsite{l, cfg}
+}
+
+func (s tsite) mssFile(t *testing.T, lfn, content string) {
+	t.Helper()
+	p := filepath.Join(s.l.RemoteRoot, lfn)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type running struct {
+	d      *Daemon
+	cancel context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	events []Event
+}
+
+func start(t *testing.T, s tsite, only ...string) *running {
+	t.Helper()
+	d, err := New(s.cfg, Options{Only: only, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &running{d: d, done: make(chan error, 1)}
+	if d.Transfer != nil {
+		d.Transfer.OnEvent = func(ev Event) {
+			r.mu.Lock()
+			r.events = append(r.events, ev)
+			r.mu.Unlock()
+			d.publish(ev)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- d.Run(ctx, 5*time.Second) }()
+	t.Cleanup(func() { r.stop(t); d.Close() })
+	return r
+}
+
+func (r *running) stop(t *testing.T) {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("daemon did not stop")
+	}
+}
+
+func (r *running) waitEvent(t *testing.T, typ, lfn string) Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		for _, ev := range r.events {
+			if ev.Type == typ && ev.LFN == lfn {
+				r.mu.Unlock()
+				return ev
+			}
+		}
+		r.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t.Fatalf("no %s event for %s; events: %+v", typ, lfn, r.events)
+	return Event{}
+}
+
+// addSeq orders test requests: records added within one second tie, and
+// queue compaction (as xrootd's) puts later slots first among ties.
+var addSeq int64
+
+func queueAdd(t *testing.T, s tsite, line string) {
+	t.Helper()
+	addSeq++
+	q := xrdq.Open(s.cfg.QueueDir())
+	os.MkdirAll(s.cfg.QueueDir(), 0o755)
+	q.Init()
+	cmd, err := xrdq.ParseAgentLine(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cmd.Paths {
+		if err := q.Add(xrdq.BuildRequest(cmd, p, "anon", time.Now().Add(time.Duration(addSeq)*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestStageWithFIFONotification(t *testing.T) {
+	s := newSite(t, nil)
+	s.mssFile(t, "/store/a.fits", "hello world\n")
+	fifo := filepath.Join(s.l.Dir, "notify.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 2)
+	go func() {
+		// O_RDWR: the reader holds a write end too, so it never sees EOF
+		// between notifications (a requester keeps its FIFO open).
+		f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+		if err != nil {
+			return
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			got <- sc.Text()
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the reader open the FIFO
+	r := start(t, s, "stage")
+	queueAdd(t, s, "+tid1 req1 file://"+fifo+" 1 rsn /store/a.fits /store/none.fits")
+	r.d.Transfer.Wake()
+	r.waitEvent(t, "done", "/store/a.fits")
+	r.waitEvent(t, "fail", "/store/none.fits")
+	msgs := map[string]bool{}
+	_ = msgs
+	for i := 0; i < 2; i++ {
+		select {
+		case m := <-got:
+			msgs[strings.Fields(m)[1]] = true
+			if !strings.HasPrefix(m, "stage OK /store/a.fits") && !strings.HasPrefix(m, "stage ENOENT /store/none.fits") {
+				t.Errorf("notification %q", m)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("notifications missing: %v", msgs)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.l.LocalRoot, "store/a.fits")); string(b) != "hello world\n" {
+		t.Fatalf("staged content %q", b)
+	}
+	// The queue is empty once both are done.
+	n := 0
+	xrdq.Open(s.cfg.QueueDir()).List([]xrdq.Kind{xrdq.Stage}, -1, func(xrdq.Request) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("%d requests left in the queue", n)
+	}
+}
+
+func TestDuplicatesMergedAndPriorityOrder(t *testing.T) {
+	s := newSite(t, func(c *config.Config) {
+		c.Transfer.CopyMax = 1
+		c.MSS.Backend = "command"
+		// A slow copy so requests pile up while the first runs.
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 0.3; cp "$0" "$1"`, "$SRC", "$DST"}
+		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+	})
+	for _, f := range []string{"first", "low", "high", "dup"} {
+		s.mssFile(t, "/store/"+f, f)
+	}
+	r := start(t, s, "stage")
+	queueAdd(t, s, "+ r0 - 0 r /store/first")
+	r.d.Transfer.Wake()
+	r.waitEvent(t, "start", "/store/first")
+	queueAdd(t, s, "+ r1 - 0 r /store/low")
+	queueAdd(t, s, "+ r2 - 2 r /store/high")
+	queueAdd(t, s, "+ r3 - 0 r /store/dup")
+	queueAdd(t, s, "+ r4 - 1 r /store/dup")
+	r.d.Transfer.Wake()
+	for _, f := range []string{"first", "low", "high", "dup"} {
+		r.waitEvent(t, "done", "/store/"+f)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var order []string
+	starts := map[string]int{}
+	for _, ev := range r.events {
+		if ev.Type == "start" {
+			order = append(order, ev.LFN)
+			starts[ev.LFN]++
+		}
+	}
+	if starts["/store/dup"] != 1 {
+		t.Errorf("duplicate stage ran %d times", starts["/store/dup"])
+	}
+	if len(order) != 4 || order[1] != "/store/high" {
+		t.Errorf("start order %q: the priority 2 request should go first", order)
+	}
+}
+
+func TestMigrationScanAndStopFile(t *testing.T) {
+	s := newSite(t, nil)
+	r := start(t, s, "migrate")
+	pfn := filepath.Join(s.l.LocalRoot, "store/new.fits")
+	os.MkdirAll(filepath.Dir(pfn), 0o755)
+	os.WriteFile(pfn, []byte("new data"), 0o644)
+	mt := time.Now().Add(-time.Hour)
+	os.Chtimes(pfn, mt, mt)
+	meta.SetCopyTime(pfn, 1)
+	// A stop file suspends migration.
+	stop := StopFile(s.cfg.AdminDir(), xrdq.Migrate)
+	os.WriteFile(stop, nil, 0o644)
+	r.d.Migrator.Wake()
+	time.Sleep(300 * time.Millisecond)
+	if c, _, _ := meta.GetCopyTime(pfn); c != 1 {
+		t.Fatalf("migrated despite %s", stop)
+	}
+	os.Remove(stop)
+	r.d.Transfer.Wake()
+	r.waitEvent(t, "done", "/store/new.fits")
+	if c, _, _ := meta.GetCopyTime(pfn); c != mt.Unix() {
+		t.Errorf("copy time %d, want %d", c, mt.Unix())
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.l.RemoteRoot, "store/new.fits")); string(b) != "new data" {
+		t.Errorf("MSS copy %q", b)
+	}
+}
+
+func TestControlSocketStatusQueueCancel(t *testing.T) {
+	s := newSite(t, func(c *config.Config) {
+		c.MSS.Backend = "command"
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
+		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+		c.Transfer.CopyMax = 1
+	})
+	s.mssFile(t, "/store/slow", "x")
+	s.mssFile(t, "/store/waiting", "y")
+	r := start(t, s, "stage")
+	queueAdd(t, s, "+ rs - 0 r /store/slow")
+	queueAdd(t, s, "+ rw - 0 r /store/waiting")
+	r.d.Transfer.Wake()
+	r.waitEvent(t, "start", "/store/slow")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := Dial(ctx, s.cfg, ControlRequest{Cmd: "status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st StatusReply
+	json.Unmarshal(b, &st)
+	if st.Transfer == nil || len(st.Transfer.Active) != 1 || st.Transfer.Active[0].LFN != "/store/slow" {
+		t.Fatalf("status %s", b)
+	}
+	b, _ = Dial(ctx, s.cfg, ControlRequest{Cmd: "queue"})
+	var q []QueueEntry
+	json.Unmarshal(b, &q)
+	if len(q) != 2 {
+		t.Fatalf("queue %s", b)
+	}
+	b, _ = Dial(ctx, s.cfg, ControlRequest{Cmd: "cancel", RID: "rs"})
+	if !strings.Contains(string(b), `"cancelled":1`) {
+		t.Fatalf("cancel: %s", b)
+	}
+	r.waitEvent(t, "start", "/store/waiting") // the slot was freed
+	if fi, err := os.Stat(s.cfg.AdminDir()); err != nil || fi.Mode().Perm()&0o007 != 0 {
+		t.Errorf("admin dir permissions %v %v", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(ControlSocket(s.cfg)); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Errorf("control socket mode %v %v", fi, err)
+	}
+}
+
+func TestDrainRequeuesUnfinished(t *testing.T) {
+	s := newSite(t, func(c *config.Config) {
+		c.MSS.Backend = "command"
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
+		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+	})
+	s.mssFile(t, "/store/long", "x")
+	d, err := New(s.cfg, Options{Only: []string{"stage"}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	started := make(chan struct{}, 1)
+	d.Transfer.OnEvent = func(ev Event) {
+		if ev.Type == "start" {
+			started <- struct{}{}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, 200*time.Millisecond) }()
+	queueAdd(t, s, "+ rl - 0 r /store/long")
+	d.Transfer.Wake()
+	<-started
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("drain did not end at its deadline")
+	}
+	n := 0
+	xrdq.Open(s.cfg.QueueDir()).List([]xrdq.Kind{xrdq.Stage}, -1, func(xrdq.Request) error { n++; return nil })
+	if n != 1 {
+		t.Fatalf("the interrupted request was not kept: %d queued", n)
+	}
+	pfn := filepath.Join(s.l.LocalRoot, "store/long")
+	for _, p := range []string{pfn, pfn + ".anew", pfn + ".fail"} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s left by the interrupted stage", p)
+		}
+	}
+}
+
+func TestSingleInstance(t *testing.T) {
+	s := newSite(t, nil)
+	d, err := New(s.cfg, Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// fcntl locks do not conflict within one process; the lock is checked
+	// across processes in cmd/frm's end-to-end test. Here: the lock file
+	// names the holder.
+	b, _ := os.ReadFile(filepath.Join(s.cfg.AdminDir(), "frm_daemon.lock"))
+	if strings.TrimSpace(string(b)) == "" {
+		t.Error("lock file does not name the holder")
+	}
+}

@@ -1,0 +1,14 @@
+// Package daemons runs frm's headless services over the core engine:
+//
+//   - Transfer: takes stage, copy-in, migrate and copy-out requests from
+//     the queue (xrootd's queue files, so xrootd's frm_xfragent can feed
+//     it), in priority order, up to copymax at once, and notifies
+//     requesters; it replaces frm_xfrd.
+//   - Migrator: scans the mig exports for files modified since their last
+//     copy and idle long enough, and hands them to Transfer.
+//   - Purger: frees space per the purge policies (package purge); it
+//     replaces frm_purged.
+//
+// Run starts any subset in one process. Components only use package site,
+// xfer, purge and xrdq; nothing here knows about terminals.
+package daemons

@@ -1,0 +1,125 @@
+package daemons
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"frm/core/config"
+	"frm/core/purge"
+	"frm/core/site"
+)
+
+// Purger runs a purge cycle every purge wait time: a plan (skipped when
+// every space is above its minimum), then its execution.
+type Purger struct {
+	Site    *site.Site
+	Log     *slog.Logger
+	OnEvent func(Event)
+
+	mu       sync.Mutex // guards waitTime and last
+	waitTime time.Duration
+	last     PurgeStatus
+	wake     chan struct{}
+}
+
+// PurgeStatus is what the last cycle did.
+type PurgeStatus struct {
+	At      time.Time `json:"at"`
+	Skipped bool      `json:"skipped"`
+	Files   int       `json:"files"`
+	Bytes   int64     `json:"bytes"`
+	Errors  int       `json:"errors"`
+	Stopped bool      `json:"stopped"` // STOPPURGE present
+}
+
+// NewPurger returns a purger with the site's settings.
+func NewPurger(s *site.Site, log *slog.Logger) *Purger {
+	p := &Purger{Site: s, Log: log, wake: make(chan struct{}, 1)}
+	p.SetConfig(s.Config)
+	return p
+}
+
+// SetConfig takes new purge settings (SIGHUP).
+func (p *Purger) SetConfig(cfg *config.Config) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waitTime = time.Duration(cfg.Purge.WaitTime)
+	if p.waitTime <= 0 {
+		p.waitTime = 10 * time.Minute
+	}
+}
+
+// Wake starts a cycle now.
+func (p *Purger) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Last returns the last cycle's status.
+func (p *Purger) Last() PurgeStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
+}
+
+// Run runs cycles until ctx ends; a cycle in progress stops between files.
+func (p *Purger) Run(ctx context.Context) error {
+	for {
+		st := p.Cycle(ctx)
+		p.mu.Lock()
+		p.last = st
+		wait := p.waitTime
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		case <-p.wake:
+		}
+	}
+}
+
+// Cycle runs one purge cycle.
+func (p *Purger) Cycle(ctx context.Context) PurgeStatus {
+	st := PurgeStatus{At: time.Now()}
+	plan, err := purge.Build(ctx, p.Site, purge.Options{Lazy: true, OnError: func(err error) { p.Log.Warn("purge scan", "err", err) }})
+	if err != nil {
+		if ctx.Err() == nil {
+			p.Log.Warn("purge plan failed", "err", err)
+			st.Errors++
+		}
+		return st
+	}
+	need := false
+	for _, sp := range plan.Spaces {
+		need = need || sp.Needed > 0
+	}
+	if !need {
+		st.Skipped = true
+		p.Log.Debug("purge cycle skipped; all policies met")
+		return st
+	}
+	res, err := purge.Execute(ctx, p.Site, plan, purge.ExecOptions{Refresh: true,
+		OnPurged: func(c purge.Candidate) {
+			if p.OnEvent != nil {
+				p.OnEvent(Event{Time: time.Now(), Type: "purged", Kind: "purge", LFN: c.LFN, Bytes: c.Size})
+			}
+		},
+		OnError: func(err error) { p.Log.Warn("purge", "err", err) }})
+	if errors.Is(err, purge.ErrStopped) {
+		st.Stopped = true
+		p.Log.Info("purge suspended by stop file", "file", purge.StopFile(p.Site))
+		return st
+	}
+	if err != nil && ctx.Err() == nil {
+		p.Log.Warn("purge failed", "err", err)
+	}
+	st.Files, st.Bytes, st.Errors = res.Files, res.Bytes, res.ErrorCount
+	p.Log.Info("purge cycle ended", "files", res.Files, "bytes", res.Bytes, "errors", res.ErrorCount)
+	return st
+}

@@ -1,0 +1,297 @@
+package daemons
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"frm/core/config"
+	"frm/core/mss"
+	"frm/core/site"
+	"frm/core/xfer"
+	"frm/core/xrdq"
+)
+
+// Components a daemon process can run.
+var Components = []string{"stage", "migrate", "purge"}
+
+// Options controls a daemon process.
+type Options struct {
+	// Only lists the components to run ("stage" = the transfer daemon
+	// serving all queues, "migrate" = the migration scan, "purge"); empty
+	// runs all.
+	Only []string
+	Log  *slog.Logger
+}
+
+// Daemon is one frm daemon process.
+type Daemon struct {
+	Site     *site.Site
+	Transfer *Transfer
+	Migrator *Migrator
+	Purger   *Purger
+	Log      *slog.Logger
+
+	lock    *os.File
+	xfrLock *os.File
+
+	mu     sync.Mutex // guards events subscribers
+	subs   map[chan Event]struct{}
+	recent []Event
+}
+
+// New prepares a daemon: takes the single-instance lock, builds the
+// components. Close releases what New took.
+func New(cfg *config.Config, o Options) (*Daemon, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	want := map[string]bool{}
+	for _, c := range o.Only {
+		ok := false
+		for _, k := range Components {
+			ok = ok || c == k
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown component %q (have %s)", c, strings.Join(Components, ", "))
+		}
+		want[c] = true
+	}
+	if len(want) == 0 {
+		for _, k := range Components {
+			want[k] = true
+		}
+	}
+	s, err := site.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{Site: s, Log: log, subs: map[chan Event]struct{}{}}
+	admin := cfg.AdminDir()
+	if err := os.MkdirAll(admin, 0o700); err != nil {
+		return nil, fmt.Errorf("admin directory: %w", err)
+	}
+	if d.lock, err = lockFile(filepath.Join(admin, "frm_daemon.lock")); err != nil {
+		return nil, fmt.Errorf("another frm daemon runs for this instance (%s): %w", admin, err)
+	}
+	if want["stage"] || want["migrate"] {
+		b, err := mss.Open(cfg)
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("mss: %w", err)
+		}
+		b = mss.WithRetry(b, 3, time.Second)
+		e := xfer.New(s, b, log.With("component", "xfer"))
+		qdir := cfg.QueueDir()
+		if err := os.MkdirAll(qdir, 0o755); err != nil {
+			d.Close()
+			return nil, err
+		}
+		// The same lock as xrootd's frm_xfrd: never two transfer daemons
+		// on one queue.
+		if d.xfrLock, err = lockFile(filepath.Join(filepath.Dir(qdir), "frm_xfrd.lock")); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("a transfer daemon (frm or xrootd's frm_xfrd) already serves %s: %w", qdir, err)
+		}
+		in, out := cfg.Transfer.CopyMax, cfg.Transfer.CopyMax
+		if cfg.Transfer.CopyMaxIn > 0 || cfg.Transfer.CopyMaxOut > 0 {
+			in, out = cfg.Transfer.CopyMaxIn, cfg.Transfer.CopyMaxOut
+		}
+		d.Transfer = NewTransfer(e, xrdq.Open(qdir), admin, in, out, time.Duration(cfg.Transfer.QCheck), log.With("component", "transfer"))
+		d.Transfer.OnEvent = d.publish
+		if want["migrate"] {
+			d.Migrator = NewMigrator(s, d.Transfer, log.With("component", "migrate"))
+		}
+		if !want["stage"] {
+			// The migrator needs the transfer daemon's outbound slots;
+			// the queue files are still served so nothing waits forever.
+			log.Info("migrate without stage: the transfer daemon runs for outbound work too")
+		}
+	}
+	if want["purge"] {
+		d.Purger = NewPurger(s, log.With("component", "purge"))
+		d.Purger.OnEvent = d.publish
+	}
+	return d, nil
+}
+
+// Close releases the locks.
+func (d *Daemon) Close() {
+	for _, f := range []*os.File{d.xfrLock, d.lock} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s is locked", path)
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	return f, nil
+}
+
+// Run runs the components until ctx is cancelled (SIGTERM), then drains
+// within drain.
+func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	drainCtx, cancelDrain := context.WithCancel(context.Background())
+	defer cancelDrain()
+	go func() {
+		<-ctx.Done()
+		time.AfterFunc(drain, cancelDrain)
+	}()
+	if d.Transfer != nil {
+		stop, err := d.listenWake(ctx)
+		if err != nil {
+			d.Log.Warn("no wake-up socket; agent requests are seen at the next queue check", "err", err)
+		} else {
+			defer stop()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- d.Transfer.Run(ctx, drainCtx) }()
+	}
+	if d.Migrator != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- d.Migrator.Run(ctx) }()
+	}
+	if d.Purger != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- d.Purger.Run(ctx) }()
+	}
+	stopCtl, err := d.serveControl(ctx)
+	if err != nil {
+		d.Log.Warn("no control socket", "err", err)
+	} else {
+		defer stopCtl()
+	}
+	d.Log.Info("frm daemon running", "admin", d.Site.Config.AdminDir(), "components", d.components())
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		if err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
+
+func (d *Daemon) components() []string {
+	var c []string
+	if d.Transfer != nil {
+		c = append(c, "transfer")
+	}
+	if d.Migrator != nil {
+		c = append(c, "migrate")
+	}
+	if d.Purger != nil {
+		c = append(c, "purge")
+	}
+	return c
+}
+
+// WakeSocket is where agents ping the transfer daemon (xrootd's
+// <qpath>/xfrd.udp, a Unix datagram socket).
+func WakeSocket(cfg *config.Config) string {
+	return filepath.Join(filepath.Dir(cfg.QueueDir()), "xfrd.udp")
+}
+
+func (d *Daemon) listenWake(ctx context.Context) (func(), error) {
+	path := WakeSocket(d.Site.Config)
+	os.Remove(path) // we hold the transfer lock: a leftover socket is stale
+	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				return
+			}
+			d.Transfer.Wake()
+		}
+	}()
+	return func() { c.Close(); os.Remove(path) }, nil
+}
+
+// Reload applies a new configuration (SIGHUP): what can change on the fly
+// (slots, intervals, hold times, purge policies) takes effect; the rest
+// needs a restart and is logged.
+func (d *Daemon) Reload(cfg *config.Config) {
+	if d.Transfer != nil {
+		d.Transfer.mu.Lock()
+		in, out := cfg.Transfer.CopyMax, cfg.Transfer.CopyMax
+		if cfg.Transfer.CopyMaxIn > 0 || cfg.Transfer.CopyMaxOut > 0 {
+			in, out = cfg.Transfer.CopyMaxIn, cfg.Transfer.CopyMaxOut
+		}
+		d.Transfer.SlotsIn, d.Transfer.SlotsOut = max(in, 1), max(out, 1)
+		d.Transfer.mu.Unlock()
+		d.Transfer.Wake()
+	}
+	if d.Migrator != nil {
+		m := NewMigrator(d.Site, d.Transfer, d.Log)
+		d.Migrator.IdleHold, d.Migrator.WaitTime = time.Duration(cfg.Migrate.IdleHold), m.WaitTime
+	}
+	if d.Purger != nil {
+		d.Purger.SetConfig(cfg)
+	}
+	d.Log.Info("configuration reloaded")
+}
+
+func (d *Daemon) publish(ev Event) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.recent = append(d.recent, ev)
+	if len(d.recent) > 200 {
+		d.recent = d.recent[len(d.recent)-200:]
+	}
+	for c := range d.subs {
+		select {
+		case c <- ev:
+		default: // a slow reader loses events rather than stalling transfers
+		}
+	}
+}
+
+func (d *Daemon) subscribe() (chan Event, func()) {
+	c := make(chan Event, 256)
+	d.mu.Lock()
+	d.subs[c] = struct{}{}
+	d.mu.Unlock()
+	return c, func() {
+		d.mu.Lock()
+		delete(d.subs, c)
+		d.mu.Unlock()
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}

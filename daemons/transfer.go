@@ -1,0 +1,458 @@
+package daemons
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"frm/core/xfer"
+	"frm/core/xrdq"
+)
+
+// Stop files in the admin directory suspend new transfers of a kind, as
+// with frm_xfrd.
+var stopFiles = map[xrdq.Kind]string{
+	xrdq.Stage:   "STOPSTAGE",
+	xrdq.Get:     "STOPCOPYIN",
+	xrdq.Migrate: "STOPMIGR",
+	xrdq.Put:     "STOPCOPYOUT",
+}
+
+// StopFile is the stop file of a queue kind.
+func StopFile(adminDir string, k xrdq.Kind) string { return filepath.Join(adminDir, stopFiles[k]) }
+
+// Event reports what a component did; the control socket streams them.
+type Event struct {
+	Time  time.Time `json:"time"`
+	Type  string    `json:"type"` // queued, start, done, fail, merged, skipped, cancel
+	Kind  string    `json:"kind,omitempty"`
+	LFN   string    `json:"lfn,omitempty"`
+	RID   string    `json:"rid,omitempty"`
+	Bytes int64     `json:"bytes,omitempty"`
+	Secs  float64   `json:"secs,omitempty"`
+	Err   string    `json:"error,omitempty"`
+}
+
+// Active describes a transfer in progress.
+type Active struct {
+	Kind     string    `json:"kind"`
+	LFN      string    `json:"lfn"`
+	RID      string    `json:"rid"`
+	TID      string    `json:"tid"`
+	Priority int       `json:"priority"`
+	Started  time.Time `json:"started"`
+	Merged   int       `json:"merged"` // duplicate requests riding along
+}
+
+// recRef names one queue record a job serves.
+type recRef struct {
+	kind xrdq.Kind
+	prty int
+	req  xrdq.Request
+}
+
+func (r recRef) slot() slotKey { return slotKey{r.kind, r.prty, r.req.Offset} }
+
+type slotKey struct {
+	kind xrdq.Kind
+	prty int
+	off  int32
+}
+
+type job struct {
+	key     string
+	x       xfer.Job
+	recs    []recRef
+	started time.Time
+	cancel  context.CancelFunc
+	outcome xfer.Outcome
+}
+
+// Transfer is the transfer daemon.
+type Transfer struct {
+	Engine   *xfer.Engine
+	Queue    *xrdq.Dir
+	AdminDir string
+	// SlotsIn and SlotsOut bound concurrent inbound (stage, get) and
+	// outbound (migrate, put) transfers.
+	SlotsIn, SlotsOut int
+	QCheck            time.Duration
+	Log               *slog.Logger
+	OnEvent           func(Event)
+
+	wake chan struct{}
+	done chan *job
+
+	mu       sync.Mutex // guards the fields below
+	running  map[string]*job
+	busy     map[slotKey]bool
+	internal []xfer.Job // migrations found by the scanner
+	inUse    [2]int     // running jobs per direction
+	turn     [2]prtyTurn
+	draining bool
+}
+
+// NewTransfer returns a transfer daemon over the queue in dir.
+func NewTransfer(e *xfer.Engine, q *xrdq.Dir, adminDir string, in, out int, qcheck time.Duration, log *slog.Logger) *Transfer {
+	if in < 1 {
+		in = 1
+	}
+	if out < 1 {
+		out = 1
+	}
+	return &Transfer{Engine: e, Queue: q, AdminDir: adminDir, SlotsIn: in, SlotsOut: out, QCheck: qcheck, Log: log,
+		wake: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, busy: map[slotKey]bool{},
+		turn: [2]prtyTurn{{prty: xrdq.MaxPriority}, {prty: xrdq.MaxPriority}}}
+}
+
+// Wake makes the daemon look at the queue now (agent requests, tests).
+func (t *Transfer) Wake() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Submit hands a job found by the migration scan to the daemon; it does
+// not go through the queue files (as xrootd's internal migrations).
+// Duplicates of a job already waiting or running are dropped.
+func (t *Transfer) Submit(j xfer.Job) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key := jobKey(j.Kind, j.LFN)
+	if t.running[key] != nil {
+		return false
+	}
+	for _, w := range t.internal {
+		if w.LFN == j.LFN {
+			return false
+		}
+	}
+	t.internal = append(t.internal, j)
+	t.Wake()
+	return true
+}
+
+func (t *Transfer) emit(ev Event) {
+	ev.Time = time.Now()
+	if t.OnEvent != nil {
+		t.OnEvent(ev)
+	}
+}
+
+// Status is a snapshot for the control socket.
+type Status struct {
+	SlotsIn, SlotsOut int
+	InUse             [2]int
+	Active            []Active
+	Internal          int
+	Draining          bool
+}
+
+// Status returns what the daemon is doing.
+func (t *Transfer) Status() Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := Status{SlotsIn: t.SlotsIn, SlotsOut: t.SlotsOut, InUse: t.inUse, Internal: len(t.internal), Draining: t.draining}
+	for _, j := range t.running {
+		st.Active = append(st.Active, Active{Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID, TID: j.x.TID, Priority: j.x.Priority, Started: j.started, Merged: len(j.recs) - 1})
+	}
+	sort.Slice(st.Active, func(a, b int) bool { return st.Active[a].Started.Before(st.Active[b].Started) })
+	return st
+}
+
+// Run serves the queue until ctx is cancelled, then drains: no new
+// transfer starts, running ones get until drainCtx is done to finish; the
+// rest are cancelled and, their queue records being still in place, run
+// again at the next start.
+func (t *Transfer) Run(ctx, drainCtx context.Context) error {
+	if err := t.Queue.Init(); err != nil {
+		return err
+	}
+	for _, k := range []xrdq.Kind{xrdq.Get, xrdq.Migrate, xrdq.Stage, xrdq.Put} {
+		for p := 0; p <= xrdq.MaxPriority; p++ {
+			if n, err := t.Queue.Queue(k, p).Compact(); err != nil {
+				t.Log.Warn("queue compaction failed", "queue", t.Queue.Queue(k, p).Path(), "err", err)
+			} else if n > 0 {
+				t.Log.Info("requests recovered", "n", n, "queue", t.Queue.Queue(k, p).Path())
+			}
+		}
+	}
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	tick := time.NewTicker(t.QCheck)
+	defer tick.Stop()
+	stopCheck := time.NewTicker(5 * time.Second) // stop files appear and vanish
+	defer stopCheck.Stop()
+	for {
+		t.fill(jobCtx)
+		select {
+		case <-ctx.Done():
+			return t.drain(drainCtx, cancelJobs)
+		case j := <-t.done:
+			t.finish(j)
+		case <-t.wake:
+		case <-tick.C:
+		case <-stopCheck.C:
+		}
+	}
+}
+
+func (t *Transfer) drain(drainCtx context.Context, cancelJobs context.CancelFunc) error {
+	t.mu.Lock()
+	t.draining = true
+	n := len(t.running)
+	t.mu.Unlock()
+	if n > 0 {
+		t.Log.Info("draining transfers", "running", n)
+	}
+	for {
+		t.mu.Lock()
+		n = len(t.running)
+		t.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case j := <-t.done:
+			t.finish(j)
+		case <-drainCtx.Done():
+			t.Log.Warn("drain deadline reached; cancelling transfers (their requests stay queued)", "running", n)
+			cancelJobs()
+			drainCtx = context.Background()
+		}
+	}
+}
+
+func jobKey(k xfer.Kind, lfn string) string {
+	if k.Inbound() {
+		return "in:" + lfn
+	}
+	return "out:" + lfn
+}
+
+var queueKind = map[xrdq.Kind]xfer.Kind{xrdq.Stage: xfer.Stage, xrdq.Get: xfer.Get, xrdq.Migrate: xfer.Migrate, xrdq.Put: xfer.Put}
+
+func (t *Transfer) stopped(k xrdq.Kind) bool {
+	_, err := os.Stat(StopFile(t.AdminDir, k))
+	return err == nil
+}
+
+// candidate is a queued request not yet running.
+type candidate struct {
+	rec recRef
+	job xfer.Job
+	key string
+}
+
+func toJob(r recRef) xfer.Job {
+	req := r.req
+	j := xfer.Job{Kind: queueKind[r.kind], LFN: req.Path(), CGI: req.CGI(), RID: req.ID, TID: req.User, Priority: r.prty, Mode: 'r'}
+	if req.Options&xrdq.ReadWrite != 0 {
+		j.Mode = 'w'
+	}
+	j.Purge = req.Options&xrdq.Purge != 0
+	j.Lock = req.Options&xrdq.OptMigrate != 0
+	return j
+}
+
+// fill starts jobs while slots are free.
+func (t *Transfer) fill(ctx context.Context) {
+	t.mu.Lock()
+	draining := t.draining
+	t.mu.Unlock()
+	if draining {
+		return
+	}
+	for dir, kinds := range [2][]xrdq.Kind{{xrdq.Stage, xrdq.Get}, {xrdq.Migrate, xrdq.Put}} {
+		var cands []candidate
+		for _, k := range kinds {
+			if t.stopped(k) {
+				continue
+			}
+			for p := 0; p <= xrdq.MaxPriority; p++ {
+				err := t.Queue.Queue(k, p).Walk(func(r xrdq.Request) error {
+					if r.Options&xrdq.Register != 0 || r.Path() == "" {
+						return nil
+					}
+					ref := recRef{kind: k, prty: p, req: r}
+					j := toJob(ref)
+					cands = append(cands, candidate{rec: ref, job: j, key: jobKey(j.Kind, r.LFN)})
+					return nil
+				})
+				if err != nil {
+					t.Log.Warn("cannot read queue", "queue", t.Queue.Queue(k, p).Path(), "err", err)
+				}
+			}
+		}
+		t.startFrom(ctx, dir, cands)
+	}
+}
+
+func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	slots := t.SlotsIn
+	if dir == 1 {
+		slots = t.SlotsOut
+	}
+	// Records already served (running) or for a running lfn (merge).
+	var fresh []candidate
+	for _, c := range cands {
+		if t.busy[c.rec.slot()] {
+			continue
+		}
+		if j := t.running[c.key]; j != nil {
+			j.recs = append(j.recs, c.rec)
+			t.busy[c.rec.slot()] = true
+			t.emit(Event{Type: "merged", Kind: c.job.Kind.String(), LFN: c.job.LFN, RID: c.job.RID})
+			continue
+		}
+		fresh = append(fresh, c)
+	}
+	sort.SliceStable(fresh, func(a, b int) bool {
+		if fresh[a].rec.prty != fresh[b].rec.prty {
+			return fresh[a].rec.prty > fresh[b].rec.prty
+		}
+		return fresh[a].rec.req.Added < fresh[b].rec.req.Added
+	})
+	for t.inUse[dir] < slots {
+		var j *job
+		if len(fresh) > 0 {
+			c := t.turn[dir].pick(fresh)
+			j = &job{key: c.key, x: c.job}
+			// Every waiting record for the same lfn rides along.
+			rest := fresh[:0]
+			for _, o := range fresh {
+				if o.key == c.key {
+					j.recs = append(j.recs, o.rec)
+					t.busy[o.rec.slot()] = true
+				} else {
+					rest = append(rest, o)
+				}
+			}
+			fresh = rest
+		} else if dir == 1 && len(t.internal) > 0 && !t.stoppedLocked(xrdq.Migrate) {
+			x := t.internal[0]
+			t.internal = t.internal[1:]
+			key := jobKey(x.Kind, x.LFN)
+			if t.running[key] != nil {
+				continue
+			}
+			j = &job{key: key, x: x}
+		} else {
+			return
+		}
+		t.start(ctx, dir, j)
+	}
+}
+
+func (t *Transfer) stoppedLocked(k xrdq.Kind) bool { return t.stopped(k) }
+
+func (t *Transfer) start(ctx context.Context, dir int, j *job) {
+	t.running[j.key] = j
+	t.inUse[dir]++
+	j.started = time.Now()
+	jctx, cancel := context.WithCancel(ctx)
+	j.cancel = cancel
+	t.emit(Event{Type: "start", Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID})
+	go func() {
+		out := t.Engine.Run(jctx, j.x)
+		cancel()
+		t.done <- &job{key: j.key, x: j.x, started: j.started, recs: nil, cancel: nil, outcome: out}
+	}()
+}
+
+// finish records a job's end: queue records removed (unless the job was
+// cancelled by a drain, so the request survives the restart),
+// notifications sent, slots freed.
+func (t *Transfer) finish(d *job) {
+	t.mu.Lock()
+	j := t.running[d.key]
+	delete(t.running, d.key)
+	dir := 0
+	if !d.x.Kind.Inbound() {
+		dir = 1
+	}
+	t.inUse[dir]--
+	recs := j.recs
+	for _, r := range recs {
+		delete(t.busy, r.slot())
+	}
+	t.mu.Unlock()
+
+	out := d.outcome
+	secs := time.Since(d.started).Seconds()
+	interrupted := out.Err != nil && errors.Is(out.Err, context.Canceled)
+	ev := Event{Kind: d.x.Kind.String(), LFN: d.x.LFN, RID: d.x.RID, Bytes: out.Bytes, Secs: secs}
+	switch {
+	case interrupted:
+		ev.Type, ev.Err = "requeued", "interrupted by shutdown"
+		t.Log.Info("transfer interrupted; request stays queued", "kind", d.x.Kind, "lfn", d.x.LFN)
+		t.emit(ev)
+		return
+	case out.Err != nil:
+		ev.Type, ev.Err = "fail", out.Err.Error()
+		t.Log.Warn("transfer failed", "kind", d.x.Kind, "lfn", d.x.LFN, "rid", d.x.RID, "tries", out.Tries, "err", out.Err)
+	case out.Skipped != "":
+		ev.Type, ev.Err = "skipped", out.Skipped
+		t.Log.Debug("transfer not needed", "kind", d.x.Kind, "lfn", d.x.LFN, "why", out.Skipped)
+	default:
+		ev.Type = "done"
+		t.Log.Info("transfer complete", "kind", d.x.Kind, "lfn", d.x.LFN, "rid", d.x.RID, "bytes", out.Bytes, "secs", secs)
+	}
+	t.emit(ev)
+	emsg := ""
+	if out.Err != nil {
+		emsg = out.Err.Error()
+	}
+	for _, r := range recs {
+		if _, _, err := t.Queue.Take(r.kind, r.prty, func(q xrdq.Request) bool { return q.Offset == r.req.Offset && q.ID == r.req.ID }); err != nil {
+			t.Log.Warn("cannot remove finished request from its queue", "queue", t.Queue.Queue(r.kind, r.prty).Path(), "err", err)
+		}
+		for _, err := range notify(r.req, out.Err == nil, out.NotFound, emsg) {
+			t.Log.Warn("notification failed", "lfn", d.x.LFN, "err", err)
+		}
+	}
+}
+
+// prtyTurn spreads service over priorities as frm_xfrd does: up to
+// prty+1 requests of a priority before one of the next lower, so low
+// priorities never starve.
+type prtyTurn struct {
+	prty   int // priority being served
+	served int
+}
+
+// pick returns the candidate to start from cands (sorted by priority,
+// then age).
+func (pt *prtyTurn) pick(cands []candidate) candidate {
+	has := func(p int) int {
+		for i, c := range cands {
+			if c.rec.prty == p {
+				return i
+			}
+		}
+		return -1
+	}
+	for tries := 0; tries < 2*(xrdq.MaxPriority+1); tries++ {
+		if pt.served > pt.prty { // this priority had its share
+			pt.served = 0
+			pt.prty--
+			if pt.prty < 0 {
+				pt.prty = xrdq.MaxPriority
+			}
+		}
+		if i := has(pt.prty); i >= 0 {
+			pt.served++
+			return cands[i]
+		}
+		pt.served = pt.prty + 1 // nothing at this priority: move on
+	}
+	return cands[0]
+}
