@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -358,5 +360,36 @@ func TestSingleInstance(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(s.cfg.AdminDir(), "frm_daemon.lock"))
 	if strings.TrimSpace(string(b)) == "" {
 		t.Error("lock file does not name the holder")
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	s := newSite(t, nil)
+	s.mssFile(t, "/store/m.fits", "metrics")
+	r := start(t, s, "stage")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, err := r.d.ServeMetrics(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueAdd(t, s, "+ rm - 0 r /store/m.fits")
+	r.d.Transfer.Wake()
+	r.waitEvent(t, "done", "/store/m.fits")
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`frm_transfers_total{kind="stage",outcome="done"} 1`,
+		`frm_transfer_bytes_total{kind="stage",outcome="done"} 7`,
+		`frm_queue_requests{kind="pstg",priority="0"} 0`,
+		`frm_space_bytes{kind="total",space="public"}`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }

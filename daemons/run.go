@@ -45,6 +45,8 @@ type Daemon struct {
 	lock    *os.File
 	xfrLock *os.File
 
+	metrics *metrics // nil unless ServeMetrics was called
+
 	mu     sync.Mutex // guards events subscribers
 	subs   map[chan Event]struct{}
 	recent []Event
@@ -261,6 +263,9 @@ func (d *Daemon) Reload(cfg *config.Config) {
 }
 
 func (d *Daemon) publish(ev Event) {
+	if d.metrics != nil {
+		d.metrics.observe(ev)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.recent = append(d.recent, ev)

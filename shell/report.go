@@ -3,7 +3,7 @@ package shell
 import (
 	"encoding/json"
 	"fmt"
-		"sync/atomic"
+	"sync/atomic"
 	"time"
 )
 

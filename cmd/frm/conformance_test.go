@@ -569,7 +569,19 @@ func conformanceCases() []ccase {
 		{name: "chksum ls none", cmd: cmdPair{[]string{"chksum", "-pfn", "ls", F}, []string{"chksum", "ls", F}}, devs: []string{"chksum-pfn"}},
 		{name: "chksum ls missing", cmd: cmdPair{[]string{"chksum", "-pfn", "ls", "/nosuch"}, []string{"chksum", "ls", "/nosuch"}}, devs: []string{"chksum-pfn", "chksum-ls-missing-file"}},
 		{name: "chksum -v ls", mutate: true, setup: func(t *testing.T, dir string) {
-			runTool(t, xrootdAdmin, "-c", dir+"/xrootd.cf", "chksum", "-pfn", "set", "1e720467", F)
+			// A record with a fixed computation time (mtime + 100 s), so
+			// both copies show the same time.
+			var st unix.Stat_t
+			if err := unix.Stat(pfnOf(dir, F), &st); err != nil {
+				t.Fatal(err)
+			}
+			v := make([]byte, 96)
+			copy(v, "adler32")
+			binary.BigEndian.PutUint64(v[16:], uint64(st.Mtim.Sec))
+			binary.BigEndian.PutUint32(v[24:], 100)
+			v[31] = 4
+			copy(v[32:], []byte{0x1e, 0x72, 0x04, 0x67})
+			setX(t, pfnOf(dir, F), "user.XrdCks.adler32", v)
 		}, cmd: cmdPair{[]string{"chksum", "-pfn", "-v", "ls", F}, []string{"chksum", "-v", "ls", F}}, devs: []string{"chksum-pfn"}},
 		{name: "find nochksum after calc", mutate: true, setup: func(t *testing.T, dir string) {
 			runTool(t, xrootdAdmin, "-c", dir+"/xrootd.cf", "chksum", "-pfn", "calc", F)

@@ -17,7 +17,7 @@ import (
 )
 
 const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge] [-l logfile] [-k N|SIZE]
-                  [-d] [-log-format text|json] [-drain DURATION]
+                  [-d] [-log-format text|json] [-drain DURATION] [-metrics ADDR]
 
 Runs frm's headless services in one process until SIGTERM or SIGINT:
   stage    the transfer daemon: stage, copy-in, migrate and copy-out requests
@@ -33,6 +33,8 @@ SIGHUP re-reads the configuration (kept unchanged if it has errors).
             when $JOURNAL_STREAM is set)
   -k N|SIZE keep N old log files, or old logs up to SIZE in total (e.g. 500m)
   -d        debug logging
+  -metrics ADDR  serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9797);
+            off by default
 `
 
 func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -46,6 +48,7 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	debug := fs.Bool("d", false, "")
 	logFormat := fs.String("log-format", "text", "")
 	drain := fs.Duration("drain", 60*time.Second, "")
+	metricsAddr := fs.String("metrics", "", "")
 	help := fs.Bool("h", false, "")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "frm daemon: %v\n\n%s", err, daemonUsage)
@@ -136,6 +139,14 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			}
 		}
 	}()
+	if *metricsAddr != "" {
+		addr, err := d.ServeMetrics(ctx, *metricsAddr)
+		if err != nil {
+			log.Error("metrics listener", "err", err)
+			return 1
+		}
+		log.Info("metrics", "url", "http://"+addr+"/metrics")
+	}
 	if err := d.Run(ctx, *drain); err != nil {
 		log.Error("daemon stopped with errors", "err", err)
 		return 1

@@ -280,9 +280,12 @@ func Roots(s *site.Site, paths []string) ([]string, error) {
 	}
 	sort.Strings(roots)
 	var out []string
+next:
 	for _, r := range roots {
-		if len(out) > 0 && under(r, out[len(out)-1]) {
-			continue
+		for _, o := range out {
+			if under(r, o) {
+				continue next
+			}
 		}
 		out = append(out, r)
 	}

@@ -368,8 +368,9 @@ func TestPathsAndExports(t *testing.T) {
 	if _, err := Build(f.ctx, f.s, Options{Spaces: []string{"nope"}}); err == nil {
 		t.Error("unknown space accepted")
 	}
-	roots, _ := Roots(f.s, []string{"/store/x", "/store", "/scratch"})
-	if strings.Join(roots, ",") != "/scratch,/store" {
+	f.s.Config.Exports = append(f.s.Config.Exports, config.Export{Path: "/store-b", Purge: true})
+	roots, _ := Roots(f.s, []string{"/store/x", "/store", "/scratch", "/store-b", "/store/x/y"})
+	if strings.Join(roots, ",") != "/scratch,/store,/store-b" {
 		t.Errorf("roots %v", roots)
 	}
 }

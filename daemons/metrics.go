@@ -1,0 +1,108 @@
+package daemons
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"frm/core/space"
+	"frm/core/xrdq"
+)
+
+// metrics are the Prometheus metrics of a daemon. Counters are fed by
+// events; gauges (space, queue depth) are read at scrape time from the
+// durable state, so they are right after a restart too.
+type metrics struct {
+	reg       *prometheus.Registry
+	transfers *prometheus.CounterVec
+	bytes     *prometheus.CounterVec
+	purged    *prometheus.CounterVec
+}
+
+func newMetrics(d *Daemon) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.transfers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frm_transfers_total", Help: "Transfers finished, by kind and outcome."}, []string{"kind", "outcome"})
+	m.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frm_transfer_bytes_total", Help: "Bytes transferred, by kind and outcome."}, []string{"kind", "outcome"})
+	m.purged = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frm_purged_total", Help: "Files and bytes purged."}, []string{"unit"})
+	m.reg.MustRegister(m.transfers, m.bytes, m.purged, stateCollector{d}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observe(ev Event) {
+	switch ev.Type {
+	case "done", "fail", "skipped":
+		m.transfers.WithLabelValues(ev.Kind, ev.Type).Inc()
+		m.bytes.WithLabelValues(ev.Kind, ev.Type).Add(float64(ev.Bytes))
+	case "purged":
+		m.purged.WithLabelValues("files").Inc()
+		m.purged.WithLabelValues("bytes").Add(float64(ev.Bytes))
+	}
+}
+
+var (
+	spaceBytesDesc = prometheus.NewDesc("frm_space_bytes", "Space size and free bytes (a filesystem shared by partitions counted once).", []string{"space", "kind"}, nil)
+	queueDesc      = prometheus.NewDesc("frm_queue_requests", "Queued requests by kind and priority.", []string{"kind", "priority"}, nil)
+	activeDesc     = prometheus.NewDesc("frm_transfers_active", "Transfers running.", []string{"direction"}, nil)
+)
+
+type stateCollector struct{ d *Daemon }
+
+func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- spaceBytesDesc
+	ch <- queueDesc
+	ch <- activeDesc
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, sp := range c.d.Site.Spaces.All() {
+		var us []space.Usage
+		for _, p := range sp.Partitions {
+			us = append(us, space.Stat(p))
+		}
+		total, free := space.Totals(us)
+		ch <- prometheus.MustNewConstMetric(spaceBytesDesc, prometheus.GaugeValue, float64(total), sp.Name, "total")
+		ch <- prometheus.MustNewConstMetric(spaceBytesDesc, prometheus.GaugeValue, float64(free), sp.Name, "free")
+	}
+	if t := c.d.Transfer; t != nil {
+		for _, k := range []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put} {
+			for p := 0; p <= xrdq.MaxPriority; p++ {
+				n := 0
+				t.Queue.Queue(k, p).Walk(func(xrdq.Request) error { n++; return nil })
+				ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(n), k.String(), string(rune('0'+p)))
+			}
+		}
+		st := t.Status()
+		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(st.InUse[0]), "in")
+		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(st.InUse[1]), "out")
+	}
+}
+
+// ServeMetrics serves /metrics on addr until ctx ends. It is opt-in: a
+// daemon without an address opens no port.
+func (d *Daemon) ServeMetrics(ctx context.Context, addr string) (string, error) {
+	d.metrics = newMetrics(d)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.Log.Warn("metrics server", "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(c)
+	}()
+	return l.Addr().String(), nil
+}
