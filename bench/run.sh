@@ -53,13 +53,14 @@ if /usr/bin/time -f %M true >/dev/null 2>&1; then
 fi
 
 # run_rss OUT CMD...: runs CMD with stdout and stderr to OUT, prints its
-# peak RSS in KiB.
+# peak RSS in KiB and its CPU time (user + system seconds; "" without GNU
+# time).
 run_rss() {
 	local out=$1
 	shift
 	if [ -n "$TIMEBIN" ]; then
-		"$TIMEBIN" -f %M -o "$TMP/rss" "$@" >"$out" 2>&1 || true
-		tail -n 1 "$TMP/rss"
+		"$TIMEBIN" -f '%M %U %S' -o "$TMP/rss" "$@" >"$out" 2>&1 || true
+		tail -n 1 "$TMP/rss" | awk '{ printf "%d %.2f\n", $1, $2 + $3 }'
 		return
 	fi
 	"$@" >"$out" 2>&1 &
@@ -74,21 +75,24 @@ run_rss() {
 }
 
 # bench NAME CMD...: warm-up run kept in $TMP/NAME.out, then the best of
-# RUNS timed runs; sets BEST (seconds) and RSS (peak KiB over all runs).
+# RUNS timed runs; sets BEST (wall seconds), CPU (the least user + system
+# seconds of a run) and RSS (peak KiB over all runs).
 bench() {
 	local name=$1
 	shift
-	local rss t0 t1 ns best=
-	RSS=$(run_rss "$TMP/$name.out" "$@")
+	local rss cpu t0 t1 ns best=
+	read -r RSS CPU < <(run_rss "$TMP/$name.out" "$@")
 	for _ in $(seq "$RUNS"); do
 		t0=$(date +%s%N)
-		rss=$(run_rss /dev/null "$@")
+		read -r rss cpu < <(run_rss /dev/null "$@")
 		t1=$(date +%s%N)
 		ns=$((t1 - t0))
 		if [ -z "$best" ] || [ "$ns" -lt "$best" ]; then best=$ns; fi
 		if [ "$rss" -gt "$RSS" ]; then RSS=$rss; fi
+		if [ -n "$cpu" ] && awk -v a="$cpu" -v b="$CPU" 'BEGIN { exit !(a < b) }'; then CPU=$cpu; fi
 	done
 	BEST=$(awk -v ns="$best" 'BEGIN { printf "%.3f", ns / 1e9 }')
+	CPU=${CPU:--}
 }
 
 # check NAME WANT: the count line of the warm-up output.
@@ -104,7 +108,7 @@ check() {
 CFG=$DIR/frm.toml
 XCF=$DIR/xrootd.cf
 STORE=$DIR/ns/store
-declare -A T R
+declare -A T R C
 ops=("unmigrated:find -recursive unmigrated /store" "pinned:find -recursive pinned /store" "audit:audit -recursive names /store")
 want_unmigrated=$unmigrated want_pinned=$pinned want_audit=$nocopy
 
@@ -112,34 +116,35 @@ for op in "${ops[@]}"; do
 	key=${op%%:*}
 	read -r -a args <<<"${op#*:}"
 	bench "frm-$key" "$FRM" admin -c "$CFG" "${args[@]}"
-	T[frm-$key]=$BEST R[$key]=$RSS
+	T[frm-$key]=$BEST R[$key]=$RSS C[frm-$key]=$CPU
 	want=want_$key
 	check "frm-$key" "${!want}"
 	if [ "$have_xrd" = 1 ]; then
 		bench "xrd-$key" "$XRD" -c "$XCF" "${args[@]}" # options already precede the type word
-		T[xrd-$key]=$BEST
+		T[xrd-$key]=$BEST C[xrd-$key]=$CPU
 		check "xrd-$key" "${!want}"
 	fi
 done
 bench gnufind find "$STORE" -printf '%T@ %p\n'
-T[find]=$BEST
+T[find]=$BEST C[find]=$CPU
 lines=$(wc -l <"$TMP/gnufind.out")
 [ "$lines" -ge "$N" ] || echo "WARNING: GNU find printed $lines lines for $N files" >&2
 
 fs=$(df -PT "$DIR" | awk 'NR == 2 {print $2}')
 echo
 echo "frm benchmark: $N files ($unmigrated unmigrated, $pinned pinned) in $DIR ($fs), $(nproc) CPUs"
-echo "best of $RUNS after one warm-up run; output to /dev/null; frm $("$FRM" version 2>/dev/null | awk '{print $2}')"
+echo "best of $RUNS after one warm-up run; output to /dev/null; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%-32s %9s %10s %9s %12s %10s %12s\n' "command" "frm" "frm_admin" "GNU find" "frm_admin/frm" "frm/find" "frm peak RSS"
+printf '%-32s %9s %10s %9s %13s %9s %12s   %s\n' "command (wall seconds)" "frm" "frm_admin" "GNU find" "frm_admin/frm" "frm/find" "frm peak RSS" "CPU s: frm frm_admin find"
 for op in "${ops[@]}"; do
 	key=${op%%:*}
 	f=${T[frm-$key]}
 	x=${T[xrd-$key]:-}
-	awk -v name="${op#*:}" -v f="$f" -v x="$x" -v g="${T[find]}" -v rss="${R[$key]}" 'BEGIN {
+	awk -v name="${op#*:}" -v f="$f" -v x="$x" -v g="${T[find]}" -v rss="${R[$key]}" \
+		-v cf="${C[frm-$key]}" -v cx="${C[xrd-$key]:--}" -v cg="${C[find]}" 'BEGIN {
 		xs = (x == "") ? "-" : sprintf("%.3fs", x)
 		sp = (x == "") ? "-" : sprintf("%.2fx", x / f)
-		printf "%-32s %8.3fs %10s %8.3fs %12s %9.2fx %9.1f MB\n", name, f, xs, g, sp, f / g, rss / 1024
+		printf "%-32s %8.3fs %10s %8.3fs %13s %8.2fx %9.1f MB   %s %s %s\n", name, f, xs, g, sp, f / g, rss / 1024, cf, cx, cg
 	}'
 done
 printf '%-32s %9s %10s %8.3fs\n' "find -printf '%T@ %p\\n' (GNU)" "" "" "${T[find]}"

@@ -28,7 +28,7 @@ func init() {
 		mvCmd, pinCmd, queryCmd, quitCmd, relocCmd, rmCmd,
 		// frm additions
 		lsCmd, dfCmd, setCmd,
-		purgeCmd,
+		purgeCmd, statusCmd, queueCmd, cancelCmd, wakeCmd,
 	}
 }
 
@@ -61,6 +61,7 @@ func optionNames(c *command) []string {
 }
 
 const generalUsage = "Usage: [help] {audit | chksum | exit | f[ind] | makelf | mark | mmap | mv | pin | q[uery] | quit | reloc | rm} ...\n" +
-	"frm also has: ls [-l] [-r] lspec ... | df [space ...] | set output text|json"
+	"frm also has: ls [-l] [-r] lspec ... | df [space ...] | purge [-dry-run] [space ...] | set output text|json\n" +
+	"              status | queue | cancel rid ... | wake   (a running frm daemon)"
 
 func usageText(lines ...string) string { return strings.Join(lines, "\n") }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,7 +74,9 @@ type S3Options struct {
 //
 // Names: the rfn's path below RemoteRoot (the lfn) maps to the key
 // Prefix + lfn, e.g. RemoteRoot "/mss", Prefix "frm", rfn "/mss/a/b.dat"
-// → key "frm/a/b.dat". An rfn outside RemoteRoot is ErrBadName.
+// → key "frm/a/b.dat". An rfn outside RemoteRoot, or whose lfn is not a
+// clean absolute path ("//", "/./", "/../", a trailing "/"), is
+// ErrBadName.
 //
 // Store computes the checksum in a first pass over the local file, then
 // uploads it with PutObject in one go: a single PUT up to PartSize, a
@@ -193,10 +196,10 @@ func (s *S3) Key(rfn string) (string, error) {
 			return "", Permanent(fmt.Errorf("%w: %q is not below the remote root %s", ErrBadName, rfn, s.root))
 		}
 	}
-	rest = strings.TrimLeft(rest, "/")
-	if rest == "" || strings.HasSuffix(rest, "/") {
-		return "", Permanent(fmt.Errorf("%w: %q names no object", ErrBadName, rfn))
+	if !strings.HasPrefix(rest, "/") || path.Clean(rest) != rest || rest == "/" {
+		return "", Permanent(fmt.Errorf("%w: %q (want a clean absolute path below the remote root)", ErrBadName, rfn))
 	}
+	rest = rest[1:]
 	if s.prefix == "" {
 		return rest, nil
 	}

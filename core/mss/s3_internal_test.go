@@ -22,13 +22,16 @@ func TestS3Key(t *testing.T) {
 		{"/", "p", "/a/b.dat", "p/a/b.dat"},
 		{"", "site/frm", "/x y/'q';$(z).dat", "site/frm/x y/'q';$(z).dat"},
 		{"s3://bucket/root", "", "s3://bucket/root/a", "a"},
-		{"/mss", "", "/mssx/a", ""},           // not below the root
-		{"/mss", "", "/other/a", ""},          // not below the root
-		{"/mss", "", "/mss", ""},              // the root itself
-		{"/mss", "", "/mss/", ""},             // no object
-		{"/mss", "", "/mss/dir/", ""},         // a "directory"
-		{"", "", "", ""},                      // empty
-		{"/mss", "p", "/mss//a//b", "p/a//b"}, // kept as given after the root
+		{"/mss", "", "/mssx/a", ""},         // not below the root
+		{"/mss", "", "/other/a", ""},        // not below the root
+		{"/mss", "", "/mss", ""},            // the root itself
+		{"/mss", "", "/mss/", ""},           // no object
+		{"/mss", "", "/mss/dir/", ""},       // a "directory"
+		{"", "", "", ""},                    // empty
+		{"/mss", "p", "/mss//a//b", ""},     // not clean
+		{"/mss", "p", "/mss/a/../../b", ""}, // not clean
+		{"/mss", "p", "/mss/./a", ""},       // not clean
+		{"", "", "a/b", ""},                 // relative
 	} {
 		s, err := NewS3(S3Options{Bucket: "b", Endpoint: "localhost:1", Prefix: tc.prefix, RemoteRoot: tc.root})
 		if err != nil {

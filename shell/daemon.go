@@ -1,0 +1,159 @@
+package shell
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"frm/core/xrdq"
+	"frm/daemons"
+)
+
+// Commands that talk to a running frm daemon through its control socket.
+
+var statusCmd = &command{
+	name: "status", min: 6, needSite: true,
+	usage: usageText("Usage: status", "",
+		"Shows the running frm daemon: components, transfer slots, active transfers,",
+		"stop files and the last purge cycle."),
+	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
+		b, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "status"})
+		if err != nil {
+			return err
+		}
+		var st daemons.StatusReply
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("daemon reply: %w", err)
+		}
+		r.result(fmt.Sprintf("frm daemon pid %d, up %s: %s", st.PID, time.Since(st.Started).Round(time.Second), strings.Join(st.Components, ", ")),
+			map[string]any{"pid": st.PID, "started": st.Started, "components": st.Components, "stopped": st.Stopped})
+		for _, s := range st.Stopped {
+			r.result("suspended by "+s, map[string]any{"stop_file": s})
+		}
+		if t := st.Transfer; t != nil {
+			r.result(fmt.Sprintf("transfers: in %d/%d, out %d/%d, %d found by the migration scan waiting", t.InUse[0], t.SlotsIn, t.InUse[1], t.SlotsOut, t.Internal),
+				map[string]any{"slots_in": t.SlotsIn, "slots_out": t.SlotsOut, "in_use": t.InUse, "internal_waiting": t.Internal, "draining": t.Draining})
+			for _, a := range t.Active {
+				r.result(fmt.Sprintf("  %-7s %s  rid=%s tid=%s prty=%d running %s", a.Kind, a.LFN, a.RID, a.TID, a.Priority, time.Since(a.Started).Round(time.Second)), a)
+			}
+		}
+		if p := st.Purge; p != nil && !p.At.IsZero() {
+			what := fmt.Sprintf("%d files, %d bytes purged", p.Files, p.Bytes)
+			if p.Skipped {
+				what = "skipped, all policies met"
+			}
+			r.result(fmt.Sprintf("last purge %s: %s", p.At.Format(time.DateTime), what), p)
+		}
+		r.done(ExitOK, nil)
+		return nil
+	},
+}
+
+var queueCmd = &command{
+	name: "queue", min: 5, needSite: true,
+	usage: usageText("Usage: queue", "",
+		"Lists queued transfer requests (stage, get, migrate, put) with their age and whether",
+		"they are running. Without a daemon the queue files are read directly."),
+	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
+		var entries []daemons.QueueEntry
+		b, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "queue"})
+		if err == nil {
+			err = json.Unmarshal(b, &entries)
+		}
+		if err != nil {
+			r.note(err.Error() + "; reading the queue files")
+			d := xrdq.Open(sh.Site.Config.QueueDir())
+			if !d.Exists() {
+				return fmt.Errorf("No transfer queues found in %s/", sh.Site.Config.QueueDir())
+			}
+			err = d.Walk([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, -1, func(q xrdq.Request) error {
+				k, _ := xrdq.KindForOp(q.Op)
+				entries = append(entries, daemons.QueueEntry{Kind: k.String(), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Notify: q.Notify, Added: q.Added, Op: string(q.Op)})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		now := time.Now()
+		for _, e := range entries {
+			state := "queued"
+			if e.Running {
+				state = "running"
+			}
+			r.result(fmt.Sprintf("%-4s %d %8s %-7s %-12s %-12s %s", e.Kind, e.Priority, now.Sub(time.Unix(e.Added, 0)).Round(time.Second), state, e.RID, e.TID, e.LFN), e)
+		}
+		r.done(ExitOK, map[string]any{"entries": len(entries)}, plural(int64(len(entries)), "request", "requests")+" queued.")
+		return nil
+	},
+}
+
+var cancelCmd = &command{
+	name: "cancel", min: 6, needSite: true,
+	usage: usageText("Usage: cancel rid [rid ...]", "",
+		"Cancels queued or running requests by request id; their requesters are notified."),
+	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
+		if len(args) == 0 {
+			return usagef("cancel rid not specified.")
+		}
+		total := 0
+		for _, rid := range args {
+			b, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "cancel", RID: rid})
+			var n int
+			if err != nil {
+				// No daemon: cancel in the queue files themselves.
+				n, err = xrdq.Open(sh.Site.Config.QueueDir()).Cancel([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid)
+				if err != nil {
+					r.fail(err)
+					continue
+				}
+			} else {
+				var rep struct {
+					Cancelled int    `json:"cancelled"`
+					Error     string `json:"error"`
+				}
+				json.Unmarshal(b, &rep)
+				if rep.Error != "" {
+					r.fail(errors.New(rep.Error))
+					continue
+				}
+				n = rep.Cancelled
+			}
+			total += n
+			r.result(fmt.Sprintf("%s has %d entries; %d removed.", rid, n, n), map[string]any{"rid": rid, "cancelled": n})
+		}
+		r.done(statusFor(total+1, r.nErrs), map[string]any{"cancelled": total})
+		return nil
+	},
+}
+
+var wakeCmd = &command{
+	name: "wake", min: 4, needSite: true,
+	usage: "Usage: wake\n\nMakes the daemon look at its queue, scan for migrations and check purge policies now.",
+	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
+		if _, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "wake"}); err != nil {
+			return err
+		}
+		r.done(ExitOK, nil, "daemon woken.")
+		return nil
+	},
+}
+
+func controlCall(ctx context.Context, sh *Shell, req daemons.ControlRequest) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	b, err := daemons.Dial(ctx, sh.Site.Config, req)
+	if err != nil {
+		return nil, err
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return nil, errors.New(e.Error)
+	}
+	return b, nil
+}
