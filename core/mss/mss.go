@@ -111,7 +111,8 @@ type Backend interface {
 	// ("" = none) asks for a checksum of the data (Result.Checksum); when
 	// the MSS recorded a checksum with the object, a backend that streams
 	// the data verifies it and fails with ErrChecksumMismatch (Permanent)
-	// on a mismatch.
+	// on a mismatch. An algorithm meta.NewHash does not know is a
+	// Permanent error (for Store too).
 	Fetch(ctx context.Context, req Request, dst string, alg string) (Result, error)
 
 	// Store copies the local file src to req.RFN in the MSS, creating the

@@ -34,7 +34,8 @@ type PosixOptions struct {
 // (parent directories are created 0755), the copy gets the source's mtime
 // and permission bits, is fsynced, renamed into place, and the directory
 // is fsynced. A crash can leave "*.frmtmp-*" files behind, never a
-// partial file under the final name.
+// partial file under the final name; rfns containing ".frmtmp-" are
+// refused (ErrBadName) so no object can be mistaken for such a left-over.
 //
 // Store with alg != "" records the checksum as the user.XrdCks.<alg>
 // extended attribute (xrootd's record, see meta.SetChecksum) on the MSS

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"frm/core/sitegen"
+)
+
+// buildDaemonBin builds the binary once per test.
+func buildDaemonBin(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "frm")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDaemonKilledMidStageLosesNothing: a daemon SIGKILLed during a stage
+// leaves nothing under the file's name, and the next daemon finishes the
+// request. Requests come from xrootd's own frm_xfragent when it is
+// installed, else from frm pstga.
+func TestDaemonKilledMidStageLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bin := buildDaemonBin(t)
+	l := sitegen.NewLayout(filepath.Join(t.TempDir(), "site"))
+	if err := l.WriteConfigs(); err != nil {
+		t.Fatal(err)
+	}
+	// A slow copy command, so the kill lands mid-transfer.
+	cfg, _ := os.ReadFile(l.Config)
+	slow := strings.Replace(string(cfg), `backend = "posix"`, `backend = "command"
+copy_in = ["/bin/sh", "-c", "sleep 2; cp \"$0\" \"$1\"", "$SRC", "$DST"]
+copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
+	slow = strings.Replace(slow, "[migrate]", "[transfer]\nqcheck = \"1s\"\n\n[migrate]", 1)
+	os.WriteFile(l.Config, []byte(slow), 0o644)
+	lfn := "/store/e2e/big.fits"
+	os.MkdirAll(filepath.Join(l.RemoteRoot, "store/e2e"), 0o755)
+	os.WriteFile(filepath.Join(l.RemoteRoot, lfn), []byte("payload"), 0o644)
+
+	daemon := func() *exec.Cmd {
+		cmd := exec.Command(bin, "daemon", "-c", l.Config, "-only", "stage", "-drain", "2s")
+		var log bytes.Buffer
+		cmd.Stderr = &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("daemon log:\n%s", log.String())
+			}
+		})
+		return cmd
+	}
+	d1 := daemon()
+	sock := filepath.Join(l.AdminPath, "frm", "frm.sock")
+	waitFor(t, "control socket", func() bool { _, err := os.Stat(sock); return err == nil })
+
+	// A second daemon for the same instance refuses to start.
+	out, err := exec.Command(bin, "daemon", "-c", l.Config).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "another frm daemon") {
+		t.Fatalf("second daemon: %v %s", err, out)
+	}
+
+	line := "+ rk - 1 r " + lfn + "\n"
+	if _, err := exec.LookPath("frm_xfragent"); err == nil {
+		agent := exec.Command("frm_xfragent", "-c", l.XrdConfig)
+		agent.Stdin = strings.NewReader(line)
+		agent.Env = append(os.Environ(), "XRDCONFIGFN=") // xrootd reads its config from -c
+		if out, err := agent.CombinedOutput(); err != nil && agent.ProcessState.ExitCode() != 8 {
+			t.Fatalf("frm_xfragent: %v %s", err, out)
+		}
+	} else {
+		agent := exec.Command(bin, "pstga", "-c", l.Config)
+		agent.Stdin = strings.NewReader(line)
+		if out, err := agent.CombinedOutput(); err != nil {
+			t.Fatalf("frm pstga: %v %s", err, out)
+		}
+	}
+	pfn := filepath.Join(l.LocalRoot, lfn)
+	waitFor(t, "the stage to start", func() bool { _, err := os.Lstat(pfn + ".anew"); return err == nil })
+	d1.Process.Signal(syscall.SIGKILL)
+	d1.Wait()
+	if _, err := os.Lstat(pfn); err == nil {
+		t.Fatal("a killed stage left the file under its real name")
+	}
+
+	d2 := daemon()
+	waitFor(t, "the stage to finish after the restart", func() bool {
+		b, err := os.ReadFile(pfn)
+		return err == nil && string(b) == "payload"
+	})
+	if _, err := os.Lstat(pfn + ".anew"); err == nil {
+		t.Error("placeholder left")
+	}
+	q, _ := exec.Command(bin, "admin", "-c", l.Config, "query", "xfrq", "stage", "lfn", "rid").CombinedOutput()
+	if !strings.Contains(string(q), "No entries found.") {
+		t.Errorf("queue after completion: %s", q)
+	}
+	// SIGTERM: a clean exit.
+	d2.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d2.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("daemon exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("daemon did not stop on SIGTERM")
+	}
+}
