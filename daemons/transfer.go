@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"frm/core/xfer"
@@ -47,6 +48,11 @@ type Active struct {
 	Priority int       `json:"priority"`
 	Started  time.Time `json:"started"`
 	Merged   int       `json:"merged"` // duplicate requests riding along
+	// Size is the file's size; Done the bytes written so far (inbound;
+	// -1 when unknown, as for copies out); Rate in bytes per second.
+	Size int64   `json:"size"`
+	Done int64   `json:"done"`
+	Rate float64 `json:"rate"`
 }
 
 // recRef names one queue record a job serves.
@@ -65,12 +71,20 @@ type slotKey struct {
 }
 
 type job struct {
-	key     string
+	progress atomic.Pointer[copyProgress]
+	key      string
 	x       xfer.Job
 	recs    []recRef
 	started time.Time
 	cancel  context.CancelFunc
 	outcome xfer.Outcome
+}
+
+// copyProgress is what a job's copy reports: the local file written
+// (inbound, "" for copies out) and the expected size.
+type copyProgress struct {
+	local string
+	size  int64
 }
 
 // Transfer is the transfer daemon.
@@ -160,7 +174,19 @@ func (t *Transfer) Status() Status {
 	defer t.mu.Unlock()
 	st := Status{SlotsIn: t.SlotsIn, SlotsOut: t.SlotsOut, InUse: t.inUse, Internal: len(t.internal), Draining: t.draining}
 	for _, j := range t.running {
-		st.Active = append(st.Active, Active{Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID, TID: j.x.TID, Priority: j.x.Priority, Started: j.started, Merged: len(j.recs) - 1})
+		a := Active{Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID, TID: j.x.TID, Priority: j.x.Priority, Started: j.started, Merged: max(len(j.recs)-1, 0), Done: -1}
+		if p := j.progress.Load(); p != nil {
+			a.Size = p.size
+			if p.local != "" {
+				if fi, err := os.Stat(p.local); err == nil {
+					a.Done = fi.Size()
+					if secs := time.Since(j.started).Seconds(); secs > 0 {
+						a.Rate = float64(a.Done) / secs
+					}
+				}
+			}
+		}
+		st.Active = append(st.Active, a)
 	}
 	sort.Slice(st.Active, func(a, b int) bool { return st.Active[a].Started.Before(st.Active[b].Started) })
 	return st
@@ -360,6 +386,7 @@ func (t *Transfer) start(ctx context.Context, dir int, j *job) {
 	j.started = time.Now()
 	jctx, cancel := context.WithCancel(ctx)
 	j.cancel = cancel
+	j.x.OnCopy = func(local string, size int64) { j.progress.Store(&copyProgress{local, size}) }
 	t.emit(Event{Type: "start", Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID})
 	go func() {
 		out := t.Engine.Run(jctx, j.x)

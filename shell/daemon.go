@@ -37,7 +37,13 @@ var statusCmd = &command{
 			r.result(fmt.Sprintf("transfers: in %d/%d, out %d/%d, %d found by the migration scan waiting", t.InUse[0], t.SlotsIn, t.InUse[1], t.SlotsOut, t.Internal),
 				map[string]any{"slots_in": t.SlotsIn, "slots_out": t.SlotsOut, "in_use": t.InUse, "internal_waiting": t.Internal, "draining": t.Draining})
 			for _, a := range t.Active {
-				r.result(fmt.Sprintf("  %-7s %s  rid=%s tid=%s prty=%d running %s", a.Kind, a.LFN, a.RID, a.TID, a.Priority, time.Since(a.Started).Round(time.Second)), a)
+				prog := ""
+				if a.Done >= 0 && a.Size > 0 {
+					prog = fmt.Sprintf(" %s/%s %s/s", human(a.Done), human(a.Size), human(int64(a.Rate)))
+				} else if a.Size > 0 {
+					prog = " " + human(a.Size)
+				}
+				r.result(fmt.Sprintf("  %-7s %s  rid=%s tid=%s prty=%d running %s%s", a.Kind, a.LFN, a.RID, a.TID, a.Priority, time.Since(a.Started).Round(time.Second), prog), a)
 			}
 		}
 		if p := st.Purge; p != nil && !p.At.IsZero() {

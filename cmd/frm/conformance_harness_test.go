@@ -26,8 +26,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// xrootdAdmin is the peer: xrootd 5.5.3's frm_admin (Debian xrootd-server).
-const xrootdAdmin = "/usr/bin/frm_admin"
+// xrootdAdmin is the peer: xrootd 5.5.3's frm_admin (Debian
+// xrootd-server), or $FRM_XROOTD_ADMIN. frm_xfragent is expected beside it.
+var xrootdAdmin = func() string {
+	if p := os.Getenv("FRM_XROOTD_ADMIN"); p != "" {
+		return p
+	}
+	return "/usr/bin/frm_admin"
+}()
 
 // sitePlaceholder replaces a site's directory in outputs and state.
 const sitePlaceholder = "$SITE"

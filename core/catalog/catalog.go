@@ -28,6 +28,11 @@ const (
 	WantPfnRef                     // PfnRef (the data file's back reference)
 	WantFail                       // Failed (a .fail side file exists)
 	WantChecksums                  // Checksums
+	// WantStatIfCopied loads the stat fields only for files that have a
+	// copy time (read first). `find unmigrated` needs mtime only to
+	// compare it with the copy time: files without one are listed
+	// anyway, so their stat is saved.
+	WantStatIfCopied
 
 	WantAll = WantStat | WantLink | WantCopy | WantPin | WantMem | WantPfnRef | WantFail | WantChecksums
 )

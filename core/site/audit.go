@@ -141,7 +141,12 @@ func (s *Site) AuditNames(ctx context.Context, ldir string, o AuditOptions) (Aud
 			return r, ErrSkipped
 		}
 	}
-	want := catalog.WantStat | catalog.WantLink | catalog.WantCopy | catalog.WantPfnRef
+	// The mtime is needed only to set a copy time; links are stat'ed
+	// anyway (WantLink) to find the dangling ones.
+	want := catalog.WantLink | catalog.WantCopy | catalog.WantPfnRef
+	if o.Fix {
+		want |= catalog.WantStat
+	}
 	wo := catalog.WalkOptions{Want: want, Recursive: o.Recursive, Scanned: o.Scanned, OnError: func(pfn string, err error) {
 		o.fail(&r, dirErr(pfn, err))
 	}}

@@ -162,7 +162,7 @@ func (s *Site) finder(o FindOptions) (catalog.Want, func(*catalog.Entry) (string
 			return e.Pin.FindSpec(now, s.Loc), true
 		}
 	case FindUnmigrated:
-		return catalog.WantStat | catalog.WantCopy, func(e *catalog.Entry) (string, bool) {
+		return catalog.WantStatIfCopied | catalog.WantCopy, func(e *catalog.Entry) (string, bool) {
 			switch {
 			case e.Type != catalog.File:
 				return "", false

@@ -79,6 +79,10 @@ type Job struct {
 	// Lock takes the file's lock and re-checks and sets the copy time, as
 	// for migrations found by the scan (xrootd's internal migrate flag).
 	Lock bool
+	// OnCopy, when set, is called as the copy starts with the local file
+	// being written (inbound) or read (outbound) and the expected size,
+	// so a caller can report progress.
+	OnCopy func(local string, size int64)
 }
 
 // Outcome is the result of a job.
@@ -298,6 +302,9 @@ func (e *Engine) stage(ctx context.Context, j Job) Outcome {
 			os.Remove(data)
 		}
 	}
+	if j.OnCopy != nil {
+		j.OnCopy(dst, info.Size)
+	}
 	res, err := e.MSS.Fetch(ctx, e.request(j, pfn, rfn), dst, e.alg())
 	if err != nil {
 		cleanup()
@@ -439,6 +446,9 @@ func (e *Engine) copyOut(ctx context.Context, j Job) Outcome {
 		if ent.HasCopy && ent.CopyTime >= ent.Mtime && ent.CopyTime != 0 {
 			return Outcome{Skipped: "already migrated"}
 		}
+	}
+	if j.OnCopy != nil {
+		j.OnCopy("", ent.Size)
 	}
 	res, err := e.MSS.Store(ctx, e.request(j, pfn, rfn), pfn, e.alg())
 	if err != nil {

@@ -49,7 +49,7 @@ func (c *Catalog) Lookup(ctx context.Context, lfn string, want catalog.Want) (ca
 		}
 		return e, &os.PathError{Op: "lstat", Path: e.PFN, Err: err}
 	}
-	c.fill(&e, modeType(st.Mode), &st, want)
+	c.fill(&e, modeType(st.Mode), &st, want, unix.AT_FDCWD, e.PFN)
 	return e, nil
 }
 
@@ -66,11 +66,14 @@ func modeType(m uint32) uint8 {
 }
 
 // fill loads the wanted fields of e, whose pfn has directory-entry type dt.
-// lst, when not nil, is the lstat result already known.
-func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalog.Want) {
+// lst, when not nil, is the lstat result already known. dirfd and name
+// locate the entry for the stat calls (relative to an open directory
+// during walks, which spares the kernel the full path lookup; AT_FDCWD and
+// the pfn otherwise).
+func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalog.Want, dirfd int, name string) {
 	if dt == unix.DT_UNKNOWN {
 		var st unix.Stat_t
-		if unix.Lstat(e.PFN, &st) == nil {
+		if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			dt, lst = modeType(st.Mode), &st
 		}
 	}
@@ -80,7 +83,7 @@ func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalo
 		if want&catalog.WantStat != 0 {
 			if lst == nil {
 				var st unix.Stat_t
-				if unix.Lstat(e.PFN, &st) == nil {
+				if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 					lst = &st
 				}
 			}
@@ -105,10 +108,15 @@ func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalo
 			}
 		}
 	}
-	if want&catalog.WantStat != 0 || isLink && want&catalog.WantLink != 0 {
+	if want&catalog.WantCopy != 0 {
+		e.CopyTime, e.HasCopy, _ = meta.GetCopyTimeAt(dirfd, name, e.PFN)
+	}
+	needStat := want&catalog.WantStat != 0 || isLink && want&catalog.WantLink != 0 ||
+		want&catalog.WantStatIfCopied != 0 && e.HasCopy
+	if needStat {
 		if isLink || lst == nil {
 			var st unix.Stat_t
-			if err := unix.Stat(e.PFN, &st); err == nil {
+			if err := unix.Fstatat(dirfd, name, &st, 0); err == nil {
 				if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 					// A symlink to a directory is not a data file.
 					e.Type = catalog.Other
@@ -123,18 +131,18 @@ func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalo
 		}
 	}
 	if e.Dangling {
+		e.CopyTime, e.HasCopy = 0, false
 		return // attributes live on the missing target
 	}
-	if want&catalog.WantCopy != 0 {
-		e.CopyTime, e.HasCopy, _ = meta.GetCopyTime(e.PFN)
-	}
 	if want&catalog.WantPin != 0 {
-		e.Pin, e.HasPin, _ = meta.GetPin(e.PFN)
+		e.Pin, e.HasPin, _ = meta.GetPinAt(dirfd, name, e.PFN)
 	}
 	if want&catalog.WantMem != 0 {
-		e.Mem, e.HasMem, _ = meta.GetMem(e.PFN)
+		e.Mem, e.HasMem, _ = meta.GetMemAt(dirfd, name, e.PFN)
 	}
-	if want&catalog.WantPfnRef != 0 {
+	// Only XA links have a data file with a back reference; a plain
+	// file's would be its own name at best, and reading it costs a call.
+	if want&catalog.WantPfnRef != 0 && isLink {
 		e.PfnRef, e.HasPfnRef, _ = meta.GetPfn(e.PFN)
 	}
 	if want&catalog.WantChecksums != 0 {
@@ -371,7 +379,7 @@ func (w *walker) readDir(j dirJob) {
 			name := string(nameb)
 			if dt == unix.DT_UNKNOWN {
 				var st unix.Stat_t
-				if unix.Lstat(pfnPrefix+name, &st) == nil {
+				if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 					dt = modeType(st.Mode)
 				}
 			}
@@ -395,7 +403,7 @@ func (w *walker) readDir(j dirJob) {
 			}
 			b.entries = append(b.entries, catalog.Entry{LFN: lfnPrefix + name, PFN: pfnPrefix + name})
 			e := &b.entries[len(b.entries)-1]
-			w.c.fill(e, dt, nil, w.opt.Want)
+			w.c.fill(e, dt, nil, w.opt.Want, fd, name)
 			if len(b.entries) >= batchSize {
 				if !w.send(b) {
 					return
