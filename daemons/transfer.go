@@ -73,11 +73,11 @@ type slotKey struct {
 type job struct {
 	progress atomic.Pointer[copyProgress]
 	key      string
-	x       xfer.Job
-	recs    []recRef
-	started time.Time
-	cancel  context.CancelFunc
-	outcome xfer.Outcome
+	x        xfer.Job
+	recs     []recRef
+	started  time.Time
+	cancel   context.CancelFunc
+	outcome  xfer.Outcome
 }
 
 // copyProgress is what a job's copy reports: the local file written
