@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -391,5 +392,63 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+func TestUDPNotificationAndEventStream(t *testing.T) {
+	s := newSite(t, nil)
+	s.mssFile(t, "/store/u.fits", "udp")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	r := start(t, s, "stage")
+	// Subscribe to the event stream before the work starts.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var dl net.Dialer
+	var c net.Conn
+	for {
+		if c, err = dl.DialContext(ctx, "unix", ControlSocket(s.cfg)); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	defer c.Close()
+	c.Write([]byte(`{"cmd":"events"}` + "\n"))
+	events := bufio.NewScanner(c)
+
+	queueAdd(t, s, "+ ru udp://"+pc.LocalAddr().String()+"/hello 0 rs /store/u.fits /store/missing.fits")
+	r.d.Transfer.Wake()
+	got := map[string]bool{}
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 512)
+	for len(got) < 2 {
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("datagrams so far %v: %v", got, err)
+		}
+		got[string(buf[:n])] = true
+	}
+	for _, want := range []string{"ready ru hello /store/u.fits", "unprep ru hello /store/missing.fits"} {
+		if !got[want] {
+			t.Errorf("no datagram %q in %v", want, got)
+		}
+	}
+	seen := map[string]bool{}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !(seen["done /store/u.fits"] && seen["fail /store/missing.fits"]) && events.Scan() {
+		var ev Event
+		if err := json.Unmarshal(events.Bytes(), &ev); err != nil {
+			t.Fatalf("event line %q: %v", events.Text(), err)
+		}
+		seen[ev.Type+" "+ev.LFN] = true
+	}
+	if !seen["done /store/u.fits"] || !seen["fail /store/missing.fits"] {
+		t.Errorf("event stream showed %v", seen)
 	}
 }

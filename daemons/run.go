@@ -163,6 +163,12 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		<-ctx.Done()
 		time.AfterFunc(drain, cancelDrain)
 	}()
+	stopCtl, err := d.serveControl(ctx)
+	if err != nil {
+		d.Log.Warn("no control socket", "err", err)
+	} else {
+		defer stopCtl()
+	}
 	if d.Transfer != nil {
 		stop, err := d.listenWake(ctx)
 		if err != nil {
@@ -180,12 +186,6 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 	if d.Purger != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- d.Purger.Run(ctx) }()
-	}
-	stopCtl, err := d.serveControl(ctx)
-	if err != nil {
-		d.Log.Warn("no control socket", "err", err)
-	} else {
-		defer stopCtl()
 	}
 	d.Log.Info("frm daemon running", "admin", d.Site.Config.AdminDir(), "components", d.components())
 	wg.Wait()
