@@ -26,7 +26,9 @@ func TestREPLInTmux(t *testing.T) {
 	}
 	l := demoSite(t)
 	hist := filepath.Join(dir, "history")
-	sock := filepath.Join(dir, "tmux.sock")
+	// Each session gets its own server socket: a server still shutting
+	// down after kill-server must not be mistaken for the next one.
+	sock := filepath.Join(dir, "tmux1.sock")
 	tmux := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
@@ -54,7 +56,7 @@ func TestREPLInTmux(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	defer exec.Command("tmux", "-S", sock, "kill-server").Run()
+	defer func() { exec.Command("tmux", "-S", sock, "kill-server").Run() }()
 
 	start()
 	waitFor("frm_admin> ")
@@ -75,6 +77,7 @@ func TestREPLInTmux(t *testing.T) {
 	tmux("send-keys", "Enter")
 	waitFor("EXIT=0")
 	tmux("kill-server")
+	sock = filepath.Join(dir, "tmux2.sock")
 
 	// History persists: Up recalls the last command of the previous session.
 	b, err := os.ReadFile(hist)
