@@ -128,8 +128,11 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	return d, nil
 }
 
-// Close releases the locks.
+// Close releases the locks and the site's connections.
 func (d *Daemon) Close() {
+	if d.Site != nil {
+		d.Site.Close()
+	}
 	for _, f := range []*os.File{d.xfrLock, d.lock} {
 		if f != nil {
 			f.Close()

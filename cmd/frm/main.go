@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return configMain(args[2:], stdout, stderr)
 	case "demo":
 		return demoMain(ctx, args[2:], stdout, stderr)
+	case "db":
+		return dbMain(ctx, args[2:], stdout, stderr)
 	case "daemon":
 		return daemonMain(ctx, args[2:], stdout, stderr)
 	case "pstga", "agent":
@@ -71,6 +73,7 @@ Commands:
   config   show the effective configuration, or convert an xrootd config to TOML
   daemon   run the transfer, migration and purge daemons
   pstga    the request agent: xrootd's frm_xfragent protocol on stdin
+  db       create, migrate and inspect the PostgreSQL catalog
   demo     create a sandbox site to try frm on
   version  print the version
 

@@ -18,9 +18,11 @@ import (
 
 	"frm/core/catalog"
 	"frm/core/catalog/embedded"
+	"frm/core/catalog/pgcat"
 	"frm/core/config"
 	"frm/core/names"
 	"frm/core/space"
+	schema "frm/sql"
 )
 
 // Site is one configured frm site.
@@ -35,13 +37,14 @@ type Site struct {
 	// reports; tests replace them.
 	Now func() time.Time
 	Loc *time.Location
+
+	closers []func()
 }
 
-// Open builds a Site from a loaded configuration.
+// Open builds a Site from a loaded configuration. With a PostgreSQL
+// catalog (catalog.kind = "postgres", or $FRM_CATALOG_DSN) it connects and
+// checks the schema is current; Close releases the connections.
 func Open(cfg *config.Config) (*Site, error) {
-	if cfg.Catalog.Kind != "" && cfg.Catalog.Kind != "embedded" {
-		return nil, fmt.Errorf("catalog %q is not available in this build; use kind = \"embedded\"", cfg.Catalog.Kind)
-	}
 	m := names.NewMapper(cfg.LocalRoot, cfg.RemoteRoot)
 	var sps []space.Space
 	for _, s := range cfg.Spaces {
@@ -52,7 +55,7 @@ func Open(cfg *config.Config) (*Site, error) {
 		sps = append(sps, sp)
 	}
 	fs := embedded.New(m, cfg.Transfer.FailDir)
-	return &Site{
+	s := &Site{
 		Config:  cfg,
 		Names:   m,
 		Spaces:  space.NewSet(sps),
@@ -60,7 +63,42 @@ func Open(cfg *config.Config) (*Site, error) {
 		fs:      fs,
 		Now:     time.Now,
 		Loc:     time.Local,
-	}, nil
+	}
+	dsn := pgcat.DSN(cfg.Catalog)
+	switch {
+	case cfg.Catalog.Kind == "postgres" || os.Getenv("FRM_CATALOG_DSN") != "":
+		if dsn == "" {
+			return nil, errors.New("catalog kind postgres needs a dsn (catalog.dsn or $FRM_CATALOG_DSN)")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pool, err := pgcat.Open(ctx, dsn, pgcat.PoolOptions{})
+		if err != nil {
+			return nil, err
+		}
+		st, err := schema.GetStatus(ctx, pool)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("catalog %s: %w", config.RedactDSN(dsn), err)
+		}
+		if !st.Current() {
+			pool.Close()
+			return nil, fmt.Errorf("catalog %s: schema is not current (run 'frm db migrate')", config.RedactDSN(dsn))
+		}
+		s.Catalog = pgcat.New(pool, pgcat.Options{Names: m, Site: cfg.Site, Host: pgcat.HostName(cfg.Instance), WriteThrough: fs})
+		s.closers = append(s.closers, pool.Close)
+	case cfg.Catalog.Kind != "" && cfg.Catalog.Kind != "embedded":
+		return nil, fmt.Errorf("unknown catalog kind %q (embedded or postgres)", cfg.Catalog.Kind)
+	}
+	return s, nil
+}
+
+// Close releases what Open took (database connections).
+func (s *Site) Close() {
+	for _, c := range s.closers {
+		c()
+	}
+	s.closers = nil
 }
 
 // FailPath is the .fail side file of pfn.

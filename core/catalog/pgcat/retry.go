@@ -1,0 +1,126 @@
+package pgcat
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Retry is how often and how patiently an operation is retried after a
+// transient failure: a serialization failure or deadlock (the transaction
+// lost a race and may simply run again), or a dropped connection or a
+// server shutting down or starting (the pool reconnects).
+type Retry struct {
+	Attempts int           // total tries; 0 means 8
+	MinWait  time.Duration // first backoff; 0 means 50ms
+	MaxWait  time.Duration // backoff ceiling; 0 means 2s
+}
+
+func (r Retry) withDefaults() Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = 8
+	}
+	if r.MinWait <= 0 {
+		r.MinWait = 50 * time.Millisecond
+	}
+	if r.MaxWait <= 0 {
+		r.MaxWait = 2 * time.Second
+	}
+	return r
+}
+
+// Do runs op until it succeeds, fails with an error that is not transient,
+// ctx ends, or the attempts are spent. op must be safe to run again (a
+// transaction that rolled back, or work that is idempotent).
+func (r Retry) Do(ctx context.Context, op func(ctx context.Context) error) error {
+	r = r.withDefaults()
+	wait := r.MinWait
+	var err error
+	for i := 0; i < r.Attempts; i++ {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if err = op(ctx); err == nil || !Transient(err) {
+			return err
+		}
+		if i == r.Attempts-1 {
+			break
+		}
+		// Full jitter keeps hosts that failed together from retrying
+		// together.
+		d := wait/2 + rand.N(wait/2+1)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if wait *= 2; wait > r.MaxWait {
+			wait = r.MaxWait
+		}
+	}
+	return err
+}
+
+// Transient reports whether err is worth retrying: serialization failures
+// and deadlocks, connection failures (class 08), server shutdown or
+// startup (57P01..57P03), too many connections, and errors of the
+// connection itself (reset, EOF, refused). Cancellation is not transient.
+func Transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *permanentError
+	if errors.As(err, &pe) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "40001", // serialization_failure
+			"40P01", // deadlock_detected
+			"57P01", // admin_shutdown
+			"57P02", // crash_shutdown
+			"57P03", // cannot_connect_now
+			"53300": // too_many_connections
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08")
+	}
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	// Only network operations: syscall.Errno is a net.Error too, and a
+	// failed setxattr is no reason to retry.
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return true
+	}
+	for _, e := range []error{io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.EPIPE} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	// pgx reports a connection closed under it in words only.
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") || strings.Contains(msg, "connection reset")
+}
+
+// permanentError marks an error that must not be retried whatever it
+// wraps (a failed write-through to the filesystem).
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
