@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return configMain(args[2:], stdout, stderr)
 	case "demo":
 		return demoMain(ctx, args[2:], stdout, stderr)
+	case "tui":
+		return tuiMain(ctx, args[2:], stdin, stdout, stderr)
 	case "db":
 		return dbMain(ctx, args[2:], stdout, stderr)
 	case "daemon":
@@ -70,6 +72,7 @@ const topUsage = `Usage: frm <command> [options]
 
 Commands:
   admin    the frm_admin command language: one-shot, batch on stdin, or a REPL
+  tui      the full-screen console: spaces, namespace, queues, actions
   config   show the effective configuration, or convert an xrootd config to TOML
   daemon   run the transfer, migration and purge daemons
   pstga    the request agent: xrootd's frm_xfragent protocol on stdin

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"frm/tui"
+)
+
+const tuiUsage = `Usage: frm tui [-c cfgfile] [-n name] [--read-only] [-h] [dir]
+
+The full-screen console: spaces, the namespace, transfer queues, audits and
+daemons of a site. Keys: 1-5 or Tab switch views, ? shows the keys of the
+view, q quits. NO_COLOR=1 turns colours off. See docs/tui.md.
+
+  -c FILE      configuration (default: $FRM_CONFIG, then /etc/frm/frm.toml)
+  -n NAME      instance name (default $XRDNAME)
+  --read-only  hide every action (pin, mark, relocate, remove, cancel, wake)
+  dir          the directory the Namespace view starts in (default /)
+`
+
+// tuiMain runs `frm tui`.
+func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("frm tui", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("c", "", "")
+	inst := fs.String("n", os.Getenv("XRDNAME"), "")
+	readOnly := fs.Bool("read-only", false, "")
+	help := fs.Bool("h", false, "")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "frm tui: %v\n\n%s", err, tuiUsage)
+		return 2
+	}
+	if *help {
+		fmt.Fprint(stdout, tuiUsage)
+		return 0
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "frm tui: one directory at most\n\n%s", tuiUsage)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := openSite(*cfgPath, *inst, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "frm tui: %v\n", err)
+		return 4
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		lipgloss.SetColorProfile(termenv.Ascii)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx})
+	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(stdout)}
+	if stdin != nil {
+		opts = append(opts, tea.WithInput(stdin))
+	}
+	if _, err := tea.NewProgram(app, opts...).Run(); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "frm tui: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,380 @@
+package tui
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"path"
+	"time"
+
+	"frm/core/catalog"
+	"frm/core/purge"
+	"frm/core/site"
+	"frm/core/xrdq"
+	"frm/daemons"
+	"frm/tui/model"
+)
+
+// Backend is everything the console reads and does. SiteBackend is the
+// real one, over core/site (the functions `frm admin` uses) and the
+// daemon's control socket; tests use fakes. Every method may be slow and is
+// only ever called from a tea.Cmd, never from Update or View.
+type Backend interface {
+	// Name names the site (header line).
+	Name() string
+	// Spaces returns a row per space followed by rows for its partitions.
+	Spaces(ctx context.Context) ([]model.SpaceRow, error)
+	// List emits the entries of directory dir in chunks. emit's error
+	// stops the listing and is returned.
+	List(ctx context.Context, dir string, emit func([]model.FileRow) error) error
+	// Queue returns the transfer queues.
+	Queue(ctx context.Context) (QueueSnapshot, error)
+	// Events streams daemon events until ctx ends or the daemon goes.
+	Events(ctx context.Context, emit func(model.QueueEvent)) error
+	// Actions; each returns a one-line result for the status line.
+	Cancel(ctx context.Context, rid string) (string, error)
+	Wake(ctx context.Context) (string, error)
+	Pin(ctx context.Context, lfns []string, keep string) (string, error)
+	Mark(ctx context.Context, lfns []string, purgeable bool) (string, error)
+	Reloc(ctx context.Context, lfn, target string) (string, error)
+	Remove(ctx context.Context, lfns []string) (string, error)
+}
+
+// QueueSnapshot is the content of the Queues view.
+type QueueSnapshot struct {
+	Rows      []model.QueueRow
+	DaemonUp  bool
+	DaemonErr string
+}
+
+// SiteBackend is the Backend of a real site.
+type SiteBackend struct {
+	Site *site.Site
+	// ChunkSize is the number of entries of the first chunk of a
+	// listing (default 2000); each next chunk is twice as big, up to
+	// 256k, so that the first rows show at once and a million entries
+	// arrive in a dozen chunks (each chunk costs a merge of every row).
+	ChunkSize int
+}
+
+// Name implements Backend.
+func (b *SiteBackend) Name() string {
+	if b.Site.Config.Site != "" {
+		return b.Site.Config.Site
+	}
+	return b.Site.Config.Instance
+}
+
+// Spaces implements Backend: site.Df with file counts, and the purge
+// policy's watermarks (purge.ParseWatermark, as the purge computes them).
+func (b *SiteBackend) Spaces(ctx context.Context) ([]model.SpaceRow, error) {
+	us, err := b.Site.Df(ctx, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []model.SpaceRow
+	for _, su := range us {
+		pol := b.Site.Config.PolicyFor(su.Name)
+		minW, errMin := purge.ParseWatermark(pol.Min)
+		maxW, errMax := purge.ParseWatermark(pol.Max)
+		noPurge := pol.NoPurge || errMin != nil || errMax != nil
+		wm := func(total int64, pctOnly bool) (int64, int64) {
+			if noPurge || pctOnly && (!minW.IsPercent || !maxW.IsPercent) {
+				return 0, 0
+			}
+			return minW.Of(total), maxW.Of(total)
+		}
+		r := model.SpaceRow{Space: su.Name, Total: su.Total, Free: su.Free, Files: su.Files, Bytes: su.Bytes, NoPurge: noPurge}
+		r.MinFree, r.MaxFree = wm(su.Total, false)
+		out = append(out, r)
+		for _, p := range su.Partitions {
+			pr := model.SpaceRow{Space: su.Name, Partition: p.Path, Total: p.Total, Free: p.Free, Files: p.Files, Bytes: p.Bytes, NoPurge: noPurge}
+			if p.Err != nil {
+				pr.Err = p.Err.Error()
+			}
+			pr.MinFree, pr.MaxFree = wm(p.Total, true)
+			pr.NoPurge = noPurge || pr.MinFree == 0
+			out = append(out, pr)
+		}
+	}
+	return out, nil
+}
+
+// FileRowOf compacts a catalog entry into a row; part names the partition
+// holding its data.
+func FileRowOf(e *catalog.Entry, part string) model.FileRow {
+	r := model.FileRow{
+		Name: path.Base(e.LFN), Dir: e.Type == catalog.Dir, Size: e.Size, Mtime: e.Mtime, Atime: e.Atime,
+		Space: e.Space, Partition: part, CopyTime: e.CopyTime, Pinned: e.HasPin, Pin: e.Pin, Failed: e.Failed,
+	}
+	switch {
+	case r.Dir:
+		r.Res, r.Space = model.ResDir, ""
+	case e.Dangling:
+		r.Res = model.ResDangling
+	case e.Migrated():
+		r.Res = model.ResMigrated
+	case e.NeedsMigration():
+		r.Res = model.ResNeedsMig
+	default:
+		r.Res = model.ResNone
+	}
+	if len(e.Checksums) > 0 {
+		r.Checksum = e.Checksums[0].Alg + ":" + e.Checksums[0].Hex()
+	}
+	return r
+}
+
+// List implements Backend with site.Ls (one level, directories included).
+func (b *SiteBackend) List(ctx context.Context, dir string, emit func([]model.FileRow) error) error {
+	n := b.ChunkSize
+	if n <= 0 {
+		n = 2000
+	}
+	chunk := make([]model.FileRow, 0, n)
+	var firstErr error
+	nErr := 0
+	parts := map[string]string{} // partition paths, interned
+	_, err := b.Site.Ls(ctx, []string{dir}, false, func(e *catalog.Entry) error {
+		if e.LFN == dir && e.Type == catalog.Dir {
+			return nil
+		}
+		part := ""
+		if e.Link != "" {
+			if p, ok := b.Site.Spaces.Contains(e.Link); ok {
+				if s, ok := parts[p.Path]; ok {
+					part = s
+				} else {
+					parts[p.Path], part = p.Path, p.Path
+				}
+			}
+		}
+		chunk = append(chunk, FileRowOf(e, part))
+		if len(chunk) == n {
+			if err := emit(chunk); err != nil {
+				return err
+			}
+			n = min(2*n, 256<<10)
+			chunk = make([]model.FileRow, 0, n)
+		}
+		return nil
+	}, func(err error) {
+		nErr++
+		if firstErr == nil {
+			firstErr = err
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(chunk) > 0 {
+		if err := emit(chunk); err != nil {
+			return err
+		}
+	}
+	if firstErr != nil {
+		return fmt.Errorf("%d %s: %w", nErr, map[bool]string{true: "error", false: "errors"}[nErr == 1], firstErr)
+	}
+	return nil
+}
+
+// control sends one request to the daemon and decodes its reply into v.
+func (b *SiteBackend) control(ctx context.Context, req daemons.ControlRequest, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	line, err := daemons.Dial(ctx, b.Site.Config, req)
+	if err != nil {
+		return err
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(line, &e) == nil && e.Error != "" {
+		return errors.New(e.Error)
+	}
+	if v == nil {
+		return nil
+	}
+	return json.Unmarshal(line, v)
+}
+
+var allKinds = []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
+
+// Queue implements Backend: the daemon's queue and active transfers, or
+// the queue files when no daemon answers.
+func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
+	var entries []daemons.QueueEntry
+	err := b.control(ctx, daemons.ControlRequest{Cmd: "queue"}, &entries)
+	if err != nil {
+		snap := QueueSnapshot{DaemonErr: err.Error()}
+		d := xrdq.Open(b.Site.Config.QueueDir())
+		if !d.Exists() {
+			return snap, nil
+		}
+		err := d.Walk(allKinds, -1, func(q xrdq.Request) error {
+			k, _ := xrdq.KindForOp(q.Op)
+			snap.Rows = append(snap.Rows, model.QueueRow{Kind: k.String(), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Added: q.Added, Done: -1})
+			return nil
+		})
+		return snap, err
+	}
+	snap := QueueSnapshot{DaemonUp: true}
+	var st daemons.StatusReply
+	active := map[string]daemons.Active{}
+	if b.control(ctx, daemons.ControlRequest{Cmd: "status"}, &st) == nil && st.Transfer != nil {
+		for _, a := range st.Transfer.Active {
+			active[a.RID+"\x00"+a.LFN] = a
+		}
+	}
+	for _, e := range entries {
+		r := model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1}
+		if a, ok := active[e.RID+"\x00"+e.LFN]; ok {
+			r.Running, r.Size, r.Done, r.Rate = true, a.Size, a.Done, a.Rate
+			delete(active, e.RID+"\x00"+e.LFN)
+		}
+		snap.Rows = append(snap.Rows, r)
+	}
+	// Transfers found by the migration scan run without a queue record.
+	for _, a := range active {
+		snap.Rows = append(snap.Rows, model.QueueRow{Kind: a.Kind, Priority: a.Priority, LFN: a.LFN, RID: a.RID, TID: a.TID,
+			Added: a.Started.Unix(), Running: true, Size: a.Size, Done: a.Done, Rate: a.Rate})
+	}
+	return snap, nil
+}
+
+// Events implements Backend: the control socket's "events" stream.
+func (b *SiteBackend) Events(ctx context.Context, emit func(model.QueueEvent)) error {
+	var dl net.Dialer
+	c, err := dl.DialContext(ctx, "unix", daemons.ControlSocket(b.Site.Config))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if _, err := c.Write([]byte(`{"cmd":"events"}` + "\n")); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var ev daemons.Event
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			continue
+		}
+		emit(model.QueueEvent{Time: ev.Time, Type: ev.Type, Kind: ev.Kind, LFN: ev.LFN, RID: ev.RID, Bytes: ev.Bytes, Secs: ev.Secs, Err: ev.Err})
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return errors.New("daemon closed the event stream")
+}
+
+// Cancel implements Backend: through the daemon, else in the queue files
+// (as `frm admin cancel`).
+func (b *SiteBackend) Cancel(ctx context.Context, rid string) (string, error) {
+	var rep struct {
+		Cancelled int `json:"cancelled"`
+	}
+	err := b.control(ctx, daemons.ControlRequest{Cmd: "cancel", RID: rid}, &rep)
+	if err != nil {
+		n, qerr := xrdq.Open(b.Site.Config.QueueDir()).Cancel(allKinds, rid)
+		if qerr != nil {
+			return "", qerr
+		}
+		rep.Cancelled = n
+	}
+	return fmt.Sprintf("cancel %s: %d %s removed", rid, rep.Cancelled, plural(rep.Cancelled, "entry", "entries")), nil
+}
+
+// Wake implements Backend.
+func (b *SiteBackend) Wake(ctx context.Context) (string, error) {
+	if err := b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil); err != nil {
+		return "", err
+	}
+	return "daemon woken", nil
+}
+
+// errs collects per-file errors of a batch into one.
+type errs struct {
+	n     int
+	first error
+}
+
+func (e *errs) add(err error) {
+	e.n++
+	if e.first == nil {
+		e.first = err
+	}
+}
+
+func (e *errs) err() error {
+	switch e.n {
+	case 0:
+		return nil
+	case 1:
+		return e.first
+	}
+	return fmt.Errorf("%s (and %d more errors)", e.first, e.n-1)
+}
+
+// Pin implements Backend with site.Pin (keep "0" unpins).
+func (b *SiteBackend) Pin(ctx context.Context, lfns []string, keep string) (string, error) {
+	var es errs
+	r, err := b.Site.Pin(ctx, lfns, keep, site.ApplyOptions{Force: true, Prompter: site.Defaults{}, OnError: es.add})
+	if err != nil {
+		return "", err
+	}
+	if r.Err != nil {
+		return "", r.Err
+	}
+	verb := "pinned"
+	if r.Unpin {
+		verb = "unpinned"
+	} else {
+		verb += " (" + keep + ")"
+	}
+	return fmt.Sprintf("%d of %d %s %s", r.Count, len(lfns), plural(len(lfns), "file", "files"), verb), es.err()
+}
+
+// Mark implements Backend with site.Mark (-m, or -p when purgeable).
+func (b *SiteBackend) Mark(ctx context.Context, lfns []string, purgeable bool) (string, error) {
+	var es errs
+	mode, what := site.ModeMigratable, "migratable"
+	if purgeable {
+		mode, what = site.ModePurgeable, "purgeable"
+	}
+	r := b.Site.Mark(ctx, lfns, mode, site.ApplyOptions{Force: true, Prompter: site.Defaults{}, OnError: es.add})
+	if r.Err != nil {
+		return "", r.Err
+	}
+	return fmt.Sprintf("%d of %d %s marked %s", r.Count, len(lfns), plural(len(lfns), "file", "files"), what), es.err()
+}
+
+// Reloc implements Backend with site.Reloc.
+func (b *SiteBackend) Reloc(ctx context.Context, lfn, target string) (string, error) {
+	if err := b.Site.Reloc(ctx, lfn, target); err != nil {
+		return "", err
+	}
+	return lfn + " relocated to " + target, nil
+}
+
+// Remove implements Backend with site.Rm (files only: no questions).
+func (b *SiteBackend) Remove(ctx context.Context, lfns []string) (string, error) {
+	var es errs
+	r := b.Site.Rm(ctx, lfns, site.RmOptions{Prompter: site.Defaults{}, OnError: es.add})
+	return fmt.Sprintf("%d of %d %s removed", r.Files, len(lfns), plural(len(lfns), "file", "files")), es.err()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

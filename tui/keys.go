@@ -1,0 +1,119 @@
+package tui
+
+import (
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/lipgloss"
+)
+
+// keys are the console's key bindings. Action bindings are disabled in
+// read-only mode, which both hides them from the help and ignores them.
+type keys struct {
+	// global
+	Views, NextView, PrevView, Help, Quit, Refresh, Log key.Binding
+	// lists
+	Up, Down, PgUp, PgDown, Home, End, Filter, Clear key.Binding
+	// namespace / spaces
+	Open, Back, Sort, Reverse                     key.Binding
+	Pin, Unpin, MarkMig, MarkPurge, Reloc, Remove key.Binding
+	// queues
+	Cancel, Wake key.Binding
+	// dialogs
+	Confirm, Abort key.Binding
+}
+
+func newKeys(readOnly bool) keys {
+	b := key.NewBinding
+	k := keys{
+		Views:    b(key.WithKeys("1", "2", "3", "4", "5"), key.WithHelp("1-5", "view")),
+		NextView: b(key.WithKeys("tab"), key.WithHelp("tab", "next view")),
+		PrevView: b(key.WithKeys("shift+tab"), key.WithHelp("S-tab", "prev view")),
+		Help:     b(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:     b(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Refresh:  b(key.WithKeys("ctrl+r"), key.WithHelp("^r", "refresh")),
+		Log:      b(key.WithKeys("L"), key.WithHelp("L", "action log")),
+
+		Up:     b(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:   b(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PgUp:   b(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
+		PgDown: b(key.WithKeys("pgdown", "ctrl+f", " "), key.WithHelp("pgdn", "page down")),
+		Home:   b(key.WithKeys("home", "g"), key.WithHelp("g", "first")),
+		End:    b(key.WithKeys("end", "G"), key.WithHelp("G", "last")),
+		Filter: b(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Clear:  b(key.WithKeys("esc"), key.WithHelp("esc", "clear")),
+
+		Open:    b(key.WithKeys("enter", "right", "l"), key.WithHelp("enter", "open")),
+		Back:    b(key.WithKeys("backspace", "left", "h"), key.WithHelp("bksp", "up dir")),
+		Sort:    b(key.WithKeys("o"), key.WithHelp("o", "sort")),
+		Reverse: b(key.WithKeys("O"), key.WithHelp("O", "reverse")),
+
+		Pin:       b(key.WithKeys("p"), key.WithHelp("p", "pin")),
+		Unpin:     b(key.WithKeys("u"), key.WithHelp("u", "unpin")),
+		MarkMig:   b(key.WithKeys("m"), key.WithHelp("m", "mark -m")),
+		MarkPurge: b(key.WithKeys("M"), key.WithHelp("M", "mark -p")),
+		Reloc:     b(key.WithKeys("R"), key.WithHelp("R", "relocate")),
+		Remove:    b(key.WithKeys("d", "delete"), key.WithHelp("d", "remove")),
+
+		Cancel: b(key.WithKeys("c"), key.WithHelp("c", "cancel req")),
+		Wake:   b(key.WithKeys("w"), key.WithHelp("w", "wake daemon")),
+
+		Confirm: b(key.WithKeys("enter", "y"), key.WithHelp("enter/y", "confirm")),
+		Abort:   b(key.WithKeys("esc", "n"), key.WithHelp("esc/n", "cancel")),
+	}
+	if readOnly {
+		for _, a := range []*key.Binding{&k.Pin, &k.Unpin, &k.MarkMig, &k.MarkPurge, &k.Reloc, &k.Remove, &k.Cancel, &k.Wake} {
+			a.SetEnabled(false)
+		}
+	}
+	return k
+}
+
+// keyMap is the help of one view: a short line and full columns.
+type keyMap struct {
+	short []key.Binding
+	full  [][]key.Binding
+}
+
+func (m keyMap) ShortHelp() []key.Binding  { return m.short }
+func (m keyMap) FullHelp() [][]key.Binding { return m.full }
+
+func (a *App) keyMap() keyMap {
+	k := a.keys
+	nav := []key.Binding{k.Up, k.Down, k.PgUp, k.PgDown, k.Home, k.End}
+	global := []key.Binding{k.Views, k.NextView, k.PrevView, k.Refresh, k.Log, k.Help, k.Quit}
+	switch a.view {
+	case viewSpaces:
+		return keyMap{short: []key.Binding{k.Open, k.Filter, k.Refresh, k.Views, k.Help, k.Quit},
+			full: [][]key.Binding{nav, {k.Open, k.Filter, k.Clear}, global}}
+	case viewNamespace:
+		acts := []key.Binding{k.Pin, k.Unpin, k.MarkMig, k.MarkPurge, k.Reloc, k.Remove}
+		return keyMap{short: []key.Binding{k.Open, k.Back, k.Filter, k.Sort, k.Pin, k.Unpin, k.MarkMig, k.Reloc, k.Remove, k.Help, k.Quit},
+			full: [][]key.Binding{nav, {k.Open, k.Back, k.Filter, k.Clear, k.Sort, k.Reverse}, acts, global}}
+	case viewQueues:
+		return keyMap{short: []key.Binding{k.Filter, k.Cancel, k.Wake, k.Refresh, k.Views, k.Help, k.Quit},
+			full: [][]key.Binding{nav, {k.Filter, k.Clear, k.Cancel, k.Wake}, global}}
+	}
+	return keyMap{short: []key.Binding{k.Views, k.Help, k.Quit}, full: [][]key.Binding{global}}
+}
+
+// styles of the console. Every piece of meaning also has a non-colour
+// cue (a cursor glyph, a marker, a word), so NO_COLOR loses nothing.
+type styles struct {
+	Tab, ActiveTab, Title, Header, Selected, Dim, Err, OK, Warn, Crit, Status, Box lipgloss.Style
+}
+
+func newStyles() styles {
+	return styles{
+		Tab:       lipgloss.NewStyle().Padding(0, 1),
+		ActiveTab: lipgloss.NewStyle().Bold(true).Reverse(true),
+		Title:     lipgloss.NewStyle().Bold(true),
+		Header:    lipgloss.NewStyle().Bold(true).Underline(true),
+		Selected:  lipgloss.NewStyle().Reverse(true),
+		Dim:       lipgloss.NewStyle().Faint(true),
+		Err:       lipgloss.NewStyle().Foreground(lipgloss.Color("9")).Bold(true),
+		OK:        lipgloss.NewStyle().Foreground(lipgloss.Color("2")),
+		Warn:      lipgloss.NewStyle().Foreground(lipgloss.Color("3")),
+		Crit:      lipgloss.NewStyle().Foreground(lipgloss.Color("1")).Bold(true),
+		Status:    lipgloss.NewStyle(),
+		Box:       lipgloss.NewStyle().Border(lipgloss.NormalBorder()).Padding(0, 1),
+	}
+}

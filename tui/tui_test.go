@@ -1,0 +1,405 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"frm/core/meta"
+	"frm/tui/model"
+)
+
+func TestMain(m *testing.M) {
+	lipgloss.SetColorProfile(termenv.Ascii)
+	os.Exit(m.Run())
+}
+
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// fake is a Backend with fixed data that records the actions asked of it.
+type fake struct {
+	mu      sync.Mutex
+	spaces  []model.SpaceRow
+	dirs    map[string][]model.FileRow
+	queue   QueueSnapshot
+	events  []model.QueueEvent
+	calls   []string
+	listErr error
+	block   chan struct{} // when set, List waits for it
+}
+
+func newFake() *fake {
+	const G = int64(1) << 30
+	f := &fake{
+		spaces: []model.SpaceRow{
+			{Space: "public", Total: 100 * G, Free: 40 * G, Files: 1200, Bytes: 55 * G, MinFree: 5 * G, MaxFree: 10 * G},
+			{Space: "public", Partition: "/srv/pub1", Total: 50 * G, Free: 20 * G, Files: 600, Bytes: 27 * G, NoPurge: true},
+			{Space: "public", Partition: "/srv/pub2", Total: 50 * G, Free: 20 * G, Files: 600, Bytes: 28 * G, NoPurge: true},
+			{Space: "data", Total: 200 * G, Free: 15 * G, Files: 9000, Bytes: 180 * G, MinFree: 10 * G, MaxFree: 20 * G},
+			{Space: "data", Partition: "/srv/data1", Total: 200 * G, Free: 15 * G, Files: 9000, Bytes: 180 * G, NoPurge: true},
+			{Space: "fast", Total: 10 * G, Free: G / 4, Files: 40, Bytes: 9 * G, NoPurge: true},
+			{Space: "fast", Partition: "/srv/fast1", Err: "statfs /srv/fast1: input/output error"},
+		},
+		dirs: map[string][]model.FileRow{
+			"/": {{Name: "store", Dir: true, Res: model.ResDir, Mtime: t0.Add(-48 * time.Hour).Unix()}, {Name: "tmp", Dir: true, Res: model.ResDir}},
+			"/store": {
+				{Name: "hmi", Dir: true, Res: model.ResDir},
+				{Name: "aia_0001.fits", Size: 12 << 20, Space: "data", Partition: "/srv/data1", Res: model.ResMigrated, Mtime: t0.Add(-3 * time.Hour).Unix(), Atime: t0.Add(-time.Hour).Unix(), CopyTime: t0.Add(-2 * time.Hour).Unix(), Checksum: "adler32:0a1b2c3d"},
+				{Name: "aia_0002.fits", Size: 800 << 10, Space: "data", Partition: "/srv/data1", Res: model.ResNeedsMig, Mtime: t0.Add(-30 * time.Minute).Unix(), Atime: t0.Add(-30 * time.Minute).Unix(), CopyTime: t0.Add(-5 * time.Hour).Unix()},
+				{Name: "hmi_pinned.fits", Size: 3 << 30, Space: "public", Res: model.ResMigrated, Mtime: t0.Add(-72 * time.Hour).Unix(), Atime: t0.Add(-24 * time.Hour).Unix(), Pinned: true, Pin: meta.Pin{Flags: meta.PinKeep, Time: t0.Add(30 * 24 * time.Hour).Unix()}},
+				{Name: "new.fits", Size: 100, Space: "public", Res: model.ResNone, Mtime: t0.Add(-10 * time.Second).Unix(), Atime: t0.Add(-10 * time.Second).Unix()},
+				{Name: "lost.fits", Space: "fast", Res: model.ResDangling, Failed: true},
+			},
+		},
+		queue: QueueSnapshot{DaemonUp: true, Rows: []model.QueueRow{
+			{Kind: "stage", Priority: 0, LFN: "/store/aia_0001.fits", RID: "r101", TID: "alice.1:23@host", Added: t0.Add(-90 * time.Second).Unix(), Running: true, Size: 100 << 20, Done: 40 << 20, Rate: 10 << 20},
+			{Kind: "stage", Priority: 2, LFN: "/store/hmi/b.fits", RID: "r102", TID: "bob.7:1@node", Added: t0.Add(-5 * time.Minute).Unix(), Done: -1},
+			{Kind: "migrate", Priority: 0, LFN: "/store/new.fits", RID: "m1", TID: "frm", Added: t0.Add(-time.Hour).Unix(), Done: -1},
+		}},
+	}
+	return f
+}
+
+func (f *fake) record(s string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, s)
+	f.mu.Unlock()
+}
+
+func (f *fake) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fake) Name() string { return "demo" }
+func (f *fake) Spaces(ctx context.Context) ([]model.SpaceRow, error) {
+	return append([]model.SpaceRow(nil), f.spaces...), nil
+}
+func (f *fake) List(ctx context.Context, dir string, emit func([]model.FileRow) error) error {
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if f.listErr != nil {
+		return f.listErr
+	}
+	rows := f.dirs[dir]
+	for i := 0; i < len(rows); i += 2 { // two rows per chunk: exercise chunking
+		if err := emit(append([]model.FileRow(nil), rows[i:min(i+2, len(rows))]...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (f *fake) Queue(ctx context.Context) (QueueSnapshot, error) {
+	s := f.queue
+	s.Rows = append([]model.QueueRow(nil), s.Rows...)
+	return s, nil
+}
+func (f *fake) Events(ctx context.Context, emit func(model.QueueEvent)) error {
+	for _, e := range f.events {
+		emit(e)
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (f *fake) Cancel(ctx context.Context, rid string) (string, error) {
+	f.record("cancel " + rid)
+	return "cancel " + rid + ": 1 entry removed", nil
+}
+func (f *fake) Wake(ctx context.Context) (string, error) {
+	f.record("wake")
+	return "daemon woken", nil
+}
+func (f *fake) Pin(ctx context.Context, lfns []string, keep string) (string, error) {
+	f.record("pin " + keep + " " + strings.Join(lfns, " "))
+	return fmt.Sprintf("1 of 1 file pinned (%s)", keep), nil
+}
+func (f *fake) Mark(ctx context.Context, lfns []string, purgeable bool) (string, error) {
+	f.record(fmt.Sprintf("mark purgeable=%v %s", purgeable, strings.Join(lfns, " ")))
+	return "1 of 1 file marked", nil
+}
+func (f *fake) Reloc(ctx context.Context, lfn, target string) (string, error) {
+	f.record("reloc " + lfn + " " + target)
+	return lfn + " relocated to " + target, nil
+}
+func (f *fake) Remove(ctx context.Context, lfns []string) (string, error) {
+	f.record("rm " + strings.Join(lfns, " "))
+	return "", errors.New("Unable to remove " + lfns[0] + "; permission denied")
+}
+
+func newTestApp(f *fake, readOnly bool) *App {
+	return New(Options{Backend: f, ReadOnly: readOnly, Now: func() time.Time { return t0 }, Loc: time.UTC, Every: -1})
+}
+
+// drive runs cmd and feeds the messages it produces back into the app,
+// synchronously, until nothing is left (tea.Batch included). It stands in
+// for the tea runtime in Update tests.
+func drive(a *App, cmd tea.Cmd) {
+	queue := []tea.Cmd{cmd}
+	for n := 0; len(queue) > 0 && n < 1000; n++ {
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		msg := runFor(c, 300*time.Millisecond)
+		switch m := msg.(type) {
+		case tea.BatchMsg:
+			queue = append(queue, m...)
+			continue
+		case nil:
+			continue
+		case eventMsg:
+			if !m.end && m.ch != nil && len(m.ch) == 0 {
+				// Apply this event but do not wait for the live stream.
+				a.Update(m)
+				continue
+			}
+		}
+		if _, isTick := msg.(tickMsg); isTick {
+			continue
+		}
+		_, next := a.Update(msg)
+		queue = append(queue, next)
+	}
+}
+
+// runFor runs a command, giving up (nil) when it blocks longer than d: a
+// command that waits on the live event stream.
+func runFor(c tea.Cmd, d time.Duration) tea.Msg {
+	ch := make(chan tea.Msg, 1)
+	go func() { ch <- c() }()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(d):
+		return nil
+	}
+}
+
+func keyMsg(s string) tea.KeyMsg {
+	switch s {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
+	case "backspace":
+		return tea.KeyMsg{Type: tea.KeyBackspace}
+	case "down":
+		return tea.KeyMsg{Type: tea.KeyDown}
+	case "ctrl+r":
+		return tea.KeyMsg{Type: tea.KeyCtrlR}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+func press(a *App, keys ...string) {
+	for _, k := range keys {
+		_, cmd := a.Update(keyMsg(k))
+		drive(a, cmd)
+	}
+}
+
+// TestAppUpdate drives the root model with keys and checks the state and
+// the backend calls (no terminal).
+func TestAppUpdate(t *testing.T) {
+	tests := []struct {
+		name     string
+		readOnly bool
+		keys     []string
+		view     viewID
+		sel      string // key of the selected row of the view
+		calls    []string
+		status   string
+	}{
+		{name: "starts on spaces", view: viewSpaces, sel: "public"},
+		{name: "number keys", keys: []string{"3"}, view: viewQueues, sel: "stage\x00r101\x00/store/aia_0001.fits"},
+		{name: "tab cycles", keys: []string{"tab", "tab", "tab", "tab", "tab"}, view: viewSpaces, sel: "public"},
+		{name: "enter on space opens namespace filtered", keys: []string{"j", "j", "j", "enter"}, view: viewNamespace, sel: "store", status: "space data"},
+		{name: "browse into store", keys: []string{"2", "enter"}, view: viewNamespace, sel: "hmi"},
+		{name: "up selects where we came from", keys: []string{"2", "j", "enter", "backspace"}, view: viewNamespace, sel: "tmp"},
+		{name: "filter", keys: []string{"2", "enter", "/", "p", "i", "n", "enter"}, view: viewNamespace, sel: "hmi_pinned.fits"},
+		{name: "sort by size", keys: []string{"2", "enter", "o", "j"}, view: viewNamespace, sel: "hmi_pinned.fits"},
+		{name: "pin form", keys: []string{"2", "enter", "j", "p", "7", "d", "enter"}, view: viewNamespace, sel: "aia_0001.fits",
+			calls: []string{"pin 7d /store/aia_0001.fits"}, status: "pinned (7d)"},
+		{name: "pin form refuses bad spec", keys: []string{"2", "enter", "j", "p", "x", "enter", "esc"}, view: viewNamespace, sel: "aia_0001.fits", status: "pin cancelled"},
+		{name: "unpin", keys: []string{"2", "enter", "j", "u"}, view: viewNamespace, calls: []string{"pin 0 /store/aia_0001.fits"}},
+		{name: "mark -p", keys: []string{"2", "enter", "j", "M"}, view: viewNamespace, calls: []string{"mark purgeable=true /store/aia_0001.fits"}},
+		{name: "relocate picks a space", keys: []string{"2", "enter", "j", "R", "down", "down", "enter"}, view: viewNamespace,
+			calls: []string{"reloc /store/aia_0001.fits public:/srv/pub2"}},
+		{name: "remove asks, error reported", keys: []string{"2", "enter", "j", "d", "y"}, view: viewNamespace,
+			calls: []string{"rm /store/aia_0001.fits"}, status: "permission denied"},
+		{name: "remove declined", keys: []string{"2", "enter", "j", "d", "n"}, view: viewNamespace, status: "cancelled"},
+		{name: "no actions on directories", keys: []string{"2", "enter", "d"}, view: viewNamespace, status: "is a directory"},
+		{name: "cancel request", keys: []string{"3", "c", "enter"}, view: viewQueues, calls: []string{"cancel r101"}},
+		{name: "wake", keys: []string{"3", "w"}, view: viewQueues, calls: []string{"wake"}, status: "woken"},
+		{name: "read-only ignores actions", readOnly: true, keys: []string{"2", "enter", "j", "p", "u", "m", "M", "R", "d", "3", "c", "w"}, view: viewQueues},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			a := newTestApp(f, tc.readOnly)
+			drive(a, a.Init())
+			press(a, tc.keys...)
+			if a.view != tc.view {
+				t.Fatalf("view %v, want %v", a.view, tc.view)
+			}
+			var sel string
+			switch a.view {
+			case viewSpaces:
+				sel = a.spaces.Table.SelectedKey()
+			case viewNamespace:
+				sel = a.ns.Table.SelectedKey()
+			case viewQueues:
+				sel = a.queues.Table.SelectedKey()
+			}
+			if tc.sel != "" && sel != tc.sel {
+				t.Errorf("selected %q, want %q", sel, tc.sel)
+			}
+			if got := f.Calls(); strings.Join(got, "|") != strings.Join(tc.calls, "|") {
+				t.Errorf("calls %q, want %q", got, tc.calls)
+			}
+			if !strings.Contains(a.status, tc.status) {
+				t.Errorf("status %q, want it to contain %q", a.status, tc.status)
+			}
+			if tc.calls != nil && len(a.log.Entries) == 0 {
+				t.Errorf("action not in the log")
+			}
+		})
+	}
+}
+
+// TestStaleAndErrors: results of a superseded load are dropped, and rows
+// stay visible through a failed refresh.
+func TestStaleAndErrors(t *testing.T) {
+	f := newFake()
+	a := newTestApp(f, false)
+	a.view = viewNamespace
+	drive(a, a.reloadDir())
+	if a.ns.Table.Total() != 2 {
+		t.Fatalf("root has %d rows", a.ns.Table.Total())
+	}
+	// A load of "/" is started, then the user enters /store before it
+	// answers: the old load's chunk must be dropped.
+	gen, _ := a.ns.Reload()
+	stale := listPartMsg{gen: gen, listPart: listPart{rows: []model.FileRow{{Name: "ghost"}}, first: true}}
+	press(a, "enter") // into /store, the first directory
+	a.Update(stale)
+	for _, k := range a.ns.Table.Keys() {
+		if k == "ghost" {
+			t.Fatal("stale chunk applied")
+		}
+	}
+	// A failing reload keeps the rows and says why.
+	n := a.ns.Table.Total()
+	f.listErr = errors.New("input/output error")
+	press(a, "ctrl+r")
+	if a.ns.Table.Total() != n || a.ns.Refresh.Err == nil {
+		t.Fatalf("rows %d (want %d), err %v", a.ns.Table.Total(), n, a.ns.Refresh.Err)
+	}
+	if !strings.Contains(a.View(), "refresh failed: input/output error") {
+		t.Fatalf("error not shown:\n%s", a.View())
+	}
+}
+
+// TestQueueEvents: live events change the Queues view.
+func TestQueueEvents(t *testing.T) {
+	f := newFake()
+	f.events = []model.QueueEvent{
+		{Time: t0, Type: "done", Kind: "stage", LFN: "/store/aia_0001.fits", RID: "r101", Bytes: 100 << 20},
+		{Time: t0, Type: "queued", Kind: "get", LFN: "/store/x", RID: "g9"},
+	}
+	a := newTestApp(f, false)
+	drive(a, a.Init())
+	_, cmd := a.Update(keyMsg("3"))
+	drive(a, cmd)
+	// drive stops at the live stream; wait for its two events.
+	deadline := time.Now().Add(5 * time.Second)
+	for a.queues.Done == 0 || a.queues.Table.Total() != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("events not applied: done %d rows %v", a.queues.Done, a.queues.Table.Keys())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.stopBackground()
+}
+
+// golden screens at 80x24, ASCII colour profile, through the tea runtime.
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name     string
+		readOnly bool
+		keys     []string
+		wait     string
+	}{
+		{name: "spaces", wait: "/srv/fast1"},
+		{name: "namespace", keys: []string{"2", "enter", "j"}, wait: "lost.fits"},
+		{name: "queues", keys: []string{"3"}, wait: "r102"},
+		{name: "help", keys: []string{"2", "?"}, wait: "Namespace keys"},
+		{name: "pin_dialog", keys: []string{"2", "enter", "j", "p", "+", "3", "d"}, wait: "within 3d"},
+		{name: "reloc_dialog", keys: []string{"2", "enter", "j", "R"}, wait: "Relocate /store"},
+		{name: "remove_dialog", keys: []string{"2", "enter", "j", "d"}, wait: "Remove 1 file?"},
+		{name: "readonly", readOnly: true, keys: []string{"2", "enter"}, wait: "lost.fits"},
+		{name: "audit", keys: []string{"4"}, wait: "frm admin audit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newTestApp(newFake(), tc.readOnly)
+			tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(80, 24))
+			if len(tc.keys) > 0 {
+				teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("public")) },
+					teatest.WithDuration(5*time.Second))
+			}
+			for _, k := range tc.keys {
+				tm.Send(keyMsg(k))
+				time.Sleep(20 * time.Millisecond) // let loads triggered by the key land
+			}
+			teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(tc.wait)) },
+				teatest.WithDuration(5*time.Second))
+			tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
+			final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*App)
+			golden.RequireEqual(t, []byte(final.View()))
+		})
+	}
+}
+
+// TestViewSize: every line of every view fits the terminal, even a
+// small one.
+func TestViewSize(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {60, 12}, {132, 50}} {
+		for _, keys := range [][]string{nil, {"2", "enter"}, {"3"}, {"5"}, {"2", "?"}} {
+			a := newTestApp(newFake(), false)
+			a.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+			drive(a, a.Init())
+			press(a, keys...)
+			lines := strings.Split(a.View(), "\n")
+			if len(lines) != size[1] {
+				t.Errorf("%v %v: %d lines", size, keys, len(lines))
+			}
+			for i, l := range lines {
+				if w := lipgloss.Width(l); w != size[0] {
+					t.Errorf("%v %v: line %d is %d wide: %q", size, keys, i, w, l)
+				}
+			}
+		}
+	}
+}
