@@ -452,3 +452,48 @@ func TestUDPNotificationAndEventStream(t *testing.T) {
 		t.Errorf("event stream showed %v", seen)
 	}
 }
+
+// TestCancelNotifiesWaitingRequester: a cancelled request's requester
+// hears about it (the FIFO gets a failure line).
+func TestCancelNotifiesWaitingRequester(t *testing.T) {
+	s := newSite(t, func(c *config.Config) {
+		c.MSS.Backend = "command"
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
+		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+		c.Transfer.CopyMax = 1
+	})
+	s.mssFile(t, "/store/busy", "x")
+	s.mssFile(t, "/store/queued", "y")
+	fifo := filepath.Join(s.l.Dir, "cancel.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(f)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	r := start(t, s, "stage")
+	queueAdd(t, s, "+ rb - 0 r /store/busy")
+	queueAdd(t, s, "+ rq file://"+fifo+" 0 r /store/queued")
+	r.d.Transfer.Wake()
+	r.waitEvent(t, "start", "/store/busy")
+	if n, err := r.d.Cancel("rq"); err != nil || n != 1 {
+		t.Fatalf("cancel: %d %v", n, err)
+	}
+	select {
+	case l := <-lines:
+		if l != "stage BAD /store/queued request cancelled" {
+			t.Errorf("requester was told %q", l)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the requester of a cancelled request heard nothing")
+	}
+}

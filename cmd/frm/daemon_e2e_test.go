@@ -132,3 +132,38 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		t.Fatal("daemon did not stop on SIGTERM")
 	}
 }
+
+// TestDaemonSIGHUPReload: a broken configuration is reported and the
+// running one kept; a good one is taken.
+func TestDaemonSIGHUPReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	bin := buildDaemonBin(t)
+	l := sitegen.NewLayout(filepath.Join(t.TempDir(), "site"))
+	if err := l.WriteConfigs(); err != nil {
+		t.Fatal(err)
+	}
+	logf := filepath.Join(t.TempDir(), "daemon.log")
+	cmd := exec.Command(bin, "daemon", "-c", l.Config, "-l", logf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logHas := func(s string) bool { b, _ := os.ReadFile(logf); return strings.Contains(string(b), s) }
+	waitFor(t, "start", func() bool { return logHas("frm daemon running") })
+	good, _ := os.ReadFile(l.Config)
+	os.WriteFile(l.Config, append(append([]byte{}, good...), []byte("\nbogus_key = 1\n")...), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload error", func() bool { return logHas("reload failed; keeping the running configuration") && logHas("bogus_key") })
+	if cmd.ProcessState != nil {
+		t.Fatal("daemon exited on a bad reload")
+	}
+	os.WriteFile(l.Config, good, 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload", func() bool { return logHas("configuration reloaded") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+}
