@@ -58,6 +58,15 @@ func (s *Site) checkExport(lfn string, mode Mode, force bool, p Prompter) (bool,
 	return false, nil
 }
 
+// splitLspec separates "ldir/*" into its directory and the star.
+func splitLspec(ls string) (name string, star bool) {
+	name, star = strings.CutSuffix(ls, "/*")
+	if star && name == "" {
+		name = "/" // "/*": the root's files
+	}
+	return name, star
+}
+
 // lspecTarget is one lspec resolved: a single file, or a directory to
 // apply to (its files, recursively or not).
 type lspecTarget struct {
@@ -76,14 +85,7 @@ type acts struct {
 
 // resolveLspec interprets "lfn" or "ldir/*".
 func (s *Site) resolveLspec(ctx context.Context, lspec string, recursive bool, a acts, p Prompter) (lspecTarget, bool, error) {
-	star := strings.HasSuffix(lspec, "/*")
-	name := lspec
-	if star {
-		name = strings.TrimSuffix(lspec, "/*")
-		if name == "" {
-			name = "/"
-		}
-	}
+	name, star := splitLspec(lspec)
 	lfn, err := s.Clean(name)
 	if err != nil {
 		return lspecTarget{}, false, err
@@ -179,10 +181,7 @@ func (s *Site) applyLspecs(ctx context.Context, lspecs []string, mode Mode, a ac
 			r.Err = err
 			return r
 		}
-		name := strings.TrimSuffix(ls, "/*")
-		if name == "" {
-			name = "/"
-		}
+		name, _ := splitLspec(ls)
 		clean, err := s.Clean(name)
 		if err != nil {
 			o.fail(&r, err)

@@ -131,11 +131,7 @@ func (s *Site) Rm(ctx context.Context, lspecs []string, o RmOptions) RmResult {
 			fail(ctx.Err())
 			return r
 		}
-		star := strings.HasSuffix(ls, "/*")
-		name := strings.TrimSuffix(ls, "/*")
-		if name == "" {
-			name = "/"
-		}
+		name, star := splitLspec(ls)
 		lfn, err := s.Clean(name)
 		if err != nil {
 			fail(err)

@@ -2,7 +2,6 @@ package site
 
 import (
 	"context"
-	"strings"
 	"syscall"
 
 	"frm/core/catalog"
@@ -27,11 +26,7 @@ func (s *Site) QuerySpace(ctx context.Context, lspecs []string, recursive bool, 
 		}
 	}
 	for _, ls := range lspecs {
-		star := strings.HasSuffix(ls, "/*")
-		name := strings.TrimSuffix(ls, "/*")
-		if name == "" {
-			name = "/"
-		}
+		name, star := splitLspec(ls)
 		lfn, err := s.Clean(name)
 		if err != nil {
 			fail(err)
@@ -129,10 +124,7 @@ func (s *Site) Ls(ctx context.Context, lspecs []string, recursive bool, fn func(
 		}
 	}
 	for _, ls := range lspecs {
-		name := strings.TrimSuffix(ls, "/*")
-		if name == "" {
-			name = "/"
-		}
+		name, _ := splitLspec(ls)
 		lfn, err := s.Clean(name)
 		if err != nil {
 			fail(err)

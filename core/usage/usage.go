@@ -107,6 +107,12 @@ func Encode(es []Entry) ([]byte, error) {
 // becomes actual, creating the entry if needed, and touches .Usage.upd so
 // servers notice.
 func SetAdjust(path, name string, actual int64) error {
+	return update(path, name, func(e *Entry) { e.Adjust = actual - (e.Used + e.Staged - e.Purged) })
+}
+
+// update applies change to the entry of space name (created if missing),
+// rewrites the file atomically and touches .Usage.upd so servers notice.
+func update(path, name string, change func(*Entry)) error {
 	es, err := Read(path)
 	if err != nil && !errors.Is(err, ErrMissing) {
 		return err
@@ -121,8 +127,7 @@ func SetAdjust(path, name string, actual int64) error {
 		es = append(es, Entry{Name: name, Added: time.Now().Unix()})
 		i = len(es) - 1
 	}
-	e := &es[i]
-	e.Adjust = actual - (e.Used + e.Staged - e.Purged)
+	change(&es[i])
 	b, err := Encode(es)
 	if err != nil {
 		return err
@@ -130,16 +135,7 @@ func SetAdjust(path, name string, actual int64) error {
 	if err := writeAtomic(path, b); err != nil {
 		return err
 	}
-	upd := path + ".upd"
-	now := time.Now()
-	if err := os.Chtimes(upd, now, now); errors.Is(err, fs.ErrNotExist) {
-		f, cerr := os.OpenFile(upd, os.O_CREATE|os.O_WRONLY, 0o644)
-		if cerr != nil {
-			return cerr
-		}
-		return f.Close()
-	}
-	return nil
+	return touch(path + ".upd")
 }
 
 func writeAtomic(path string, b []byte) error {
@@ -163,4 +159,18 @@ func writeAtomic(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// touch sets the times of p to now, creating it empty when missing.
+func touch(p string) error {
+	now := time.Now()
+	err := os.Chtimes(p, now, now)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
