@@ -108,7 +108,7 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 		}
 	}
 	n, err := sh.Site.Find(ctx, pos, fo, func(f site.Finding) error {
-		text, item := findingText(f, alg)
+		text, item := findingText(f, alg, sh.JSON)
 		r.result(text, item)
 		return nil
 	})
@@ -136,28 +136,38 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 	return nil
 }
 
-func findingText(f site.Finding, alg string) (string, map[string]any) {
+// findingText renders a finding; the JSON item is built only when asked
+// for (withItem), since a text-mode scan may print millions of lines.
+func findingText(f site.Finding, alg string, withItem bool) (string, map[string]any) {
 	e := f.Entry
-	item := map[string]any{"lfn": e.LFN, "pfn": e.PFN}
+	var item map[string]any
+	set := func(k string, v any) {
+		if item != nil {
+			item[k] = v
+		}
+	}
+	if withItem {
+		item = map[string]any{"lfn": e.LFN, "pfn": e.PFN}
+	}
 	switch f.What {
 	case site.FindFail:
 		return e.PFN, item
 	case site.FindMmap:
-		item["keep"] = e.Mem&meta.MemKeep != 0
-		item["lock"] = e.Mem&meta.MemLock != 0
+		set("keep", e.Mem&meta.MemKeep != 0)
+		set("lock", e.Mem&meta.MemLock != 0)
 		return "mmap " + f.Detail + e.PFN, item
 	case site.FindNoChecksum:
-		item["problem"] = strings.ToLower(f.Detail)
-		item["type"] = alg
+		set("problem", strings.ToLower(f.Detail))
+		set("type", alg)
 		return f.Detail + " " + alg + " " + e.PFN, item
 	case site.FindPinned:
-		item["keep"] = f.Detail
+		set("keep", f.Detail)
 		return "pin -k " + f.Detail + " " + e.PFN, item
 	case site.FindUnmigrated, site.FindNoCopyTime:
-		item["reason"] = f.Detail
+		set("reason", f.Detail)
 		if f.Detail == "modified" {
-			item["mtime"] = e.Mtime
-			item["copy_time"] = e.CopyTime
+			set("mtime", e.Mtime)
+			set("copy_time", e.CopyTime)
 			return "Unmigrated; modified: " + e.PFN, item
 		}
 		return "Unmigrated; no copy time: " + e.PFN, item
