@@ -12,6 +12,7 @@ package tui
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -63,10 +64,16 @@ type App struct {
 	height int
 	view   viewID
 
-	spaces *model.Spaces
-	ns     *model.Namespace
-	queues *model.Queues
-	log    model.Log
+	spaces  *model.Spaces
+	ns      *model.Namespace
+	queues  *model.Queues
+	audit   *model.Audit
+	daemons *model.Daemons
+	pal     *model.Palette
+	log     model.Log
+
+	palOpen  bool
+	palInput textinput.Model
 
 	status    string
 	statusErr bool
@@ -81,7 +88,10 @@ type App struct {
 	cancelList   context.CancelFunc // the namespace listing in flight
 	cancelEvents context.CancelFunc // the event stream of the Queues view
 	eventsGen    uint64
-	busy         int // actions running
+	cancelAudit  context.CancelFunc // the audit running
+	auditScanned *atomic.Int64
+	cancelExec   context.CancelFunc // the palette command running
+	busy         int                // actions running
 	ticks        int
 }
 
@@ -101,11 +111,15 @@ func New(o Options) *App {
 	}
 	ti := textinput.New()
 	ti.Prompt = "/"
+	pi := textinput.New()
+	pi.Prompt = ": "
+	pi.CharLimit = 4096
 	a := &App{
 		opt: o, ctx: o.Ctx, keys: newKeys(o.ReadOnly), st: newStyles(), help: help.New(),
 		width: 80, height: 24, view: viewSpaces,
 		spaces: model.NewSpaces(), ns: model.NewNamespace(o.Dir), queues: model.NewQueues(),
-		filter: ti,
+		audit: model.NewAudit(), daemons: model.NewDaemons(), pal: &model.Palette{},
+		filter: ti, palInput: pi,
 	}
 	a.layout()
 	return a
@@ -134,6 +148,9 @@ func (a *App) layout() {
 	a.spaces.Table.SetHeight(h)
 	a.ns.Table.SetHeight(h)
 	a.queues.Table.SetHeight(h)
+	a.audit.Table.SetHeight(h)
+	a.daemons.Table.SetHeight(h)
+	a.palInput.Width = max(a.width-6, 10)
 	a.help.Width = a.width
 }
 
@@ -148,7 +165,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.ticks++
 		var cmd tea.Cmd
 		switch {
-		case a.view == viewQueues:
+		case a.view == viewQueues || a.view == viewDaemons:
 			cmd = a.refreshVisible()
 		case a.view == viewSpaces && a.ticks%5 == 0:
 			cmd = a.refreshVisible()
@@ -170,6 +187,31 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return a, a.pending(viewQueues)
+	case daemonsMsg:
+		if a.daemons.Refresh.End(m.gen, m.err, a.opt.Now()) && m.err == nil {
+			a.daemons.SetStatus(m.st, a.opt.Now())
+			if m.st.Up && a.cancelEvents == nil && a.view == viewDaemons {
+				return a, a.startEvents()
+			}
+		}
+		return a, a.pending(viewDaemons)
+	case auditPartMsg:
+		return a, a.onAuditPart(m)
+	case auditTickMsg:
+		if !a.audit.Current(m.gen) {
+			return a, nil
+		}
+		if a.auditScanned != nil {
+			a.audit.Scanned = a.auditScanned.Load()
+		}
+		return a, a.auditTick(m.gen)
+	case auditFixMsg:
+		a.busy--
+		a.audit.SetFixed(m.keys)
+		a.report(m.text, m.err)
+		return a, nil
+	case execMsg:
+		return a, a.onExec(m)
 	case eventMsg:
 		if m.gen != a.eventsGen {
 			return a, nil // a stream of a view left since
@@ -182,6 +224,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return a, nil
 		}
 		a.queues.Apply(m.ev)
+		a.daemons.AddEvent(m.ev)
 		return a, waitEvent(m.gen, m.ch)
 	case actionMsg:
 		a.busy--
@@ -210,6 +253,9 @@ func (a *App) onKey(m tea.KeyMsg) tea.Cmd {
 	if a.dlg != nil {
 		return a.dialogKey(m)
 	}
+	if a.palOpen {
+		return a.paletteKey(m)
+	}
 	if a.filtering {
 		switch m.Type {
 		case tea.KeyEnter:
@@ -237,14 +283,21 @@ func (a *App) onKey(m tea.KeyMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(m, k.Quit):
-		if a.busy > 0 && m.String() != "ctrl+c" {
-			a.report("an action is still running; press ctrl+c to quit anyway", nil)
+		if (a.busy > 0 || a.audit.Running || a.pal.Running) && m.String() != "ctrl+c" {
+			a.report("an action or audit is still running; press ctrl+c to quit anyway", nil)
 			return nil
 		}
 		a.stopBackground()
 		return tea.Quit
 	case key.Matches(m, k.Help):
 		a.showHelp = true
+		return nil
+	case key.Matches(m, k.Palette):
+		return a.openPalette()
+	case a.view == viewAudit && a.audit.Running && m.Type == tea.KeyEsc:
+		a.stopAudit()
+		a.audit.Abandon()
+		a.report("audit stopped", nil)
 		return nil
 	case key.Matches(m, k.Log):
 		a.showLog = true
@@ -302,6 +355,10 @@ func (a *App) onKey(m tea.KeyMsg) tea.Cmd {
 		return a.namespaceKey(m)
 	case viewQueues:
 		return a.queuesKey(m)
+	case viewAudit:
+		return a.auditKey(m)
+	case viewDaemons:
+		return a.daemonsKey(m)
 	}
 	return nil
 }
@@ -322,6 +379,10 @@ func (a *App) table() mover {
 		return a.ns.Table
 	case viewQueues:
 		return a.queues.Table
+	case viewAudit:
+		return a.audit.Table
+	case viewDaemons:
+		return a.daemons.Table
 	}
 	return nil
 }
@@ -334,6 +395,8 @@ func (a *App) currentFilter() string {
 		return a.ns.Filter()
 	case viewQueues:
 		return a.queues.Table.Filter()
+	case viewAudit:
+		return a.audit.Table.Filter()
 	}
 	return ""
 }
@@ -346,6 +409,8 @@ func (a *App) setFilter(f string) {
 		a.ns.SetFilter(f)
 	case viewQueues:
 		a.queues.Table.SetFilter(f)
+	case viewAudit:
+		a.audit.Table.SetFilter(f)
 	}
 }
 
@@ -355,7 +420,7 @@ func (a *App) switchTo(v viewID) tea.Cmd {
 	if v < viewSpaces || v > viewDaemons || v == a.view {
 		return nil
 	}
-	if a.view == viewQueues {
+	if (a.view == viewQueues || a.view == viewDaemons) && v != viewQueues && v != viewDaemons {
 		a.stopEvents()
 	}
 	a.view = v
@@ -379,6 +444,10 @@ func (a *App) stopEvents() {
 
 func (a *App) stopBackground() {
 	a.stopEvents()
+	a.stopAudit()
+	if a.cancelExec != nil {
+		a.cancelExec()
+	}
 	if a.cancelList != nil {
 		a.cancelList()
 	}
@@ -392,6 +461,8 @@ func (a *App) pending(v viewID) tea.Cmd {
 		r = &a.spaces.Refresh
 	case viewQueues:
 		r = &a.queues.Refresh
+	case viewDaemons:
+		r = &a.daemons.Refresh
 	}
 	if r == nil || !r.Pending || a.view != v {
 		return nil
@@ -426,6 +497,15 @@ func (a *App) refreshVisible() tea.Cmd {
 		}
 	case viewNamespace:
 		return a.reloadDir()
+	case viewDaemons:
+		gen, ok := a.daemons.Refresh.Begin()
+		if !ok {
+			return nil
+		}
+		return func() tea.Msg {
+			st, err := be.Daemons(ctx)
+			return daemonsMsg{gen: gen, st: st, err: err}
+		}
 	}
 	return nil
 }

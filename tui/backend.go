@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"path"
+	"sync/atomic"
 	"time"
 
 	"frm/core/catalog"
@@ -41,6 +42,20 @@ type Backend interface {
 	Mark(ctx context.Context, lfns []string, purgeable bool) (string, error)
 	Reloc(ctx context.Context, lfn, target string) (string, error)
 	Remove(ctx context.Context, lfns []string) (string, error)
+
+	// Audit runs an audit without fixing anything: emit gets each
+	// problem as found, scanned counts the entries examined.
+	Audit(ctx context.Context, req AuditRequest, emit func(model.AuditProblem), scanned *atomic.Int64) (string, error)
+	// AuditFix fixes the given problems (found by an Audit of req) and
+	// nothing else; fixed gets the key of each problem fixed.
+	AuditFix(ctx context.Context, req AuditRequest, ps []model.AuditProblem, fixed func(key string)) (string, error)
+	// Daemons returns the daemon's status and the stop files present.
+	Daemons(ctx context.Context) (model.DaemonStatus, error)
+	// SetStop creates (on) or removes a stop file of the admin directory.
+	SetStop(ctx context.Context, file string, on bool) (string, error)
+	// Exec runs one `frm admin` command line and returns its output and
+	// exit status.
+	Exec(ctx context.Context, line string) (string, int, error)
 }
 
 // QueueSnapshot is the content of the Queues view.

@@ -93,3 +93,28 @@ func reportFrame(b *testing.B) {
 		b.Errorf("a frame takes %v, over the 16 ms budget", per)
 	}
 }
+
+// BenchmarkAuditFrame renders one 80x24 frame of 100,000 audit problems
+// (the title counts them by kind on every frame).
+func BenchmarkAuditFrame(b *testing.B) {
+	const n = 100_000
+	a := newTestApp(newFake(), false)
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	a.view = viewAudit
+	ps := make([]model.AuditProblem, n)
+	for i := range ps {
+		pfn := fmt.Sprintf("/srv/ns/store/run%04d/f%06d.fits", i/1000, i)
+		ps[i] = model.AuditProblem{Code: 1 + i%2, Kind: []string{"dangling link", "no copy time"}[i%2], Name: pfn, PFN: pfn, Fix: "fix " + pfn}
+	}
+	gen := a.audit.Start("names", "/", t0)
+	a.audit.Add(gen, ps)
+	a.audit.Finish(gen, "done", nil)
+	a.audit.Table.Move(n / 2)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a.audit.Table.Move(1 - 2*(i%2))
+		_ = a.View()
+	}
+	b.StopTimer()
+	reportFrame(b)
+}

@@ -17,6 +17,8 @@ type keys struct {
 	Pin, Unpin, MarkMig, MarkPurge, Reloc, Remove key.Binding
 	// queues
 	Cancel, Wake key.Binding
+	// audit, daemons, palette
+	NewAudit, Mark, Fix, FixAll, Stop, Palette key.Binding
 	// dialogs
 	Confirm, Abort key.Binding
 }
@@ -56,11 +58,18 @@ func newKeys(readOnly bool) keys {
 		Cancel: b(key.WithKeys("c"), key.WithHelp("c", "cancel req")),
 		Wake:   b(key.WithKeys("w"), key.WithHelp("w", "wake daemon")),
 
+		NewAudit: b(key.WithKeys("a"), key.WithHelp("a", "run audit")),
+		Mark:     b(key.WithKeys("x"), key.WithHelp("x", "mark")),
+		Fix:      b(key.WithKeys("f"), key.WithHelp("f", "fix")),
+		FixAll:   b(key.WithKeys("F"), key.WithHelp("F", "fix all")),
+		Stop:     b(key.WithKeys("s"), key.WithHelp("s", "stop/resume")),
+		Palette:  b(key.WithKeys(":"), key.WithHelp(":", "command")),
+
 		Confirm: b(key.WithKeys("enter", "y"), key.WithHelp("enter/y", "confirm")),
 		Abort:   b(key.WithKeys("esc", "n"), key.WithHelp("esc/n", "cancel")),
 	}
 	if readOnly {
-		for _, a := range []*key.Binding{&k.Pin, &k.Unpin, &k.MarkMig, &k.MarkPurge, &k.Reloc, &k.Remove, &k.Cancel, &k.Wake} {
+		for _, a := range []*key.Binding{&k.Pin, &k.Unpin, &k.MarkMig, &k.MarkPurge, &k.Reloc, &k.Remove, &k.Cancel, &k.Wake, &k.Mark, &k.Fix, &k.FixAll, &k.Stop, &k.Palette} {
 			a.SetEnabled(false)
 		}
 	}
@@ -79,7 +88,7 @@ func (m keyMap) FullHelp() [][]key.Binding { return m.full }
 func (a *App) keyMap() keyMap {
 	k := a.keys
 	nav := []key.Binding{k.Up, k.Down, k.PgUp, k.PgDown, k.Home, k.End}
-	global := []key.Binding{k.Views, k.NextView, k.PrevView, k.Refresh, k.Log, k.Help, k.Quit}
+	global := []key.Binding{k.Views, k.NextView, k.PrevView, k.Refresh, k.Palette, k.Log, k.Help, k.Quit}
 	switch a.view {
 	case viewSpaces:
 		return keyMap{short: []key.Binding{k.Open, k.Filter, k.Refresh, k.Views, k.Help, k.Quit},
@@ -91,6 +100,12 @@ func (a *App) keyMap() keyMap {
 	case viewQueues:
 		return keyMap{short: []key.Binding{k.Filter, k.Cancel, k.Wake, k.Refresh, k.Views, k.Help, k.Quit},
 			full: [][]key.Binding{nav, {k.Filter, k.Clear, k.Cancel, k.Wake}, global}}
+	case viewAudit:
+		return keyMap{short: []key.Binding{k.NewAudit, k.Mark, k.Fix, k.FixAll, k.Filter, k.Palette, k.Help, k.Quit},
+			full: [][]key.Binding{nav, {k.NewAudit, k.Mark, k.Fix, k.FixAll, k.Filter, k.Clear}, global}}
+	case viewDaemons:
+		return keyMap{short: []key.Binding{k.Stop, k.Wake, k.Refresh, k.Palette, k.Views, k.Help, k.Quit},
+			full: [][]key.Binding{nav, {k.Stop, k.Wake}, global}}
 	}
 	return keyMap{short: []key.Binding{k.Views, k.Help, k.Quit}, full: [][]key.Binding{global}}
 }

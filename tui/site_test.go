@@ -2,6 +2,10 @@ package tui
 
 import (
 	"context"
+	"os"
+	"path"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,13 +60,13 @@ func TestSiteBackend(t *testing.T) {
 			chunks++
 			for _, r := range rows {
 				if r.Dir {
-					walk(dir + "/" + r.Name)
+					walk(path.Join(dir, r.Name))
 					continue
 				}
 				total++
 				states[r.Res]++
 				if lfn == "" && r.Res == model.ResMigrated {
-					lfn = dir + "/" + r.Name
+					lfn = path.Join(dir, r.Name)
 				}
 			}
 			return nil
@@ -71,7 +75,7 @@ func TestSiteBackend(t *testing.T) {
 			t.Errorf("list %s: %v", dir, err)
 		}
 	}
-	walk("")
+	walk("/")
 	if total < sum.Files || chunks < 2 || states[model.ResMigrated] == 0 || states[model.ResNeedsMig] == 0 || states[model.ResNone] == 0 {
 		t.Errorf("listed %d files (demo %d) in %d chunks: %v", total, sum.Files, chunks, states)
 	}
@@ -90,5 +94,129 @@ func TestSiteBackend(t *testing.T) {
 	}
 	if _, err := be.Pin(ctx, []string{lfn}, "bad"); err == nil {
 		t.Errorf("a bad keep spec must fail")
+	}
+}
+
+// TestSiteBackendAdmin: audit, a selective fix, the daemon status without
+// a daemon, stop files and the command palette over a demo site.
+func TestSiteBackendAdmin(t *testing.T) {
+	ctx := context.Background()
+	l, _, err := sitegen.Demo(ctx, t.TempDir(), sitegen.DemoOptions{Files: 60, Seed: 2, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := &SiteBackend{Site: s}
+	// Break two files: their data goes, their links dangle.
+	var broken []string
+	var walk func(dir string)
+	walk = func(dir string) {
+		err := be.List(ctx, dir, func(rows []model.FileRow) error {
+			for _, r := range rows {
+				switch {
+				case r.Dir:
+					walk(dir + "/" + r.Name)
+				case len(broken) < 2:
+					pfn := s.PFN(dir + "/" + r.Name)
+					target, err := os.Readlink(pfn)
+					if err == nil && strings.HasSuffix(target, "%") && os.Remove(target) == nil {
+						broken = append(broken, pfn)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("list %s: %v", dir, err)
+		}
+	}
+	walk("/store")
+	if len(broken) != 2 {
+		t.Fatalf("broke %v", broken)
+	}
+	audit := func() []model.AuditProblem {
+		var ps []model.AuditProblem
+		var n atomic.Int64
+		sum, err := be.Audit(ctx, AuditRequest{Mode: "names", Target: "/"}, func(p model.AuditProblem) {
+			if p.Kind == "dangling link" {
+				ps = append(ps, p)
+			}
+		}, &n)
+		if err != nil || n.Load() == 0 {
+			t.Fatalf("audit: %q %v scanned %d", sum, err, n.Load())
+		}
+		return ps
+	}
+	ps := audit() // the demo has a dangling link of its own
+	var mine model.AuditProblem
+	for _, p := range ps {
+		if p.PFN == broken[0] {
+			mine = p
+		}
+	}
+	if len(ps) < 2 || mine.Fix == "" {
+		t.Fatalf("problems %+v", ps)
+	}
+	// Fix only that one: the others stay.
+	var keys []string
+	txt, err := be.AuditFix(ctx, AuditRequest{Mode: "names", Target: "/"}, []model.AuditProblem{mine}, func(k string) { keys = append(keys, k) })
+	if err != nil || txt != "fixed 1 of 1 problem" || len(keys) != 1 || keys[0] != mine.Key() {
+		t.Fatalf("fix: %q %v %v", txt, err, keys)
+	}
+	left := audit()
+	if len(left) != len(ps)-1 {
+		t.Fatalf("after the fix %d problems, want %d", len(left), len(ps)-1)
+	}
+	for _, p := range left {
+		if p.PFN == broken[0] {
+			t.Fatalf("not fixed: %+v", p)
+		}
+	}
+	if _, err := os.Lstat(broken[0]); !os.IsNotExist(err) {
+		t.Errorf("dangling link still there: %v", err)
+	}
+
+	// Usage and space audits run.
+	var n atomic.Int64
+	if _, err := be.Audit(ctx, AuditRequest{Mode: "usage"}, func(model.AuditProblem) {}, &n); err != nil {
+		t.Errorf("audit usage: %v", err)
+	}
+	sp, _ := be.Spaces(ctx)
+	if _, err := be.Audit(ctx, AuditRequest{Mode: "space", Target: sp[0].Space}, func(model.AuditProblem) {}, &n); err != nil {
+		t.Errorf("audit space: %v", err)
+	}
+
+	// Daemons: down, then a stop file.
+	st, err := be.Daemons(ctx)
+	if err != nil || st.Up || st.Err == "" || st.Stopped["STOPSTAGE"] {
+		t.Fatalf("daemons %+v %v", st, err)
+	}
+	if _, err := be.SetStop(ctx, "STOPSTAGE", true); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := be.Daemons(ctx); !st.Stopped["STOPSTAGE"] {
+		t.Errorf("STOPSTAGE not seen")
+	}
+	if _, err := be.SetStop(ctx, "STOPSTAGE", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := be.SetStop(ctx, "../etc", true); err == nil {
+		t.Errorf("any file accepted as a stop file")
+	}
+
+	// Palette.
+	out, code, err := be.Exec(ctx, "ls /")
+	if err != nil || code != 0 || out == "" {
+		t.Errorf("exec ls: %q %d %v", out, code, err)
+	}
+	if out, code, _ := be.Exec(ctx, "bogus"); code == 0 || !strings.Contains(out, "Invalid command") {
+		t.Errorf("exec bogus: %q %d", out, code)
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +40,12 @@ type fake struct {
 	calls   []string
 	listErr error
 	block   chan struct{} // when set, List waits for it
+	audit   []model.AuditProblem
+	auditGo chan struct{} // when set, Audit waits for it (or cancellation)
+	daemon  model.DaemonStatus
+	// daemonEvents are events for the Daemons view tests (set as events
+	// by those tests).
+	daemonEvents []model.QueueEvent
 }
 
 func newFake() *fake {
@@ -68,6 +76,19 @@ func newFake() *fake {
 			{Kind: "stage", Priority: 2, LFN: "/store/hmi/b.fits", RID: "r102", TID: "bob.7:1@node", Added: t0.Add(-5 * time.Minute).Unix(), Done: -1},
 			{Kind: "migrate", Priority: 0, LFN: "/store/new.fits", RID: "m1", TID: "frm", Added: t0.Add(-time.Hour).Unix(), Done: -1},
 		}},
+	}
+	f.audit = []model.AuditProblem{
+		{Code: 1, Kind: "dangling link", Name: "/srv/ns/store/lost.fits", PFN: "/srv/ns/store/lost.fits", Other: "/srv/fast1/data/00/lost%", Fix: "remove symlink /srv/ns/store/lost.fits (its data /srv/fast1/data/00/lost% is gone)"},
+		{Code: 2, Kind: "no copy time", Name: "/srv/ns/store/new.fits", PFN: "/srv/ns/store/new.fits", Fix: "set the copy time of /srv/ns/store/new.fits"},
+		{Code: 2, Kind: "no copy time", Name: "/srv/ns/store/aia_0002.fits", PFN: "/srv/ns/store/aia_0002.fits", Fix: "set the copy time of /srv/ns/store/aia_0002.fits"},
+		{Code: 5, Kind: "data without xref", Name: "/srv/data1/data/7f/orphan%", Data: "/srv/data1/data/7f/orphan%", Size: 4 << 20},
+	}
+	f.daemon = model.DaemonStatus{Up: true, PID: 4242, Started: t0.Add(-3 * time.Hour), Components: []string{"transfer", "migrate", "purge"},
+		SlotsIn: 4, SlotsOut: 2, InUseIn: 1, InUseOut: 0, Active: 1, PurgeAt: t0.Add(-10 * time.Minute), PurgeFiles: 12, PurgeBytes: 3 << 30,
+		Stopped: map[string]bool{"STOPMIGR": true}, AdminDir: "/var/adm/frm"}
+	f.daemonEvents = []model.QueueEvent{
+		{Time: t0.Add(-2 * time.Minute), Type: "start", Kind: "stage", LFN: "/store/aia_0001.fits", RID: "r101"},
+		{Time: t0.Add(-time.Minute), Type: "fail", Kind: "stage", LFN: "/store/hmi/a.fits", RID: "r99", Err: "copy_in exited 1"},
 	}
 	return f
 }
@@ -144,6 +165,56 @@ func (f *fake) Remove(ctx context.Context, lfns []string) (string, error) {
 	return "", errors.New("Unable to remove " + lfns[0] + "; permission denied")
 }
 
+func (f *fake) Audit(ctx context.Context, req AuditRequest, emit func(model.AuditProblem), scanned *atomic.Int64) (string, error) {
+	f.record("audit " + req.Mode + " " + req.Target)
+	for _, p := range f.audit {
+		scanned.Add(100)
+		emit(p)
+	}
+	if f.auditGo != nil {
+		select {
+		case <-f.auditGo:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	return fmt.Sprintf("audit %s %s: %d problems", req.Mode, req.Target, len(f.audit)), nil
+}
+func (f *fake) AuditFix(ctx context.Context, req AuditRequest, ps []model.AuditProblem, fixed func(string)) (string, error) {
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+		fixed(p.Key())
+	}
+	f.record("fix " + req.Mode + " " + strings.Join(names, " "))
+	return fmt.Sprintf("fixed %d of %d problems", len(ps), len(ps)), nil
+}
+func (f *fake) Daemons(ctx context.Context) (model.DaemonStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.daemon
+	st.Stopped = maps.Clone(st.Stopped)
+	return st, nil
+}
+func (f *fake) SetStop(ctx context.Context, file string, on bool) (string, error) {
+	f.record(fmt.Sprintf("stop %s %v", file, on))
+	f.mu.Lock()
+	f.daemon.Stopped[file] = on
+	f.mu.Unlock()
+	return fmt.Sprintf("stop %s %v", file, on), nil
+}
+func (f *fake) Exec(ctx context.Context, line string) (string, int, error) {
+	f.record("exec " + line)
+	if strings.HasPrefix(line, "bogus") {
+		return "frm admin: Invalid command - bogus\n", 2, nil
+	}
+	var b strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&b, "line %d of %s\n", i+1, line)
+	}
+	return b.String(), 0, nil
+}
+
 func newTestApp(f *fake, readOnly bool) *App {
 	return New(Options{Backend: f, ReadOnly: readOnly, Now: func() time.Time { return t0 }, Loc: time.UTC, Every: -1})
 }
@@ -173,8 +244,9 @@ func drive(a *App, cmd tea.Cmd) {
 				continue
 			}
 		}
-		if _, isTick := msg.(tickMsg); isTick {
-			continue
+		switch msg.(type) {
+		case tickMsg, auditTickMsg:
+			continue // periodic: would never end
 		}
 		_, next := a.Update(msg)
 		queue = append(queue, next)
@@ -350,6 +422,7 @@ func TestGolden(t *testing.T) {
 		readOnly bool
 		keys     []string
 		wait     string
+		setup    func(*fake)
 	}{
 		{name: "spaces", wait: "/srv/fast1"},
 		{name: "namespace", keys: []string{"2", "enter", "j"}, wait: "lost.fits"},
@@ -359,11 +432,22 @@ func TestGolden(t *testing.T) {
 		{name: "reloc_dialog", keys: []string{"2", "enter", "j", "R"}, wait: "Relocate /store"},
 		{name: "remove_dialog", keys: []string{"2", "enter", "j", "d"}, wait: "Remove 1 file?"},
 		{name: "readonly", readOnly: true, keys: []string{"2", "enter"}, wait: "lost.fits"},
-		{name: "audit", keys: []string{"4"}, wait: "frm admin audit"},
+		{name: "audit_empty", keys: []string{"4"}, wait: "No audit run yet"},
+		{name: "audit_dialog", keys: []string{"4", "a", "tab", "tab"}, wait: "usage of every space"},
+		{name: "audit", keys: []string{"4", "a", "enter", "j"}, wait: "4 problems"},
+		{name: "audit_fix_confirm", keys: []string{"4", "a", "enter", "x", "j", "x", "f"}, wait: "Fix 2 problems?"},
+		{name: "daemons", keys: []string{"5"}, wait: "copy_in exited 1", setup: func(f *fake) { f.events = f.daemonEvents }},
+		{name: "stop_confirm", keys: []string{"5", "j", "j", "s"}, wait: "STOPMIGR?"},
+		{name: "palette", keys: []string{":", "l", "s", "enter"}, wait: "of 40"},
+		{name: "palette_complete", keys: []string{":", "m", "tab"}, wait: "completions:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newTestApp(newFake(), tc.readOnly)
+			f := newFake()
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			a := newTestApp(f, tc.readOnly)
 			tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(80, 24))
 			if len(tc.keys) > 0 {
 				teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("public")) },
@@ -386,7 +470,7 @@ func TestGolden(t *testing.T) {
 // small one.
 func TestViewSize(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {60, 12}, {132, 50}} {
-		for _, keys := range [][]string{nil, {"2", "enter"}, {"3"}, {"5"}, {"2", "?"}} {
+		for _, keys := range [][]string{nil, {"2", "enter"}, {"3"}, {"4"}, {"4", "a"}, {"4", "a", "enter"}, {"5"}, {"5", "s"}, {":", "l", "s", "enter"}, {"2", "?"}} {
 			a := newTestApp(newFake(), false)
 			a.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 			drive(a, a.Init())
@@ -401,5 +485,117 @@ func TestViewSize(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestAdminViews drives the Audit and Daemons views and the command
+// palette (no terminal).
+func TestAdminViews(t *testing.T) {
+	tests := []struct {
+		name     string
+		readOnly bool
+		keys     []string
+		calls    []string
+		status   string
+		check    func(t *testing.T, a *App)
+	}{
+		{name: "audit runs and lists problems by kind", keys: []string{"4", "a", "enter"}, calls: []string{"audit names /"}, status: "4 problems",
+			check: func(t *testing.T, a *App) {
+				kinds, n, _ := a.audit.Counts()
+				if strings.Join(kinds, ",") != "dangling link,data without xref,no copy time" || n["no copy time"] != 2 || a.audit.Running {
+					t.Errorf("kinds %v %v running %v", kinds, n, a.audit.Running)
+				}
+			}},
+		{name: "audit dialog: tab picks space, target typed", keys: []string{"4", "a", "tab", "enter"}, calls: []string{"audit space public"}},
+		{name: "audit dialog refuses a relative directory", keys: []string{"4", "a", "backspace", "x", "enter", "esc"}, status: "audit cancelled"},
+		{name: "fix one after confirmation", keys: []string{"4", "a", "enter", "f", "y"},
+			calls: []string{"audit names /", "fix names /srv/ns/store/lost.fits"}, status: "fixed 1 of 1",
+			check: func(t *testing.T, a *App) {
+				if _, _, fixed := a.audit.Counts(); fixed != 1 {
+					t.Errorf("fixed %d", fixed)
+				}
+			}},
+		{name: "fix declined", keys: []string{"4", "a", "enter", "F", "n"}, calls: []string{"audit names /"}, status: "cancelled"},
+		{name: "fix a selection", keys: []string{"4", "a", "enter", "x", "j", "x", "f", "enter"},
+			calls: []string{"audit names /", "fix names /srv/ns/store/lost.fits /srv/ns/store/aia_0002.fits"}},
+		{name: "fix all skips the unfixable", keys: []string{"4", "a", "enter", "F", "y"},
+			calls: []string{"audit names /", "fix names /srv/ns/store/lost.fits /srv/ns/store/new.fits /srv/ns/store/aia_0002.fits"}},
+		{name: "no fix for data without xref", keys: []string{"4", "a", "enter", "j", "f"}, calls: []string{"audit names /"}, status: "nothing to fix"},
+		{name: "read-only audits but does not fix", readOnly: true, keys: []string{"4", "a", "enter", "x", "f", "F"}, calls: []string{"audit names /"}},
+		{name: "daemons rows", keys: []string{"5"}, check: func(t *testing.T, a *App) {
+			var states []string
+			for _, r := range a.daemons.Table.Rows() {
+				states = append(states, r.State)
+			}
+			if strings.Join(states, ",") != "running,running,suspended,running,running" {
+				t.Errorf("states %v", states)
+			}
+		}},
+		{name: "create a stop file", keys: []string{"5", "s", "y"}, calls: []string{"stop STOPSTAGE true"}, check: func(t *testing.T, a *App) {
+			if !a.daemons.Status.Stopped["STOPSTAGE"] || a.daemons.Table.Rows()[0].State != "suspended" {
+				t.Errorf("not suspended after reload: %+v", a.daemons.Table.Rows()[0])
+			}
+		}},
+		{name: "remove a stop file", keys: []string{"5", "j", "j", "s", "enter"}, calls: []string{"stop STOPMIGR false"}},
+		{name: "stop file declined", keys: []string{"5", "s", "n"}, status: "cancelled"},
+		{name: "read-only daemons", readOnly: true, keys: []string{"5", "s", "w", ":"}, check: func(t *testing.T, a *App) {
+			if a.dlg != nil || a.palOpen {
+				t.Errorf("dialog or palette opened in read-only mode")
+			}
+		}},
+		{name: "palette runs a command", keys: []string{":", "d", "f", "enter"}, calls: []string{"exec df"}, check: func(t *testing.T, a *App) {
+			if len(a.pal.Output) != 40 || a.pal.Last != "df" || a.pal.Status != 0 {
+				t.Errorf("output %d lines, last %q status %d", len(a.pal.Output), a.pal.Last, a.pal.Status)
+			}
+		}},
+		{name: "palette history", keys: []string{":", "d", "f", "enter", "l", "s", "enter", "up", "up", "enter"}, calls: []string{"exec df", "exec ls", "exec df"}},
+		{name: "palette completion", keys: []string{":", "q", "u", "e", "tab", "r", "tab"}, check: func(t *testing.T, a *App) {
+			if a.palInput.Value() != "query " || !strings.Contains(strings.Join(a.pal.Output, " "), "query queue") {
+				t.Errorf("completed to %q", a.palInput.Value())
+			}
+		}},
+		{name: "palette error status and close", keys: []string{":", "b", "o", "g", "u", "s", "enter", "esc"}, calls: []string{"exec bogus"},
+			check: func(t *testing.T, a *App) {
+				if a.palOpen || a.pal.Status != 2 || len(a.log.Entries) != 1 || !a.log.Entries[0].Err {
+					t.Errorf("open %v status %d log %+v", a.palOpen, a.pal.Status, a.log.Entries)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			a := newTestApp(f, tc.readOnly)
+			drive(a, a.Init())
+			press(a, tc.keys...)
+			if got := f.Calls(); strings.Join(got, "|") != strings.Join(tc.calls, "|") {
+				t.Errorf("calls %q, want %q", got, tc.calls)
+			}
+			if !strings.Contains(a.status, tc.status) {
+				t.Errorf("status %q, want it to contain %q", a.status, tc.status)
+			}
+			if tc.check != nil {
+				tc.check(t, a)
+			}
+			a.stopBackground()
+		})
+	}
+}
+
+// TestAuditCancel: esc stops a running audit and drops its late results.
+func TestAuditCancel(t *testing.T) {
+	f := newFake()
+	f.auditGo = make(chan struct{})
+	a := newTestApp(f, false)
+	drive(a, a.Init())
+	press(a, "4", "a", "enter")
+	if !a.audit.Running || a.audit.Table.Total() != 4 {
+		t.Fatalf("running %v rows %d", a.audit.Running, a.audit.Table.Total())
+	}
+	if !strings.Contains(a.View(), "scanning… 400 entries") && !strings.Contains(a.View(), "scanning…") {
+		t.Errorf("no progress shown:\n%s", a.View())
+	}
+	press(a, "esc")
+	if a.audit.Running || a.cancelAudit != nil || !strings.Contains(a.status, "audit stopped") {
+		t.Fatalf("not stopped: running %v status %q", a.audit.Running, a.status)
 	}
 }

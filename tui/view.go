@@ -27,6 +27,8 @@ func (a *App) View() string {
 	switch {
 	case a.dlg != nil:
 		header, body = "", a.dialogView(h)
+	case a.palOpen:
+		header, body = a.paletteView()
 	case a.showHelp:
 		header, body = a.st.Title.Render(viewNames[a.view]+" keys")+"  (any key closes)", a.fullHelp(h)
 	case a.showLog:
@@ -97,15 +99,9 @@ func (a *App) viewParts() (title, header string, body []string, detail string) {
 	case viewQueues:
 		return a.queuesView()
 	case viewAudit:
-		return a.st.Title.Render("Audit"), "", []string{
-			"", "  Not in this version of the console yet.",
-			"  Use the command line meanwhile:  frm admin audit names|space|usage ...",
-		}, ""
+		return a.auditView()
 	case viewDaemons:
-		return a.st.Title.Render("Daemons"), "", []string{
-			"", "  Not in this version of the console yet.",
-			"  Use the command line meanwhile:  frm admin status",
-		}, ""
+		return a.daemonsView()
 	}
 	return "", "", nil, ""
 }
@@ -122,6 +118,8 @@ func (a *App) statusLine() string {
 		r = &a.ns.Refresh
 	case viewQueues:
 		r = &a.queues.Refresh
+	case viewDaemons:
+		r = &a.daemons.Refresh
 	}
 	if r != nil && r.Err != nil {
 		since := ""
@@ -142,6 +140,9 @@ func (a *App) statusLine() string {
 func (a *App) helpBar() string {
 	if a.dlg != nil {
 		return a.help.ShortHelpView(a.dlg.keys(a))
+	}
+	if a.palOpen {
+		return a.help.ShortHelpView(a.paletteKeys())
 	}
 	return a.help.ShortHelpView(a.keyMap().ShortHelp())
 }

@@ -19,11 +19,13 @@ const tuiUsage = `Usage: frm tui [-c cfgfile] [-n name] [--read-only] [-h] [dir]
 
 The full-screen console: spaces, the namespace, transfer queues, audits and
 daemons of a site. Keys: 1-5 or Tab switch views, ? shows the keys of the
-view, q quits. NO_COLOR=1 turns colours off. See docs/tui.md.
+view, : runs an frm admin command line, q quits. NO_COLOR=1 turns colours
+off. See docs/tui.md.
 
   -c FILE      configuration (default: $FRM_CONFIG, then /etc/frm/frm.toml)
   -n NAME      instance name (default $XRDNAME)
-  --read-only  hide every action (pin, mark, relocate, remove, cancel, wake)
+  --read-only  hide every action (pin, mark, relocate, remove, cancel, wake,
+               audit fixes, stop files, the command palette)
   dir          the directory the Namespace view starts in (default /)
 `
 

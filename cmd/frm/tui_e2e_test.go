@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTUIInTmux drives `frm tui` in a real terminal (tmux) against a demo
+// site with a running daemon: a file staged from the mass storage system
+// (through a slow copy command) appears in the Queues view with its
+// progress while it is copied, then leaves the queue, and the file is back.
+func TestTUIInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, starts a daemon and tmux")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux not installed")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "frm")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	site := filepath.Join(dir, "site")
+	if out, err := exec.Command(bin, "demo", "-files", "200", site).CombinedOutput(); err != nil {
+		t.Fatalf("frm demo: %v\n%s", err, out)
+	}
+	cfgPath := filepath.Join(site, "frm.toml")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := strings.Replace(string(cfg), `backend = "posix"`, `backend = "command"
+copy_in = ["/bin/sh", "-c", "sleep 3; cp \"$0\" \"$1\"", "$SRC", "$DST"]
+copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
+	if slow == string(cfg) {
+		t.Fatal(`no backend = "posix" in the demo configuration`)
+	}
+	if err := os.WriteFile(cfgPath, []byte(slow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// A file of the namespace with a copy in the MSS: remove it from the
+	// namespace (its MSS copy stays), to stage it back.
+	mss, ns := filepath.Join(site, "mss"), filepath.Join(site, "ns")
+	var lfn string
+	filepath.WalkDir(mss, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || lfn != "" || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(mss, p)
+		if fi, err := os.Lstat(filepath.Join(ns, rel)); err == nil && fi.Mode()&os.ModeSymlink != 0 && strings.HasPrefix(rel, "store/") {
+			lfn = "/" + rel
+		}
+		return nil
+	})
+	if lfn == "" {
+		t.Fatal("no migrated file in the demo site")
+	}
+	if out, err := exec.Command(bin, "admin", "-c", cfgPath, "rm", lfn).CombinedOutput(); err != nil {
+		t.Fatalf("frm admin rm %s: %v\n%s", lfn, err, out)
+	}
+	pfn := filepath.Join(ns, lfn)
+	if _, err := os.Lstat(pfn); err == nil {
+		t.Fatalf("%s still in the namespace", lfn)
+	}
+	want, err := os.ReadFile(filepath.Join(mss, lfn))
+	if err != nil {
+		t.Fatalf("the MSS copy went: %v", err)
+	}
+
+	daemon := exec.Command(bin, "daemon", "-c", cfgPath)
+	var dlog bytes.Buffer
+	daemon.Stdout, daemon.Stderr = &dlog, &dlog
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		daemon.Process.Kill()
+		daemon.Wait()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", dlog.String())
+		}
+	})
+	waitFor(t, "the daemon's control socket", func() bool {
+		m, _ := filepath.Glob(filepath.Join(site, "admin", "*", "frm.sock"))
+		m2, _ := filepath.Glob(filepath.Join(site, "admin", "frm.sock"))
+		return len(m)+len(m2) > 0
+	})
+
+	sock := filepath.Join(dir, "tmux.sock") // a server of our own
+	tmux := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %q: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	// Wide enough for the whole lfn in the Queues view.
+	tmux("new-session", "-d", "-x", "200", "-y", "30", "-e", "TERM=xterm",
+		bin+" tui -c "+cfgPath+"; echo EXIT=$?; sleep 30")
+	screen := func() string { return tmux("capture-pane", "-p", "-J") }
+	waitScreen := func(what string, d time.Duration, ok func(string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for {
+			s := screen()
+			if ok(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("screen never showed %s:\n%s", what, s)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitScreen("the Spaces view", 10*time.Second, func(s string) bool { return strings.Contains(s, "[1 Spaces]") && strings.Contains(s, "public") })
+	tmux("send-keys", "3")
+	waitScreen("the Queues view with the daemon up", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "[3 Queues]") && strings.Contains(s, "daemon up")
+	})
+
+	// Queue the stage, as xrootd's frm_xfragent would.
+	agent := exec.Command(bin, "pstga", "-c", cfgPath)
+	agent.Stdin = strings.NewReader("+ rtui - 1 r " + lfn + "\n")
+	if out, err := agent.CombinedOutput(); err != nil {
+		t.Fatalf("frm pstga: %v\n%s", err, out)
+	}
+	row := func(s string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, lfn) && strings.Contains(l, "rtui") {
+				return l
+			}
+		}
+		return ""
+	}
+	s := waitScreen("the transfer running with its progress", 10*time.Second, func(s string) bool {
+		r := row(s)
+		return strings.Contains(r, "stage") && (strings.Contains(r, "running") || strings.Contains(r, "%"))
+	})
+	t.Logf("while staging:\n%s", row(s))
+	s = waitScreen("the transfer gone from the queue", 20*time.Second, func(s string) bool {
+		_, err := os.Stat(pfn)
+		return row(s) == "" && err == nil && strings.Contains(s, "running 0")
+	})
+	t.Logf("after the stage:\n%s", strings.SplitN(s, "\n", 3)[1])
+	got, err := os.ReadFile(pfn)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("staged file: %v (%d bytes, want %d)", err, len(got), len(want))
+	}
+
+	// The Daemons view shows the daemon and the stage event.
+	tmux("send-keys", "5")
+	waitScreen("the Daemons view", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "frm daemon pid") && strings.Contains(s, "done") && strings.Contains(s, lfn)
+	})
+	tmux("send-keys", "q")
+	waitScreen("frm tui to exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "EXIT=0") })
+}

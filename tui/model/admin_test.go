@@ -1,0 +1,141 @@
+package model
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAuditModel(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	ps := []AuditProblem{
+		{Code: 2, Kind: "no copy time", Name: "/b", PFN: "/b", Fix: "set the copy time of /b"},
+		{Code: 1, Kind: "dangling link", Name: "/a", PFN: "/a", Fix: "remove symlink /a"},
+		{Code: 5, Kind: "data without xref", Name: "/d%", Data: "/d%"},
+		{Code: 7, Kind: "pfn not a link", Name: "/e%", Data: "/e%", Fix: "DELETE data file /e%", Destructive: true},
+	}
+	tests := []struct {
+		name  string
+		op    func(a *Audit)
+		all   bool
+		want  []string // names to fix
+		fixed int
+	}{
+		{name: "selected (sorted by kind: dangling first)", want: []string{"/a"}},
+		{name: "all skips the unfixable", all: true, want: []string{"/b", "/a", "/e%"}},
+		{name: "marked", op: func(a *Audit) { a.Toggle(); a.Table.Move(2); a.Toggle() }, want: []string{"/b", "/a"}},
+		{name: "toggle twice unmarks", op: func(a *Audit) { a.Toggle(); a.Toggle() }, want: []string{"/a"}},
+		{name: "unfixable not marked", op: func(a *Audit) { a.Table.Move(1); a.Toggle() }, want: nil},
+		{name: "fixed left out", op: func(a *Audit) { a.SetFixed([]string{ps[1].Key()}) }, all: true, want: []string{"/b", "/e%"}, fixed: 1},
+		{name: "stale run dropped", op: func(a *Audit) {
+			gen := a.Start("names", "/", now)
+			a.Add(gen-1, []AuditProblem{{Kind: "x", Name: "ghost", Fix: "y"}})
+			a.Add(gen, ps[:1])
+		}, all: true, want: []string{"/b"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := NewAudit()
+			gen := a.Start("names", "/", now)
+			a.Add(gen, append([]AuditProblem(nil), ps...))
+			if !a.Finish(gen, "done", nil) || a.Running {
+				t.Fatal("finish")
+			}
+			if tc.op != nil {
+				tc.op(a)
+			}
+			var got []string
+			for _, p := range a.ToFix(tc.all) {
+				got = append(got, p.Name)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("to fix %v, want %v", got, tc.want)
+			}
+			if _, _, fixed := a.Counts(); fixed != tc.fixed {
+				t.Errorf("fixed %d, want %d", fixed, tc.fixed)
+			}
+		})
+	}
+	txt := FixText(ps[:2], 1)
+	if !strings.Contains(txt, "Fix 2 problems?") || !strings.Contains(txt, "set the copy time of /b") || !strings.Contains(txt, "... and 1 more") {
+		t.Errorf("fix text %q", txt)
+	}
+	if txt := FixText(ps[3:], 5); !strings.Contains(txt, "1 of these DELETE data files") {
+		t.Errorf("destructive fix not said: %q", txt)
+	}
+	a := NewAudit()
+	a.Estimate, a.Scanned, a.Running = 100, 150, true
+	if f := a.Progress(); f != 0.99 {
+		t.Errorf("progress %v", f)
+	}
+}
+
+func TestDaemonsModel(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	tests := []struct {
+		name string
+		st   DaemonStatus
+		want string
+	}{
+		{"down", DaemonStatus{}, "down,down,down,down,down"},
+		{"down with a stop file", DaemonStatus{Stopped: map[string]bool{"STOPPURGE": true}}, "down,down,down,down,suspended"},
+		{"up", DaemonStatus{Up: true, Components: []string{"transfer", "purge"}}, "running,running,running,running,running"},
+		{"no purger", DaemonStatus{Up: true, Components: []string{"transfer"}, Stopped: map[string]bool{"STOPSTAGE": true}}, "suspended,running,running,running,off"},
+	}
+	for _, tc := range tests {
+		d := NewDaemons()
+		d.SetStatus(tc.st, now)
+		var got []string
+		for _, r := range d.Table.Rows() {
+			got = append(got, r.State)
+		}
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("%s: %v, want %s", tc.name, got, tc.want)
+		}
+	}
+	d := NewDaemons()
+	for i := range 250 {
+		d.AddEvent(QueueEvent{Type: []string{"done", "fail"}[i%2]})
+	}
+	if len(d.Events) != 200 || d.Errors() != 100 {
+		t.Errorf("tail %d errors %d", len(d.Events), d.Errors())
+	}
+}
+
+func TestPalette(t *testing.T) {
+	var p Palette
+	p.Push("ls /")
+	p.Push("ls /")
+	p.Push("df")
+	if len(p.History) != 2 {
+		t.Fatalf("history %v", p.History)
+	}
+	if s, _ := p.Prev("dr"); s != "df" {
+		t.Errorf("prev %q", s)
+	}
+	if s, _ := p.Prev(""); s != "ls /" {
+		t.Errorf("prev %q", s)
+	}
+	if _, ok := p.Prev(""); ok {
+		t.Errorf("prev past the first")
+	}
+	p.Next()
+	if s, _ := p.Next(); s != "dr" {
+		t.Errorf("draft %q", s)
+	}
+	names := []string{"audit", "mark", "mmap", "mv", "query", "queue"}
+	for _, tc := range []struct {
+		in, out string
+		n       int
+	}{{"a", "audit ", 0}, {"m", "m", 4 - 1}, {"qu", "que", 2}, {"zz", "zz", 0}, {"ls /st", "ls /st", 0}} {
+		out, c := Complete(tc.in, names)
+		if out != tc.out || len(c) != tc.n {
+			t.Errorf("complete %q: %q %v", tc.in, out, c)
+		}
+	}
+	p.SetOutput("ls", strings.Repeat("x\n", 30), 0)
+	p.ScrollBy(100, 10)
+	if p.Scroll != 20 {
+		t.Errorf("scroll %d", p.Scroll)
+	}
+}

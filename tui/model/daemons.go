@@ -1,0 +1,156 @@
+package model
+
+import (
+	"fmt"
+	"time"
+)
+
+// DaemonStatus is what the daemon's control socket says ("status"), plus
+// the stop files present in the admin directory (read even when no daemon
+// answers).
+type DaemonStatus struct {
+	Up         bool
+	Err        string // why the daemon is taken as down
+	PID        int
+	Started    time.Time
+	Components []string // transfer, migrate, purge
+	// Transfer slots (in = stage/get, out = migrate/put); -1 when the
+	// transfer component does not run.
+	SlotsIn, SlotsOut, InUseIn, InUseOut int
+	Active                               int
+	Draining                             bool
+	// Last purge.
+	PurgeAt                 time.Time
+	PurgeSkipped            bool
+	PurgeFiles, PurgeErrors int
+	PurgeBytes              int64
+	Stopped                 map[string]bool // stop file name -> present
+	AdminDir                string
+}
+
+// DaemonRow is one component of the Daemons view.
+type DaemonRow struct {
+	Name      string // stage, copy-in, migrate, copy-out, purge
+	Component string // the daemon component that does it
+	StopFile  string
+	State     string // running, suspended, off, down
+	Detail    string
+}
+
+// Key identifies a row.
+func (r *DaemonRow) Key() string { return r.Name }
+
+// StopFiles lists the stop files of the daemons' work, in display order,
+// with the work each suspends and the component doing it.
+var StopFiles = []struct{ Name, File, Component string }{
+	{"stage", "STOPSTAGE", "transfer"},
+	{"copy-in (get)", "STOPCOPYIN", "transfer"},
+	{"migrate", "STOPMIGR", "transfer"},
+	{"copy-out (put)", "STOPCOPYOUT", "transfer"},
+	{"purge", "STOPPURGE", "purge"},
+}
+
+// Daemons is the state of the Daemons view.
+type Daemons struct {
+	Table   *Table[DaemonRow]
+	Status  DaemonStatus
+	Refresh Refresh
+	// Events is the tail of the daemon's event stream.
+	Events []QueueEvent
+}
+
+// NewDaemons returns an empty Daemons model.
+func NewDaemons() *Daemons {
+	return &Daemons{Table: NewTable(func(r *DaemonRow) string { return r.Key() }, func(r *DaemonRow, f string) bool { return true })}
+}
+
+// SetStatus rebuilds the rows from a status.
+func (d *Daemons) SetStatus(st DaemonStatus, now time.Time) {
+	d.Status = st
+	has := map[string]bool{}
+	for _, c := range st.Components {
+		has[c] = true
+	}
+	rows := make([]DaemonRow, 0, len(StopFiles))
+	for _, sf := range StopFiles {
+		r := DaemonRow{Name: sf.Name, Component: sf.Component, StopFile: sf.File}
+		switch {
+		case st.Stopped[sf.File]:
+			r.State = "suspended"
+		case !st.Up:
+			r.State = "down"
+		case !has[sf.Component]:
+			r.State = "off"
+		default:
+			r.State = "running"
+		}
+		if st.Up && has[sf.Component] {
+			switch {
+			case sf.Component == "purge":
+				switch {
+				case st.PurgeAt.IsZero():
+					r.Detail = "no purge yet"
+				case st.PurgeSkipped:
+					r.Detail = "last purge " + Duration(now.Sub(st.PurgeAt)) + " ago: not needed"
+				default:
+					r.Detail = fmt.Sprintf("last purge %s ago: %d files, %s", Duration(now.Sub(st.PurgeAt)), st.PurgeFiles, Bytes(st.PurgeBytes))
+					if st.PurgeErrors > 0 {
+						r.Detail += fmt.Sprintf(", %d errors", st.PurgeErrors)
+					}
+				}
+			case sf.File == "STOPSTAGE" || sf.File == "STOPCOPYIN":
+				r.Detail = fmt.Sprintf("slots in %d/%d", st.InUseIn, st.SlotsIn)
+			default:
+				r.Detail = fmt.Sprintf("slots out %d/%d", st.InUseOut, st.SlotsOut)
+				if sf.File == "STOPMIGR" && has["migrate"] {
+					r.Detail += " · scan on"
+				}
+			}
+		}
+		if st.Stopped[sf.File] {
+			r.Detail = sf.File + " present · " + r.Detail
+		}
+		rows = append(rows, r)
+	}
+	d.Table.SetRows(rows)
+}
+
+// AddEvent appends to the event tail (the last 200 are kept).
+func (d *Daemons) AddEvent(ev QueueEvent) {
+	d.Events = append(d.Events, ev)
+	if n := len(d.Events); n > 200 {
+		d.Events = append(d.Events[:0], d.Events[n-200:]...)
+	}
+}
+
+// Errors counts failures in the event tail.
+func (d *Daemons) Errors() int {
+	n := 0
+	for _, e := range d.Events {
+		if e.Type == "fail" {
+			n++
+		}
+	}
+	return n
+}
+
+// EventText is one line of the event tail.
+func EventText(e QueueEvent, loc *time.Location) string {
+	s := e.Time.In(loc).Format("15:04:05") + " " + fmt.Sprintf("%-7s", e.Type)
+	if e.Kind != "" {
+		s += " " + e.Kind
+	}
+	if e.RID != "" {
+		s += " " + e.RID
+	}
+	if e.LFN != "" {
+		s += " " + e.LFN
+	}
+	if e.Bytes > 0 {
+		s += " " + Bytes(e.Bytes)
+	}
+	if e.Err != "" {
+		s += ": " + e.Err
+	}
+	return s
+}
