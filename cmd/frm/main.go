@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return tuiMain(ctx, args[2:], stdin, stdout, stderr)
 	case "db":
 		return dbMain(ctx, args[2:], stdout, stderr)
+	case "catalog":
+		return catalogMain(ctx, args[2:], stdout, stderr)
 	case "daemon":
 		return daemonMain(ctx, args[2:], stdout, stderr)
 	case "pstga", "agent":
@@ -77,6 +79,7 @@ Commands:
   daemon   run the transfer, migration and purge daemons
   pstga    the request agent: xrootd's frm_xfragent protocol on stdin
   db       create, migrate and inspect the PostgreSQL catalog
+  catalog  import the embedded site (files, queue files) into the PostgreSQL catalog
   demo     create a sandbox site to try frm on
   version  print the version
 

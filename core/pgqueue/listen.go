@@ -1,0 +1,97 @@
+package pgqueue
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Listen calls fn with the kind of every request made claimable (Add,
+// Requeue, ReclaimExpired), from any host, until ctx ends; it returns
+// ctx's error. It holds a dedicated connection (LISTEN needs a session,
+// so it does not take one from the pool: behind a transaction-pooling
+// PgBouncer point the pool's DSN at the server directly). When the
+// connection drops it reconnects with backoff and then calls fn("")
+// once: notifications may have been missed, so the listener should look
+// at the queue (claim) as if woken for every kind. fn runs on Listen's
+// goroutine and should return quickly (signal a channel).
+func Listen(ctx context.Context, pool *pgxpool.Pool, fn func(kind string)) error {
+	cfg := pool.Config().ConnConfig.Copy()
+	wait := 100 * time.Millisecond
+	first := true
+	for {
+		err := listenOnce(ctx, cfg, fn, &first)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil {
+			wait = 100 * time.Millisecond
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if wait *= 2; wait > 5*time.Second {
+			wait = 5 * time.Second
+		}
+	}
+}
+
+func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, fn func(string), first *bool) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+		return err
+	}
+	if !*first {
+		fn("") // reconnected: something may have been missed
+	}
+	*first = false
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		fn(n.Payload)
+	}
+}
+
+// Waker turns notifications into a wake-up channel for a worker loop:
+// Listen feeds it, the worker selects on C (and on a timer, as a safety
+// net) before claiming. Wake-ups coalesce: one pending signal at most.
+type Waker struct {
+	C     chan struct{}
+	kinds map[string]bool // nil: every kind
+}
+
+// NewWaker returns a Waker for the given kinds (none: every kind).
+func NewWaker(kinds ...string) *Waker {
+	w := &Waker{C: make(chan struct{}, 1)}
+	if len(kinds) > 0 {
+		w.kinds = map[string]bool{}
+		for _, k := range kinds {
+			w.kinds[k] = true
+		}
+	}
+	return w
+}
+
+// Notify is a Listen callback.
+func (w *Waker) Notify(kind string) {
+	if kind != "" && w.kinds != nil && !w.kinds[kind] {
+		return
+	}
+	select {
+	case w.C <- struct{}{}:
+	default:
+	}
+}
