@@ -73,7 +73,7 @@ func modeType(m uint32) uint8 {
 func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalog.Want, dirfd int, name string) {
 	if dt == unix.DT_UNKNOWN {
 		var st unix.Stat_t
-		if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		if fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			dt, lst = modeType(st.Mode), &st
 		}
 	}
@@ -83,7 +83,7 @@ func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalo
 		if want&catalog.WantStat != 0 {
 			if lst == nil {
 				var st unix.Stat_t
-				if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				if fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 					lst = &st
 				}
 			}
@@ -116,7 +116,7 @@ func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalo
 	if needStat {
 		if isLink || lst == nil {
 			var st unix.Stat_t
-			if err := unix.Fstatat(dirfd, name, &st, 0); err == nil {
+			if err := fstatat(dirfd, name, &st, 0); err == nil {
 				if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 					// A symlink to a directory is not a data file.
 					e.Type = catalog.Other
@@ -379,7 +379,7 @@ func (w *walker) readDir(j dirJob) {
 			name := string(nameb)
 			if dt == unix.DT_UNKNOWN {
 				var st unix.Stat_t
-				if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				if fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 					dt = modeType(st.Mode)
 				}
 			}
