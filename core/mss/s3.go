@@ -428,7 +428,10 @@ func classifyS3(err error) error {
 		switch er.Code {
 		case "NoSuchKey", "NotFound", "NoSuchVersion":
 			return NotExist(err)
-		case "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout",
+		// PreconditionFailed: the object changed between the reads of one
+		// GET (minio-go pins later reads to the first ETag), as when a
+		// store finishes meanwhile; reading again gets the new version.
+		case "PreconditionFailed", "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout",
 			"RequestTimeTooSkewed", "OperationAborted", "XMinioServerNotInitialized", "503 SlowDown":
 			return Transient(err)
 		case "AccessDenied", "InvalidBucketName", "NoSuchBucket", "InvalidAccessKeyId",
