@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/term"
 
-	"frm/core/config"
 	"frm/core/site"
 	"frm/shell"
 )
@@ -112,11 +111,7 @@ func historyFile() string {
 
 // openSite finds and loads the configuration and opens the site.
 func openSite(cfgPath, instance string, log *slog.Logger) (*site.Site, error) {
-	path, err := config.Find(cfgPath)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := config.LoadDebug(path, instance, func(msg string) { log.Debug(msg) })
+	path, cfg, err := loadConfig(cfgPath, instance, func(msg string) { log.Debug(msg) })
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"time"
 
-	"frm/core/config"
 	"frm/core/xrdq"
 	"frm/daemons"
 )
@@ -42,12 +41,7 @@ func agentMain(ctx context.Context, name string, args []string, stdin io.Reader,
 		fmt.Fprint(stdout, agentUsage)
 		return 0
 	}
-	path, err := config.Find(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return 4
-	}
-	cfg, err := config.Load(path, *inst)
+	_, cfg, err := loadConfig(*cfgPath, *inst, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 4

@@ -14,7 +14,6 @@ import (
 
 	"frm/core/catalog/embedded"
 	"frm/core/catalog/pgcat"
-	"frm/core/config"
 	"frm/core/names"
 	"frm/core/pgqueue"
 	"frm/core/space"
@@ -80,11 +79,7 @@ func catalogMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "frm catalog import: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	path, err := config.Find(*cfgPath)
-	var cfg *config.Config
-	if err == nil {
-		cfg, err = config.Load(path, *inst)
-	}
+	_, cfg, err := loadConfig(*cfgPath, *inst, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "frm catalog: %v\n", err)
 		return 4

@@ -42,10 +42,7 @@ func configMain(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "show":
-		var path string
-		if path, err = config.Find(*cfgPath); err == nil {
-			cfg, err = config.Load(path, *inst)
-		}
+		_, cfg, err = loadConfig(*cfgPath, *inst, nil)
 	case "convert":
 		if fs.NArg() != 1 {
 			fmt.Fprint(stderr, "frm config convert: give one xrootd config file\n")

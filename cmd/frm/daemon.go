@@ -98,12 +98,7 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	log := slog.New(h)
 
-	path, err := config.Find(*cfgPath)
-	if err != nil {
-		log.Error("configuration", "err", err)
-		return 4
-	}
-	cfg, err := config.LoadDebug(path, *inst, func(m string) { log.Debug(m) })
+	path, cfg, err := loadConfig(*cfgPath, *inst, func(m string) { log.Debug(m) })
 	if err != nil {
 		log.Error("configuration", "err", err)
 		return 4

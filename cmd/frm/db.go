@@ -69,11 +69,7 @@ func dbMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	envDSN := os.Getenv("FRM_CATALOG_DSN")
-	var cfg *config.Config
-	path, err := config.Find(*cfgPath)
-	if err == nil {
-		cfg, err = config.Load(path, *inst)
-	}
+	_, cfg, err := loadConfig(*cfgPath, *inst, nil)
 	if err != nil && (envDSN == "" || sub == "init" || *cfgPath != "") {
 		// Without a configuration only $FRM_CATALOG_DSN names the
 		// database, and init needs the partitions.

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"frm/core/config"
 	"io"
 	"os"
 	"os/signal"
@@ -86,3 +87,15 @@ Commands:
 Run 'frm <command> -h' for a command's options. Invoked as frm_admin, frm
 behaves as 'frm admin'; as frm_xfragent, as 'frm pstga'. Docs: docs/commands.md, docs/config.md.
 `
+
+// loadConfig finds the configuration (-c, $FRM_CONFIG, /etc/frm/frm.toml)
+// and loads it for instance; debug, when not nil, hears about xrootd
+// directives frm ignores.
+func loadConfig(flagPath, instance string, debug func(string)) (string, *config.Config, error) {
+	path, err := config.Find(flagPath)
+	if err != nil {
+		return "", nil, err
+	}
+	cfg, err := config.LoadDebug(path, instance, debug)
+	return path, cfg, err
+}
