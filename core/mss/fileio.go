@@ -230,3 +230,22 @@ func removeOnError(dst string, err *error) {
 		os.Remove(dst)
 	}
 }
+
+// openSource opens the local file a Store copies, which must be a regular
+// file; errors are classified (a missing source is NotExist).
+func openSource(backend, src string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, nil, classifyErrno(err, true)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, classifyErrno(err, false)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, Permanent(fmt.Errorf("mss %s: source %s is not a regular file", backend, src))
+	}
+	return f, st, nil
+}

@@ -189,18 +189,11 @@ func (p *Posix) Store(ctx context.Context, req Request, src, alg string) (Result
 	if err := p.check(req.RFN); err != nil {
 		return Result{}, err
 	}
-	in, err := os.Open(src)
+	in, st, err := openSource("posix", src)
 	if err != nil {
-		return Result{}, classifyErrno(err, true)
+		return Result{}, err
 	}
 	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return Result{}, classifyErrno(err, false)
-	}
-	if !st.Mode().IsRegular() {
-		return Result{}, Permanent(fmt.Errorf("mss posix: source %s is not a regular file", src))
-	}
 	hs, err := newHashSet(alg)
 	if err != nil {
 		return Result{}, err

@@ -344,18 +344,11 @@ func (s *S3) Store(ctx context.Context, req Request, src, alg string) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
-	f, err := os.Open(src)
+	f, st, err := openSource("s3", src)
 	if err != nil {
-		return Result{}, classifyErrno(err, true)
+		return Result{}, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return Result{}, classifyErrno(err, false)
-	}
-	if !st.Mode().IsRegular() {
-		return Result{}, Permanent(fmt.Errorf("mss s3: source %s is not a regular file", src))
-	}
 	hs, err := newHashSet(alg)
 	if err != nil {
 		return Result{}, err
