@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -28,11 +27,7 @@ Exits 0 at end of input (xrootd's agent exits 8).
 `
 
 func agentMain(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfgPath := fs.String("c", "", "")
-	inst := fs.String("n", os.Getenv("XRDNAME"), "")
-	help := fs.Bool("h", false, "")
+	fs, cfgPath, inst, help := siteFlags(name)
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n\n%s", name, err, agentUsage)
 		return 2

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -62,11 +61,7 @@ func catalogMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "frm catalog: unknown subcommand %q\n\n%s", args[0], catalogUsage)
 		return 2
 	}
-	fs := flag.NewFlagSet("frm catalog import", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfgPath := fs.String("c", "", "")
-	inst := fs.String("n", os.Getenv("XRDNAME"), "")
-	help := fs.Bool("h", false, "")
+	fs, cfgPath, inst, help := siteFlags("frm catalog import")
 	if err := fs.Parse(args[1:]); err != nil {
 		fmt.Fprintf(stderr, "frm catalog: %v\n\n%s", err, catalogUsage)
 		return 2

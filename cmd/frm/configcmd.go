@@ -1,10 +1,8 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"frm/core/config"
 )
@@ -25,11 +23,7 @@ func configMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fs := flag.NewFlagSet("frm config "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfgPath := fs.String("c", "", "")
-	inst := fs.String("n", os.Getenv("XRDNAME"), "")
-	help := fs.Bool("h", false, "")
+	fs, cfgPath, inst, help := siteFlags("frm config " + args[0])
 	if err := fs.Parse(args[1:]); err != nil {
 		fmt.Fprintf(stderr, "frm config: %v\n\n%s", err, configUsage)
 		return 2

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,10 +37,7 @@ SIGHUP re-reads the configuration (kept unchanged if it has errors).
 `
 
 func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("frm daemon", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfgPath := fs.String("c", "", "")
-	inst := fs.String("n", os.Getenv("XRDNAME"), "")
+	fs, cfgPath, inst, help := siteFlags("frm daemon")
 	only := fs.String("only", "", "")
 	logFile := fs.String("l", "", "")
 	keep := fs.String("k", "", "")
@@ -49,7 +45,6 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	logFormat := fs.String("log-format", "text", "")
 	drain := fs.Duration("drain", 60*time.Second, "")
 	metricsAddr := fs.String("metrics", "", "")
-	help := fs.Bool("h", false, "")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "frm daemon: %v\n\n%s", err, daemonUsage)
 		return 2

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -51,11 +50,7 @@ func dbMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "frm db: unknown subcommand %q\n\n%s", sub, dbUsage)
 		return 2
 	}
-	fs := flag.NewFlagSet("frm db "+sub, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfgPath := fs.String("c", "", "")
-	inst := fs.String("n", os.Getenv("XRDNAME"), "")
-	help := fs.Bool("h", false, "")
+	fs, cfgPath, inst, help := siteFlags("frm db " + sub)
 	if err := fs.Parse(args[1:]); err != nil {
 		fmt.Fprintf(stderr, "frm db: %v\n\n%s", err, dbUsage)
 		return 2

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"frm/core/config"
 	"io"
@@ -98,4 +99,16 @@ func loadConfig(flagPath, instance string, debug func(string)) (string, *config.
 	}
 	cfg, err := config.LoadDebug(path, instance, debug)
 	return path, cfg, err
+}
+
+// siteFlags starts the flag set every site subcommand shares: -c (config),
+// -n (instance, default $XRDNAME) and -h. Parse errors are the caller's to
+// report, with its own usage text.
+func siteFlags(name string) (fs *flag.FlagSet, cfgPath, inst *string, help *bool) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath = fs.String("c", "", "")
+	inst = fs.String("n", os.Getenv("XRDNAME"), "")
+	help = fs.Bool("h", false, "")
+	return fs, cfgPath, inst, help
 }

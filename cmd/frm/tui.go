@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,12 +30,8 @@ off. See docs/tui.md.
 
 // tuiMain runs `frm tui`.
 func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("frm tui", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfgPath := fs.String("c", "", "")
-	inst := fs.String("n", os.Getenv("XRDNAME"), "")
+	fs, cfgPath, inst, help := siteFlags("frm tui")
 	readOnly := fs.Bool("read-only", false, "")
-	help := fs.Bool("h", false, "")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "frm tui: %v\n\n%s", err, tuiUsage)
 		return 2
