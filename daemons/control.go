@@ -8,9 +8,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"frm/core/config"
+	"frm/core/pgqueue"
 	"frm/core/xrdq"
 )
 
@@ -52,6 +54,27 @@ type QueueEntry struct {
 	Added    int64  `json:"added"`
 	Op       string `json:"op"`
 	Running  bool   `json:"running"`
+	// With a shared queue: the host that must run it ("" any) and the
+	// worker holding it while it runs.
+	Host  string `json:"host,omitempty"`
+	Owner string `json:"owner,omitempty"`
+}
+
+// SharedQueueEntries lists the live requests of a shared queue, every
+// host's, in claim order.
+func SharedQueueEntries(ctx context.Context, q *pgqueue.Queue) ([]QueueEntry, error) {
+	reqs, err := q.List(ctx, pgqueue.Filter{})
+	if err != nil {
+		return nil, fmt.Errorf("shared queue: %w", err)
+	}
+	out := make([]QueueEntry, 0, len(reqs))
+	for _, r := range reqs {
+		x := r.Xrdq()
+		out = append(out, QueueEntry{Kind: r.Kind, Priority: r.Priority, LFN: r.LFN, RID: r.RID, TID: r.Requester,
+			Notify: strings.Join(r.Notify, " "), Added: r.Created.Unix(), Op: string(x.Op),
+			Running: r.State == pgqueue.Running, Host: r.Host, Owner: r.LeaseOwner})
+	}
+	return out, nil
 }
 
 func (d *Daemon) serveControl(ctx context.Context) (func(), error) {
@@ -172,6 +195,11 @@ func (d *Daemon) queue() ([]QueueEntry, error) {
 	if d.Transfer == nil {
 		return nil, fmt.Errorf("this daemon runs no transfer component")
 	}
+	if sh := d.Transfer.Shared; sh != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+		defer cancel()
+		return SharedQueueEntries(ctx, sh.Queue)
+	}
 	running := map[string]bool{}
 	for _, a := range d.Transfer.Status().Active {
 		running[a.RID+"\x00"+a.LFN] = true
@@ -196,6 +224,9 @@ func (d *Daemon) Cancel(rid string) (int, error) {
 	if rid == "" {
 		return 0, fmt.Errorf("cancel: no request id")
 	}
+	if sh := d.Transfer.Shared; sh != nil {
+		return d.cancelShared(sh, rid)
+	}
 	kinds := []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
 	var victims []xrdq.Request
 	d.Transfer.Queue.Walk(kinds, -1, func(r xrdq.Request) error {
@@ -213,13 +244,45 @@ func (d *Daemon) Cancel(rid string) (int, error) {
 			d.Log.Warn("notification failed", "rid", rid, "err", err)
 		}
 	}
+	d.stopRunning(rid, false)
+	d.publish(Event{Time: time.Now(), Type: "cancel", RID: rid})
+	return n, nil
+}
+
+// stopRunning cancels this daemon's running transfers of request rid;
+// lost marks them as no longer this host's to complete.
+func (d *Daemon) stopRunning(rid string, lost bool) {
 	d.Transfer.mu.Lock()
+	defer d.Transfer.mu.Unlock()
 	for _, j := range d.Transfer.running {
 		if j.x.RID == rid && j.cancel != nil {
+			j.lost.Store(lost)
 			j.cancel()
 		}
 	}
-	d.Transfer.mu.Unlock()
+}
+
+// cancelShared cancels request rid in the shared queue, every host's
+// live requests of it, and notifies their requesters. A transfer of it
+// running here stops now; one running on another host stops when that
+// host next renews its lease.
+func (d *Daemon) cancelShared(sh *Shared, rid string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	victims, err := sh.Queue.List(ctx, pgqueue.Filter{RID: rid})
+	if err != nil {
+		return 0, err
+	}
+	n, err := sh.Queue.Cancel(ctx, rid)
+	if err != nil {
+		return n, err
+	}
+	d.stopRunning(rid, true)
+	for _, r := range victims {
+		for _, err := range notify(r.Xrdq(), false, false, "request cancelled") {
+			d.Log.Warn("notification failed", "rid", rid, "err", err)
+		}
+	}
 	d.publish(Event{Time: time.Now(), Type: "cancel", RID: rid})
 	return n, nil
 }
@@ -240,4 +303,32 @@ func Dial(ctx context.Context, cfg *config.Config, req ControlRequest) ([]byte, 
 		c.SetReadDeadline(dl)
 	}
 	return bufio.NewReader(c).ReadBytes('\n')
+}
+
+// Events streams the daemon's events (the recent ones first, then live
+// ones) to fn until ctx ends or the daemon goes away; it returns the
+// reason the stream ended.
+func Events(ctx context.Context, cfg *config.Config, fn func(Event)) error {
+	var dl net.Dialer
+	c, err := dl.DialContext(ctx, "unix", ControlSocket(cfg))
+	if err != nil {
+		return fmt.Errorf("daemon not reachable at %s (is 'frm daemon' running?): %w", ControlSocket(cfg), err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if _, err := c.Write([]byte(`{"cmd":"events"}` + "\n")); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bufio.NewReader(c))
+	for {
+		var ev Event
+		if err := dec.Decode(&ev); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("daemon event stream: %w", err)
+		}
+		fn(ev)
+	}
 }

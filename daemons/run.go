@@ -17,6 +17,7 @@ import (
 
 	"frm/core/config"
 	"frm/core/mss"
+	"frm/core/pgqueue"
 	"frm/core/site"
 	"frm/core/xfer"
 	"frm/core/xrdq"
@@ -32,6 +33,8 @@ type Options struct {
 	// runs all.
 	Only []string
 	Log  *slog.Logger
+	// Version is recorded with the host in a shared catalog.
+	Version string
 }
 
 // Daemon is one frm daemon process.
@@ -44,6 +47,7 @@ type Daemon struct {
 
 	lock    *os.File
 	xfrLock *os.File
+	version string
 
 	metrics *metrics // nil unless ServeMetrics was called
 
@@ -79,7 +83,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{Site: s, Log: log, subs: map[chan Event]struct{}{}}
+	d := &Daemon{Site: s, Log: log, subs: map[chan Event]struct{}{}, version: o.Version}
 	admin := cfg.AdminDir()
 	if err := os.MkdirAll(admin, 0o700); err != nil {
 		return nil, fmt.Errorf("admin directory: %w", err)
@@ -112,6 +116,13 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		}
 		d.Transfer = NewTransfer(e, xrdq.Open(qdir), admin, in, out, time.Duration(cfg.Transfer.QCheck), log.With("component", "transfer"))
 		d.Transfer.OnEvent = d.publish
+		if pool := s.DB(); pool != nil {
+			host := s.HostName()
+			d.Transfer.Shared = &Shared{
+				Queue:  pgqueue.New(pool, pgqueue.Options{Site: cfg.Site, Host: host}),
+				Worker: host, Host: host, Lease: cfg.Catalog.LeaseOrDefault(),
+			}
+		}
 		if want["migrate"] {
 			d.Migrator = NewMigrator(s, d.Transfer, log.With("component", "migrate"))
 		}
@@ -189,6 +200,10 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 	if d.Purger != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- d.Purger.Run(ctx) }()
+	}
+	if d.Site.DB() != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.heartbeat(ctx) }()
 	}
 	d.Log.Info("frm daemon running", "admin", d.Site.Config.AdminDir(), "components", d.components())
 	wg.Wait()
@@ -302,4 +317,44 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(k)
 	return k
+}
+
+// Heartbeat and registration periods in a shared catalog: the heartbeat
+// says the host lives (tools show silent hosts), the registration
+// refreshes its partitions' sizes as SUMS keeps sum_partn_avail.
+const (
+	heartbeatEvery = 10 * time.Second
+	registerEvery  = 5 * time.Minute
+)
+
+// heartbeat registers this host in the shared catalog and keeps its
+// heartbeat fresh until ctx ends. Failures are logged and retried at the
+// next beat: a database restart must not stop the daemon.
+func (d *Daemon) heartbeat(ctx context.Context) {
+	register := func() {
+		rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+		defer cancel()
+		if err := d.Site.Register(rctx, d.version); err != nil && ctx.Err() == nil {
+			d.Log.Warn("cannot register this host in the shared catalog", "host", d.Site.HostName(), "err", err)
+		}
+	}
+	register()
+	beat := time.NewTicker(heartbeatEvery)
+	defer beat.Stop()
+	reg := time.NewTicker(registerEvery)
+	defer reg.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reg.C:
+			register()
+		case <-beat.C:
+			rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+			if err := d.Site.Heartbeat(rctx); err != nil && ctx.Err() == nil {
+				d.Log.Warn("heartbeat failed", "host", d.Site.HostName(), "err", err)
+			}
+			cancel()
+		}
+	}
 }

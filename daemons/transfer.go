@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"frm/core/pgqueue"
 	"frm/core/xfer"
 	"frm/core/xrdq"
 )
@@ -60,6 +61,7 @@ type recRef struct {
 	kind xrdq.Kind
 	prty int
 	req  xrdq.Request
+	pg   *pgqueue.Request // the shared request it stands for; nil for a queue-file record
 }
 
 func (r recRef) slot() slotKey { return slotKey{r.kind, r.prty, r.req.Offset} }
@@ -72,6 +74,7 @@ type slotKey struct {
 
 type job struct {
 	progress atomic.Pointer[copyProgress]
+	lost     atomic.Bool // its shared requests' lease was lost: stopped, not completed
 	key      string
 	x        xfer.Job
 	recs     []recRef
@@ -98,6 +101,9 @@ type Transfer struct {
 	QCheck            time.Duration
 	Log               *slog.Logger
 	OnEvent           func(Event)
+	// Shared, when set, is the queue work is claimed from (a PostgreSQL
+	// catalog); nil serves the local queue files directly.
+	Shared *Shared
 
 	wake chan struct{}
 	done chan *job
@@ -211,6 +217,11 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 	}
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
+	if t.Shared != nil {
+		sharedCtx, stopShared := context.WithCancel(jobCtx) // leases are renewed through the drain
+		defer stopShared()
+		go t.runShared(sharedCtx)
+	}
 	tick := time.NewTicker(t.QCheck)
 	defer tick.Stop()
 	stopCheck := time.NewTicker(5 * time.Second) // stop files appear and vanish
@@ -295,6 +306,10 @@ func (t *Transfer) fill(ctx context.Context) {
 	if draining {
 		return
 	}
+	if t.Shared != nil {
+		t.fillShared(ctx)
+		return
+	}
 	for dir, kinds := range [2][]xrdq.Kind{{xrdq.Stage, xrdq.Get}, {xrdq.Migrate, xrdq.Put}} {
 		var cands []candidate
 		for _, k := range kinds {
@@ -323,10 +338,7 @@ func (t *Transfer) fill(ctx context.Context) {
 func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	slots := t.SlotsIn
-	if dir == 1 {
-		slots = t.SlotsOut
-	}
+	slots := t.slots(dir)
 	// Records already served (running) or for a running lfn (merge).
 	var fresh []candidate
 	for _, c := range cands {
@@ -409,8 +421,11 @@ func (t *Transfer) finish(d *job) {
 	t.inUse[dir]--
 	recs := j.recs
 	for _, r := range recs {
-		delete(t.busy, r.slot())
+		if r.pg == nil {
+			delete(t.busy, r.slot())
+		}
 	}
+	lost := j.lost.Load()
 	t.mu.Unlock()
 
 	out := d.outcome
@@ -418,10 +433,19 @@ func (t *Transfer) finish(d *job) {
 	interrupted := out.Err != nil && errors.Is(out.Err, context.Canceled)
 	ev := Event{Kind: d.x.Kind.String(), LFN: d.x.LFN, RID: d.x.RID, Bytes: out.Bytes, Secs: secs}
 	switch {
+	case interrupted && lost:
+		ev.Type, ev.Err = "lost", "lease lost"
+		t.emit(ev)
+		return
 	case interrupted:
 		ev.Type, ev.Err = "requeued", "interrupted by shutdown"
 		t.Log.Info("transfer interrupted; request stays queued", "kind", d.x.Kind, "lfn", d.x.LFN)
 		t.emit(ev)
+		for _, r := range recs {
+			if r.pg != nil {
+				t.finishShared(r, outcomeView{}, true, false)
+			}
+		}
 		return
 	case out.Err != nil:
 		ev.Type, ev.Err = "fail", out.Err.Error()
@@ -439,6 +463,15 @@ func (t *Transfer) finish(d *job) {
 		emsg = out.Err.Error()
 	}
 	for _, r := range recs {
+		if r.pg != nil {
+			if !t.finishShared(r, outcomeView{err: out.Err, bytes: out.Bytes}, false, lost) {
+				continue
+			}
+			for _, err := range notify(r.req, out.Err == nil, out.NotFound, emsg) {
+				t.Log.Warn("notification failed", "lfn", d.x.LFN, "err", err)
+			}
+			continue
+		}
 		if _, _, err := t.Queue.Take(r.kind, r.prty, func(q xrdq.Request) bool { return q.Offset == r.req.Offset && q.ID == r.req.ID }); err != nil {
 			t.Log.Warn("cannot remove finished request from its queue", "queue", t.Queue.Queue(r.kind, r.prty).Path(), "err", err)
 		}

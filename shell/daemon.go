@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"frm/core/pgqueue"
 	"frm/core/xrdq"
 	"frm/daemons"
 )
@@ -60,41 +61,166 @@ var statusCmd = &command{
 
 var queueCmd = &command{
 	name: "queue", min: 5, needSite: true,
-	usage: usageText("Usage: queue", "",
+	opts: []optSpec{{name: "watch", min: 1}},
+	usage: usageText("Usage: queue [-watch]", "",
 		"Lists queued transfer requests (stage, get, migrate, put) with their age and whether",
-		"they are running. Without a daemon the queue files are read directly."),
+		"they are running. With a PostgreSQL catalog it lists the shared queue of every host",
+		"(with the host that runs each request); otherwise it asks the daemon, or reads the",
+		"queue files when no daemon runs.",
+		"",
+		"-watch lists the queue again whenever it changes, until interrupted (Ctrl-C): woken by",
+		"the database (LISTEN/NOTIFY) or the daemon's event stream; without either the queue",
+		"files are read every 2 seconds."),
 	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
-		var entries []daemons.QueueEntry
-		b, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "queue"})
-		if err == nil {
-			err = json.Unmarshal(b, &entries)
-		}
+		o, pos, err := parseOpts(args, c.opts)
 		if err != nil {
-			r.note(err.Error() + "; reading the queue files")
-			d := xrdq.Open(sh.Site.Config.QueueDir())
-			if !d.Exists() {
-				return fmt.Errorf("No transfer queues found in %s/", sh.Site.Config.QueueDir())
-			}
-			err = d.Walk([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, -1, func(q xrdq.Request) error {
-				k, _ := xrdq.KindForOp(q.Op)
-				entries = append(entries, daemons.QueueEntry{Kind: k.String(), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Notify: q.Notify, Added: q.Added, Op: string(q.Op)})
-				return nil
-			})
+			return err
+		}
+		if len(pos) > 0 {
+			return usagef("queue takes no arguments (%s given).", pos[0])
+		}
+		if !o.set["watch"] {
+			entries, err := queueEntries(ctx, sh, r)
 			if err != nil {
 				return err
 			}
-		}
-		now := time.Now()
-		for _, e := range entries {
-			state := "queued"
-			if e.Running {
-				state = "running"
+			for _, e := range entries {
+				r.result(queueLine(e, time.Now()), e)
 			}
-			r.result(fmt.Sprintf("%-4s %d %8s %-7s %-12s %-12s %s", e.Kind, e.Priority, now.Sub(time.Unix(e.Added, 0)).Round(time.Second), state, e.RID, e.TID, e.LFN), e)
+			r.done(ExitOK, map[string]any{"entries": len(entries)}, plural(int64(len(entries)), "request", "requests")+" queued.")
+			return nil
 		}
-		r.done(ExitOK, map[string]any{"entries": len(entries)}, plural(int64(len(entries)), "request", "requests")+" queued.")
+		snapshots := 0
+		show := func() {
+			entries, err := queueEntries(ctx, sh, nil)
+			if err != nil {
+				r.fail(err)
+				return
+			}
+			snapshots++
+			now := time.Now()
+			if sh.JSON {
+				r.result("", map[string]any{"at": now, "entries": nonNilEntries(entries)})
+				sh.flush()
+				return
+			}
+			if sh.Term {
+				sh.out().WriteString("\x1b[H\x1b[2J") // redraw in place
+			}
+			r.result(fmt.Sprintf("--- %s: %s queued", now.Format(time.TimeOnly), plural(int64(len(entries)), "request", "requests")), nil)
+			for _, e := range entries {
+				r.result(queueLine(e, now), nil)
+			}
+			sh.flush()
+		}
+		watchQueue(ctx, sh, show)
+		r.done(ExitInterrupted, map[string]any{"snapshots": snapshots})
 		return nil
 	},
+}
+
+func nonNilEntries(e []daemons.QueueEntry) []daemons.QueueEntry {
+	if e == nil {
+		return []daemons.QueueEntry{}
+	}
+	return e
+}
+
+func queueLine(e daemons.QueueEntry, now time.Time) string {
+	state := "queued"
+	if e.Running {
+		state = "running"
+	}
+	line := fmt.Sprintf("%-4s %d %8s %-7s %-12s %-12s %s", e.Kind, e.Priority, now.Sub(time.Unix(e.Added, 0)).Round(time.Second), state, e.RID, e.TID, e.LFN)
+	switch {
+	case e.Owner != "":
+		line += "  @" + e.Owner
+	case e.Host != "":
+		line += "  for " + e.Host
+	}
+	return line
+}
+
+// queueEntries lists the queue: the shared queue of a PostgreSQL catalog,
+// else the daemon's view, else the queue files. r, when not nil, is told
+// which source was used when the daemon could not be asked.
+func queueEntries(ctx context.Context, sh *Shell, r *report) ([]daemons.QueueEntry, error) {
+	if q := sh.Site.SharedQueue(); q != nil {
+		return daemons.SharedQueueEntries(ctx, q)
+	}
+	var entries []daemons.QueueEntry
+	b, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "queue"})
+	if err == nil {
+		err = json.Unmarshal(b, &entries)
+	}
+	if err == nil {
+		return entries, nil
+	}
+	if r != nil {
+		r.note(err.Error() + "; reading the queue files")
+	}
+	d := xrdq.Open(sh.Site.Config.QueueDir())
+	if !d.Exists() {
+		return nil, fmt.Errorf("No transfer queues found in %s/", sh.Site.Config.QueueDir())
+	}
+	entries = nil
+	err = d.Walk([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, -1, func(q xrdq.Request) error {
+		k, _ := xrdq.KindForOp(q.Op)
+		entries = append(entries, daemons.QueueEntry{Kind: k.String(), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Notify: q.Notify, Added: q.Added, Op: string(q.Op)})
+		return nil
+	})
+	return entries, err
+}
+
+// watchDebounce is how long a watcher waits after a change before it
+// lists the queue: changes arriving together are shown once, and the
+// claim that follows a completion is already there.
+const watchDebounce = 250 * time.Millisecond
+
+// watchQueue calls show whenever the queue changes, until ctx ends.
+func watchQueue(ctx context.Context, sh *Shell, show func()) {
+	if pool := sh.Site.DB(); pool != nil {
+		pgqueue.Watch(ctx, pool, watchDebounce, show)
+		return
+	}
+	kick := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		// The daemon's event stream while there is a daemon; without
+		// one, a look at the queue files every 2 seconds.
+		for ctx.Err() == nil {
+			daemons.Events(ctx, sh.Site.Config, func(daemons.Event) { signal() })
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+			signal()
+		}
+	}()
+	show()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(watchDebounce):
+		}
+		select { // changes of the debounce interval are covered by this show
+		case <-kick:
+		default:
+		}
+		show()
+	}
 }
 
 var cancelCmd = &command{

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,14 +38,6 @@ daemons before importing. The schema must be current (frm db init).
 Exit status: 0 done, 1 database or filesystem error, 2 usage, 3 schema not
 current, 4 configuration error.
 `
-
-// xrdqKinds maps the xrootd queue kinds to request kinds.
-var xrdqKinds = map[xrdq.Kind]string{
-	xrdq.Stage:   "stage",
-	xrdq.Migrate: "migrate",
-	xrdq.Get:     "get",
-	xrdq.Put:     "put",
-}
 
 func catalogMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -152,58 +142,27 @@ type queueImport struct {
 }
 
 // importQueue copies every live request of the xrootd queue files into
-// the database queue. The xrootd fields without a requests column go to
-// options (op, option bits, instance, cgi, the URL of a get/put, the
-// checksum).
+// the database queue (pgqueue.FromXrdq says what is kept where).
 func importQueue(ctx context.Context, q *pgqueue.Queue, d *xrdq.Dir) (queueImport, error) {
 	st := queueImport{perKind: map[string]int{}}
-	kinds := []xrdq.Kind{xrdq.Stage, xrdq.Migrate, xrdq.Get, xrdq.Put}
-	err := d.List(kinds, -1, func(r xrdq.Request) error {
+	err := d.List(pgqueue.XrdqKinds, -1, func(r xrdq.Request) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		k, ok := xrdq.KindForOp(r.Op)
+		nr, ok := pgqueue.FromXrdq(r)
 		if !ok {
 			return nil
 		}
-		kind := xrdqKinds[k]
-		lfn := r.Path()
-		if lfn == "" {
-			lfn = r.Object()
-		}
-		opts := map[string]any{"op": string(r.Op), "xrdq_options": uint32(r.Options), "instance": r.Instance}
-		if obj := r.Object(); obj != lfn {
-			opts["object"] = obj
-		}
-		if cgi := r.CGI(); cgi != "" {
-			opts["cgi"] = cgi
-		}
-		if r.CksType != 0 {
-			opts["cks_type"] = r.CksType
-			opts["cks_value"] = hex.EncodeToString([]byte(strings.TrimRight(r.CksValue, "\x00")))
-		}
-		b, _ := json.Marshal(opts)
-		notify := r.Notify
-		if notify == "-" {
-			notify = ""
-		}
-		var created time.Time
-		if r.Added > 0 {
-			created = time.Unix(r.Added, 0)
-		}
-		a, err := q.Add(ctx, pgqueue.NewRequest{
-			Kind: kind, Priority: int(r.Priority), LFN: lfn, RID: r.ID, Requester: r.User,
-			Notify: notify, Options: b, Created: created,
-		})
+		a, err := q.Add(ctx, nr)
 		if err != nil {
-			return fmt.Errorf("%s request %s for %s: %w", k, r.ID, lfn, err)
+			return fmt.Errorf("%s request %s for %s: %w", nr.Kind, r.ID, nr.LFN, err)
 		}
 		if a.Merged {
 			st.merged++
 		} else {
 			st.added++
 		}
-		st.perKind[kind]++
+		st.perKind[nr.Kind]++
 		return nil
 	})
 	return st, err

@@ -102,7 +102,7 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *only != "" {
 		comps = strings.Split(*only, ",")
 	}
-	d, err := daemons.New(cfg, daemons.Options{Only: comps, Log: log})
+	d, err := daemons.New(cfg, daemons.Options{Only: comps, Log: log, Version: version})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

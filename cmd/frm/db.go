@@ -154,11 +154,7 @@ func dbMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		var us []space.Usage
 		for _, s := range cfg.Spaces {
 			for _, p := range s.Partitions {
-				u := space.Stat(space.Partition{Space: s.Name, Path: strings.TrimRight(p.Path, "/"), Cap: int64(p.Cap)})
-				if u.Err == nil && u.Cap > 0 {
-					space.CountFiles(&u)
-					space.ApplyCaps(&u)
-				}
+				u := space.StatCapped(space.Partition{Space: s.Name, Path: strings.TrimRight(p.Path, "/"), Cap: int64(p.Cap)})
 				if u.Err != nil {
 					fmt.Fprintf(stderr, "frm db init: %v (registered without sizes)\n", u.Err)
 				}

@@ -159,6 +159,25 @@ type Catalog struct {
 	// Kind is "embedded" (xattrs and files, the default) or "postgres".
 	Kind string `toml:"kind,omitempty"`
 	DSN  string `toml:"dsn,omitempty"`
+	// MaxConns bounds the connection pool of one process (0: max(4, CPUs)).
+	MaxConns int `toml:"max_conns,omitempty"`
+	// StatementTimeout cancels a statement that runs longer (0: none).
+	StatementTimeout Duration `toml:"statement_timeout,omitempty"`
+	// Lease is how long a claimed request stays with its host without a
+	// renewal (renewed every third of it); a host silent that long loses
+	// its requests to the others. 0: DefaultLease.
+	Lease Duration `toml:"lease,omitempty"`
+}
+
+// DefaultLease is the request lease when catalog.lease is not set.
+const DefaultLease = Duration(60 * time.Second)
+
+// LeaseOrDefault is the configured lease, or DefaultLease.
+func (c Catalog) LeaseOrDefault() time.Duration {
+	if c.Lease > 0 {
+		return c.Lease.Std()
+	}
+	return DefaultLease.Std()
 }
 
 // Usage tracking (oss.usage log DIR).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 )
 
 // MaxSpaceName is the longest space name xrootd accepts.
@@ -180,6 +181,14 @@ func (c *Config) validate(v *validator) {
 	case "embedded", "postgres":
 	default:
 		v.add("catalog.kind", "must be embedded or postgres (is %q)", c.Catalog.Kind)
+	}
+	if c.Catalog.MaxConns < 0 {
+		v.add("catalog.max_conns", "must not be negative (is %d)", c.Catalog.MaxConns)
+	}
+	v.duration("catalog.statement_timeout", c.Catalog.StatementTimeout)
+	v.duration("catalog.lease", c.Catalog.Lease)
+	if l := c.Catalog.Lease.Std(); l > 0 && l < 3*time.Second {
+		v.add("catalog.lease", "must be at least 3s, the lease is renewed every third of it (is %s)", c.Catalog.Lease)
 	}
 	v.absPath("usage.log_dir", c.Usage.LogDir, false)
 	if !oneOf(c.Checksum.Default, checksumAlgs) {

@@ -19,11 +19,54 @@ import (
 // at the queue (claim) as if woken for every kind. fn runs on Listen's
 // goroutine and should return quickly (signal a channel).
 func Listen(ctx context.Context, pool *pgxpool.Pool, fn func(kind string)) error {
+	return listen(ctx, pool, []string{Channel}, false, fn)
+}
+
+// Watch calls fn after every change of the queue that watchers show
+// (Channel and StateChannel), at most once per interval: notifications
+// arriving within interval of the first one coalesce into one call, made
+// interval after it, so that a claim following the notified change is
+// seen too. fn also runs once connected and after every reconnection.
+// Watch returns ctx's error when ctx ends.
+func Watch(ctx context.Context, pool *pgxpool.Pool, interval time.Duration, fn func()) error {
+	kick := make(chan struct{}, 1)
+	// The first call comes once LISTEN is in place: nothing falls
+	// between it and the first notification.
+	go listen(ctx, pool, []string{Channel, StateChannel}, true, func(string) {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-kick:
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		select { // notifications of the interval are covered by this call
+		case <-kick:
+		default:
+		}
+		fn()
+	}
+}
+
+// listen is Listen on channels; kickFirst also calls fn("") after the
+// first connection.
+func listen(ctx context.Context, pool *pgxpool.Pool, channels []string, kickFirst bool, fn func(kind string)) error {
 	cfg := pool.Config().ConnConfig.Copy()
 	wait := 100 * time.Millisecond
-	first := true
+	first := !kickFirst
 	for {
-		err := listenOnce(ctx, cfg, fn, &first)
+		err := listenOnce(ctx, cfg, channels, fn, &first)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -43,14 +86,16 @@ func Listen(ctx context.Context, pool *pgxpool.Pool, fn func(kind string)) error
 	}
 }
 
-func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, fn func(string), first *bool) error {
+func listenOnce(ctx context.Context, cfg *pgx.ConnConfig, channels []string, fn func(string), first *bool) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
-		return err
+	for _, ch := range channels {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return err
+		}
 	}
 	if !*first {
 		fn("") // reconnected: something may have been missed

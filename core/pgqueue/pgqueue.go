@@ -51,9 +51,18 @@ import (
 	"frm/core/catalog/pgcat"
 )
 
-// Channel is the LISTEN/NOTIFY channel of the queue; the payload is the
-// request kind.
+// Channel is the LISTEN/NOTIFY channel of the queue: a request became
+// claimable (added, requeued, reclaimed); the payload is its kind.
+// Workers listen to it.
 const Channel = "frm_requests"
+
+// StateChannel tells watchers (queue --watch, the TUI) that requests
+// finished or were cancelled; the payload is the kind. Claims do not
+// notify (that would tax every claim for the watchers' sake): a claim
+// follows an Add, a completion or a requeue, each of which notifies, so
+// a watcher that reloads shortly after a notification sees it. Workers
+// do not listen to it, so completions do not wake them.
+const StateChannel = "frm_queue_state"
 
 // Request states.
 const (
@@ -362,7 +371,7 @@ const finishSQL = `WITH d AS (
 	WHERE id = $1 AND lease_owner = $2 AND attempts = $3
 	RETURNING site, id, kind, lfn, claimed_at)
 INSERT INTO transfer_history (site, request_id, kind, lfn, host, bytes, started_at, ok, error, final)
-SELECT site, id, kind, lfn, $4, $5, COALESCE(claimed_at, now()), $6, $7, true FROM d`
+SELECT site, id, kind, lfn, $4, $5, COALESCE(claimed_at, now()), $6, $7, true FROM d, pg_notify('frm_queue_state', d.kind)`
 
 // Complete finishes a claimed request: its row leaves requests and its
 // outcome (successful or not) becomes a final transfer_history row, in
@@ -526,10 +535,11 @@ func (q *Queue) Cancel(ctx context.Context, rid string) (int, error) {
 	}
 	var n int
 	err := q.opt.Retry.Do(ctx, func(ctx context.Context) error {
-		tag, err := q.pool.Exec(ctx, `UPDATE requests SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL, updated_at = now()
-			WHERE site = $1 AND rid = $2 AND state IN ('queued', 'running')`, q.opt.Site, rid)
-		n = int(tag.RowsAffected())
-		return err
+		return q.pool.QueryRow(ctx, `WITH c AS (
+				UPDATE requests SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL, updated_at = now()
+				WHERE site = $1 AND rid = $2 AND state IN ('queued', 'running')
+				RETURNING kind)
+			SELECT count(*), count(pg_notify('`+StateChannel+`', kind)) FROM c`, q.opt.Site, rid).Scan(&n, new(int))
 	})
 	return n, err
 }
@@ -589,6 +599,27 @@ func (q *Queue) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		tag, err := q.pool.Exec(ctx, `DELETE FROM requests WHERE site = $1 AND state = 'cancelled' AND updated_at < $2`, q.opt.Site, cutoff)
 		n = int(tag.RowsAffected())
 		return err
+	})
+	return n, err
+}
+
+// ReleaseOwner puts every request still running under worker back in
+// the queue at once and returns how many. A worker calls it when it
+// starts: leases held under its name belong to a previous life of the
+// same worker (a crash), whose transfers are gone; waiting for their
+// leases to expire would only delay them.
+func (q *Queue) ReleaseOwner(ctx context.Context, worker string) (int, error) {
+	var n int
+	err := q.opt.Retry.Do(ctx, func(ctx context.Context) error {
+		var notified int
+		return q.pool.QueryRow(ctx, `WITH r AS (
+				UPDATE requests SET state = 'queued', lease_owner = NULL, lease_expires = NULL,
+					error = 'worker ' || lease_owner || ' restarted', updated_at = now()
+				WHERE site = $1 AND state = 'running' AND lease_owner = $2
+				RETURNING kind)
+			SELECT (SELECT count(*) FROM r),
+				(SELECT count(*) FROM (SELECT pg_notify('`+Channel+`', kind) FROM (SELECT DISTINCT kind FROM r) k) x)`,
+			q.opt.Site, worker).Scan(&n, &notified)
 	})
 	return n, err
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"frm/core/catalog"
 	"frm/core/catalog/embedded"
 	"frm/core/catalog/pgcat"
@@ -39,7 +41,15 @@ type Site struct {
 	Loc *time.Location
 
 	closers []func()
+	pool    *pgxpool.Pool // the shared catalog's connections; nil when embedded
 }
+
+// DB returns the connection pool of the shared PostgreSQL catalog, or nil
+// for an embedded site: callers use it to reach the shared queue.
+func (s *Site) DB() *pgxpool.Pool { return s.pool }
+
+// HostName is the name this host registers under in a shared catalog.
+func (s *Site) HostName() string { return pgcat.HostName(s.Config.Instance) }
 
 // Open builds a Site from a loaded configuration. With a PostgreSQL
 // catalog (catalog.kind = "postgres", or $FRM_CATALOG_DSN) it connects and
@@ -72,7 +82,10 @@ func Open(cfg *config.Config) (*Site, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		pool, err := pgcat.Open(ctx, dsn, pgcat.PoolOptions{})
+		pool, err := pgcat.Open(ctx, dsn, pgcat.PoolOptions{
+			MaxConns:         int32(cfg.Catalog.MaxConns),
+			StatementTimeout: cfg.Catalog.StatementTimeout.Std(),
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -87,6 +100,7 @@ func Open(cfg *config.Config) (*Site, error) {
 		}
 		s.Catalog = pgcat.New(pool, pgcat.Options{Names: m, Site: cfg.Site, Host: pgcat.HostName(cfg.Instance), WriteThrough: fs})
 		s.closers = append(s.closers, pool.Close)
+		s.pool = pool
 	case cfg.Catalog.Kind != "" && cfg.Catalog.Kind != "embedded":
 		return nil, fmt.Errorf("unknown catalog kind %q (embedded or postgres)", cfg.Catalog.Kind)
 	}

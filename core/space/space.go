@@ -200,6 +200,17 @@ func Stat(p Partition) Usage {
 	return u
 }
 
+// StatCapped is Stat with the cap applied: a capped partition's files
+// are counted (CountFiles) so that Total and Free reflect its cap.
+func StatCapped(p Partition) Usage {
+	u := Stat(p)
+	if u.Err == nil && u.Cap > 0 {
+		CountFiles(&u)
+		ApplyCaps(&u)
+	}
+	return u
+}
+
 // CountFiles walks the partition's data directory and fills Files and
 // Bytes with the data files (not side files) found there.
 func CountFiles(u *Usage) error {

@@ -1,0 +1,253 @@
+package daemons
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"frm/core/pgqueue"
+	"frm/core/xrdq"
+)
+
+// Shared is the shared PostgreSQL queue a transfer daemon serves when the
+// site's catalog is in PostgreSQL: requests are claimed from it under a
+// lease instead of being read from the local queue files. The local queue
+// files stay the entry point of this host's requesters (xrootd's
+// frm_xfragent, frm pstga): their records are moved into the shared queue
+// for this host, then taken out of the files.
+type Shared struct {
+	Queue *pgqueue.Queue
+	// Worker names this daemon as lease owner; Host is this host, which
+	// the moved local requests are bound to (their requester waits here).
+	Worker, Host string
+	// Lease is renewed every third of itself while a transfer runs.
+	Lease time.Duration
+}
+
+var kindOfName = map[string]xrdq.Kind{"stage": xrdq.Stage, "get": xrdq.Get, "migrate": xrdq.Migrate, "put": xrdq.Put}
+
+// dbTimeout bounds one queue statement of the daemon's own bookkeeping.
+const dbTimeout = 30 * time.Second
+
+// runShared does the shared queue's background work until ctx ends:
+// wake-ups from other hosts (LISTEN), lease renewal of running transfers,
+// and reclaiming the requests of hosts that died.
+func (t *Transfer) runShared(ctx context.Context) {
+	sh := t.Shared
+	if n, err := sh.Queue.ReleaseOwner(ctx, sh.Worker); err != nil {
+		t.Log.Warn("cannot release the requests of a previous run", "worker", sh.Worker, "err", err)
+	} else if n > 0 {
+		t.Log.Info("requests of a previous run queued again", "n", n, "worker", sh.Worker)
+	}
+	go pgqueue.Listen(ctx, sh.Queue.Pool(), func(kind string) {
+		if _, ok := kindOfName[kind]; ok || kind == "" {
+			t.Wake()
+		}
+	})
+	renew := time.NewTicker(sh.Lease / 3)
+	defer renew.Stop()
+	reclaim := time.NewTicker(sh.Lease / 2)
+	defer reclaim.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C:
+			t.renewLeases(ctx)
+		case <-reclaim.C:
+			rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+			n, failed, err := sh.Queue.ReclaimExpired(rctx)
+			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				t.Log.Warn("cannot reclaim expired leases", "err", err)
+			case n+failed > 0:
+				t.Log.Info("requests of silent hosts reclaimed", "requeued", n, "failed", failed)
+			}
+		}
+	}
+}
+
+// renewLeases extends the leases of every running shared request. A
+// request whose lease is lost (cancelled, or taken over after this host
+// was silent too long) has its transfer stopped: another host runs it,
+// and this one must not complete it.
+func (t *Transfer) renewLeases(ctx context.Context) {
+	t.mu.Lock()
+	var held []pgqueue.Request
+	byID := map[int64]*job{}
+	for _, j := range t.running {
+		for _, r := range j.recs {
+			if r.pg != nil {
+				held = append(held, *r.pg)
+				byID[r.pg.ID] = j
+			}
+		}
+	}
+	t.mu.Unlock()
+	if len(held) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	lost, err := t.Shared.Queue.Renew(rctx, t.Shared.Lease, held...)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			t.Log.Warn("cannot renew leases; transfers go on and renew again", "held", len(held), "err", err)
+		}
+		return
+	}
+	for _, id := range lost {
+		j := byID[id]
+		t.Log.Warn("lease lost; stopping the transfer (cancelled, or another host took it over)", "lfn", j.x.LFN, "id", id)
+		j.lost.Store(true)
+		if j.cancel != nil {
+			j.cancel()
+		}
+	}
+}
+
+// importLocal moves the records of the local queue files into the
+// shared queue, bound to this host. A record leaves its file only after
+// the database has it, so a crash in between leaves it in both: moved
+// again, it merges with itself.
+func (t *Transfer) importLocal(ctx context.Context) {
+	for _, k := range pgqueue.XrdqKinds {
+		for p := 0; p <= xrdq.MaxPriority; p++ {
+			q := t.Queue.Queue(k, p)
+			var recs []xrdq.Request
+			if err := q.Walk(func(r xrdq.Request) error { recs = append(recs, r); return nil }); err != nil {
+				t.Log.Warn("cannot read queue", "queue", q.Path(), "err", err)
+				continue
+			}
+			for _, r := range recs {
+				nr, ok := pgqueue.FromXrdq(r)
+				if !ok {
+					continue
+				}
+				nr.Host = t.Shared.Host
+				rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+				_, err := t.Shared.Queue.Add(rctx, nr)
+				cancel()
+				if err != nil {
+					t.Log.Warn("cannot move a local request to the shared queue; it stays in its file", "queue", q.Path(), "lfn", nr.LFN, "err", err)
+					return
+				}
+				if _, _, err := t.Queue.Take(k, p, func(q xrdq.Request) bool { return q.Offset == r.Offset && q.ID == r.ID }); err != nil {
+					t.Log.Warn("cannot remove a moved request from its queue file", "queue", q.Path(), "err", err)
+				}
+			}
+		}
+	}
+}
+
+// fillShared claims requests while slots are free and starts them.
+func (t *Transfer) fillShared(ctx context.Context) {
+	t.importLocal(ctx)
+	for dir, kinds := range [2][]xrdq.Kind{{xrdq.Stage, xrdq.Get}, {xrdq.Migrate, xrdq.Put}} {
+		var names []string
+		for _, k := range kinds {
+			if !t.stopped(k) {
+				names = append(names, xrdqName(k))
+			}
+		}
+		// A claimed request for an lfn already being transferred rides
+		// along without a slot, so claim again until full or empty.
+		for len(names) > 0 {
+			t.mu.Lock()
+			free := t.slots(dir) - t.inUse[dir]
+			t.mu.Unlock()
+			if free <= 0 {
+				break
+			}
+			rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+			reqs, err := t.Shared.Queue.Claim(rctx, t.Shared.Worker, names, free, t.Shared.Lease)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					t.Log.Warn("cannot claim requests", "kinds", names, "err", err)
+				}
+				break
+			}
+			if len(reqs) == 0 {
+				break
+			}
+			t.startClaimed(ctx, dir, reqs)
+		}
+		t.startFrom(ctx, dir, nil) // internal migrations use the slots left
+	}
+}
+
+func xrdqName(k xrdq.Kind) string {
+	for n, kk := range kindOfName {
+		if kk == k {
+			return n
+		}
+	}
+	return ""
+}
+
+func (t *Transfer) slots(dir int) int {
+	if dir == 1 {
+		return t.SlotsOut
+	}
+	return t.SlotsIn
+}
+
+// startClaimed starts a job for each claimed request, merging those for
+// an lfn already running into its job.
+func (t *Transfer) startClaimed(ctx context.Context, dir int, reqs []pgqueue.Request) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range reqs {
+		r := &reqs[i]
+		k := kindOfName[r.Kind]
+		x := r.Xrdq()
+		ref := recRef{kind: k, prty: int(x.Priority), req: x, pg: r}
+		jx := toJob(ref)
+		key := jobKey(jx.Kind, jx.LFN)
+		if j := t.running[key]; j != nil {
+			j.recs = append(j.recs, ref)
+			t.emit(Event{Type: "merged", Kind: jx.Kind.String(), LFN: jx.LFN, RID: jx.RID})
+			continue
+		}
+		t.start(ctx, dir, &job{key: key, x: jx, recs: []recRef{ref}})
+	}
+}
+
+// finishShared records the end of a job's shared requests: completed or
+// failed for good, or given back to the queue when the transfer was
+// interrupted by a drain. It reports whether the requesters should be
+// notified (the outcome is final and this host still held the lease).
+func (t *Transfer) finishShared(r recRef, out outcomeView, interrupted, lost bool) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	var err error
+	switch {
+	case lost:
+		return false // another host has it now (or it was cancelled)
+	case interrupted:
+		err = t.Shared.Queue.Requeue(ctx, *r.pg, "interrupted by shutdown", 0)
+	case out.err != nil:
+		err = t.Shared.Queue.Fail(ctx, *r.pg, out.err.Error())
+	default:
+		err = t.Shared.Queue.Complete(ctx, *r.pg, pgqueue.Outcome{OK: true, Bytes: out.bytes})
+	}
+	switch {
+	case errors.Is(err, pgqueue.ErrLeaseLost):
+		t.Log.Warn("request was cancelled or taken over while it ran; its outcome is not recorded here", "lfn", r.pg.LFN, "id", r.pg.ID)
+		return false
+	case err != nil:
+		// The lease runs out and another host does the request again:
+		// at worst a transfer twice, never a request lost.
+		t.Log.Warn("cannot record a request's outcome; it will run again when its lease expires", "lfn", r.pg.LFN, "id", r.pg.ID, "err", err)
+		return false
+	}
+	return !interrupted
+}
+
+// outcomeView is what finishShared needs of a transfer's outcome.
+type outcomeView struct {
+	err   error
+	bytes int64
+}
