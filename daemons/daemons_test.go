@@ -65,7 +65,7 @@ type running struct {
 
 func start(t *testing.T, s tsite, only ...string) *running {
 	t.Helper()
-	d, err := New(s.cfg, Options{Only: only, Log: slog.New(slog.DiscardHandler)})
+	d, err := New(s.cfg, Options{Only: only, Log: testLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,4 +496,12 @@ func TestCancelNotifiesWaitingRequester(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the requester of a cancelled request heard nothing")
 	}
+}
+
+// testLog discards the daemon's log unless FRM_TEST_LOG is set.
+func testLog() *slog.Logger {
+	if os.Getenv("FRM_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -29,16 +29,25 @@ var kindOfName = map[string]xrdq.Kind{"stage": xrdq.Stage, "get": xrdq.Get, "mig
 // dbTimeout bounds one queue statement of the daemon's own bookkeeping.
 const dbTimeout = 30 * time.Second
 
+// releasePrevious gives back the requests a previous run of this worker
+// still holds (it crashed): before the first claim, so that only those
+// are released.
+func (t *Transfer) releasePrevious(ctx context.Context) {
+	sh := t.Shared
+	rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	if n, err := sh.Queue.ReleaseOwner(rctx, sh.Worker); err != nil {
+		t.Log.Warn("cannot release the requests of a previous run; they wait for their leases to expire", "worker", sh.Worker, "err", err)
+	} else if n > 0 {
+		t.Log.Info("requests of a previous run queued again", "n", n, "worker", sh.Worker)
+	}
+}
+
 // runShared does the shared queue's background work until ctx ends:
 // wake-ups from other hosts (LISTEN), lease renewal of running transfers,
 // and reclaiming the requests of hosts that died.
 func (t *Transfer) runShared(ctx context.Context) {
 	sh := t.Shared
-	if n, err := sh.Queue.ReleaseOwner(ctx, sh.Worker); err != nil {
-		t.Log.Warn("cannot release the requests of a previous run", "worker", sh.Worker, "err", err)
-	} else if n > 0 {
-		t.Log.Info("requests of a previous run queued again", "n", n, "worker", sh.Worker)
-	}
 	go pgqueue.Listen(ctx, sh.Queue.Pool(), func(kind string) {
 		if _, ok := kindOfName[kind]; ok || kind == "" {
 			t.Wake()

@@ -218,6 +218,7 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
 	if t.Shared != nil {
+		t.releasePrevious(ctx)
 		sharedCtx, stopShared := context.WithCancel(jobCtx) // leases are renewed through the drain
 		defer stopShared()
 		go t.runShared(sharedCtx)

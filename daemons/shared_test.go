@@ -1,0 +1,205 @@
+package daemons
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"frm/core/config"
+	"frm/core/pgqueue"
+	"frm/core/pgtest"
+	"frm/core/xrdq"
+	schema "frm/sql"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
+}
+
+// sharedSite is a test site whose catalog is a fresh PostgreSQL database.
+func sharedSite(t *testing.T, mutate func(*config.Config)) (tsite, *pgxpool.Pool) {
+	t.Helper()
+	dsn := pgtest.Shared(t).CreateDB(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := schema.Migrate(ctx, pool, "test"); err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, func(c *config.Config) {
+		c.Catalog.Kind, c.Catalog.DSN = "postgres", dsn
+		c.Catalog.Lease = config.Duration(3 * time.Second)
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	return s, pool
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func TestSharedQueueStagesLocalAndSharedRequests(t *testing.T) {
+	s, pool := sharedSite(t, nil)
+	s.mssFile(t, "/store/local.fits", "from the queue file\n")
+	s.mssFile(t, "/store/shared.fits", "from the database\n")
+	s.mssFile(t, "/store/elsewhere.fits", "not ours\n")
+	notes := filepath.Join(s.l.Dir, "notes")
+	os.WriteFile(notes, nil, 0o644)
+	r := start(t, s, "stage")
+	host := r.d.Site.HostName()
+
+	// A requester on this host writes the queue file (as frm_xfragent);
+	// another host's admin puts requests straight into the database.
+	queueAdd(t, s, "+tid1 rl file://"+notes+" 1 rsn /store/local.fits")
+	q := pgqueue.New(pool, pgqueue.Options{Site: s.cfg.Site, Host: "admin"})
+	ctx := context.Background()
+	if _, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/store/shared.fits", RID: "rs", Notify: "file://" + notes}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/store/elsewhere.fits", RID: "re", Host: "other-host"}); err != nil {
+		t.Fatal(err)
+	}
+	r.d.Transfer.Wake()
+	r.waitEvent(t, "done", "/store/local.fits")
+	r.waitEvent(t, "done", "/store/shared.fits") // woken by NOTIFY, not by a wake-up
+	for lfn, want := range map[string]string{"store/local.fits": "from the queue file\n", "store/shared.fits": "from the database\n"} {
+		if b, _ := os.ReadFile(filepath.Join(s.l.LocalRoot, lfn)); string(b) != want {
+			t.Errorf("%s staged as %q", lfn, b)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.l.LocalRoot, "store/elsewhere.fits")); err == nil {
+		t.Error("a request bound to another host was run here")
+	}
+	// The queue-file record moved into the database, bound to this host.
+	if n := count(t, pool, `SELECT count(*) FROM transfer_history WHERE final AND ok AND host = $1 AND lfn = '/store/local.fits'`, host); n != 1 {
+		t.Errorf("local request: %d final history rows by %s, want 1", n, host)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM transfer_history WHERE final AND ok AND lfn = '/store/shared.fits'`); n != 1 {
+		t.Errorf("shared request: %d final history rows, want 1", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM requests WHERE state = 'queued' AND lfn = '/store/elsewhere.fits'`); n != 1 {
+		t.Errorf("the other host's request is not waiting for it (%d)", n)
+	}
+	n := 0
+	xrdq.Open(s.cfg.QueueDir()).List(pgqueue.XrdqKinds, -1, func(xrdq.Request) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("%d records left in the queue files", n)
+	}
+	// Both requesters were told, once each.
+	deadline := time.Now().Add(5 * time.Second)
+	var b []byte
+	for time.Now().Before(deadline) {
+		if b, _ = os.ReadFile(notes); strings.Count(string(b), "\n") >= 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := string(b); strings.Count(got, "stage OK /store/local.fits") != 1 || strings.Count(got, "stage OK /store/shared.fits") != 1 {
+		t.Errorf("notifications:\n%s", got)
+	}
+	// The host registered itself and its partitions.
+	if n := count(t, pool, `SELECT count(*) FROM hosts WHERE name = $1 AND heartbeat > now() - interval '1 minute'`, host); n != 1 {
+		t.Errorf("host %s not registered", host)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM partitions WHERE host = $1`, host); n == 0 {
+		t.Errorf("no partitions registered for %s", host)
+	}
+}
+
+func TestSharedCancelStopsRunningTransfer(t *testing.T) {
+	s, pool := sharedSite(t, func(c *config.Config) {
+		c.MSS.Backend = "command"
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
+		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+		c.Transfer.CopyMax = 1
+	})
+	s.mssFile(t, "/store/slow", "x")
+	r := start(t, s, "stage")
+	q := pgqueue.New(pool, pgqueue.Options{Site: s.cfg.Site})
+	ctx := context.Background()
+	if _, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/store/slow", RID: "rslow"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvent(t, "start", "/store/slow")
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	b, err := Dial(dctx, s.cfg, ControlRequest{Cmd: "queue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []QueueEntry
+	json.Unmarshal(b, &entries)
+	if len(entries) != 1 || !entries[0].Running || entries[0].Owner != r.d.Site.HostName() {
+		t.Fatalf("queue over the control socket: %s", b)
+	}
+	b, _ = Dial(dctx, s.cfg, ControlRequest{Cmd: "cancel", RID: "rslow"})
+	if !strings.Contains(string(b), `"cancelled":1`) {
+		t.Fatalf("cancel: %s", b)
+	}
+	r.waitEvent(t, "lost", "/store/slow")
+	if n := count(t, pool, `SELECT count(*) FROM requests WHERE state = 'cancelled' AND rid = 'rslow'`); n != 1 {
+		t.Errorf("request not cancelled in the database")
+	}
+	if n := count(t, pool, `SELECT count(*) FROM transfer_history WHERE final`); n != 0 {
+		t.Errorf("a cancelled request got %d final history rows", n)
+	}
+}
+
+// TestSharedDrainGivesRequestsBack: a transfer cut short by a drain goes
+// back to the shared queue at once, for any host to take.
+func TestSharedDrainGivesRequestsBack(t *testing.T) {
+	s, pool := sharedSite(t, func(c *config.Config) {
+		c.MSS.Backend = "command"
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
+		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+	})
+	s.mssFile(t, "/store/slow", "x")
+	d, err := New(s.cfg, Options{Only: []string{"stage"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	started := make(chan struct{}, 1)
+	d.Transfer.OnEvent = func(ev Event) {
+		if ev.Type == "start" {
+			started <- struct{}{}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, 100*time.Millisecond) }()
+	q := pgqueue.New(pool, pgqueue.Options{Site: s.cfg.Site})
+	if _, err := q.Add(context.Background(), pgqueue.NewRequest{Kind: "stage", LFN: "/store/slow", RID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("transfer did not start")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM requests WHERE state = 'queued' AND lease_owner IS NULL AND lfn = '/store/slow'`); n != 1 {
+		t.Fatalf("the interrupted request is not queued again (%d)", n)
+	}
+}
