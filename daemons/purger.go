@@ -18,6 +18,9 @@ type Purger struct {
 	Site    *site.Site
 	Log     *slog.Logger
 	OnEvent func(Event)
+	// leader, with a shared catalog, elects this host to purge a space
+	// or not; nil purges every space (one host).
+	leader *purgeLeader
 
 	mu       sync.Mutex // guards waitTime and last
 	waitTime time.Duration
@@ -33,6 +36,9 @@ type PurgeStatus struct {
 	Bytes   int64     `json:"bytes"`
 	Errors  int       `json:"errors"`
 	Stopped bool      `json:"stopped"` // STOPPURGE present
+	// Leading lists the spaces this host purges, with a shared catalog
+	// (other hosts purge the rest); nil means all.
+	Leading []string `json:"leading,omitempty"`
 }
 
 // NewPurger returns a purger with the site's settings.
@@ -69,6 +75,24 @@ func (p *Purger) Last() PurgeStatus {
 
 // Run runs cycles until ctx ends; a cycle in progress stops between files.
 func (p *Purger) Run(ctx context.Context) error {
+	if l := p.leader; l != nil {
+		l.refresh(ctx, p.Site.Spaces.All(), p.Log.Info)
+		go func() {
+			t := time.NewTicker(l.ttl / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					l.resign(rctx)
+					cancel()
+					return
+				case <-t.C:
+					l.refresh(ctx, p.Site.Spaces.All(), p.Log.Info)
+				}
+			}
+		}()
+	}
 	for {
 		st := p.Cycle(ctx)
 		p.mu.Lock()
@@ -87,7 +111,20 @@ func (p *Purger) Run(ctx context.Context) error {
 // Cycle runs one purge cycle.
 func (p *Purger) Cycle(ctx context.Context) PurgeStatus {
 	st := PurgeStatus{At: time.Now()}
-	plan, err := purge.Build(ctx, p.Site, purge.Options{Lazy: true, OnError: func(err error) { p.Log.Warn("purge scan", "err", err) }})
+	opt := purge.Options{Lazy: true, OnError: func(err error) { p.Log.Warn("purge scan", "err", err) }}
+	if p.leader != nil {
+		opt.Spaces = p.leader.leading()
+		st.Leading = opt.Spaces
+		if st.Leading == nil {
+			st.Leading = []string{}
+		}
+		if len(opt.Spaces) == 0 {
+			st.Skipped = true
+			p.Log.Debug("purge cycle skipped; other hosts purge every space")
+			return st
+		}
+	}
+	plan, err := purge.Build(ctx, p.Site, opt)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.Log.Warn("purge plan failed", "err", err)

@@ -135,6 +135,10 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if want["purge"] {
 		d.Purger = NewPurger(s, log.With("component", "purge"))
 		d.Purger.OnEvent = d.publish
+		if pool := s.DB(); pool != nil {
+			d.Purger.leader = &purgeLeader{queue: pgqueue.New(pool, pgqueue.Options{Site: cfg.Site}),
+				holder: s.HostName(), ttl: cfg.Catalog.LeaseOrDefault()}
+		}
 	}
 	return d, nil
 }

@@ -203,3 +203,42 @@ func TestSharedDrainGivesRequestsBack(t *testing.T) {
 		t.Fatalf("the interrupted request is not queued again (%d)", n)
 	}
 }
+
+// TestPurgeLeaderPerPartitionSet: hosts mounting the same partitions
+// elect one purger per space; a host with its own partitions (same space
+// names and layout, other disks) purges them at the same time; when the
+// leader stops, another host takes over.
+func TestPurgeLeaderPerPartitionSet(t *testing.T) {
+	a, _ := sharedSite(t, nil)
+	b := a
+	bcfg := *a.cfg
+	bcfg.Instance = "b" // same partitions, another daemon instance
+	b.cfg = &bcfg
+	c := newSite(t, func(cc *config.Config) { // own partitions, same spaces
+		cc.Catalog = a.cfg.Catalog
+		cc.Instance = "c"
+	})
+	ra := start(t, a, "purge")
+	waitLead := func(r *running, want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for len(r.d.Purger.leader.leading()) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s leads %v, want %d spaces", r.d.Site.HostName(), r.d.Purger.leader.leading(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	spaces := len(a.cfg.Spaces)
+	waitLead(ra, spaces)
+	rb := start(t, b, "purge")
+	rc := start(t, c, "purge")
+	waitLead(rc, spaces)                // its own partitions: its own leases
+	time.Sleep(1500 * time.Millisecond) // b has refreshed at least once
+	waitLead(rb, 0)
+	if st := rb.d.Purger.Cycle(context.Background()); !st.Skipped || len(st.Leading) != 0 {
+		t.Errorf("a non-leader's cycle: %+v", st)
+	}
+	ra.stop(t) // resigns
+	waitLead(rb, spaces)
+}

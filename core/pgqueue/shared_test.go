@@ -113,3 +113,46 @@ func TestXrdqRoundTrip(t *testing.T) {
 		t.Errorf("native request options %v", o)
 	}
 }
+
+func TestLeaderLease(t *testing.T) {
+	p := newPool(t)
+	ctx := context.Background()
+	q := New(p, Options{Site: "s"})
+	other := New(p, Options{Site: "other-site"})
+	steps := []struct {
+		q      *Queue
+		holder string
+		ttl    time.Duration
+		sleep  time.Duration
+		lead   bool
+	}{
+		{q, "h1", 500 * time.Millisecond, 0, true},           // free: taken
+		{q, "h2", time.Minute, 0, false},                     // held by h1
+		{other, "h2", time.Minute, 0, true},                  // another site's lease of the same name
+		{q, "h1", 500 * time.Millisecond, 0, true},           // renewal
+		{q, "h2", time.Minute, 700 * time.Millisecond, true}, // h1 silent past its ttl: taken over
+		{q, "h1", time.Minute, 0, false},                     // h1 comes back: too late
+	}
+	for i, s := range steps {
+		time.Sleep(s.sleep)
+		got, err := s.q.Lead(ctx, "purge/data", s.holder, s.ttl)
+		if err != nil || got != s.lead {
+			t.Fatalf("step %d: %s leads = %v, %v; want %v", i, s.holder, got, err, s.lead)
+		}
+	}
+	if h, _, err := q.Leader(ctx, "purge/data"); h != "h2" || err != nil {
+		t.Fatalf("leader %q %v, want h2", h, err)
+	}
+	if err := q.Resign(ctx, "purge/data", "h1"); err != nil { // not the holder: no effect
+		t.Fatal(err)
+	}
+	if ok, _ := q.Lead(ctx, "purge/data", "h1", time.Minute); ok {
+		t.Fatal("a resignation by a non-holder freed the lease")
+	}
+	if err := q.Resign(ctx, "purge/data", "h2"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := q.Lead(ctx, "purge/data", "h1", time.Minute); !ok {
+		t.Fatal("the lease is not free after its holder resigned")
+	}
+}
