@@ -300,10 +300,16 @@ var makelfCmd = &command{
 
 var auditCmd = &command{
 	name: "audit", min: 5, needSite: true,
-	usage: usageText("Usage: audit [opts] {names ldir | space name[:pdir] | usage [name]}", "",
-		"opts: -fix -f[orce] -m[igratable] -p[urgeable] -r[ecursive]"),
-	opts: []optSpec{{name: "fix", min: 3}, {name: "force", min: 1}, {name: "migratable", min: 1}, {name: "purgeable", min: 1}, {name: "recursive", min: 1}},
-	subs: []string{"names", "space", "usage"},
+	usage: usageText("Usage: audit [opts] {names ldir | space name[:pdir] | usage [name] | catalog ldir}", "",
+		"opts: -fix -f[orce] -m[igratable] -p[urgeable] -r[ecursive] -from {files|catalog}",
+		"",
+		"audit catalog (PostgreSQL catalog only) compares the shared catalog with this host's",
+		"files under ldir, recursively. -fix adds missing rows, removes rows of files no longer",
+		"here (always asked) and rewrites differing rows from the files, or with -from catalog",
+		"the files' xattrs from the rows."),
+	opts: []optSpec{{name: "fix", min: 3}, {name: "force", min: 1}, {name: "migratable", min: 1}, {name: "purgeable", min: 1}, {name: "recursive", min: 1},
+		{name: "from", min: 4, hasValue: true}},
+	subs: []string{"names", "space", "usage", "catalog"},
 	run:  runAudit,
 }
 
@@ -326,7 +332,7 @@ func runAudit(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 	}
 	typ, pos := pos[0], pos[1:]
 	switch typ {
-	case "names", "space":
+	case "names", "space", "catalog":
 		if len(pos) == 0 {
 			return usagef("audit target not specified.")
 		}
@@ -339,6 +345,34 @@ func runAudit(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 		r.result(auditFixedText(ev), map[string]any{"fixed": problemName(ev.Problem), "pfn": ev.PFN, "data": ev.Data})
 	}
 	switch typ {
+	case "catalog":
+		from := site.FromFilesystem
+		switch v := o.value("from"); v {
+		case "", "files", "filesystem":
+		case "catalog":
+			from = site.FromCatalog
+		default:
+			return usagef("audit catalog: -from must be files or catalog (not %q).", v)
+		}
+		var scanned atomic.Int64
+		ao.Scanned = &scanned
+		for _, d := range pos {
+			pr := sh.startProgress("audit", &scanned)
+			res, err := sh.Site.AuditCatalog(ctx, d, from, ao)
+			pr.end(sh)
+			if err != nil {
+				return err
+			}
+			lines := []string{fmt.Sprintf("%s found; %d fixed.", plural(int64(res.Problems), "problem", "problems"), res.Fixed)}
+			if res.Aborted {
+				lines = append([]string{"Audit catalog aborted!"}, lines...)
+			}
+			r.done(auditStatus(res, r.nErrs), map[string]any{"problems": res.Problems, "fixed": res.Fixed, "aborted": res.Aborted, "scanned": scanned.Load()}, lines...)
+			if res.Aborted {
+				return nil
+			}
+		}
+		return nil
 	case "names":
 		var scanned atomic.Int64
 		ao.Scanned = &scanned
@@ -431,6 +465,7 @@ func problemName(p site.Problem) string {
 		site.DanglingLink: "dangling_link", site.NoCopyTime: "no_copy_time", site.PfnXrefWrong: "pfn_xref_wrong",
 		site.PfnXrefMissing: "pfn_xref_missing", site.DataNoXref: "data_no_xref", site.DataXrefMissing: "data_xref_missing",
 		site.DataXrefNotLink: "data_xref_not_symlink", site.DataXrefOther: "data_xref_other",
+		site.CatalogMissing: "catalog_missing", site.CatalogStale: "catalog_stale", site.CatalogDiffers: "catalog_differs",
 	}[p]
 }
 
@@ -461,6 +496,12 @@ func auditProblemText(ev site.AuditEvent) (string, map[string]any) {
 		return "Data file xrefs missing pfn " + ev.PFN, item
 	case site.DataXrefNotLink:
 		return "Data file xrefs non-symlink pfn " + ev.PFN, item
+	case site.CatalogMissing:
+		return "Not in the catalog: " + ev.PFN, item
+	case site.CatalogStale:
+		return "In the catalog, not on this host: " + ev.PFN, item
+	case site.CatalogDiffers:
+		return "Catalog differs (" + ev.Other + "): " + ev.PFN, item
 	case site.DataXrefOther:
 		item["other_exists"] = ev.OtherExists
 		s := "Inconsistent data file: " + ev.Data + "\nData file xrefs pfn " + ev.PFN
@@ -484,6 +525,12 @@ func auditFixedText(ev site.AuditEvent) string {
 		return "pfn symlink created."
 	case site.DataXrefNotLink:
 		return "Data file removed."
+	case site.CatalogMissing:
+		return "Added to the catalog."
+	case site.CatalogStale:
+		return "Removed from the catalog."
+	case site.CatalogDiffers:
+		return "Reconciled."
 	case site.DataXrefOther:
 		if ev.OtherExists {
 			return "Data file removed."

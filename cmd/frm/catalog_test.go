@@ -11,7 +11,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"frm/core/catalog"
+	"frm/core/catalog/embedded"
 	"frm/core/config"
+	"frm/core/names"
 	"frm/core/pgtest"
 	"frm/core/xrdq"
 )
@@ -89,5 +92,87 @@ func TestCatalogImport(t *testing.T) {
 
 	if code, _, _ := runCatalog(t, "frobnicate"); code != 2 {
 		t.Errorf("unknown subcommand: %d", code)
+	}
+}
+
+// TestAuditCatalog: audit catalog finds files the catalog lacks, rows for
+// files gone from disk and rows whose state differs from the xattrs, and
+// fixes each side as asked.
+func TestAuditCatalog(t *testing.T) {
+	t.Setenv("FRM_CATALOG_DSN", "")
+	srv := pgtest.Start(t)
+	cfgPath := writeDBConfig(t, srv.CreateDB(t))
+	ns := filepath.Join(filepath.Dir(cfgPath), "ns")
+	for _, f := range []string{"d/kept", "d/gone", "d/changed", "d/pinned"} {
+		os.MkdirAll(filepath.Join(ns, "d"), 0o755)
+		if err := os.WriteFile(filepath.Join(ns, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, out, errs := runDB(t, "init", "-c", cfgPath); code != 0 {
+		t.Fatalf("init: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := runCatalog(t, "import", "-c", cfgPath); code != 0 {
+		t.Fatalf("import: %d\n%s%s", code, out, errs)
+	}
+	admin := func(stdin string, args ...string) (int, string, string) {
+		return runCLI(t, stdin, append([]string{"frm", "admin", "-c", cfgPath}, args...)...)
+	}
+	if code, out, errs := admin("", "audit", "catalog", "/d"); code != 0 || !strings.Contains(out, "0 problems found") {
+		t.Fatalf("audit right after the import: %d\n%s%s", code, out, errs)
+	}
+	// Behind the catalog's back: a new file, a removed one, an xattr
+	// written by another tool (xrootd's frm_admin, say); and a pin the
+	// catalog knows of but the file lost.
+	os.WriteFile(filepath.Join(ns, "d/new"), []byte("y"), 0o644)
+	os.Remove(filepath.Join(ns, "d/gone"))
+	cfg, err := config.Load(cfgPath, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := embedded.New(names.NewMapper(cfg.LocalRoot, ""), "")
+	if _, err := fs.Apply(context.Background(), "/d/changed", catalog.Change{Kind: catalog.SetCopyTime, Time: 1700000000}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := admin("y\n", "pin", "-k", "forever", "/d/pinned"); code != 0 {
+		t.Fatalf("pin: %d %s%s", code, out, errs)
+	}
+	if _, err := fs.Apply(context.Background(), "/d/pinned", catalog.Change{Kind: catalog.ClearPin}); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errs := admin("", "audit", "catalog", "/d")
+	for _, want := range []string{"Not in the catalog: " + ns + "/d/new", "In the catalog, not on this host: " + ns + "/d/gone",
+		"Catalog differs (copy_time): " + ns + "/d/changed", "Catalog differs (pin): " + ns + "/d/pinned", "4 problems found; 0 fixed."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit output lacks %q", want)
+		}
+	}
+	if code != 0 || t.Failed() {
+		t.Fatalf("audit: %d\n%s%s", code, out, errs)
+	}
+	// The pinned file takes the catalog's side; then -force fixes the
+	// rest from the files, except the stale row, which is asked: no.
+	if code, out, errs := admin("y\n", "audit", "-fix", "-from", "catalog", "catalog", "/d/pinned"); code != 0 || !strings.Contains(out, "1 fixed") {
+		t.Fatalf("fix from the catalog: %d\n%s%s", code, out, errs)
+	}
+	if p, _ := fs.Lookup(context.Background(), "/d/pinned", catalog.WantPin); !p.HasPin {
+		t.Error("the pin was not written back to the file")
+	}
+	code, out, errs = admin("n\n", "audit", "-fix", "-force", "catalog", "/d")
+	if code != 0 || !strings.Contains(out, "3 problems found; 2 fixed.") {
+		t.Fatalf("fix -force: %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = admin("y\n", "audit", "-fix", "catalog", "/d")
+	if code != 0 || !strings.Contains(out, "1 problem found; 1 fixed.") || !strings.Contains(out, "Removed from the catalog.") {
+		t.Fatalf("fix the stale row: %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := admin("", "audit", "catalog", "/d"); code != 0 || !strings.Contains(out, "0 problems found") {
+		t.Fatalf("audit after the fixes: %d\n%s%s", code, out, errs)
+	}
+	// An embedded site has no catalog to audit.
+	l := demoSite(t)
+	if code, _, errs := runCLI(t, "", "frm", "admin", "-c", l.Config, "audit", "catalog", "/store"); code != 1 || !strings.Contains(errs, "embedded") {
+		t.Errorf("audit catalog on an embedded site: %d %s", code, errs)
 	}
 }

@@ -98,7 +98,7 @@ func Open(cfg *config.Config) (*Site, error) {
 			pool.Close()
 			return nil, fmt.Errorf("catalog %s: schema is not current (run 'frm db migrate')", config.RedactDSN(dsn))
 		}
-		s.Catalog = pgcat.New(pool, pgcat.Options{Names: m, Site: cfg.Site, Host: pgcat.HostName(cfg.Instance), WriteThrough: fs})
+		s.Catalog = pgcat.New(pool, pgcat.Options{Names: m, Site: cfg.Site, Host: pgcat.HostName(cfg.Instance), WriteThrough: fs, Spaces: s.Spaces})
 		s.closers = append(s.closers, pool.Close)
 		s.pool = pool
 	case cfg.Catalog.Kind != "" && cfg.Catalog.Kind != "embedded":

@@ -33,6 +33,7 @@ import (
 	"frm/core/config"
 	"frm/core/meta"
 	"frm/core/names"
+	"frm/core/space"
 )
 
 // Options configures a Catalog.
@@ -50,6 +51,9 @@ type Options struct {
 	WriteThrough catalog.Catalog
 	// Retry is the retry policy (zero: the defaults).
 	Retry Retry
+	// Spaces, when not nil, names the partition of data files written by
+	// Put (as ImportOptions.Spaces).
+	Spaces *space.Set
 }
 
 // Catalog is the PostgreSQL catalog.
