@@ -170,6 +170,16 @@ func TestAuditCatalog(t *testing.T) {
 	if code, out, errs := admin("", "audit", "catalog", "/d"); code != 0 || !strings.Contains(out, "0 problems found") {
 		t.Fatalf("audit after the fixes: %d\n%s%s", code, out, errs)
 	}
+	// find -recursive unmigrated answers from the catalog's index with
+	// what a walk of the files finds.
+	raw, _ := os.ReadFile(cfgPath)
+	embeddedCfg := filepath.Join(filepath.Dir(cfgPath), "embedded.toml")
+	os.WriteFile(embeddedCfg, []byte(raw[:strings.Index(string(raw), "[catalog]")]), 0o644)
+	_, fromPG, _ := admin("", "find", "-recursive", "unmigrated", "/d")
+	_, fromFS, _ := runCLI(t, "", "frm", "admin", "-c", embeddedCfg, "find", "-recursive", "unmigrated", "/d")
+	if sortedLines(fromPG) != sortedLines(fromFS) || !strings.Contains(fromPG, "/d/new") {
+		t.Errorf("find unmigrated: catalog\n%s\nfiles\n%s", fromPG, fromFS)
+	}
 	// An embedded site has no catalog to audit.
 	l := demoSite(t)
 	if code, _, errs := runCLI(t, "", "frm", "admin", "-c", l.Config, "audit", "catalog", "/store"); code != 1 || !strings.Contains(errs, "embedded") {

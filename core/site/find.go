@@ -72,6 +72,13 @@ type FindOptions struct {
 	Scanned *atomic.Int64
 }
 
+// unmigratedIndex is a catalog that lists the unmigrated files below a
+// directory (recursively) without walking the rest: the PostgreSQL
+// catalog's partial index.
+type unmigratedIndex interface {
+	FindUnmigrated(ctx context.Context, lfn string, fn func(*catalog.Entry) error) error
+}
+
 // Find walks each directory and reports matching files to fn. It returns
 // how many were found. Unlike xrootd it never changes anything (xrootd's
 // `find pinned` deletes expired keep pins).
@@ -98,14 +105,21 @@ func (s *Site) Find(ctx context.Context, dirs []string, o FindOptions, fn func(F
 				}
 			},
 		}
-		err = s.Catalog.Walk(ctx, lfn, wo, func(e *catalog.Entry) error {
+		visit := func(e *catalog.Entry) error {
 			detail, ok := match(e)
 			if !ok {
 				return nil
 			}
 			n++
 			return fn(Finding{What: o.What, Entry: e, Detail: detail})
-		})
+		}
+		if ix, ok := s.Catalog.(unmigratedIndex); ok && o.What == FindUnmigrated && o.Recursive {
+			// A shared catalog answers from an index of exactly these
+			// files instead of a walk of the whole namespace.
+			err = ix.FindUnmigrated(ctx, lfn, visit)
+		} else {
+			err = s.Catalog.Walk(ctx, lfn, wo, visit)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return n, ctx.Err()
