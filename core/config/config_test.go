@@ -622,3 +622,54 @@ func TestExampleLoads(t *testing.T) {
 	}
 	roundTrip(t, c)
 }
+
+// TestMultihostExamplesLoad: the per-role examples of docs/multihost.md
+// are valid configurations with a PostgreSQL catalog.
+func TestMultihostExamplesLoad(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/multihost/*.toml")
+	if len(files) < 3 {
+		t.Fatalf("role examples: %v", files)
+	}
+	for _, f := range files {
+		c, err := Load(f, "")
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		// No password in an example: it belongs in ~/.pgpass.
+		if c.Catalog.Kind != "postgres" || c.Catalog.DSN == "" || RedactDSN(c.Catalog.DSN) != c.Catalog.DSN {
+			t.Errorf("%s: catalog %+v", f, c.Catalog)
+		}
+		roundTrip(t, c)
+	}
+}
+
+func TestCatalogSettings(t *testing.T) {
+	for _, c := range []struct {
+		toml, err string
+		lease     time.Duration
+	}{
+		{"[catalog]\nkind = \"postgres\"\nlease = \"90s\"\nmax_conns = 6\nstatement_timeout = \"5s\"\n", "", 90 * time.Second},
+		{"[catalog]\nkind = \"postgres\"\n", "", 60 * time.Second},
+		{"[catalog]\nlease = \"1s\"\n", "catalog.lease", 0},
+		{"[catalog]\nmax_conns = -1\n", "catalog.max_conns", 0},
+		{"[catalog]\nstatement_timeout = \"soon\"\n", "statement_timeout", 0},
+	} {
+		p := filepath.Join(t.TempDir(), "frm.toml")
+		os.WriteFile(p, []byte(c.toml), 0o644)
+		cfg, err := Load(p, "")
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want one naming %s", c.toml, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.toml, err)
+			continue
+		}
+		if got := cfg.Catalog.LeaseOrDefault(); got != c.lease {
+			t.Errorf("%q: lease %v, want %v", c.toml, got, c.lease)
+		}
+	}
+}

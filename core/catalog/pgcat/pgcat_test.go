@@ -7,7 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"frm/core/catalog"
@@ -239,5 +241,30 @@ func TestOpenRedactsPassword(t *testing.T) {
 func TestTransient(t *testing.T) {
 	if Transient(context.Canceled) || Transient(errors.New("syntax error")) || Transient(catalog.ErrNotExist) {
 		t.Error("a permanent error is transient")
+	}
+}
+
+func TestOpenPoolSettings(t *testing.T) {
+	dsn := pgtest.Shared(t).CreateDB(t)
+	ctx := context.Background()
+	pool, err := Open(ctx, dsn, PoolOptions{MaxConns: 3, StatementTimeout: 200 * time.Millisecond, AppName: "frm-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if n := pool.Config().MaxConns; n != 3 {
+		t.Errorf("MaxConns %d, want 3", n)
+	}
+	var timeout, app string
+	if err := pool.QueryRow(ctx, "SELECT current_setting('statement_timeout'), current_setting('application_name')").Scan(&timeout, &app); err != nil {
+		t.Fatal(err)
+	}
+	if timeout != "200ms" || app != "frm-test" {
+		t.Errorf("statement_timeout %q, application_name %q", timeout, app)
+	}
+	_, err = pool.Exec(ctx, "SELECT pg_sleep(2)")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "57014" || Transient(err) {
+		t.Errorf("a statement past the timeout: %v (want query_canceled, not transient)", err)
 	}
 }
