@@ -242,3 +242,53 @@ func TestPurgeLeaderPerPartitionSet(t *testing.T) {
 	ra.stop(t) // resigns
 	waitLead(rb, spaces)
 }
+
+// TestSharedSurvivesDatabaseRestart: the daemon rides out a PostgreSQL
+// restart (its connections break) and serves requests added afterwards,
+// woken again by LISTEN once it has reconnected.
+func TestSharedSurvivesDatabaseRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a PostgreSQL server")
+	}
+	srv := pgtest.Start(t)
+	dsn := srv.CreateDB(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := schema.Migrate(ctx, pool, "test"); err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, func(c *config.Config) {
+		c.Catalog.Kind, c.Catalog.DSN = "postgres", dsn
+		c.Catalog.Lease = config.Duration(3 * time.Second)
+		c.Transfer.QCheck = config.Duration(time.Hour) // only NOTIFY can wake it
+	})
+	s.mssFile(t, "/store/before", "1")
+	s.mssFile(t, "/store/after", "2")
+	r := start(t, s, "stage")
+	q := pgqueue.New(pool, pgqueue.Options{Site: s.cfg.Site})
+	if _, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/store/before", RID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvent(t, "done", "/store/before")
+
+	srv.Restart(t)
+	time.Sleep(500 * time.Millisecond) // the listener notices and reconnects
+	add := func() error {
+		_, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/store/after", RID: "r2"})
+		return err
+	}
+	for i := 0; add() != nil; i++ { // the test's own pool reconnects too
+		if i > 50 {
+			t.Fatal("cannot add a request after the restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.waitEvent(t, "done", "/store/after")
+	if n := count(t, pool, `SELECT count(*) FROM transfer_history WHERE final AND ok`); n != 2 {
+		t.Errorf("%d completions recorded, want 2", n)
+	}
+}

@@ -458,7 +458,6 @@ func (t *Transfer) finish(d *job) {
 		ev.Type = "done"
 		t.Log.Info("transfer complete", "kind", d.x.Kind, "lfn", d.x.LFN, "rid", d.x.RID, "bytes", out.Bytes, "secs", secs)
 	}
-	t.emit(ev)
 	emsg := ""
 	if out.Err != nil {
 		emsg = out.Err.Error()
@@ -480,6 +479,9 @@ func (t *Transfer) finish(d *job) {
 			t.Log.Warn("notification failed", "lfn", d.x.LFN, "err", err)
 		}
 	}
+	// The event says the outcome is recorded: queue records taken,
+	// requesters told.
+	t.emit(ev)
 }
 
 // prtyTurn spreads service over priorities as frm_xfrd does: up to

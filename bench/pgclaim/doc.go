@@ -6,7 +6,8 @@
 //
 //	go test -run '^$' -bench . -benchtime 20000x ./bench/pgclaim/
 //
-// The claims/s column is the figure to read (ns/op is its inverse over
+// BenchmarkClaimBatch claims up to 8 at a time, as the transfer daemon
+// claims its free slots at once. The claims/s column is the figure to read (ns/op is its inverse over
 // all workers). The throwaway server runs with fsync and
 // synchronous_commit off; on a production server each claim and each
 // completion is a commit and waits for the WAL flush, so the rate is
