@@ -30,10 +30,12 @@ func (c *Catalog) findWhere(ctx context.Context, lfn, where string, want catalog
 	err := c.opt.Retry.Do(ctx, func(ctx context.Context) error {
 		return c.pool.QueryRow(ctx, "SELECT type FROM files WHERE site = $1 AND lfn = $2", c.opt.Site, lfn).Scan(&typ)
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && lfn == "/":
+		typ = int16(catalog.Dir) // the root always exists, also in an empty catalog
+	case errors.Is(err, pgx.ErrNoRows):
 		return c.notExist(lfn)
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("catalog find %s: %w", lfn, err)
 	}
 	if catalog.Type(typ) != catalog.Dir {
