@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"frm/core/catalog/pgcat"
 	"frm/core/config"
 	"frm/core/mss"
 	"frm/core/pgqueue"
@@ -206,8 +207,9 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		go func() { defer wg.Done(); errs <- d.Purger.Run(ctx) }()
 	}
 	if d.Site.DB() != nil {
-		wg.Add(1)
+		wg.Add(2)
 		go func() { defer wg.Done(); d.heartbeat(ctx) }()
+		go func() { defer wg.Done(); d.applyRemote(ctx) }()
 	}
 	d.Log.Info("frm daemon running", "admin", d.Site.Config.AdminDir(), "components", d.components())
 	wg.Wait()
@@ -359,6 +361,39 @@ func (d *Daemon) heartbeat(ctx context.Context) {
 				d.Log.Warn("heartbeat failed", "host", d.Site.HostName(), "err", err)
 			}
 			cancel()
+		}
+	}
+}
+
+// applyRemote writes onto this host's files the catalog changes other
+// hosts made to them (site.ApplyRemoteChanges): at start, when one is
+// notified, and every minute as a safety net.
+func (d *Daemon) applyRemote(ctx context.Context) {
+	me := d.Site.HostName()
+	kick := make(chan struct{}, 1)
+	go pgqueue.ListenOn(ctx, d.Site.DB(), pgcat.RemoteApplyChannel, func(host string) {
+		if host == "" || host == me {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}
+	})
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		case <-tick.C:
+		}
+		n, err := d.Site.ApplyRemoteChanges(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			d.Log.Warn("cannot apply other hosts' changes to this host's files; retrying in a minute", "err", err)
+		case n > 0:
+			d.Log.Info("applied other hosts' changes to this host's files", "files", n)
 		}
 	}
 }

@@ -11,7 +11,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"frm/core/catalog"
+	"frm/core/catalog/embedded"
+	"frm/core/catalog/pgcat"
 	"frm/core/config"
+	"frm/core/meta"
+	"frm/core/names"
 	"frm/core/pgqueue"
 	"frm/core/pgtest"
 	"frm/core/xrdq"
@@ -290,5 +295,46 @@ func TestSharedSurvivesDatabaseRestart(t *testing.T) {
 	r.waitEvent(t, "done", "/store/after")
 	if n := count(t, pool, `SELECT count(*) FROM transfer_history WHERE final AND ok`); n != 2 {
 		t.Errorf("%d completions recorded, want 2", n)
+	}
+}
+
+// TestRemoteChangesReachTheFile: a pin set on another host (an admin
+// workstation) changes the row at once, and the daemon of the host that
+// holds the file writes it onto the file's xattrs.
+func TestRemoteChangesReachTheFile(t *testing.T) {
+	s, pool := sharedSite(t, nil)
+	ctx := context.Background()
+	lfn := "/store/remote/pinned.fits"
+	pfn := filepath.Join(s.l.LocalRoot, lfn)
+	os.MkdirAll(filepath.Dir(pfn), 0o755)
+	if err := os.WriteFile(pfn, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, s, "stage")
+	host := r.d.Site.HostName()
+	m := names.NewMapper(s.l.LocalRoot, "")
+	fs := embedded.New(m, "")
+	if _, err := pgcat.Import(ctx, pool, fs, "/", pgcat.ImportOptions{Site: s.cfg.Site, Host: host}); err != nil {
+		t.Fatal(err)
+	}
+	// The workstation has no such file: its catalog writes the row only.
+	ws := pgcat.New(pool, pgcat.Options{Names: names.NewMapper(t.TempDir(), ""), Site: s.cfg.Site, Host: "workstation"})
+	pin := meta.Pin{Flags: meta.PinForever}
+	if _, err := ws.Apply(ctx, lfn, catalog.Change{Kind: catalog.SetPin, Pin: pin}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e, err := fs.Lookup(ctx, lfn, catalog.WantPin)
+		if err == nil && e.HasPin && e.Pin.Flags == meta.PinForever {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pin never reached the file: %+v %v", e, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := count(t, pool, `SELECT applied_event FROM hosts WHERE name = $1`, host); n == 0 {
+		t.Error("the applied change is not recorded")
 	}
 }

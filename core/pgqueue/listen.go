@@ -140,3 +140,10 @@ func (w *Waker) Notify(kind string) {
 	default:
 	}
 }
+
+// ListenOn calls fn with the payload of every notification on channel,
+// and with "" once connected and after every reconnection (look at the
+// state: notifications may have been missed), until ctx ends.
+func ListenOn(ctx context.Context, pool *pgxpool.Pool, channel string, fn func(payload string)) error {
+	return listen(ctx, pool, []string{channel}, true, fn)
+}

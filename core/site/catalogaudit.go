@@ -225,9 +225,10 @@ func (s *Site) AuditCatalog(ctx context.Context, ldir string, from CatalogSide, 
 	return r, nil
 }
 
-// applyCatalogState writes the residency state of catalog row c onto the
-// xattrs of file e (the filesystem side only).
-func (s *Site) applyCatalogState(ctx context.Context, e, c *catalog.Entry) error {
+// catalogStateChanges are the changes that give file e the residency
+// state (copy time, pin, memory flags) of catalog row c. A copy time the
+// row lacks is not cleared: no change removes one.
+func catalogStateChanges(e, c *catalog.Entry) []catalog.Change {
 	var ch []catalog.Change
 	if c.HasCopy && (!e.HasCopy || e.CopyTime != c.CopyTime) {
 		ch = append(ch, catalog.Change{Kind: catalog.SetCopyTime, Time: c.CopyTime})
@@ -244,6 +245,13 @@ func (s *Site) applyCatalogState(ctx context.Context, e, c *catalog.Entry) error
 	case !c.HasMem && e.HasMem:
 		ch = append(ch, catalog.Change{Kind: catalog.ClearMem})
 	}
+	return ch
+}
+
+// applyCatalogState writes the residency state of catalog row c onto the
+// xattrs of file e (the filesystem side only).
+func (s *Site) applyCatalogState(ctx context.Context, e, c *catalog.Entry) error {
+	ch := catalogStateChanges(e, c)
 	if len(ch) == 0 {
 		return fmt.Errorf("%s: the catalog's size, mtime or failure state cannot be written to the file; fix the catalog from the file instead", e.PFN)
 	}
@@ -251,4 +259,41 @@ func (s *Site) applyCatalogState(ctx context.Context, e, c *catalog.Entry) error
 		return fmt.Errorf("set the xattrs of %s from the catalog: %w", e.PFN, err)
 	}
 	return nil
+}
+
+// ApplyRemoteChanges writes onto this host's files the changes other
+// hosts made to their catalog rows (a pin set from an admin workstation,
+// say), so that each file keeps telling its own state. It returns how many
+// files it changed. Files gone meanwhile are skipped.
+func (s *Site) ApplyRemoteChanges(ctx context.Context) (int, error) {
+	pc, ok := s.Catalog.(*pgcat.Catalog)
+	if !ok {
+		return 0, errNotShared
+	}
+	changed := 0
+	for {
+		pending, err := pc.PendingRemote(ctx, 500)
+		if err != nil || len(pending) == 0 {
+			return changed, err
+		}
+		for _, p := range pending {
+			row, err := pc.Lookup(ctx, p.LFN, catalog.WantAll)
+			if err == nil && row.Type == catalog.File {
+				file, ferr := s.fs.Lookup(ctx, p.LFN, catalog.WantAll)
+				if ferr == nil {
+					if ch := catalogStateChanges(&file, &row); len(ch) > 0 {
+						if _, err := s.fs.Apply(ctx, p.LFN, ch...); err != nil {
+							return changed, fmt.Errorf("apply a remote change to %s: %w", file.PFN, err)
+						}
+						changed++
+					}
+				}
+			} else if err != nil && !errors.Is(err, catalog.ErrNotExist) {
+				return changed, err
+			}
+		}
+		if err := pc.MarkApplied(ctx, pending[len(pending)-1].ID); err != nil {
+			return changed, err
+		}
+	}
 }

@@ -2,6 +2,7 @@ package pgcat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -67,6 +68,57 @@ func (c *Catalog) Put(ctx context.Context, e *catalog.Entry) error {
 func (c *Catalog) Forget(ctx context.Context, lfn string) error {
 	return c.opt.Retry.Do(ctx, func(ctx context.Context) error {
 		_, err := c.pool.Exec(ctx, `DELETE FROM files WHERE site = $1 AND lfn = $2 AND host IN ('', $3)`, c.opt.Site, lfn, c.opt.Host)
+		return err
+	})
+}
+
+// RemoteApplyChannel is the NOTIFY channel telling a host (the payload)
+// that another host changed one of its files' rows.
+const RemoteApplyChannel = "frm_remote_apply"
+
+func remoteDetail(by string) string {
+	b, _ := json.Marshal(map[string]string{"by": by})
+	return string(b)
+}
+
+// RemoteChange is a change another host made to a row of this host's
+// files, still to be written onto the file.
+type RemoteChange struct {
+	ID  int64 // event id
+	LFN string
+}
+
+// PendingRemote returns up to limit changes other hosts made to this
+// host's files after the last one this host applied, oldest first.
+func (c *Catalog) PendingRemote(ctx context.Context, limit int) ([]RemoteChange, error) {
+	var out []RemoteChange
+	err := c.opt.Retry.Do(ctx, func(ctx context.Context) error {
+		out = out[:0]
+		rows, err := c.pool.Query(ctx, `SELECT e.id, e.lfn FROM events e
+			WHERE e.kind = 'remote_apply' AND e.site = $1 AND e.host = $2
+				AND e.id > COALESCE((SELECT applied_event FROM hosts WHERE name = $2), 0)
+			ORDER BY e.id LIMIT $3`, c.opt.Site, c.opt.Host, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var rc RemoteChange
+			if err := rows.Scan(&rc.ID, &rc.LFN); err != nil {
+				return err
+			}
+			out = append(out, rc)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// MarkApplied records that this host applied the remote changes up to
+// event id.
+func (c *Catalog) MarkApplied(ctx context.Context, id int64) error {
+	return c.opt.Retry.Do(ctx, func(ctx context.Context) error {
+		_, err := c.pool.Exec(ctx, `UPDATE hosts SET applied_event = GREATEST(applied_event, $2) WHERE name = $1`, c.opt.Host, id)
 		return err
 	})
 }
