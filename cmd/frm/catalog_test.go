@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"frm/core/catalog/embedded"
 	"frm/core/config"
 	"frm/core/names"
+	"frm/core/pgqueue"
 	"frm/core/pgtest"
 	"frm/core/xrdq"
 )
@@ -184,5 +186,83 @@ func TestAuditCatalog(t *testing.T) {
 	l := demoSite(t)
 	if code, _, errs := runCLI(t, "", "frm", "admin", "-c", l.Config, "audit", "catalog", "/store"); code != 1 || !strings.Contains(errs, "embedded") {
 		t.Errorf("audit catalog on an embedded site: %d %s", code, errs)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader in two
+// goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestQueueWatchOnSharedQueue: queue -watch lists the shared queue again
+// when a request is added and when one is cancelled, woken by the
+// database, not by a timer.
+func TestQueueWatchOnSharedQueue(t *testing.T) {
+	t.Setenv("FRM_CATALOG_DSN", "")
+	srv := pgtest.Start(t)
+	dsn := srv.CreateDB(t)
+	cfgPath := writeDBConfig(t, dsn)
+	if code, out, errs := runDB(t, "init", "-c", cfgPath); code != 0 {
+		t.Fatalf("init: %d\n%s%s", code, out, errs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"frm", "admin", "-c", cfgPath, "queue", "-watch"}, strings.NewReader(""), &out, &errb)
+	}()
+	waitOut := func(what string, cond func(string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond(out.String()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s in the watch output:\n%s\nstderr:\n%s", what, out.String(), errb.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitOut("first listing", func(s string) bool { return strings.Contains(s, "0 requests queued") })
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	cfg, _ := config.Load(cfgPath, "")
+	q := pgqueue.New(pool, pgqueue.Options{Site: cfg.Site})
+	if _, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/store/watched", RID: "w1", Host: "somehost"}); err != nil {
+		t.Fatal(err)
+	}
+	waitOut("added request", func(s string) bool {
+		return strings.Contains(s, "1 request queued") && strings.Contains(s, "/store/watched  for somehost")
+	})
+	if _, err := q.Cancel(ctx, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	waitOut("listing after the cancel", func(s string) bool {
+		return strings.Count(s, "0 requests queued") >= 2
+	})
+	cancel()
+	select {
+	case code := <-done:
+		if code != 130 {
+			t.Errorf("queue -watch ended with %d, want 130 (interrupted)", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("queue -watch did not stop")
 	}
 }
