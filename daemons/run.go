@@ -329,7 +329,7 @@ func sortedKeys(m map[string]bool) []string {
 // says the host lives (tools show silent hosts), the registration
 // refreshes its partitions' sizes as SUMS keeps sum_partn_avail.
 const (
-	heartbeatEvery = 10 * time.Second
+	HeartbeatEvery = 10 * time.Second
 	registerEvery  = 5 * time.Minute
 )
 
@@ -345,7 +345,7 @@ func (d *Daemon) heartbeat(ctx context.Context) {
 		}
 	}
 	register()
-	beat := time.NewTicker(heartbeatEvery)
+	beat := time.NewTicker(HeartbeatEvery)
 	defer beat.Stop()
 	reg := time.NewTicker(registerEvery)
 	defer reg.Stop()

@@ -289,3 +289,41 @@ func controlCall(ctx context.Context, sh *Shell, req daemons.ControlRequest) ([]
 	}
 	return b, nil
 }
+
+var hostsCmd = &command{
+	name: "hosts", min: 5, needSite: true,
+	usage: usageText("Usage: hosts", "",
+		"Lists the hosts of a site with a PostgreSQL catalog: whether each is alive (a heartbeat",
+		"within three heartbeat periods), its pid and version, and its partitions with their",
+		"sizes as the host last reported them (every 5 minutes)."),
+	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
+		if len(args) > 0 {
+			return usagef("hosts takes no arguments (%s given).", args[0])
+		}
+		hosts, err := sh.Site.Hosts(ctx)
+		if err != nil {
+			return err
+		}
+		silent := 0
+		for _, h := range hosts {
+			state := "alive"
+			if h.Age > 3*daemons.HeartbeatEvery {
+				state = "SILENT"
+				silent++
+			}
+			r.result(fmt.Sprintf("%-24s %-6s heartbeat %s ago, pid %d, %s", h.Name, state, h.Age.Round(time.Second), h.PID, h.Version),
+				map[string]any{"host": h.Name, "alive": state == "alive", "heartbeat": h.Heartbeat, "age_seconds": h.Age.Seconds(),
+					"pid": h.PID, "version": h.Version, "started": h.Started, "partitions": len(h.Partitions)})
+			for _, p := range h.Partitions {
+				r.result(fmt.Sprintf("  %-12s %10s %10s %10s %5s  %s", p.Space, human(p.Total), human(p.Total-p.Free), human(p.Free), pct(p.Total-p.Free, p.Total), p.Path),
+					map[string]any{"host": h.Name, "space": p.Space, "partition": p.Path, "total": p.Total, "free": p.Free, "cap": p.Cap, "updated": p.Updated})
+			}
+		}
+		text := plural(int64(len(hosts)), "host", "hosts") + " registered"
+		if silent > 0 {
+			text += fmt.Sprintf(", %d silent", silent)
+		}
+		r.done(ExitOK, map[string]any{"hosts": len(hosts), "silent": silent}, text+".")
+		return nil
+	},
+}

@@ -227,6 +227,16 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 			t.Errorf("%s, held by h1 when it was killed, is recorded as completed by h1", lfn)
 		}
 	}
+	// Every host and its partitions, as the hosts command shows them.
+	out, err := exec.Command(bin, "admin", "-c", hosts[2].l.Config, "hosts").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "3 hosts registered.") {
+		t.Errorf("hosts: %v\n%s", err, out)
+	}
+	for _, h := range hosts {
+		if !strings.Contains(string(out), hostName(h)+" ") || !strings.Contains(string(out), filepath.Join(h.l.Dir, "spaces", "pub1")) {
+			t.Errorf("hosts does not show %s and its partitions:\n%s", h.name, out)
+		}
+	}
 	var heartbeats int
 	pool.QueryRow(ctx, `SELECT count(*) FROM hosts WHERE heartbeat > now() - interval '1 minute'`).Scan(&heartbeats)
 	if heartbeats != 3 {

@@ -51,3 +51,12 @@ func (s *Site) SharedQueue() *pgqueue.Queue {
 	}
 	return pgqueue.New(s.pool, pgqueue.Options{Site: s.Config.Site, Host: s.HostName()})
 }
+
+// Hosts lists the hosts registered in the shared catalog with their
+// partitions (sizes as each host last reported them).
+func (s *Site) Hosts(ctx context.Context) ([]pgcat.HostInfo, error) {
+	if s.pool == nil {
+		return nil, errNotShared
+	}
+	return pgcat.Hosts(ctx, s.pool, pgcat.Retry{})
+}

@@ -3,6 +3,7 @@ package pgcat
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -70,4 +71,60 @@ func Heartbeat(ctx context.Context, pool *pgxpool.Pool, host string, retry Retry
 		_, err := pool.Exec(ctx, `UPDATE hosts SET heartbeat = now() WHERE name = $1`, host)
 		return err
 	})
+}
+
+// HostInfo is a registered host with its partitions as it last reported
+// them.
+type HostInfo struct {
+	Name       string
+	PID        int
+	Version    string
+	Started    time.Time
+	Heartbeat  time.Time
+	Age        time.Duration // since the heartbeat, by the database's clock
+	Partitions []PartitionInfo
+}
+
+// PartitionInfo is one partition row.
+type PartitionInfo struct {
+	Space, Path      string
+	Cap, Total, Free int64
+	Updated          time.Time
+}
+
+// Hosts lists the registered hosts and their partitions, by name.
+func Hosts(ctx context.Context, pool *pgxpool.Pool, retry Retry) ([]HostInfo, error) {
+	var out []HostInfo
+	err := retry.Do(ctx, func(ctx context.Context) error {
+		out = out[:0]
+		rows, err := pool.Query(ctx, `SELECT h.name, COALESCE(h.pid, 0), h.version, h.started_at, h.heartbeat,
+				extract(epoch FROM now() - h.heartbeat)::float8,
+				p.space, p.path, p.cap_bytes, p.total_bytes, p.free_bytes, p.updated_at
+			FROM hosts h LEFT JOIN partitions p ON p.host = h.name
+			ORDER BY h.name, p.space, p.path`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h HostInfo
+			var age float64
+			var sp, path *string
+			var capb, total, free *int64
+			var upd *time.Time
+			if err := rows.Scan(&h.Name, &h.PID, &h.Version, &h.Started, &h.Heartbeat, &age, &sp, &path, &capb, &total, &free, &upd); err != nil {
+				return err
+			}
+			h.Age = time.Duration(age * float64(time.Second))
+			if n := len(out); n == 0 || out[n-1].Name != h.Name {
+				out = append(out, h)
+			}
+			if path != nil {
+				last := &out[len(out)-1]
+				last.Partitions = append(last.Partitions, PartitionInfo{Space: *sp, Path: *path, Cap: *capb, Total: *total, Free: *free, Updated: *upd})
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
 }
