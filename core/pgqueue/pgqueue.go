@@ -623,3 +623,23 @@ func (q *Queue) ReleaseOwner(ctx context.Context, worker string) (int, error) {
 	})
 	return n, err
 }
+
+// SetPriority sets the priority of the queued requests with request id
+// rid (running ones are under way: their priority no longer matters) and
+// returns how many changed. Workers are notified: the order changed.
+func (q *Queue) SetPriority(ctx context.Context, rid string, priority int) (int, error) {
+	if rid == "" {
+		return 0, errors.New("pgqueue: SetPriority needs a request id")
+	}
+	var n int
+	err := q.opt.Retry.Do(ctx, func(ctx context.Context) error {
+		return q.pool.QueryRow(ctx, `WITH u AS (
+				UPDATE requests SET priority = $3, updated_at = now()
+				WHERE site = $1 AND rid = $2 AND state = 'queued' AND priority <> $3
+				RETURNING kind)
+			SELECT (SELECT count(*) FROM u),
+				(SELECT count(*) FROM (SELECT pg_notify('`+Channel+`', kind) FROM (SELECT DISTINCT kind FROM u) k) x)`,
+			q.opt.Site, rid, int16(priority)).Scan(&n, new(int))
+	})
+	return n, err
+}

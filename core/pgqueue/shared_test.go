@@ -2,6 +2,7 @@ package pgqueue
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -154,5 +155,29 @@ func TestLeaderLease(t *testing.T) {
 	}
 	if ok, _ := q.Lead(ctx, "purge/data", "h1", time.Minute); !ok {
 		t.Fatal("the lease is not free after its holder resigned")
+	}
+}
+
+func TestSetPriority(t *testing.T) {
+	p := newPool(t)
+	ctx := context.Background()
+	q := New(p, Options{})
+	for i, lfn := range []string{"/a", "/b", "/c"} {
+		if _, err := q.Add(ctx, NewRequest{Kind: "stage", LFN: lfn, RID: fmt.Sprintf("r%d", i), Created: time.Unix(int64(1000+i), 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := q.SetPriority(ctx, "r2", 2); err != nil || n != 1 {
+		t.Fatalf("SetPriority = %d, %v", n, err)
+	}
+	if n, _ := q.SetPriority(ctx, "r2", 2); n != 0 {
+		t.Errorf("setting the same priority again changed %d", n)
+	}
+	c, err := q.Claim(ctx, "w", []string{"stage"}, 1, time.Minute)
+	if err != nil || len(c) != 1 || c[0].LFN != "/c" {
+		t.Fatalf("the raised request is not claimed first: %+v %v", c, err)
+	}
+	if n, _ := q.SetPriority(ctx, "r2", 0); n != 0 {
+		t.Errorf("a running request's priority changed (%d)", n)
 	}
 }
