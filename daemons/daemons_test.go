@@ -263,9 +263,7 @@ func TestMigrationScanAndStopFile(t *testing.T) {
 
 func TestControlSocketStatusQueueCancel(t *testing.T) {
 	s := newSite(t, func(c *config.Config) {
-		c.MSS.Backend = "command"
-		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
-		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+		slowStage(c)
 		c.Transfer.CopyMax = 1
 	})
 	s.mssFile(t, "/store/slow", "x")
@@ -307,25 +305,10 @@ func TestControlSocketStatusQueueCancel(t *testing.T) {
 
 func TestDrainRequeuesUnfinished(t *testing.T) {
 	s := newSite(t, func(c *config.Config) {
-		c.MSS.Backend = "command"
-		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
-		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+		slowStage(c)
 	})
 	s.mssFile(t, "/store/long", "x")
-	d, err := New(s.cfg, Options{Only: []string{"stage"}, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	started := make(chan struct{}, 1)
-	d.Transfer.OnEvent = func(ev Event) {
-		if ev.Type == "start" {
-			started <- struct{}{}
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, 200*time.Millisecond) }()
+	d, started, cancel, done := runDraining(t, s, 200*time.Millisecond)
 	queueAdd(t, s, "+ rl - 0 r /store/long")
 	d.Transfer.Wake()
 	<-started
@@ -457,9 +440,7 @@ func TestUDPNotificationAndEventStream(t *testing.T) {
 // hears about it (the FIFO gets a failure line).
 func TestCancelNotifiesWaitingRequester(t *testing.T) {
 	s := newSite(t, func(c *config.Config) {
-		c.MSS.Backend = "command"
-		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
-		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+		slowStage(c)
 		c.Transfer.CopyMax = 1
 	})
 	s.mssFile(t, "/store/busy", "x")
@@ -504,4 +485,35 @@ func testLog() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// slowStage makes stages take 30 s (a copy command that sleeps first), so
+// that a test can act while one runs.
+func slowStage(c *config.Config) {
+	c.MSS.Backend = "command"
+	c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
+	c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+}
+
+// runDraining runs a stage-only daemon whose drain lasts drain; started
+// receives each transfer start, cancel begins the drain, done gets Run's
+// result.
+func runDraining(t *testing.T, s tsite, drain time.Duration) (*Daemon, chan struct{}, context.CancelFunc, chan error) {
+	t.Helper()
+	d, err := New(s.cfg, Options{Only: []string{"stage"}, Log: testLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	started := make(chan struct{}, 1)
+	d.Transfer.OnEvent = func(ev Event) {
+		if ev.Type == "start" {
+			started <- struct{}{}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, drain) }()
+	return d, started, cancel, done
 }

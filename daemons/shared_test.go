@@ -131,9 +131,7 @@ func TestSharedQueueStagesLocalAndSharedRequests(t *testing.T) {
 
 func TestSharedCancelStopsRunningTransfer(t *testing.T) {
 	s, pool := sharedSite(t, func(c *config.Config) {
-		c.MSS.Backend = "command"
-		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
-		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+		slowStage(c)
 		c.Transfer.CopyMax = 1
 	})
 	s.mssFile(t, "/store/slow", "x")
@@ -172,25 +170,10 @@ func TestSharedCancelStopsRunningTransfer(t *testing.T) {
 // back to the shared queue at once, for any host to take.
 func TestSharedDrainGivesRequestsBack(t *testing.T) {
 	s, pool := sharedSite(t, func(c *config.Config) {
-		c.MSS.Backend = "command"
-		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 30; cp "$0" "$1"`, "$SRC", "$DST"}
-		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+		slowStage(c)
 	})
 	s.mssFile(t, "/store/slow", "x")
-	d, err := New(s.cfg, Options{Only: []string{"stage"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	started := make(chan struct{}, 1)
-	d.Transfer.OnEvent = func(ev Event) {
-		if ev.Type == "start" {
-			started <- struct{}{}
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx, 100*time.Millisecond) }()
+	_, started, cancel, done := runDraining(t, s, 100*time.Millisecond)
 	q := pgqueue.New(pool, pgqueue.Options{Site: s.cfg.Site})
 	if _, err := q.Add(context.Background(), pgqueue.NewRequest{Kind: "stage", LFN: "/store/slow", RID: "r1"}); err != nil {
 		t.Fatal(err)

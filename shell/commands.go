@@ -363,11 +363,7 @@ func runAudit(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 			if err != nil {
 				return err
 			}
-			lines := []string{fmt.Sprintf("%s found; %d fixed.", plural(int64(res.Problems), "problem", "problems"), res.Fixed)}
-			if res.Aborted {
-				lines = append([]string{"Audit catalog aborted!"}, lines...)
-			}
-			r.done(auditStatus(res, r.nErrs), map[string]any{"problems": res.Problems, "fixed": res.Fixed, "aborted": res.Aborted, "scanned": scanned.Load()}, lines...)
+			auditWalkDone(r, "catalog", res, scanned.Load())
 			if res.Aborted {
 				return nil
 			}
@@ -393,11 +389,7 @@ func runAudit(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 			} else {
 				done++
 			}
-			lines := []string{fmt.Sprintf("%s found; %d fixed.", plural(int64(res.Problems), "problem", "problems"), res.Fixed)}
-			if res.Aborted {
-				lines = append([]string{"Audit names aborted!"}, lines...)
-			}
-			r.done(auditStatus(res, r.nErrs), map[string]any{"problems": res.Problems, "fixed": res.Fixed, "aborted": res.Aborted, "scanned": scanned.Load()}, lines...)
+			auditWalkDone(r, "names", res, scanned.Load())
 			if res.Aborted {
 				return nil
 			}
@@ -451,6 +443,16 @@ func runAudit(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 	}
 	r.done(statusFor(1, r.nErrs), map[string]any{"spaces": len(audits)})
 	return nil
+}
+
+// auditWalkDone writes the summary of an audit of a directory tree
+// (names, catalog) as frm_admin words it.
+func auditWalkDone(r *report, kind string, res site.AuditResult, scanned int64) {
+	lines := []string{fmt.Sprintf("%s found; %d fixed.", plural(int64(res.Problems), "problem", "problems"), res.Fixed)}
+	if res.Aborted {
+		lines = append([]string{"Audit " + kind + " aborted!"}, lines...)
+	}
+	r.done(auditStatus(res, r.nErrs), map[string]any{"problems": res.Problems, "fixed": res.Fixed, "aborted": res.Aborted, "scanned": scanned}, lines...)
 }
 
 func auditStatus(res site.AuditResult, nErrs int) int {
