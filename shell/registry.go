@@ -28,7 +28,7 @@ func init() {
 		mvCmd, pinCmd, queryCmd, quitCmd, relocCmd, rmCmd,
 		// frm additions
 		lsCmd, dfCmd, setCmd,
-		purgeCmd, statusCmd, queueCmd, cancelCmd, wakeCmd,
+		purgeCmd, statusCmd, queueCmd, cancelCmd, priorityCmd, wakeCmd,
 	}
 }
 
@@ -62,6 +62,6 @@ func optionNames(c *command) []string {
 
 const generalUsage = "Usage: [help] {audit | chksum | exit | f[ind] | makelf | mark | mmap | mv | pin | q[uery] | quit | reloc | rm} ...\n" +
 	"frm also has: ls [-l] [-r] lspec ... | df [space ...] | purge [-dry-run] [space ...] | set output text|json\n" +
-	"              status | queue | cancel rid ... | wake   (a running frm daemon)"
+	"              status | queue | cancel rid ... | priority rid 0|1|2 | wake   (a running frm daemon)"
 
 func usageText(lines ...string) string { return strings.Join(lines, "\n") }
