@@ -51,6 +51,9 @@ type Options struct {
 	Every time.Duration
 	// Ctx bounds every load and action (default context.Background).
 	Ctx context.Context
+	// Keys overrides key bindings: action name -> keys, as [tui.keys] of
+	// the configuration (config.TUI.Keys) gives them.
+	Keys map[string][]string
 }
 
 // App is the root model.
@@ -115,7 +118,7 @@ func New(o Options) *App {
 	pi.Prompt = ": "
 	pi.CharLimit = 4096
 	a := &App{
-		opt: o, ctx: o.Ctx, keys: newKeys(o.ReadOnly), st: newStyles(), help: help.New(),
+		opt: o, ctx: o.Ctx, keys: newKeys(o.ReadOnly, o.Keys), st: newStyles(), help: help.New(),
 		width: 80, height: 24, view: viewSpaces,
 		spaces: model.NewSpaces(), ns: model.NewNamespace(o.Dir), queues: model.NewQueues(),
 		audit: model.NewAudit(), daemons: model.NewDaemons(), pal: &model.Palette{},

@@ -42,6 +42,13 @@ type Backend interface {
 	Mark(ctx context.Context, lfns []string, purgeable bool) (string, error)
 	Reloc(ctx context.Context, lfn, target string) (string, error)
 	Remove(ctx context.Context, lfns []string) (string, error)
+	// Stage queues prestage requests for files (as frm_xfragent "+"),
+	// MigrateNow migrate requests ("&"); both wake the daemon.
+	Stage(ctx context.Context, lfns []string) (string, error)
+	MigrateNow(ctx context.Context, lfns []string) (string, error)
+	// SetPriority moves the queued records of request rid to priority
+	// prty (0..2) and wakes the daemon.
+	SetPriority(ctx context.Context, rid string, prty int) (string, error)
 
 	// Audit runs an audit without fixing anything: emit gets each
 	// problem as found, scanned counts the entries examined.
@@ -218,6 +225,19 @@ func (b *SiteBackend) control(ctx context.Context, req daemons.ControlRequest, v
 
 var allKinds = []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
 
+// kindNames maps queue file prefixes (xrdq.Kind.String, what the queue
+// files and the daemon's "queue" reply say) to the transfer kinds the view
+// and the daemon's events use (xfer.Kind.String), so that rows, counts and
+// live events agree.
+var kindNames = map[string]string{"pstg": "stage", "migr": "migrate", "getf": "get", "putf": "put"}
+
+func kindName(k string) string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return k
+}
+
 // Queue implements Backend: the daemon's queue and active transfers, or
 // the queue files when no daemon answers.
 func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
@@ -231,7 +251,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 		}
 		err := d.Walk(allKinds, -1, func(q xrdq.Request) error {
 			k, _ := xrdq.KindForOp(q.Op)
-			snap.Rows = append(snap.Rows, model.QueueRow{Kind: k.String(), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Added: q.Added, Done: -1})
+			snap.Rows = append(snap.Rows, model.QueueRow{Kind: kindName(k.String()), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Added: q.Added, Done: -1})
 			return nil
 		})
 		return snap, err
@@ -245,7 +265,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 		}
 	}
 	for _, e := range entries {
-		r := model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1}
+		r := model.QueueRow{Kind: kindName(e.Kind), Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1}
 		if a, ok := active[e.RID+"\x00"+e.LFN]; ok {
 			r.Running, r.Size, r.Done, r.Rate = true, a.Size, a.Done, a.Rate
 			delete(active, e.RID+"\x00"+e.LFN)
@@ -392,4 +412,52 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// Stage implements Backend with site.Stage, then wakes the daemon.
+func (b *SiteBackend) Stage(ctx context.Context, lfns []string) (string, error) {
+	var es errs
+	r, err := b.Site.Stage(ctx, lfns, site.RequestOptions{OnError: es.add})
+	return b.requested(ctx, "stage", lfns, r, err, &es)
+}
+
+// MigrateNow implements Backend with site.MigrateNow, then wakes the
+// daemon.
+func (b *SiteBackend) MigrateNow(ctx context.Context, lfns []string) (string, error) {
+	var es errs
+	r, err := b.Site.MigrateNow(ctx, lfns, site.RequestOptions{OnError: es.add})
+	return b.requested(ctx, "migrate", lfns, r, err, &es)
+}
+
+// requested words the result of a Stage or MigrateNow and wakes the
+// daemon when something was queued (without a daemon the request waits
+// in the queue for the next start, as with frm_xfragent).
+func (b *SiteBackend) requested(ctx context.Context, what string, lfns []string, r site.RequestResult, err error, es *errs) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	text := fmt.Sprintf("%s: %d of %d %s queued as %s", what, r.Queued, len(lfns), plural(len(lfns), "file", "files"), r.RID)
+	for _, sk := range r.Skipped {
+		text += "; " + path.Base(sk.LFN) + " " + sk.Why
+	}
+	if r.Queued > 0 {
+		if b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil) != nil {
+			text += " (no daemon: queued for its next start)"
+		}
+	}
+	return text, es.err()
+}
+
+// SetPriority implements Backend: the control socket has no priority
+// operation, so the records are moved in the queue files (xrdq.SetPriority,
+// with the daemon's locking) and the daemon is woken.
+func (b *SiteBackend) SetPriority(ctx context.Context, rid string, prty int) (string, error) {
+	n, err := xrdq.Open(b.Site.Config.QueueDir()).SetPriority(allKinds, rid, prty)
+	if err != nil {
+		return "", fmt.Errorf("priority of %s: %w", rid, err)
+	}
+	if n > 0 {
+		b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil) // no daemon: nothing to wake
+	}
+	return fmt.Sprintf("%s: %d %s moved to priority %d", rid, n, plural(n, "entry", "entries"), prty), nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/site"
 	"frm/core/sitegen"
@@ -218,5 +219,73 @@ func TestSiteBackendAdmin(t *testing.T) {
 	}
 	if out, code, _ := be.Exec(ctx, "bogus"); code == 0 || !strings.Contains(out, "Invalid command") {
 		t.Errorf("exec bogus: %q %d", out, code)
+	}
+}
+
+// TestSiteBackendRequests: stage and migrate-now queue requests through
+// core/site, the Queues view sees them (from the queue files: no daemon),
+// and a priority change moves them.
+func TestSiteBackendRequests(t *testing.T) {
+	ctx := context.Background()
+	l, _, err := sitegen.Demo(ctx, t.TempDir(), sitegen.DemoOptions{Files: 60, Seed: 4, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := &SiteBackend{Site: s}
+	var dangling, needsMig, migrated string
+	err = s.Catalog.Walk(ctx, "/store", catalog.WalkOptions{Want: catalog.WantAll, Recursive: true, Workers: 1}, func(e *catalog.Entry) error {
+		switch {
+		case e.Type != catalog.File:
+		case e.Dangling && dangling == "":
+			dangling = e.LFN
+		case e.NeedsMigration() && needsMig == "":
+			needsMig = e.LFN
+		case e.Migrated() && !e.Dangling && migrated == "":
+			migrated = e.LFN
+		}
+		return nil
+	})
+	if err != nil || dangling == "" || needsMig == "" || migrated == "" {
+		t.Fatalf("walk: %v %q %q %q", err, dangling, needsMig, migrated)
+	}
+	txt, err := be.Stage(ctx, []string{dangling, migrated})
+	if err != nil || !strings.Contains(txt, "stage: 1 of 2 files queued as frm-") || !strings.Contains(txt, path.Base(migrated)+" already on disk") ||
+		!strings.Contains(txt, "no daemon") {
+		t.Errorf("stage: %q %v", txt, err)
+	}
+	if txt, err := be.MigrateNow(ctx, []string{needsMig}); err != nil || !strings.Contains(txt, "migrate: 1 of 1 file queued") {
+		t.Errorf("migrate: %q %v", txt, err)
+	}
+	if _, err := be.MigrateNow(ctx, []string{dangling}); err == nil || !strings.Contains(err.Error(), "data file is missing") {
+		t.Errorf("migrate of a dangling file: %v", err)
+	}
+	rows := func() map[string]model.QueueRow {
+		snap, err := be.Queue(ctx)
+		if err != nil || snap.DaemonUp {
+			t.Fatalf("queue: %+v %v", snap, err)
+		}
+		m := map[string]model.QueueRow{}
+		for _, r := range snap.Rows {
+			m[r.Kind+" "+r.LFN] = r
+		}
+		return m
+	}
+	st, ok := rows()["stage "+dangling]
+	if _, okm := rows()["migrate "+needsMig]; !ok || !okm || st.Priority != 0 {
+		t.Fatalf("queued rows %v", rows())
+	}
+	if txt, err := be.SetPriority(ctx, st.RID, 2); err != nil || txt != st.RID+": 1 entry moved to priority 2" {
+		t.Errorf("priority: %q %v", txt, err)
+	}
+	if r := rows()["stage "+dangling]; r.Priority != 2 {
+		t.Errorf("after the move: %+v", r)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
+	"frm/core/config"
 	"frm/core/meta"
 	"frm/tui/model"
 )
@@ -160,6 +162,18 @@ func (f *fake) Reloc(ctx context.Context, lfn, target string) (string, error) {
 	f.record("reloc " + lfn + " " + target)
 	return lfn + " relocated to " + target, nil
 }
+func (f *fake) Stage(ctx context.Context, lfns []string) (string, error) {
+	f.record("stage " + strings.Join(lfns, " "))
+	return fmt.Sprintf("stage: %d of %d files queued as frm-1", len(lfns), len(lfns)), nil
+}
+func (f *fake) MigrateNow(ctx context.Context, lfns []string) (string, error) {
+	f.record("migrate " + strings.Join(lfns, " "))
+	return fmt.Sprintf("migrate: %d of %d files queued as frm-2", len(lfns), len(lfns)), nil
+}
+func (f *fake) SetPriority(ctx context.Context, rid string, prty int) (string, error) {
+	f.record(fmt.Sprintf("priority %s %d", rid, prty))
+	return fmt.Sprintf("%s: 1 entry moved to priority %d", rid, prty), nil
+}
 func (f *fake) Remove(ctx context.Context, lfns []string) (string, error) {
 	f.record("rm " + strings.Join(lfns, " "))
 	return "", errors.New("Unable to remove " + lfns[0] + "; permission denied")
@@ -216,7 +230,12 @@ func (f *fake) Exec(ctx context.Context, line string) (string, int, error) {
 }
 
 func newTestApp(f *fake, readOnly bool) *App {
-	return New(Options{Backend: f, ReadOnly: readOnly, Now: func() time.Time { return t0 }, Loc: time.UTC, Every: -1})
+	return newTestAppKeys(f, readOnly, nil)
+}
+
+// newTestAppKeys is newTestApp with key overrides ([tui.keys]).
+func newTestAppKeys(f *fake, readOnly bool, keys map[string][]string) *App {
+	return New(Options{Backend: f, ReadOnly: readOnly, Now: func() time.Time { return t0 }, Loc: time.UTC, Every: -1, Keys: keys})
 }
 
 // drive runs cmd and feeds the messages it produces back into the app,
@@ -297,6 +316,7 @@ func TestAppUpdate(t *testing.T) {
 	tests := []struct {
 		name     string
 		readOnly bool
+		custom   map[string][]string // [tui.keys]
 		keys     []string
 		view     viewID
 		sel      string // key of the selected row of the view
@@ -324,12 +344,24 @@ func TestAppUpdate(t *testing.T) {
 		{name: "no actions on directories", keys: []string{"2", "enter", "d"}, view: viewNamespace, status: "is a directory"},
 		{name: "cancel request", keys: []string{"3", "c", "enter"}, view: viewQueues, calls: []string{"cancel r101"}},
 		{name: "wake", keys: []string{"3", "w"}, view: viewQueues, calls: []string{"wake"}, status: "woken"},
-		{name: "read-only ignores actions", readOnly: true, keys: []string{"2", "enter", "j", "p", "u", "m", "M", "R", "d", "3", "c", "w"}, view: viewQueues},
+		{name: "stage", keys: []string{"2", "enter", "j", "j", "S"}, view: viewNamespace, calls: []string{"stage /store/aia_0002.fits"}, status: "queued as frm-1"},
+		{name: "migrate now", keys: []string{"2", "enter", "j", "j", "N"}, view: viewNamespace, calls: []string{"migrate /store/aia_0002.fits"}, status: "queued as frm-2"},
+		{name: "no stage of a directory", keys: []string{"2", "enter", "S", "N"}, view: viewNamespace, status: "is a directory"},
+		{name: "raise priority", keys: []string{"3", "j", "j", "+"}, view: viewQueues, calls: []string{"priority m1 1"}, status: "moved to priority 1"},
+		{name: "lower priority", keys: []string{"3", "j", "-"}, view: viewQueues, calls: []string{"priority r102 1"}},
+		{name: "priority at the top", keys: []string{"3", "j", "+"}, view: viewQueues, status: "already at priority 2"},
+		{name: "priority at the bottom", keys: []string{"3", "j", "j", "-"}, view: viewQueues, status: "already at priority 0"},
+		{name: "no priority for a running request", keys: []string{"3", "+"}, view: viewQueues, status: "r101 is running"},
+		{name: "remapped keys", custom: map[string][]string{"stage": {"s"}, "pin": {"P"}, "down": {"n"}},
+			keys: []string{"2", "enter", "n", "n", "S", "p", "s"}, view: viewNamespace, sel: "aia_0002.fits", calls: []string{"stage /store/aia_0002.fits"}},
+		{name: "remapped quit", custom: map[string][]string{"quit": {"Q"}, "priority_up": {"u"}},
+			keys: []string{"3", "q", "j", "j", "u"}, view: viewQueues, calls: []string{"priority m1 1"}},
+		{name: "read-only ignores actions", readOnly: true, keys: []string{"2", "enter", "j", "p", "u", "m", "M", "R", "d", "S", "N", "3", "c", "w", "+", "-"}, view: viewQueues},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
-			a := newTestApp(f, tc.readOnly)
+			a := newTestAppKeys(f, tc.readOnly, tc.custom)
 			drive(a, a.Init())
 			press(a, tc.keys...)
 			if a.view != tc.view {
@@ -597,5 +629,28 @@ func TestAuditCancel(t *testing.T) {
 	press(a, "esc")
 	if a.audit.Running || a.cancelAudit != nil || !strings.Contains(a.status, "audit stopped") {
 		t.Fatalf("not stopped: running %v status %q", a.audit.Running, a.status)
+	}
+}
+
+// TestKeyActions: the console binds exactly the action names the
+// configuration accepts ([tui.keys], config.TUIActions), and a remapped
+// action shows its new keys in the help.
+func TestKeyActions(t *testing.T) {
+	k := newKeys(false, nil)
+	acts := k.actions()
+	for _, name := range config.TUIActions {
+		if acts[name] == nil {
+			t.Errorf("config action %q has no binding", name)
+		}
+	}
+	for name := range acts {
+		if !slices.Contains(config.TUIActions, name) {
+			t.Errorf("binding %q is not a config action", name)
+		}
+	}
+	a := newTestAppKeys(newFake(), false, map[string][]string{"pin": {"P", "ctrl+p"}})
+	a.view = viewNamespace
+	if help := strings.Join(a.fullHelp(30), "\n"); !strings.Contains(help, "P/ctrl+p pin") {
+		t.Errorf("help does not show the remapped pin key:\n%s", help)
 	}
 }

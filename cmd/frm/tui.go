@@ -55,7 +55,7 @@ func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx})
+	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx, Keys: s.Config.TUI.Keys})
 	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(stdout)}
 	if stdin != nil {
 		opts = append(opts, tea.WithInput(stdin))

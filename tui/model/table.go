@@ -288,6 +288,12 @@ func (t *Table[R]) Keys() []string {
 // Clear removes every row but remembers the selected key, so that a reload
 // of the same rows selects the same one.
 func (t *Table[R]) Clear() {
+	// The selected row is looked for again in the rows to come: a reload
+	// streams the rows in chunks, and the selected one may be in a later
+	// chunk than the first (after an action on a row far down).
+	if t.want == "" {
+		t.want = t.selKey
+	}
 	t.rows = nil
 	t.view = t.view[:0]
 	t.cursor, t.top = 0, 0
