@@ -166,7 +166,6 @@ func (a *App) auditKey(m tea.KeyMsg) tea.Cmd {
 			a.report("nothing to fix here (this problem has no fix, or it is fixed)", nil)
 			return nil
 		}
-		req := AuditRequest{Mode: au.Mode, Target: au.Target}
 		be := a.opt.Backend
 		a.dlg = &confirmDialog{text: model.FixText(ps, max(a.bodyHeight()-8, 3)), run: func() tea.Cmd {
 			a.busy++
@@ -174,7 +173,7 @@ func (a *App) auditKey(m tea.KeyMsg) tea.Cmd {
 			ctx := a.ctx
 			return func() tea.Msg {
 				var keys []string
-				text, err := be.AuditFix(ctx, req, ps, func(k string) { keys = append(keys, k) })
+				text, err := be.FixProblems(ctx, ps, func(k string) { keys = append(keys, k) })
 				return auditFixMsg{text: text, err: err, keys: keys}
 			}
 		}}

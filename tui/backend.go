@@ -53,9 +53,10 @@ type Backend interface {
 	// Audit runs an audit without fixing anything: emit gets each
 	// problem as found, scanned counts the entries examined.
 	Audit(ctx context.Context, req AuditRequest, emit func(model.AuditProblem), scanned *atomic.Int64) (string, error)
-	// AuditFix fixes the given problems (found by an Audit of req) and
-	// nothing else; fixed gets the key of each problem fixed.
-	AuditFix(ctx context.Context, req AuditRequest, ps []model.AuditProblem, fixed func(key string)) (string, error)
+	// FixProblems fixes the given problems (found by an Audit) and
+	// nothing else, each only if it still holds as found; fixed gets the
+	// key of each problem fixed.
+	FixProblems(ctx context.Context, ps []model.AuditProblem, fixed func(key string)) (string, error)
 	// Daemons returns the daemon's status and the stop files present.
 	Daemons(ctx context.Context) (model.DaemonStatus, error)
 	// SetStop creates (on) or removes a stop file of the admin directory.

@@ -13,6 +13,7 @@ import (
 	"frm/core/config"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/usage"
 	"frm/tui/model"
 )
 
@@ -167,7 +168,7 @@ func TestSiteBackendAdmin(t *testing.T) {
 	}
 	// Fix only that one: the others stay.
 	var keys []string
-	txt, err := be.AuditFix(ctx, AuditRequest{Mode: "names", Target: "/"}, []model.AuditProblem{mine}, func(k string) { keys = append(keys, k) })
+	txt, err := be.FixProblems(ctx, []model.AuditProblem{mine}, func(k string) { keys = append(keys, k) })
 	if err != nil || txt != "fixed 1 of 1 problem" || len(keys) != 1 || keys[0] != mine.Key() {
 		t.Fatalf("fix: %q %v %v", txt, err, keys)
 	}
@@ -183,13 +184,54 @@ func TestSiteBackendAdmin(t *testing.T) {
 	if _, err := os.Lstat(broken[0]); !os.IsNotExist(err) {
 		t.Errorf("dangling link still there: %v", err)
 	}
-
-	// Usage and space audits run.
-	var n atomic.Int64
-	if _, err := be.Audit(ctx, AuditRequest{Mode: "usage"}, func(model.AuditProblem) {}, &n); err != nil {
-		t.Errorf("audit usage: %v", err)
+	// A problem that no longer holds as found is left alone: the data of
+	// the second broken file comes back before the fix.
+	var other model.AuditProblem
+	for _, p := range left {
+		if p.PFN == broken[1] {
+			other = p
+		}
 	}
+	if err := os.WriteFile(other.Other, []byte("restored"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	txt, err = be.FixProblems(ctx, []model.AuditProblem{other}, func(k string) { t.Errorf("fixed %s", k) })
+	if err != nil || !strings.Contains(txt, "fixed 0 of 1 problem; 1 changed since the audit, left alone ("+broken[1]+" is no longer dangling") {
+		t.Errorf("fix of a changed problem: %q %v", txt, err)
+	}
+	if _, err := os.Lstat(broken[1]); err != nil {
+		t.Errorf("the restored file's link was removed: %v", err)
+	}
+
+	// Usage: a wrong usage log is found and fixed through its problem
+	// (the demo keeps no usage log: every space differs; fix one).
 	sp, _ := be.Spaces(ctx)
+	if err := usage.SetAdjust(s.UsagePath(), sp[0].Space, 777); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	usageOf := func(space string) []model.AuditProblem {
+		var ps []model.AuditProblem
+		if _, err := be.Audit(ctx, AuditRequest{Mode: "usage"}, func(p model.AuditProblem) {
+			if p.Name == space {
+				ps = append(ps, p)
+			}
+		}, &n); err != nil {
+			t.Fatalf("audit usage: %v", err)
+		}
+		return ps
+	}
+	ups := usageOf(sp[0].Space)
+	if len(ups) != 1 || ups[0].Claimed != 777 {
+		t.Fatalf("usage problems %+v", ups)
+	}
+	if txt, err := be.FixProblems(ctx, ups, func(string) {}); err != nil || txt != "fixed 1 of 1 problem" {
+		t.Errorf("usage fix: %q %v", txt, err)
+	}
+	if ups := usageOf(sp[0].Space); len(ups) != 0 {
+		t.Errorf("usage still wrong after the fix: %+v", ups)
+	}
+	// Space audits run.
 	if _, err := be.Audit(ctx, AuditRequest{Mode: "space", Target: sp[0].Space}, func(model.AuditProblem) {}, &n); err != nil {
 		t.Errorf("audit space: %v", err)
 	}

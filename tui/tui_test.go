@@ -194,13 +194,13 @@ func (f *fake) Audit(ctx context.Context, req AuditRequest, emit func(model.Audi
 	}
 	return fmt.Sprintf("audit %s %s: %d problems", req.Mode, req.Target, len(f.audit)), nil
 }
-func (f *fake) AuditFix(ctx context.Context, req AuditRequest, ps []model.AuditProblem, fixed func(string)) (string, error) {
+func (f *fake) FixProblems(ctx context.Context, ps []model.AuditProblem, fixed func(string)) (string, error) {
 	var names []string
 	for _, p := range ps {
 		names = append(names, p.Name)
 		fixed(p.Key())
 	}
-	f.record("fix " + req.Mode + " " + strings.Join(names, " "))
+	f.record("fix " + strings.Join(names, " "))
 	return fmt.Sprintf("fixed %d of %d problems", len(ps), len(ps)), nil
 }
 func (f *fake) Daemons(ctx context.Context) (model.DaemonStatus, error) {
@@ -541,7 +541,7 @@ func TestAdminViews(t *testing.T) {
 		{name: "audit dialog: tab picks space, target typed", keys: []string{"4", "a", "tab", "enter"}, calls: []string{"audit space public"}},
 		{name: "audit dialog refuses a relative directory", keys: []string{"4", "a", "backspace", "x", "enter", "esc"}, status: "audit cancelled"},
 		{name: "fix one after confirmation", keys: []string{"4", "a", "enter", "f", "y"},
-			calls: []string{"audit names /", "fix names /srv/ns/store/lost.fits"}, status: "fixed 1 of 1",
+			calls: []string{"audit names /", "fix /srv/ns/store/lost.fits"}, status: "fixed 1 of 1",
 			check: func(t *testing.T, a *App) {
 				if _, _, fixed := a.audit.Counts(); fixed != 1 {
 					t.Errorf("fixed %d", fixed)
@@ -549,9 +549,9 @@ func TestAdminViews(t *testing.T) {
 			}},
 		{name: "fix declined", keys: []string{"4", "a", "enter", "F", "n"}, calls: []string{"audit names /"}, status: "cancelled"},
 		{name: "fix a selection", keys: []string{"4", "a", "enter", "x", "j", "x", "f", "enter"},
-			calls: []string{"audit names /", "fix names /srv/ns/store/lost.fits /srv/ns/store/aia_0002.fits"}},
+			calls: []string{"audit names /", "fix /srv/ns/store/lost.fits /srv/ns/store/aia_0002.fits"}},
 		{name: "fix all skips the unfixable", keys: []string{"4", "a", "enter", "F", "y"},
-			calls: []string{"audit names /", "fix names /srv/ns/store/lost.fits /srv/ns/store/new.fits /srv/ns/store/aia_0002.fits"}},
+			calls: []string{"audit names /", "fix /srv/ns/store/lost.fits /srv/ns/store/new.fits /srv/ns/store/aia_0002.fits"}},
 		{name: "no fix for data without xref", keys: []string{"4", "a", "enter", "j", "f"}, calls: []string{"audit names /"}, status: "nothing to fix"},
 		{name: "read-only audits but does not fix", readOnly: true, keys: []string{"4", "a", "enter", "x", "f", "F"}, calls: []string{"audit names /"}},
 		{name: "daemons rows", keys: []string{"5"}, check: func(t *testing.T, a *App) {
