@@ -28,6 +28,10 @@ type Backend interface {
 	Name() string
 	// Spaces returns a row per space followed by rows for its partitions.
 	Spaces(ctx context.Context) ([]model.SpaceRow, error)
+	// SpaceUse walks the whole namespace once and returns, per space and
+	// per partition (keyed as SpaceRow.Key), the bytes needing migration
+	// and the bytes pinned.
+	SpaceUse(ctx context.Context) (map[string]model.SpaceUse, error)
 	// List emits the entries of directory dir in chunks. emit's error
 	// stops the listing and is returned.
 	List(ctx context.Context, dir string, emit func([]model.FileRow) error) error
@@ -122,6 +126,57 @@ func (b *SiteBackend) Spaces(ctx context.Context) ([]model.SpaceRow, error) {
 			pr.NoPurge = noPurge || pr.MinFree == 0
 			out = append(out, pr)
 		}
+	}
+	return out, nil
+}
+
+// SpaceUse implements Backend: one recursive catalog walk from / (stat,
+// link, copy time and pin of every file; the same reads as `find -r
+// unmigrated` and `find -r pinned`). A file needs migration when it is
+// under a mig export and its copy is missing or older than the file
+// (site.Find's "unmigrated"); it counts as pinned while its pin keeps it
+// from being purged now. Dangling links hold no bytes.
+func (b *SiteBackend) SpaceUse(ctx context.Context) (map[string]model.SpaceUse, error) {
+	out := map[string]model.SpaceUse{}
+	now := b.Site.Now()
+	var es errs
+	add := func(k string, e *catalog.Entry, mig, pin bool) {
+		u := out[k]
+		if mig {
+			u.MigFiles++
+			u.MigBytes += e.Size
+		}
+		if pin {
+			u.PinFiles++
+			u.PinBytes += e.Size
+		}
+		out[k] = u
+	}
+	want := catalog.WantStat | catalog.WantLink | catalog.WantCopy | catalog.WantPin
+	err := b.Site.Catalog.Walk(ctx, "/", catalog.WalkOptions{Want: want, Recursive: true, OnError: func(pfn string, err error) {
+		es.add(fmt.Errorf("%s: %w", pfn, err))
+	}}, func(e *catalog.Entry) error {
+		if e.Type != catalog.File || e.Dangling {
+			return nil
+		}
+		mig := b.Site.Export(e.LFN).Mig && !e.Migrated()
+		pin := e.HasPin && e.Pin.Protects(now, time.Unix(e.Atime, 0))
+		if !mig && !pin {
+			return nil
+		}
+		add(e.Space, e, mig, pin)
+		if e.Link != "" {
+			if p, ok := b.Site.Spaces.Contains(e.Link); ok {
+				add(p.Space+":"+p.Path, e, mig, pin)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("namespace walk: %w", err)
+	}
+	if err := es.err(); err != nil {
+		return out, fmt.Errorf("namespace walk: %w", err)
 	}
 	return out, nil
 }

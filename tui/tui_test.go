@@ -48,6 +48,9 @@ type fake struct {
 	// daemonEvents are events for the Daemons view tests (set as events
 	// by those tests).
 	daemonEvents []model.QueueEvent
+	use          map[string]model.SpaceUse
+	useGo        chan struct{} // when set, SpaceUse waits for it
+	useCalls     atomic.Int32
 }
 
 func newFake() *fake {
@@ -85,6 +88,10 @@ func newFake() *fake {
 		{Code: 2, Kind: "no copy time", Name: "/srv/ns/store/aia_0002.fits", PFN: "/srv/ns/store/aia_0002.fits", Fix: "set the copy time of /srv/ns/store/aia_0002.fits"},
 		{Code: 5, Kind: "data without xref", Name: "/srv/data1/data/7f/orphan%", Data: "/srv/data1/data/7f/orphan%", Size: 4 << 20},
 	}
+	f.use = map[string]model.SpaceUse{
+		"public": {MigFiles: 3, MigBytes: 1200 << 20, PinFiles: 1, PinBytes: 3 << 30}, "public:/srv/pub1": {MigFiles: 3, MigBytes: 1200 << 20},
+		"public:/srv/pub2": {PinFiles: 1, PinBytes: 3 << 30}, "data": {MigFiles: 40, MigBytes: 12 * G}, "data:/srv/data1": {MigFiles: 40, MigBytes: 12 * G},
+	}
 	f.daemon = model.DaemonStatus{Up: true, PID: 4242, Started: t0.Add(-3 * time.Hour), Components: []string{"transfer", "migrate", "purge"},
 		SlotsIn: 4, SlotsOut: 2, InUseIn: 1, InUseOut: 0, Active: 1, PurgeAt: t0.Add(-10 * time.Minute), PurgeFiles: 12, PurgeBytes: 3 << 30,
 		Stopped: map[string]bool{"STOPMIGR": true}, AdminDir: "/var/adm/frm"}
@@ -110,6 +117,17 @@ func (f *fake) Calls() []string {
 func (f *fake) Name() string { return "demo" }
 func (f *fake) Spaces(ctx context.Context) ([]model.SpaceRow, error) {
 	return append([]model.SpaceRow(nil), f.spaces...), nil
+}
+func (f *fake) SpaceUse(ctx context.Context) (map[string]model.SpaceUse, error) {
+	f.useCalls.Add(1)
+	if f.useGo != nil {
+		select {
+		case <-f.useGo:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return maps.Clone(f.use), nil
 }
 func (f *fake) List(ctx context.Context, dir string, emit func([]model.FileRow) error) error {
 	if f.block != nil {
@@ -455,8 +473,10 @@ func TestGolden(t *testing.T) {
 		keys     []string
 		wait     string
 		setup    func(*fake)
+		width    int // default 80
 	}{
-		{name: "spaces", wait: "/srv/fast1"},
+		{name: "spaces", wait: "pinned 3.0G"},
+		{name: "spaces_wide", wait: "pinned 3.0G", width: 120},
 		{name: "namespace", keys: []string{"2", "enter", "j"}, wait: "lost.fits"},
 		{name: "queues", keys: []string{"3"}, wait: "r102"},
 		{name: "help", keys: []string{"2", "?"}, wait: "Namespace keys"},
@@ -480,7 +500,11 @@ func TestGolden(t *testing.T) {
 				tc.setup(f)
 			}
 			a := newTestApp(f, tc.readOnly)
-			tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(80, 24))
+			w := tc.width
+			if w == 0 {
+				w = 80
+			}
+			tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(w, 24))
 			if len(tc.keys) > 0 {
 				teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("public")) },
 					teatest.WithDuration(5*time.Second))
@@ -652,5 +676,67 @@ func TestKeyActions(t *testing.T) {
 	a.view = viewNamespace
 	if help := strings.Join(a.fullHelp(30), "\n"); !strings.Contains(help, "P/ctrl+p pin") {
 		t.Errorf("help does not show the remapped pin key:\n%s", help)
+	}
+}
+
+// TestSpaceUse: the bytes needing migration and the pinned bytes of the
+// Spaces view come from one background walk, shown as "…" until it ends,
+// cached between refreshes (walked again only when due, or on ctrl+r), in
+// the detail line and, on wide terminals, in columns.
+func TestSpaceUse(t *testing.T) {
+	f := newFake()
+	f.useGo = make(chan struct{})
+	a := newTestApp(f, false)
+	drive(a, a.Init()) // the walk blocks: drive gives up waiting for it
+	if v := a.View(); !strings.Contains(v, "public [ok] · to migrate … · pinned … · purge below 5.0G free ┃ until 10G ╎") {
+		t.Errorf("no … while the walk runs:\n%s", v)
+	}
+	if cmd := a.refreshUse(true); cmd != nil {
+		t.Errorf("a second walk started while one runs")
+	}
+	a.stopBackground()
+
+	f = newFake()
+	a = newTestApp(f, false)
+	drive(a, a.Init())
+	if n := f.useCalls.Load(); n != 1 {
+		t.Fatalf("%d walks at start", n)
+	}
+	if v := a.View(); !strings.Contains(v, "to migrate 1.2G (3) · pinned 3.0G (1)") {
+		t.Errorf("use not shown:\n%s", v)
+	}
+	press(a, "j") // a partition
+	if v := a.View(); !strings.Contains(v, "public:/srv/pub1 [ok] · to migrate 1.2G (3) · pinned 0B (0) · not purged") {
+		t.Errorf("partition use not shown:\n%s", v)
+	}
+	for range 10 { // two periodic refreshes of the rows: the walk is not due
+		_, cmd := a.Update(tickMsg{})
+		drive(a, cmd)
+	}
+	if n := f.useCalls.Load(); n != 1 {
+		t.Errorf("%d walks after refreshes within a minute, want 1", n)
+	}
+	a.opt.Now = func() time.Time { return t0.Add(2 * time.Minute) }
+	for range 5 {
+		_, cmd := a.Update(tickMsg{})
+		drive(a, cmd)
+	}
+	if n := f.useCalls.Load(); n != 2 {
+		t.Errorf("%d walks once due, want 2", n)
+	}
+	press(a, "ctrl+r")
+	if n := f.useCalls.Load(); n != 3 {
+		t.Errorf("%d walks after ctrl+r, want 3", n)
+	}
+	// A stale result is dropped.
+	a.Update(spaceUseMsg{gen: a.spaces.UseRefresh.Gen() - 1, use: map[string]model.SpaceUse{"public": {MigBytes: 1}}})
+	if u, _ := a.spaces.UseOf("public"); u.MigBytes != 1200<<20 {
+		t.Errorf("stale walk applied: %+v", u)
+	}
+	// Wide terminals have columns.
+	a.Update(tea.WindowSizeMsg{Width: 120, Height: 24})
+	lines := strings.Split(a.View(), "\n")
+	if !strings.Contains(lines[2], "to mig  pinned") || !strings.HasSuffix(strings.TrimRight(lines[3], " "), "1.2G    3.0G") {
+		t.Errorf("no columns at 120:\n%s\n%s", lines[2], lines[3])
 	}
 }
