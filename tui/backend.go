@@ -85,6 +85,9 @@ type SiteBackend struct {
 	// 256k, so that the first rows show at once and a million entries
 	// arrive in a dozen chunks (each chunk costs a merge of every row).
 	ChunkSize int
+	// DaemonLog is the daemon's log file (frm daemon -l FILE), tailed by
+	// the Daemons view; "" for none.
+	DaemonLog string
 }
 
 // Name implements Backend.

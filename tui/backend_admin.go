@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 
 	"frm/core/site"
@@ -146,7 +148,15 @@ func (b *SiteBackend) FixProblems(ctx context.Context, ps []model.AuditProblem, 
 // files of the admin directory (read also when no daemon answers).
 func (b *SiteBackend) Daemons(ctx context.Context) (model.DaemonStatus, error) {
 	adm := b.Site.Config.AdminDir()
-	st := model.DaemonStatus{Stopped: map[string]bool{}, AdminDir: adm}
+	st := model.DaemonStatus{Stopped: map[string]bool{}, AdminDir: adm, LogPath: b.DaemonLog}
+	if b.DaemonLog != "" {
+		// Read even when the daemon is down: its last words say why.
+		lines, err := tailFile(b.DaemonLog, logTailLines)
+		st.LogLines = lines
+		if err != nil {
+			st.LogErr = err.Error()
+		}
+	}
 	for _, sf := range model.StopFiles {
 		if _, err := os.Stat(filepath.Join(adm, sf.File)); err == nil {
 			st.Stopped[sf.File] = true
@@ -212,4 +222,38 @@ func (b *SiteBackend) Exec(ctx context.Context, line string) (string, int, error
 	sh := &shell.Shell{Name: "frm admin", Out: &out, Err: &errb, Site: b.Site, Prompter: site.Always(site.No)}
 	st := sh.Exec(ctx, words)
 	return out.String() + errb.String(), st, nil
+}
+
+// logTailLines is how many lines of the daemon's log the Daemons view
+// keeps (it shows what fits).
+const logTailLines = 100
+
+// tailFile returns the last n lines of the file at path, reading at most
+// its last 256 KiB (a log file may be big; a line longer than that is cut).
+func tailFile(path string, n int) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("daemon log: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("daemon log: %w", err)
+	}
+	const most = 256 << 10
+	off := max(fi.Size()-most, 0)
+	buf := make([]byte, fi.Size()-off)
+	k, err := f.ReadAt(buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("daemon log %s: %w", path, err)
+	}
+	buf = bytes.TrimRight(buf[:k], "\n")
+	if len(buf) == 0 {
+		return nil, nil
+	}
+	lines := strings.Split(string(buf), "\n")
+	if off > 0 && len(lines) > 1 {
+		lines = lines[1:] // the first line is cut
+	}
+	return lines[max(len(lines)-n, 0):], nil
 }

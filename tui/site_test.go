@@ -2,8 +2,11 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -331,3 +334,74 @@ func TestSiteBackendRequests(t *testing.T) {
 		t.Errorf("after the move: %+v", r)
 	}
 }
+
+// TestTailFile: the last lines of the daemon's log, also of a big file
+// (only its end is read; the cut first line is dropped).
+func TestTailFile(t *testing.T) {
+	dir := t.TempDir()
+	var big strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&big, "time=2025-06-01T12:00:00Z level=INFO msg=line n=%06d\n", i)
+	}
+	tests := []struct {
+		name    string
+		content *string // nil: no file
+		n       int
+		want    []string
+		err     string
+	}{
+		{name: "missing", n: 5, err: "daemon log: open "},
+		{name: "empty", content: ptr(""), n: 5},
+		{name: "short", content: ptr("a\nb\nc\n"), n: 5, want: []string{"a", "b", "c"}},
+		{name: "last two, no final newline", content: ptr("a\nb\nc"), n: 2, want: []string{"b", "c"}},
+		{name: "big", content: ptr(big.String()), n: 3, want: []string{
+			"time=2025-06-01T12:00:00Z level=INFO msg=line n=019997",
+			"time=2025-06-01T12:00:00Z level=INFO msg=line n=019998",
+			"time=2025-06-01T12:00:00Z level=INFO msg=line n=019999"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".log")
+			if tc.content != nil {
+				if err := os.WriteFile(p, []byte(*tc.content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := tailFile(p, tc.n)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("got %q %v, want %q", got, err, tc.want)
+			}
+		})
+	}
+	// Through the backend: the Daemons view gets the tail with the status.
+	l, _, err := sitegen.Demo(context.Background(), t.TempDir(), sitegen.DemoOptions{Files: 20, Seed: 5, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf := filepath.Join(dir, "short.log")
+	be := &SiteBackend{Site: s, DaemonLog: logf}
+	st, err := be.Daemons(context.Background())
+	if err != nil || st.LogPath != logf || !slices.Equal(st.LogLines, []string{"a", "b", "c"}) || st.LogErr != "" {
+		t.Errorf("daemons: %+v %v", st, err)
+	}
+	be.DaemonLog = filepath.Join(dir, "none.log")
+	if st, _ := be.Daemons(context.Background()); !strings.Contains(st.LogErr, "no such file") {
+		t.Errorf("missing log: %q", st.LogErr)
+	}
+}
+
+func ptr(s string) *string { return &s }

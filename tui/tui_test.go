@@ -489,6 +489,15 @@ func TestGolden(t *testing.T) {
 		{name: "audit", keys: []string{"4", "a", "enter", "j"}, wait: "4 problems"},
 		{name: "audit_fix_confirm", keys: []string{"4", "a", "enter", "x", "j", "x", "f"}, wait: "Fix 2 problems?"},
 		{name: "daemons", keys: []string{"5"}, wait: "copy_in exited 1", setup: func(f *fake) { f.events = f.daemonEvents }},
+		{name: "daemons_log", keys: []string{"5"}, wait: "transfer complete", setup: func(f *fake) {
+			f.events = f.daemonEvents
+			f.daemon.LogPath = "/var/log/frm/daemon.log"
+			f.daemon.LogLines = []string{
+				`time=2025-06-01T11:57:00.000Z level=INFO msg="frm daemon started" components=transfer,migrate,purge`,
+				`time=2025-06-01T11:58:00.000Z level=WARN msg="transfer failed" kind=stage lfn=/store/hmi/a.fits err="copy_in exited 1"`,
+				`time=2025-06-01T11:59:30.000Z level=INFO msg="transfer complete" kind=stage lfn=/store/aia_0001.fits bytes=104857600`,
+			}
+		}},
 		{name: "stop_confirm", keys: []string{"5", "j", "j", "s"}, wait: "STOPMIGR?"},
 		{name: "palette", keys: []string{":", "l", "s", "enter"}, wait: "of 40"},
 		{name: "palette_complete", keys: []string{":", "m", "tab"}, wait: "completions:"},

@@ -13,6 +13,10 @@ type TUI struct {
 	// "pgdown", " " for space, ...). A listed action gets exactly these
 	// keys instead of its defaults; actions not listed keep theirs.
 	Keys map[string][]string `toml:"keys,omitempty"`
+	// DaemonLog is the log file of this site's frm daemon (its -l
+	// FILE), whose last lines the Daemons view shows; "" shows none. The
+	// daemon does not announce where it logs, hence this setting.
+	DaemonLog string `toml:"daemon_log,omitempty"`
 }
 
 // TUIActions are the names of the console actions whose keys [tui.keys]
@@ -36,9 +40,10 @@ var TUIActions = []string{
 	"confirm", "abort",
 }
 
-// validateTUI checks [tui.keys]: known action names, at least one key per
-// action, no empty key names.
+// validateTUI checks [tui]: an absolute daemon_log; in keys, known action
+// names, at least one key per action, no empty key names.
 func (c *Config) validateTUI(v *validator) {
+	v.absPath("tui.daemon_log", c.TUI.DaemonLog, false)
 	names := make([]string, 0, len(c.TUI.Keys))
 	for name := range c.TUI.Keys {
 		names = append(names, name)

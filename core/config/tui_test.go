@@ -16,6 +16,7 @@ func TestTUIKeys(t *testing.T) {
 		name string
 		toml string
 		want map[string][]string // nil: an error is expected
+		log  string              // tui.daemon_log
 		err  string
 	}{
 		{name: "none", toml: "site = \"x\"\n"},
@@ -28,6 +29,8 @@ func TestTUIKeys(t *testing.T) {
 		{name: "empty key", toml: "[tui.keys]\nunpin = [\"\"]\n", err: `tui.keys.unpin: an empty key name`},
 		{name: "not a list", toml: "[tui.keys]\nunpin = \"u\"\n", err: `frm.toml:2: tui.keys.unpin: incompatible types`},
 		{name: "unknown tui key", toml: "[tui]\ncolour = true\n", err: `frm.toml:2: unknown key "tui.colour"`},
+		{name: "daemon log", toml: "[tui]\ndaemon_log = \"/var/log/frm/daemon.log\"\n", log: "/var/log/frm/daemon.log"},
+		{name: "relative daemon log", toml: "[tui]\ndaemon_log = \"daemon.log\"\n", err: `tui.daemon_log: must be absolute`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +52,9 @@ func TestTUIKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if c.TUI.DaemonLog != tc.log {
+				t.Errorf("daemon_log %q, want %q", c.TUI.DaemonLog, tc.log)
+			}
 			if len(c.TUI.Keys) != len(tc.want) {
 				t.Fatalf("keys %v, want %v", c.TUI.Keys, tc.want)
 			}
@@ -66,10 +72,10 @@ func TestTUIKeys(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reload: %v\n%s", err, b.String())
 			}
-			if len(back.TUI.Keys) != len(tc.want) {
+			if len(back.TUI.Keys) != len(tc.want) || back.TUI.DaemonLog != tc.log {
 				t.Errorf("after WriteTOML keys %v, want %v", back.TUI.Keys, tc.want)
 			}
-			if len(tc.want) == 0 && strings.Contains(b.String(), "[tui") {
+			if len(tc.want) == 0 && tc.log == "" && strings.Contains(b.String(), "[tui") {
 				t.Errorf("empty tui table written:\n%s", b.String())
 			}
 		})
