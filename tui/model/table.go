@@ -299,6 +299,11 @@ func (t *Table[R]) Clear() {
 	t.cursor, t.top = 0, 0
 }
 
+// Settle ends the wait for a row asked for (Select, Clear) once every row
+// is there: a row that did not come back is gone, and a later load must
+// not jump to it.
+func (t *Table[R]) Settle() { t.want = "" }
+
 // Reset removes every row and forgets the selection.
 func (t *Table[R]) Reset() {
 	t.Clear()
