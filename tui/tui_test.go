@@ -536,7 +536,10 @@ func TestGolden(t *testing.T) {
 func TestViewSize(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {60, 12}, {132, 50}} {
 		for _, keys := range [][]string{nil, {"2", "enter"}, {"3"}, {"4"}, {"4", "a"}, {"4", "a", "enter"}, {"5"}, {"5", "s"}, {":", "l", "s", "enter"}, {"2", "?"}} {
-			a := newTestApp(newFake(), false)
+			f := newFake()
+			f.daemon.LogPath = "/var/log/frm/daemon.log"
+			f.daemon.LogLines = []string{strings.Repeat("time=2025-06-01T12:00:00Z level=ERROR msg=\"long line\" x=y ", 8), "short"}
+			a := newTestApp(f, false)
 			a.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 			drive(a, a.Init())
 			press(a, keys...)
