@@ -3,8 +3,10 @@ package shell
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 
+	"frm/core/config"
 	"frm/core/xrdq"
 	"frm/daemons"
 )
@@ -36,7 +38,7 @@ var priorityCmd = &command{
 				continue
 			}
 			total += n
-			r.result(fmt.Sprintf("%s: %s moved to priority %d.", rid, plural(int64(n), "entry", "entries"), p),
+			r.result(fmt.Sprintf("%s: %s moved to priority %d.%s", rid, plural(int64(n), "entry", "entries"), p, sharedQueueNote(sh.Site.Config)),
 				map[string]any{"rid": rid, "moved": n, "priority": p})
 		}
 		if total > 0 {
@@ -45,4 +47,14 @@ var priorityCmd = &command{
 		r.done(statusFor(len(rids)-r.nErrs, r.nErrs), map[string]any{"moved": total})
 		return nil
 	},
+}
+
+// sharedQueueNote warns that with a PostgreSQL catalog the daemon moves
+// queued records from the queue files into the site's shared queue in the
+// database, where their priority is not changed by this command.
+func sharedQueueNote(cfg *config.Config) string {
+	if cfg.Catalog.Kind == "postgres" || os.Getenv("FRM_CATALOG_DSN") != "" {
+		return " (PostgreSQL catalog: requests already in the shared queue keep their priority)"
+	}
+	return ""
 }

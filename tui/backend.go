@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path"
 	"sync/atomic"
 	"time"
@@ -518,5 +519,11 @@ func (b *SiteBackend) SetPriority(ctx context.Context, rid string, prty int) (st
 	if n > 0 {
 		b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil) // no daemon: nothing to wake
 	}
-	return fmt.Sprintf("%s: %d %s moved to priority %d", rid, n, plural(n, "entry", "entries"), prty), nil
+	text := fmt.Sprintf("%s: %d %s moved to priority %d", rid, n, plural(n, "entry", "entries"), prty)
+	if c := b.Site.Config.Catalog; c.Kind == "postgres" || os.Getenv("FRM_CATALOG_DSN") != "" {
+		// The daemon moves queued records into the shared queue in the
+		// database, whose priorities this does not change.
+		text += " (PostgreSQL catalog: requests already in the shared queue keep their priority)"
+	}
+	return text, nil
 }
