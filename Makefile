@@ -5,14 +5,19 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 DEMO    ?= /tmp/frm-demo
 
-.PHONY: build demo test test-short vet fmt bench fuzz clean
+.PHONY: build demo demo-shell test test-short vet fmt bench fuzz clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/frm
 	ln -sf frm bin/frm_admin
 
-# Build, create (or reuse) a sandbox site and open the shell on it.
+# Build, create (or reuse) a sandbox site, start its daemon in the
+# background and open the console on it; the daemon stops with the console
+# (examples/demo.sh). demo-shell opens the admin shell instead.
 demo: build
+	@./examples/demo.sh ./$(BIN) $(DEMO)
+
+demo-shell: build
 	@test -f $(DEMO)/frm.toml || ./$(BIN) demo $(DEMO)
 	./$(BIN) admin -c $(DEMO)/frm.toml
 

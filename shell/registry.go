@@ -28,7 +28,7 @@ func init() {
 		mvCmd, pinCmd, queryCmd, quitCmd, relocCmd, rmCmd,
 		// frm additions
 		lsCmd, dfCmd, setCmd,
-		purgeCmd, statusCmd, queueCmd, cancelCmd, wakeCmd, hostsCmd,
+		purgeCmd, statusCmd, queueCmd, cancelCmd, priorityCmd, wakeCmd, hostsCmd,
 	}
 }
 
@@ -62,7 +62,7 @@ func optionNames(c *command) []string {
 
 const generalUsage = "Usage: [help] {audit | chksum | exit | f[ind] | makelf | mark | mmap | mv | pin | q[uery] | quit | reloc | rm} ...\n" +
 	"frm also has: ls [-l] [-r] lspec ... | df [space ...] | purge [-dry-run] [space ...] | set output text|json\n" +
-	"              status | queue [-watch] | cancel rid ... | wake   (a running frm daemon)\n" +
+	"              status | queue [-watch] | cancel rid ... | priority rid 0|1|2 | wake   (a running frm daemon)\n" +
 	"              hosts | audit catalog ldir   (a PostgreSQL catalog)"
 
 func usageText(lines ...string) string { return strings.Join(lines, "\n") }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -52,7 +53,7 @@ func (a *App) namespaceKey(m tea.KeyMsg) tea.Cmd {
 	if !ok {
 		return nil
 	}
-	isAction := key.Matches(m, k.Pin, k.Unpin, k.MarkMig, k.MarkPurge, k.Reloc, k.Remove)
+	isAction := key.Matches(m, k.Pin, k.Unpin, k.MarkMig, k.MarkPurge, k.Reloc, k.Remove, k.Stage, k.Migrate)
 	if isAction && r.Dir {
 		a.report("actions apply to files; "+lfn+" is a directory (use frm admin for whole trees)", nil)
 		return nil
@@ -69,6 +70,10 @@ func (a *App) namespaceKey(m tea.KeyMsg) tea.Cmd {
 		return a.action("mark -m "+lfn, func(ctx context.Context) (string, error) { return be.Mark(ctx, lfns, false) })
 	case key.Matches(m, k.MarkPurge):
 		return a.action("mark -p "+lfn, func(ctx context.Context) (string, error) { return be.Mark(ctx, lfns, true) })
+	case key.Matches(m, k.Stage):
+		return a.action("stage "+lfn, func(ctx context.Context) (string, error) { return be.Stage(ctx, lfns) })
+	case key.Matches(m, k.Migrate):
+		return a.action("migrate "+lfn, func(ctx context.Context) (string, error) { return be.MigrateNow(ctx, lfns) })
 	case key.Matches(m, k.Reloc):
 		p := model.RelocChoices(a.spaces.Table.Rows(), r.Space)
 		if len(p.Items) == 0 {
@@ -104,6 +109,26 @@ func (a *App) queuesKey(m tea.KeyMsg) tea.Cmd {
 		a.dlg = &confirmDialog{text: "Cancel request " + rid + " (" + r.Kind + " " + r.LFN + ")?\n\nEvery queued record of it is removed and its requester told.", run: func() tea.Cmd {
 			return a.action("cancel "+rid, func(ctx context.Context) (string, error) { return be.Cancel(ctx, rid) })
 		}}
+	case key.Matches(m, k.PrioUp, k.PrioDown):
+		r, ok := a.queues.Table.Selected()
+		if !ok || r.RID == "" {
+			return nil
+		}
+		step := 1
+		if key.Matches(m, k.PrioDown) {
+			step = -1
+		}
+		p := r.Priority + step
+		switch {
+		case r.Running:
+			a.report(r.RID+" is running: its priority no longer matters", nil)
+			return nil
+		case p < 0 || p > model.MaxPriority:
+			a.report(fmt.Sprintf("%s is already at priority %d (0 lowest, %d highest)", r.RID, r.Priority, model.MaxPriority), nil)
+			return nil
+		}
+		rid := r.RID
+		return a.action(fmt.Sprintf("priority %s %d", rid, p), func(ctx context.Context) (string, error) { return be.SetPriority(ctx, rid, p) })
 	}
 	return nil
 }

@@ -166,7 +166,6 @@ func (a *App) auditKey(m tea.KeyMsg) tea.Cmd {
 			a.report("nothing to fix here (this problem has no fix, or it is fixed)", nil)
 			return nil
 		}
-		req := AuditRequest{Mode: au.Mode, Target: au.Target}
 		be := a.opt.Backend
 		a.dlg = &confirmDialog{text: model.FixText(ps, max(a.bodyHeight()-8, 3)), run: func() tea.Cmd {
 			a.busy++
@@ -174,7 +173,7 @@ func (a *App) auditKey(m tea.KeyMsg) tea.Cmd {
 			ctx := a.ctx
 			return func() tea.Msg {
 				var keys []string
-				text, err := be.AuditFix(ctx, req, ps, func(k string) { keys = append(keys, k) })
+				text, err := be.FixProblems(ctx, ps, func(k string) { keys = append(keys, k) })
 				return auditFixMsg{text: text, err: err, keys: keys}
 			}
 		}}
@@ -448,19 +447,42 @@ func (a *App) daemonsView() (string, string, []string, string) {
 		body = append(body, a.row(s, i == sel))
 	}
 	body = append(body, "")
-	tail := max(a.bodyHeight()-len(body)-1, 0)
+	// The rest is shared by the event tail and the log tail (one title
+	// line each; without a log file, one line says how to get one).
+	left := max(a.bodyHeight()-len(body)-2, 0)
+	evN := left
+	if st.LogPath != "" {
+		evN = min((left+1)/2, len(d.Events)) // the log gets what the events leave
+	}
+	logN := left - evN
 	evTitle := fmt.Sprintf("recent events (%d failures)", d.Errors())
 	if !st.Up {
 		evTitle = "recent events: none (" + trimErr(st.Err) + ")"
 	}
 	body = append(body, a.st.Title.Render(evTitle))
-	evs := d.Events[max(len(d.Events)-tail, 0):]
+	evs := d.Events[max(len(d.Events)-evN, 0):]
 	for _, e := range evs {
 		s := "  " + model.EventText(e, a.opt.Loc)
 		if e.Type == "fail" {
 			s = a.st.Err.Render(s)
 		}
 		body = append(body, s)
+	}
+	switch {
+	case st.LogPath == "":
+		body = append(body, a.st.Dim.Render("daemon log: not configured (tui.daemon_log, or frm tui --daemon-log FILE)"))
+	case st.LogErr != "":
+		body = append(body, a.st.Title.Render("daemon log ")+a.st.Err.Render(st.LogErr))
+	default:
+		body = append(body, a.st.Title.Render("daemon log "+st.LogPath))
+		for _, l := range st.LogLines[max(len(st.LogLines)-logN, 0):] {
+			s, bad := model.LogLine(l, a.opt.Loc)
+			s = "  " + s
+			if bad {
+				s = a.st.Err.Render(s)
+			}
+			body = append(body, s)
+		}
 	}
 	detail := ""
 	if r, ok := d.Table.Selected(); ok {

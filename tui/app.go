@@ -51,6 +51,13 @@ type Options struct {
 	Every time.Duration
 	// Ctx bounds every load and action (default context.Background).
 	Ctx context.Context
+	// UseEvery is how often the Spaces view recomputes the bytes needing
+	// migration and the pinned bytes (a walk of the whole namespace):
+	// default 1 minute, and on ctrl+r.
+	UseEvery time.Duration
+	// Keys overrides key bindings: action name -> keys, as [tui.keys] of
+	// the configuration (config.TUI.Keys) gives them.
+	Keys map[string][]string
 }
 
 // App is the root model.
@@ -109,13 +116,16 @@ func New(o Options) *App {
 	if o.Ctx == nil {
 		o.Ctx = context.Background()
 	}
+	if o.UseEvery <= 0 {
+		o.UseEvery = time.Minute
+	}
 	ti := textinput.New()
 	ti.Prompt = "/"
 	pi := textinput.New()
 	pi.Prompt = ": "
 	pi.CharLimit = 4096
 	a := &App{
-		opt: o, ctx: o.Ctx, keys: newKeys(o.ReadOnly), st: newStyles(), help: help.New(),
+		opt: o, ctx: o.Ctx, keys: newKeys(o.ReadOnly, o.Keys), st: newStyles(), help: help.New(),
 		width: 80, height: 24, view: viewSpaces,
 		spaces: model.NewSpaces(), ns: model.NewNamespace(o.Dir), queues: model.NewQueues(),
 		audit: model.NewAudit(), daemons: model.NewDaemons(), pal: &model.Palette{},
@@ -176,6 +186,11 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			a.spaces.Table.SetRows(m.rows)
 		}
 		return a, a.pending(viewSpaces)
+	case spaceUseMsg:
+		if a.spaces.UseRefresh.End(m.gen, m.err, a.opt.Now()) && m.use != nil {
+			a.spaces.Use = m.use // partial after walk errors: better than none
+		}
+		return a, nil
 	case listPartMsg:
 		return a, a.onListPart(m)
 	case queueMsg:
@@ -311,6 +326,9 @@ func (a *App) onKey(m tea.KeyMsg) tea.Cmd {
 	case key.Matches(m, k.Refresh):
 		if a.view == viewNamespace {
 			return a.reloadDir()
+		}
+		if a.view == viewSpaces {
+			return tea.Batch(a.refreshVisible(), a.refreshUse(true))
 		}
 		return a.refreshVisible()
 	case key.Matches(m, k.Filter) && a.table() != nil:
@@ -482,10 +500,10 @@ func (a *App) refreshVisible() tea.Cmd {
 		if !ok {
 			return nil
 		}
-		return func() tea.Msg {
+		return tea.Batch(func() tea.Msg {
 			rows, err := be.Spaces(ctx)
 			return spacesMsg{gen: gen, rows: rows, err: err}
-		}
+		}, a.refreshUse(false))
 	case viewQueues:
 		gen, ok := a.queues.Refresh.Begin()
 		if !ok {
@@ -514,6 +532,31 @@ type spacesMsg struct {
 	gen  uint64
 	rows []model.SpaceRow
 	err  error
+}
+
+type spaceUseMsg struct {
+	gen uint64
+	use map[string]model.SpaceUse
+	err error
+}
+
+// refreshUse recomputes the Spaces view's bytes needing migration and
+// pinned bytes in the background when they are due (or force), one walk
+// at a time; the rows show the cached figures meanwhile.
+func (a *App) refreshUse(force bool) tea.Cmd {
+	s := a.spaces
+	if !force && !s.UseDue(a.opt.Now(), a.opt.UseEvery) {
+		return nil
+	}
+	gen, ok := s.UseRefresh.Begin()
+	if !ok {
+		return nil
+	}
+	be, ctx := a.opt.Backend, a.ctx
+	return func() tea.Msg {
+		use, err := be.SpaceUse(ctx)
+		return spaceUseMsg{gen: gen, use: use, err: err}
+	}
 }
 
 type queueMsg struct {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,10 @@ type Backend interface {
 	Name() string
 	// Spaces returns a row per space followed by rows for its partitions.
 	Spaces(ctx context.Context) ([]model.SpaceRow, error)
+	// SpaceUse walks the whole namespace once and returns, per space and
+	// per partition (keyed as SpaceRow.Key), the bytes needing migration
+	// and the bytes pinned.
+	SpaceUse(ctx context.Context) (map[string]model.SpaceUse, error)
 	// List emits the entries of directory dir in chunks. emit's error
 	// stops the listing and is returned.
 	List(ctx context.Context, dir string, emit func([]model.FileRow) error) error
@@ -42,13 +47,21 @@ type Backend interface {
 	Mark(ctx context.Context, lfns []string, purgeable bool) (string, error)
 	Reloc(ctx context.Context, lfn, target string) (string, error)
 	Remove(ctx context.Context, lfns []string) (string, error)
+	// Stage queues prestage requests for files (as frm_xfragent "+"),
+	// MigrateNow migrate requests ("&"); both wake the daemon.
+	Stage(ctx context.Context, lfns []string) (string, error)
+	MigrateNow(ctx context.Context, lfns []string) (string, error)
+	// SetPriority moves the queued records of request rid to priority
+	// prty (0..2) and wakes the daemon.
+	SetPriority(ctx context.Context, rid string, prty int) (string, error)
 
 	// Audit runs an audit without fixing anything: emit gets each
 	// problem as found, scanned counts the entries examined.
 	Audit(ctx context.Context, req AuditRequest, emit func(model.AuditProblem), scanned *atomic.Int64) (string, error)
-	// AuditFix fixes the given problems (found by an Audit of req) and
-	// nothing else; fixed gets the key of each problem fixed.
-	AuditFix(ctx context.Context, req AuditRequest, ps []model.AuditProblem, fixed func(key string)) (string, error)
+	// FixProblems fixes the given problems (found by an Audit) and
+	// nothing else, each only if it still holds as found; fixed gets the
+	// key of each problem fixed.
+	FixProblems(ctx context.Context, ps []model.AuditProblem, fixed func(key string)) (string, error)
 	// Daemons returns the daemon's status and the stop files present.
 	Daemons(ctx context.Context) (model.DaemonStatus, error)
 	// SetStop creates (on) or removes a stop file of the admin directory.
@@ -73,6 +86,9 @@ type SiteBackend struct {
 	// 256k, so that the first rows show at once and a million entries
 	// arrive in a dozen chunks (each chunk costs a merge of every row).
 	ChunkSize int
+	// DaemonLog is the daemon's log file (frm daemon -l FILE), tailed by
+	// the Daemons view; "" for none.
+	DaemonLog string
 }
 
 // Name implements Backend.
@@ -114,6 +130,57 @@ func (b *SiteBackend) Spaces(ctx context.Context) ([]model.SpaceRow, error) {
 			pr.NoPurge = noPurge || pr.MinFree == 0
 			out = append(out, pr)
 		}
+	}
+	return out, nil
+}
+
+// SpaceUse implements Backend: one recursive catalog walk from / (stat,
+// link, copy time and pin of every file; the same reads as `find -r
+// unmigrated` and `find -r pinned`). A file needs migration when it is
+// under a mig export and its copy is missing or older than the file
+// (site.Find's "unmigrated"); it counts as pinned while its pin keeps it
+// from being purged now. Dangling links hold no bytes.
+func (b *SiteBackend) SpaceUse(ctx context.Context) (map[string]model.SpaceUse, error) {
+	out := map[string]model.SpaceUse{}
+	now := b.Site.Now()
+	var es errs
+	add := func(k string, e *catalog.Entry, mig, pin bool) {
+		u := out[k]
+		if mig {
+			u.MigFiles++
+			u.MigBytes += e.Size
+		}
+		if pin {
+			u.PinFiles++
+			u.PinBytes += e.Size
+		}
+		out[k] = u
+	}
+	want := catalog.WantStat | catalog.WantLink | catalog.WantCopy | catalog.WantPin
+	err := b.Site.Catalog.Walk(ctx, "/", catalog.WalkOptions{Want: want, Recursive: true, OnError: func(pfn string, err error) {
+		es.add(fmt.Errorf("%s: %w", pfn, err))
+	}}, func(e *catalog.Entry) error {
+		if e.Type != catalog.File || e.Dangling {
+			return nil
+		}
+		mig := b.Site.Export(e.LFN).Mig && !e.Migrated()
+		pin := e.HasPin && e.Pin.Protects(now, time.Unix(e.Atime, 0))
+		if !mig && !pin {
+			return nil
+		}
+		add(e.Space, e, mig, pin)
+		if e.Link != "" {
+			if p, ok := b.Site.Spaces.Contains(e.Link); ok {
+				add(p.Space+":"+p.Path, e, mig, pin)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("namespace walk: %w", err)
+	}
+	if err := es.err(); err != nil {
+		return out, fmt.Errorf("namespace walk: %w", err)
 	}
 	return out, nil
 }
@@ -218,6 +285,19 @@ func (b *SiteBackend) control(ctx context.Context, req daemons.ControlRequest, v
 
 var allKinds = []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
 
+// kindNames maps queue file prefixes (xrdq.Kind.String, what the queue
+// files and the daemon's "queue" reply say) to the transfer kinds the view
+// and the daemon's events use (xfer.Kind.String), so that rows, counts and
+// live events agree.
+var kindNames = map[string]string{"pstg": "stage", "migr": "migrate", "getf": "get", "putf": "put"}
+
+func kindName(k string) string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return k
+}
+
 // Queue implements Backend: the daemon's queue and active transfers, or
 // the queue files when no daemon answers.
 func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
@@ -231,7 +311,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 		}
 		err := d.Walk(allKinds, -1, func(q xrdq.Request) error {
 			k, _ := xrdq.KindForOp(q.Op)
-			snap.Rows = append(snap.Rows, model.QueueRow{Kind: k.String(), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Added: q.Added, Done: -1})
+			snap.Rows = append(snap.Rows, model.QueueRow{Kind: kindName(k.String()), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Added: q.Added, Done: -1})
 			return nil
 		})
 		return snap, err
@@ -245,7 +325,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 		}
 	}
 	for _, e := range entries {
-		r := model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1}
+		r := model.QueueRow{Kind: kindName(e.Kind), Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1}
 		if a, ok := active[e.RID+"\x00"+e.LFN]; ok {
 			r.Running, r.Size, r.Done, r.Rate = true, a.Size, a.Done, a.Rate
 			delete(active, e.RID+"\x00"+e.LFN)
@@ -392,4 +472,58 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// Stage implements Backend with site.Stage, then wakes the daemon.
+func (b *SiteBackend) Stage(ctx context.Context, lfns []string) (string, error) {
+	var es errs
+	r, err := b.Site.Stage(ctx, lfns, site.RequestOptions{OnError: es.add})
+	return b.requested(ctx, "stage", lfns, r, err, &es)
+}
+
+// MigrateNow implements Backend with site.MigrateNow, then wakes the
+// daemon.
+func (b *SiteBackend) MigrateNow(ctx context.Context, lfns []string) (string, error) {
+	var es errs
+	r, err := b.Site.MigrateNow(ctx, lfns, site.RequestOptions{OnError: es.add})
+	return b.requested(ctx, "migrate", lfns, r, err, &es)
+}
+
+// requested words the result of a Stage or MigrateNow and wakes the
+// daemon when something was queued (without a daemon the request waits
+// in the queue for the next start, as with frm_xfragent).
+func (b *SiteBackend) requested(ctx context.Context, what string, lfns []string, r site.RequestResult, err error, es *errs) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	text := fmt.Sprintf("%s: %d of %d %s queued as %s", what, r.Queued, len(lfns), plural(len(lfns), "file", "files"), r.RID)
+	for _, sk := range r.Skipped {
+		text += "; " + path.Base(sk.LFN) + " " + sk.Why
+	}
+	if r.Queued > 0 {
+		if b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil) != nil {
+			text += " (no daemon: queued for its next start)"
+		}
+	}
+	return text, es.err()
+}
+
+// SetPriority implements Backend: the control socket has no priority
+// operation, so the records are moved in the queue files (xrdq.SetPriority,
+// with the daemon's locking) and the daemon is woken.
+func (b *SiteBackend) SetPriority(ctx context.Context, rid string, prty int) (string, error) {
+	n, err := xrdq.Open(b.Site.Config.QueueDir()).SetPriority(allKinds, rid, prty)
+	if err != nil {
+		return "", fmt.Errorf("priority of %s: %w", rid, err)
+	}
+	if n > 0 {
+		b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil) // no daemon: nothing to wake
+	}
+	text := fmt.Sprintf("%s: %d %s moved to priority %d", rid, n, plural(n, "entry", "entries"), prty)
+	if c := b.Site.Config.Catalog; c.Kind == "postgres" || os.Getenv("FRM_CATALOG_DSN") != "" {
+		// The daemon moves queued records into the shared queue in the
+		// database, whose priorities this does not change.
+		text += " (PostgreSQL catalog: requests already in the shared queue keep their priority)"
+	}
+	return text, nil
 }

@@ -5,9 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 
 	"frm/core/site"
@@ -26,7 +27,8 @@ type AuditRequest struct {
 // problemOf describes an audit event for the Audit view, with the exact
 // change its fix makes (as core/site does it).
 func problemOf(ev site.AuditEvent) model.AuditProblem {
-	p := model.AuditProblem{Code: int(ev.Problem), Name: ev.PFN, PFN: ev.PFN, Data: ev.Data, Other: ev.Other, Size: ev.Size}
+	p := model.AuditProblem{Code: int(ev.Problem), Name: ev.PFN, PFN: ev.PFN, Data: ev.Data, Other: ev.Other, OtherExists: ev.OtherExists, Size: ev.Size,
+		Destructive: ev.Destructive()}
 	switch ev.Problem {
 	case site.DanglingLink:
 		p.Kind, p.Fix = "dangling link", "remove symlink "+ev.PFN+" (its data "+ev.Other+" is gone)"
@@ -41,27 +43,33 @@ func problemOf(ev site.AuditEvent) model.AuditProblem {
 	case site.DataXrefMissing:
 		p.Kind, p.Name, p.Fix = "pfn missing", ev.Data, "create symlink "+ev.PFN+" -> "+ev.Data
 	case site.DataXrefNotLink:
-		p.Kind, p.Name, p.Fix, p.Destructive = "pfn not a link", ev.Data, "DELETE data file "+ev.Data+" ("+ev.PFN+" is not a symlink)", true
+		p.Kind, p.Name, p.Fix = "pfn not a link", ev.Data, "DELETE data file "+ev.Data+" ("+ev.PFN+" is not a symlink)"
 	case site.DataXrefOther:
 		p.Name = ev.Data
 		if ev.OtherExists {
-			p.Kind, p.Fix, p.Destructive = "unreferenced data", "DELETE data file "+ev.Data+" ("+ev.PFN+" uses "+ev.Other+")", true
+			p.Kind, p.Fix = "unreferenced data", "DELETE data file "+ev.Data+" ("+ev.PFN+" uses "+ev.Other+")"
 		} else {
 			p.Kind, p.Fix = "pfn points elsewhere", "repoint symlink "+ev.PFN+" to "+ev.Data+" (now to missing "+ev.Other+")"
 		}
+	case site.UsageMismatch:
+		p.Kind, p.Name, p.Space, p.Claimed, p.Other = "usage mismatch", ev.Space, ev.Space, ev.Claimed,
+			fmt.Sprintf("log %s, disk %s", model.Bytes(ev.Claimed), model.Bytes(ev.Size))
+		p.Fix = fmt.Sprintf("adjust the usage log of %s to the bytes on disk (%d when audited; it says %d)", ev.Space, ev.Size, ev.Claimed)
+		p.Size = 0 // the space's bytes, not a file's size
 	default:
 		p.Kind = fmt.Sprintf("problem %d", ev.Problem)
 	}
 	return p
 }
 
-func usageProblem(u site.UsageAudit) (model.AuditProblem, bool) {
-	if !u.Tracked || u.Claimed == u.Actual {
-		return model.AuditProblem{}, false
+// eventOf is the core's record of a problem listed in the Audit view.
+func eventOf(p model.AuditProblem) site.AuditEvent {
+	ev := site.AuditEvent{Problem: site.Problem(p.Code), PFN: p.PFN, Data: p.Data, Other: p.Other, OtherExists: p.OtherExists, Size: p.Size,
+		Space: p.Space, Claimed: p.Claimed}
+	if ev.Problem == site.UsageMismatch {
+		ev.Other = ""
 	}
-	return model.AuditProblem{Kind: "usage mismatch", Name: u.Space,
-		Other: fmt.Sprintf("log %s, disk %s (%d files)", model.Bytes(u.Claimed), model.Bytes(u.Actual), u.Files),
-		Fix:   fmt.Sprintf("adjust the usage log of %s to %d bytes on disk (it says %d)", u.Space, u.Actual, u.Claimed)}, true
+	return ev
 }
 
 // Audit implements Backend: site.AuditNames (recursive), AuditSpace or
@@ -89,9 +97,9 @@ func (b *SiteBackend) Audit(ctx context.Context, req AuditRequest, emit func(mod
 		err := b.Site.AuditUsage(ctx, req.Target, o, func(u site.UsageAudit) {
 			spaces++
 			scanned.Add(u.Files)
-			if p, ok := usageProblem(u); ok {
+			if ev, ok := u.Event(); ok {
 				n++
-				emit(p)
+				emit(problemOf(ev))
 			}
 		})
 		if err != nil {
@@ -102,91 +110,53 @@ func (b *SiteBackend) Audit(ctx context.Context, req AuditRequest, emit func(mod
 	return "", fmt.Errorf("unknown audit %q", req.Mode)
 }
 
-// chooser is the Prompter of a fix run: it answers yes only to the
-// question about a problem confirmed by the administrator. The core
-// reports each problem (OnProblem) just before asking about it.
-type chooser struct {
-	want map[string]bool
-	cur  string
-}
-
-func (c *chooser) Ask(string, site.Answer) site.Answer {
-	if c.want[c.cur] {
-		return site.Yes
-	}
-	return site.No
-}
-
-// AuditFix implements Backend. core/site has no per-problem fix, so the
-// audit is run again with Fix on and a Prompter that says yes only to the
-// confirmed problems: audit names once per directory of those files (not
-// recursive), audit space over the same target, audit usage per space.
-// fixed receives the key of each problem fixed.
-func (b *SiteBackend) AuditFix(ctx context.Context, req AuditRequest, ps []model.AuditProblem, fixed func(key string)) (string, error) {
+// FixProblems implements Backend with site.FixProblem, one problem at
+// a time: each is checked to still hold as the audit recorded it, and
+// fixed exactly as the audit's own fix would. Problems that changed since
+// the audit are left alone and counted (audit again to see them as they
+// are); fixed receives the key of each problem fixed.
+func (b *SiteBackend) FixProblems(ctx context.Context, ps []model.AuditProblem, fixed func(key string)) (string, error) {
 	var es errs
-	ch := &chooser{want: map[string]bool{}}
+	n, changed := 0, 0
+	firstChange := ""
 	for _, p := range ps {
-		ch.want[p.Key()] = true
-	}
-	n := 0
-	o := site.AuditOptions{Fix: true, Prompter: ch, OnError: es.add,
-		OnProblem: func(ev site.AuditEvent) { p := problemOf(ev); ch.cur = p.Key() },
-		OnFixed: func(ev site.AuditEvent) {
-			p := problemOf(ev)
-			if ch.want[p.Key()] {
-				n++
-				fixed(p.Key())
-			}
-		}}
-	switch req.Mode {
-	case "names":
-		dirs := map[string]bool{}
-		var order []string
-		for _, p := range ps {
-			lfn, ok := b.Site.Names.LFN(p.PFN)
-			if !ok {
-				es.add(fmt.Errorf("%s is outside the namespace", p.PFN))
-				continue
-			}
-			if d := path.Dir(lfn); !dirs[d] {
-				dirs[d] = true
-				order = append(order, d)
-			}
-		}
-		for _, d := range order {
-			if _, err := b.Site.AuditNames(ctx, d, o); err != nil {
-				es.add(err)
-			}
-		}
-	case "space":
-		if _, err := b.Site.AuditSpace(ctx, req.Target, o); err != nil {
+		if err := ctx.Err(); err != nil {
 			return "", err
 		}
-	case "usage":
-		for _, p := range ps {
-			uo := o
-			uo.Prompter = site.Always(site.Yes) // the run is limited to this space
-			err := b.Site.AuditUsage(ctx, p.Name, uo, func(u site.UsageAudit) {
-				if u.Fixed {
-					n++
-					fixed(p.Key())
-				}
-			})
-			if err != nil {
-				es.add(err)
+		err := b.Site.FixProblem(ctx, eventOf(p))
+		switch {
+		case err == nil:
+			n++
+			fixed(p.Key())
+		case errors.Is(err, site.ErrProblemChanged):
+			changed++
+			if firstChange == "" {
+				firstChange = err.Error()
 			}
+		default:
+			es.add(err)
 		}
-	default:
-		return "", fmt.Errorf("unknown audit %q", req.Mode)
 	}
-	return fmt.Sprintf("fixed %d of %d %s", n, len(ps), plural(len(ps), "problem", "problems")), es.err()
+	text := fmt.Sprintf("fixed %d of %d %s", n, len(ps), plural(len(ps), "problem", "problems"))
+	if changed > 0 {
+		text += fmt.Sprintf("; %d changed since the audit, left alone (%s)", changed, firstChange)
+	}
+	return text, es.err()
 }
 
 // Daemons implements Backend: the control socket's status, and the stop
 // files of the admin directory (read also when no daemon answers).
 func (b *SiteBackend) Daemons(ctx context.Context) (model.DaemonStatus, error) {
 	adm := b.Site.Config.AdminDir()
-	st := model.DaemonStatus{Stopped: map[string]bool{}, AdminDir: adm}
+	st := model.DaemonStatus{Stopped: map[string]bool{}, AdminDir: adm, LogPath: b.DaemonLog}
+	if b.DaemonLog != "" {
+		// Read even when the daemon is down: its last words say why.
+		lines, err := tailFile(b.DaemonLog, logTailLines)
+		st.LogLines = lines
+		if err != nil {
+			st.LogErr = err.Error()
+		}
+	}
 	for _, sf := range model.StopFiles {
 		if _, err := os.Stat(filepath.Join(adm, sf.File)); err == nil {
 			st.Stopped[sf.File] = true
@@ -252,4 +222,38 @@ func (b *SiteBackend) Exec(ctx context.Context, line string) (string, int, error
 	sh := &shell.Shell{Name: "frm admin", Out: &out, Err: &errb, Site: b.Site, Prompter: site.Always(site.No)}
 	st := sh.Exec(ctx, words)
 	return out.String() + errb.String(), st, nil
+}
+
+// logTailLines is how many lines of the daemon's log the Daemons view
+// keeps (it shows what fits).
+const logTailLines = 100
+
+// tailFile returns the last n lines of the file at path, reading at most
+// its last 256 KiB (a log file may be big; a line longer than that is cut).
+func tailFile(path string, n int) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("daemon log: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("daemon log: %w", err)
+	}
+	const most = 256 << 10
+	off := max(fi.Size()-most, 0)
+	buf := make([]byte, fi.Size()-off)
+	k, err := f.ReadAt(buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("daemon log %s: %w", path, err)
+	}
+	buf = bytes.TrimRight(buf[:k], "\n")
+	if len(buf) == 0 {
+		return nil, nil
+	}
+	lines := strings.Split(string(buf), "\n")
+	if off > 0 && len(lines) > 1 {
+		lines = lines[1:] // the first line is cut
+	}
+	return lines[max(len(lines)-n, 0):], nil
 }

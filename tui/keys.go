@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"strings"
+
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
 )
@@ -15,15 +17,19 @@ type keys struct {
 	// namespace / spaces
 	Open, Back, Sort, Reverse                     key.Binding
 	Pin, Unpin, MarkMig, MarkPurge, Reloc, Remove key.Binding
+	Stage, Migrate                                key.Binding
 	// queues
-	Cancel, Wake key.Binding
+	Cancel, Wake, PrioUp, PrioDown key.Binding
 	// audit, daemons, palette
 	NewAudit, Mark, Fix, FixAll, Stop, Palette key.Binding
 	// dialogs
 	Confirm, Abort key.Binding
 }
 
-func newKeys(readOnly bool) keys {
+// newKeys returns the default bindings with custom's overrides applied
+// (action name -> keys, from [tui.keys] of the configuration, validated
+// when it was loaded; unknown names are ignored here).
+func newKeys(readOnly bool, custom map[string][]string) keys {
 	b := key.NewBinding
 	k := keys{
 		Views:    b(key.WithKeys("1", "2", "3", "4", "5"), key.WithHelp("1-5", "view")),
@@ -54,9 +60,13 @@ func newKeys(readOnly bool) keys {
 		MarkPurge: b(key.WithKeys("M"), key.WithHelp("M", "mark -p")),
 		Reloc:     b(key.WithKeys("R"), key.WithHelp("R", "relocate")),
 		Remove:    b(key.WithKeys("d", "delete"), key.WithHelp("d", "remove")),
+		Stage:     b(key.WithKeys("S"), key.WithHelp("S", "stage")),
+		Migrate:   b(key.WithKeys("N"), key.WithHelp("N", "migrate now")),
 
-		Cancel: b(key.WithKeys("c"), key.WithHelp("c", "cancel req")),
-		Wake:   b(key.WithKeys("w"), key.WithHelp("w", "wake daemon")),
+		Cancel:   b(key.WithKeys("c"), key.WithHelp("c", "cancel req")),
+		Wake:     b(key.WithKeys("w"), key.WithHelp("w", "wake daemon")),
+		PrioUp:   b(key.WithKeys("+", "="), key.WithHelp("+", "raise prty")),
+		PrioDown: b(key.WithKeys("-"), key.WithHelp("-", "lower prty")),
 
 		NewAudit: b(key.WithKeys("a"), key.WithHelp("a", "run audit")),
 		Mark:     b(key.WithKeys("x"), key.WithHelp("x", "mark")),
@@ -68,12 +78,49 @@ func newKeys(readOnly bool) keys {
 		Confirm: b(key.WithKeys("enter", "y"), key.WithHelp("enter/y", "confirm")),
 		Abort:   b(key.WithKeys("esc", "n"), key.WithHelp("esc/n", "cancel")),
 	}
+	acts := k.actions()
+	for name, ks := range custom {
+		if b, ok := acts[name]; ok && len(ks) > 0 {
+			b.SetKeys(ks...)
+			b.SetHelp(helpKeys(ks), b.Help().Desc)
+		}
+	}
 	if readOnly {
-		for _, a := range []*key.Binding{&k.Pin, &k.Unpin, &k.MarkMig, &k.MarkPurge, &k.Reloc, &k.Remove, &k.Cancel, &k.Wake, &k.Mark, &k.Fix, &k.FixAll, &k.Stop, &k.Palette} {
+		for _, a := range []*key.Binding{&k.Pin, &k.Unpin, &k.MarkMig, &k.MarkPurge, &k.Reloc, &k.Remove, &k.Stage, &k.Migrate,
+			&k.Cancel, &k.Wake, &k.PrioUp, &k.PrioDown, &k.Mark, &k.Fix, &k.FixAll, &k.Stop, &k.Palette} {
 			a.SetEnabled(false)
 		}
 	}
 	return k
+}
+
+// actions maps the action names of [tui.keys] (config.TUIActions) onto
+// the bindings. The view switch keys 1-5 are not configurable: the digit
+// is the view number.
+func (k *keys) actions() map[string]*key.Binding {
+	return map[string]*key.Binding{
+		"next_view": &k.NextView, "prev_view": &k.PrevView, "help": &k.Help, "quit": &k.Quit, "refresh": &k.Refresh, "log": &k.Log, "palette": &k.Palette,
+		"up": &k.Up, "down": &k.Down, "page_up": &k.PgUp, "page_down": &k.PgDown, "first": &k.Home, "last": &k.End, "filter": &k.Filter, "clear": &k.Clear,
+		"open": &k.Open, "back": &k.Back, "sort": &k.Sort, "reverse": &k.Reverse,
+		"pin": &k.Pin, "unpin": &k.Unpin, "mark_migratable": &k.MarkMig, "mark_purgeable": &k.MarkPurge, "relocate": &k.Reloc, "remove": &k.Remove,
+		"stage": &k.Stage, "migrate": &k.Migrate,
+		"cancel": &k.Cancel, "wake": &k.Wake, "priority_up": &k.PrioUp, "priority_down": &k.PrioDown,
+		"run_audit": &k.NewAudit, "mark": &k.Mark, "fix": &k.Fix, "fix_all": &k.FixAll, "stop": &k.Stop,
+		"confirm": &k.Confirm, "abort": &k.Abort,
+	}
+}
+
+// helpKeys is the help label of configured keys: "p/P", with blank shown
+// as "space".
+func helpKeys(ks []string) string {
+	out := make([]string, len(ks))
+	for i, s := range ks {
+		if s == " " {
+			s = "space"
+		}
+		out[i] = s
+	}
+	return strings.Join(out, "/")
 }
 
 // keyMap is the help of one view: a short line and full columns.
@@ -94,12 +141,12 @@ func (a *App) keyMap() keyMap {
 		return keyMap{short: []key.Binding{k.Open, k.Filter, k.Refresh, k.Views, k.Help, k.Quit},
 			full: [][]key.Binding{nav, {k.Open, k.Filter, k.Clear}, global}}
 	case viewNamespace:
-		acts := []key.Binding{k.Pin, k.Unpin, k.MarkMig, k.MarkPurge, k.Reloc, k.Remove}
-		return keyMap{short: []key.Binding{k.Open, k.Back, k.Filter, k.Sort, k.Pin, k.Unpin, k.MarkMig, k.Reloc, k.Remove, k.Help, k.Quit},
+		acts := []key.Binding{k.Pin, k.Unpin, k.MarkMig, k.MarkPurge, k.Reloc, k.Remove, k.Stage, k.Migrate}
+		return keyMap{short: []key.Binding{k.Open, k.Back, k.Filter, k.Sort, k.Pin, k.Unpin, k.MarkMig, k.Reloc, k.Remove, k.Stage, k.Migrate, k.Help, k.Quit},
 			full: [][]key.Binding{nav, {k.Open, k.Back, k.Filter, k.Clear, k.Sort, k.Reverse}, acts, global}}
 	case viewQueues:
-		return keyMap{short: []key.Binding{k.Filter, k.Cancel, k.Wake, k.Refresh, k.Views, k.Help, k.Quit},
-			full: [][]key.Binding{nav, {k.Filter, k.Clear, k.Cancel, k.Wake}, global}}
+		return keyMap{short: []key.Binding{k.Filter, k.Cancel, k.PrioUp, k.PrioDown, k.Wake, k.Views, k.Help, k.Quit},
+			full: [][]key.Binding{nav, {k.Filter, k.Clear, k.Cancel, k.PrioUp, k.PrioDown, k.Wake}, global}}
 	case viewAudit:
 		return keyMap{short: []key.Binding{k.NewAudit, k.Mark, k.Fix, k.FixAll, k.Filter, k.Palette, k.Help, k.Quit},
 			full: [][]key.Binding{nav, {k.NewAudit, k.Mark, k.Fix, k.FixAll, k.Filter, k.Clear}, global}}

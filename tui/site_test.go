@@ -2,16 +2,21 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/usage"
 	"frm/tui/model"
 )
 
@@ -166,7 +171,7 @@ func TestSiteBackendAdmin(t *testing.T) {
 	}
 	// Fix only that one: the others stay.
 	var keys []string
-	txt, err := be.AuditFix(ctx, AuditRequest{Mode: "names", Target: "/"}, []model.AuditProblem{mine}, func(k string) { keys = append(keys, k) })
+	txt, err := be.FixProblems(ctx, []model.AuditProblem{mine}, func(k string) { keys = append(keys, k) })
 	if err != nil || txt != "fixed 1 of 1 problem" || len(keys) != 1 || keys[0] != mine.Key() {
 		t.Fatalf("fix: %q %v %v", txt, err, keys)
 	}
@@ -182,13 +187,54 @@ func TestSiteBackendAdmin(t *testing.T) {
 	if _, err := os.Lstat(broken[0]); !os.IsNotExist(err) {
 		t.Errorf("dangling link still there: %v", err)
 	}
-
-	// Usage and space audits run.
-	var n atomic.Int64
-	if _, err := be.Audit(ctx, AuditRequest{Mode: "usage"}, func(model.AuditProblem) {}, &n); err != nil {
-		t.Errorf("audit usage: %v", err)
+	// A problem that no longer holds as found is left alone: the data of
+	// the second broken file comes back before the fix.
+	var other model.AuditProblem
+	for _, p := range left {
+		if p.PFN == broken[1] {
+			other = p
+		}
 	}
+	if err := os.WriteFile(other.Other, []byte("restored"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	txt, err = be.FixProblems(ctx, []model.AuditProblem{other}, func(k string) { t.Errorf("fixed %s", k) })
+	if err != nil || !strings.Contains(txt, "fixed 0 of 1 problem; 1 changed since the audit, left alone ("+broken[1]+" is no longer dangling") {
+		t.Errorf("fix of a changed problem: %q %v", txt, err)
+	}
+	if _, err := os.Lstat(broken[1]); err != nil {
+		t.Errorf("the restored file's link was removed: %v", err)
+	}
+
+	// Usage: a wrong usage log is found and fixed through its problem
+	// (the demo keeps no usage log: every space differs; fix one).
 	sp, _ := be.Spaces(ctx)
+	if err := usage.SetAdjust(s.UsagePath(), sp[0].Space, 777); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	usageOf := func(space string) []model.AuditProblem {
+		var ps []model.AuditProblem
+		if _, err := be.Audit(ctx, AuditRequest{Mode: "usage"}, func(p model.AuditProblem) {
+			if p.Name == space {
+				ps = append(ps, p)
+			}
+		}, &n); err != nil {
+			t.Fatalf("audit usage: %v", err)
+		}
+		return ps
+	}
+	ups := usageOf(sp[0].Space)
+	if len(ups) != 1 || ups[0].Claimed != 777 {
+		t.Fatalf("usage problems %+v", ups)
+	}
+	if txt, err := be.FixProblems(ctx, ups, func(string) {}); err != nil || txt != "fixed 1 of 1 problem" {
+		t.Errorf("usage fix: %q %v", txt, err)
+	}
+	if ups := usageOf(sp[0].Space); len(ups) != 0 {
+		t.Errorf("usage still wrong after the fix: %+v", ups)
+	}
+	// Space audits run.
 	if _, err := be.Audit(ctx, AuditRequest{Mode: "space", Target: sp[0].Space}, func(model.AuditProblem) {}, &n); err != nil {
 		t.Errorf("audit space: %v", err)
 	}
@@ -220,3 +266,142 @@ func TestSiteBackendAdmin(t *testing.T) {
 		t.Errorf("exec bogus: %q %d", out, code)
 	}
 }
+
+// TestSiteBackendRequests: stage and migrate-now queue requests through
+// core/site, the Queues view sees them (from the queue files: no daemon),
+// and a priority change moves them.
+func TestSiteBackendRequests(t *testing.T) {
+	ctx := context.Background()
+	l, _, err := sitegen.Demo(ctx, t.TempDir(), sitegen.DemoOptions{Files: 60, Seed: 4, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := &SiteBackend{Site: s}
+	var dangling, needsMig, migrated string
+	err = s.Catalog.Walk(ctx, "/store", catalog.WalkOptions{Want: catalog.WantAll, Recursive: true, Workers: 1}, func(e *catalog.Entry) error {
+		switch {
+		case e.Type != catalog.File:
+		case e.Dangling && dangling == "":
+			dangling = e.LFN
+		case e.NeedsMigration() && needsMig == "":
+			needsMig = e.LFN
+		case e.Migrated() && !e.Dangling && migrated == "":
+			migrated = e.LFN
+		}
+		return nil
+	})
+	if err != nil || dangling == "" || needsMig == "" || migrated == "" {
+		t.Fatalf("walk: %v %q %q %q", err, dangling, needsMig, migrated)
+	}
+	txt, err := be.Stage(ctx, []string{dangling, migrated})
+	if err != nil || !strings.Contains(txt, "stage: 1 of 2 files queued as frm-") || !strings.Contains(txt, path.Base(migrated)+" already on disk") ||
+		!strings.Contains(txt, "no daemon") {
+		t.Errorf("stage: %q %v", txt, err)
+	}
+	if txt, err := be.MigrateNow(ctx, []string{needsMig}); err != nil || !strings.Contains(txt, "migrate: 1 of 1 file queued") {
+		t.Errorf("migrate: %q %v", txt, err)
+	}
+	if _, err := be.MigrateNow(ctx, []string{dangling}); err == nil || !strings.Contains(err.Error(), "data file is missing") {
+		t.Errorf("migrate of a dangling file: %v", err)
+	}
+	rows := func() map[string]model.QueueRow {
+		snap, err := be.Queue(ctx)
+		if err != nil || snap.DaemonUp {
+			t.Fatalf("queue: %+v %v", snap, err)
+		}
+		m := map[string]model.QueueRow{}
+		for _, r := range snap.Rows {
+			m[r.Kind+" "+r.LFN] = r
+		}
+		return m
+	}
+	st, ok := rows()["stage "+dangling]
+	if _, okm := rows()["migrate "+needsMig]; !ok || !okm || st.Priority != 0 {
+		t.Fatalf("queued rows %v", rows())
+	}
+	if txt, err := be.SetPriority(ctx, st.RID, 2); err != nil || txt != st.RID+": 1 entry moved to priority 2" {
+		t.Errorf("priority: %q %v", txt, err)
+	}
+	if r := rows()["stage "+dangling]; r.Priority != 2 {
+		t.Errorf("after the move: %+v", r)
+	}
+}
+
+// TestTailFile: the last lines of the daemon's log, also of a big file
+// (only its end is read; the cut first line is dropped).
+func TestTailFile(t *testing.T) {
+	dir := t.TempDir()
+	var big strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&big, "time=2025-06-01T12:00:00Z level=INFO msg=line n=%06d\n", i)
+	}
+	tests := []struct {
+		name    string
+		content *string // nil: no file
+		n       int
+		want    []string
+		err     string
+	}{
+		{name: "missing", n: 5, err: "daemon log: open "},
+		{name: "empty", content: ptr(""), n: 5},
+		{name: "short", content: ptr("a\nb\nc\n"), n: 5, want: []string{"a", "b", "c"}},
+		{name: "last two, no final newline", content: ptr("a\nb\nc"), n: 2, want: []string{"b", "c"}},
+		{name: "big", content: ptr(big.String()), n: 3, want: []string{
+			"time=2025-06-01T12:00:00Z level=INFO msg=line n=019997",
+			"time=2025-06-01T12:00:00Z level=INFO msg=line n=019998",
+			"time=2025-06-01T12:00:00Z level=INFO msg=line n=019999"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".log")
+			if tc.content != nil {
+				if err := os.WriteFile(p, []byte(*tc.content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := tailFile(p, tc.n)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("got %q %v, want %q", got, err, tc.want)
+			}
+		})
+	}
+	// Through the backend: the Daemons view gets the tail with the status.
+	l, _, err := sitegen.Demo(context.Background(), t.TempDir(), sitegen.DemoOptions{Files: 20, Seed: 5, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf := filepath.Join(dir, "short.log")
+	be := &SiteBackend{Site: s, DaemonLog: logf}
+	st, err := be.Daemons(context.Background())
+	if err != nil || st.LogPath != logf || !slices.Equal(st.LogLines, []string{"a", "b", "c"}) || st.LogErr != "" {
+		t.Errorf("daemons: %+v %v", st, err)
+	}
+	be.DaemonLog = filepath.Join(dir, "none.log")
+	if st, _ := be.Daemons(context.Background()); !strings.Contains(st.LogErr, "no such file") {
+		t.Errorf("missing log: %q", st.LogErr)
+	}
+}
+
+func ptr(s string) *string { return &s }

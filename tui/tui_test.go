@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
+	"frm/core/config"
 	"frm/core/meta"
 	"frm/tui/model"
 )
@@ -46,6 +48,9 @@ type fake struct {
 	// daemonEvents are events for the Daemons view tests (set as events
 	// by those tests).
 	daemonEvents []model.QueueEvent
+	use          map[string]model.SpaceUse
+	useGo        chan struct{} // when set, SpaceUse waits for it
+	useCalls     atomic.Int32
 }
 
 func newFake() *fake {
@@ -83,6 +88,10 @@ func newFake() *fake {
 		{Code: 2, Kind: "no copy time", Name: "/srv/ns/store/aia_0002.fits", PFN: "/srv/ns/store/aia_0002.fits", Fix: "set the copy time of /srv/ns/store/aia_0002.fits"},
 		{Code: 5, Kind: "data without xref", Name: "/srv/data1/data/7f/orphan%", Data: "/srv/data1/data/7f/orphan%", Size: 4 << 20},
 	}
+	f.use = map[string]model.SpaceUse{
+		"public": {MigFiles: 3, MigBytes: 1200 << 20, PinFiles: 1, PinBytes: 3 << 30}, "public:/srv/pub1": {MigFiles: 3, MigBytes: 1200 << 20},
+		"public:/srv/pub2": {PinFiles: 1, PinBytes: 3 << 30}, "data": {MigFiles: 40, MigBytes: 12 * G}, "data:/srv/data1": {MigFiles: 40, MigBytes: 12 * G},
+	}
 	f.daemon = model.DaemonStatus{Up: true, PID: 4242, Started: t0.Add(-3 * time.Hour), Components: []string{"transfer", "migrate", "purge"},
 		SlotsIn: 4, SlotsOut: 2, InUseIn: 1, InUseOut: 0, Active: 1, PurgeAt: t0.Add(-10 * time.Minute), PurgeFiles: 12, PurgeBytes: 3 << 30,
 		Stopped: map[string]bool{"STOPMIGR": true}, AdminDir: "/var/adm/frm"}
@@ -108,6 +117,17 @@ func (f *fake) Calls() []string {
 func (f *fake) Name() string { return "demo" }
 func (f *fake) Spaces(ctx context.Context) ([]model.SpaceRow, error) {
 	return append([]model.SpaceRow(nil), f.spaces...), nil
+}
+func (f *fake) SpaceUse(ctx context.Context) (map[string]model.SpaceUse, error) {
+	f.useCalls.Add(1)
+	if f.useGo != nil {
+		select {
+		case <-f.useGo:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return maps.Clone(f.use), nil
 }
 func (f *fake) List(ctx context.Context, dir string, emit func([]model.FileRow) error) error {
 	if f.block != nil {
@@ -160,6 +180,18 @@ func (f *fake) Reloc(ctx context.Context, lfn, target string) (string, error) {
 	f.record("reloc " + lfn + " " + target)
 	return lfn + " relocated to " + target, nil
 }
+func (f *fake) Stage(ctx context.Context, lfns []string) (string, error) {
+	f.record("stage " + strings.Join(lfns, " "))
+	return fmt.Sprintf("stage: %d of %d files queued as frm-1", len(lfns), len(lfns)), nil
+}
+func (f *fake) MigrateNow(ctx context.Context, lfns []string) (string, error) {
+	f.record("migrate " + strings.Join(lfns, " "))
+	return fmt.Sprintf("migrate: %d of %d files queued as frm-2", len(lfns), len(lfns)), nil
+}
+func (f *fake) SetPriority(ctx context.Context, rid string, prty int) (string, error) {
+	f.record(fmt.Sprintf("priority %s %d", rid, prty))
+	return fmt.Sprintf("%s: 1 entry moved to priority %d", rid, prty), nil
+}
 func (f *fake) Remove(ctx context.Context, lfns []string) (string, error) {
 	f.record("rm " + strings.Join(lfns, " "))
 	return "", errors.New("Unable to remove " + lfns[0] + "; permission denied")
@@ -180,13 +212,13 @@ func (f *fake) Audit(ctx context.Context, req AuditRequest, emit func(model.Audi
 	}
 	return fmt.Sprintf("audit %s %s: %d problems", req.Mode, req.Target, len(f.audit)), nil
 }
-func (f *fake) AuditFix(ctx context.Context, req AuditRequest, ps []model.AuditProblem, fixed func(string)) (string, error) {
+func (f *fake) FixProblems(ctx context.Context, ps []model.AuditProblem, fixed func(string)) (string, error) {
 	var names []string
 	for _, p := range ps {
 		names = append(names, p.Name)
 		fixed(p.Key())
 	}
-	f.record("fix " + req.Mode + " " + strings.Join(names, " "))
+	f.record("fix " + strings.Join(names, " "))
 	return fmt.Sprintf("fixed %d of %d problems", len(ps), len(ps)), nil
 }
 func (f *fake) Daemons(ctx context.Context) (model.DaemonStatus, error) {
@@ -216,7 +248,12 @@ func (f *fake) Exec(ctx context.Context, line string) (string, int, error) {
 }
 
 func newTestApp(f *fake, readOnly bool) *App {
-	return New(Options{Backend: f, ReadOnly: readOnly, Now: func() time.Time { return t0 }, Loc: time.UTC, Every: -1})
+	return newTestAppKeys(f, readOnly, nil)
+}
+
+// newTestAppKeys is newTestApp with key overrides ([tui.keys]).
+func newTestAppKeys(f *fake, readOnly bool, keys map[string][]string) *App {
+	return New(Options{Backend: f, ReadOnly: readOnly, Now: func() time.Time { return t0 }, Loc: time.UTC, Every: -1, Keys: keys})
 }
 
 // drive runs cmd and feeds the messages it produces back into the app,
@@ -297,6 +334,7 @@ func TestAppUpdate(t *testing.T) {
 	tests := []struct {
 		name     string
 		readOnly bool
+		custom   map[string][]string // [tui.keys]
 		keys     []string
 		view     viewID
 		sel      string // key of the selected row of the view
@@ -324,12 +362,24 @@ func TestAppUpdate(t *testing.T) {
 		{name: "no actions on directories", keys: []string{"2", "enter", "d"}, view: viewNamespace, status: "is a directory"},
 		{name: "cancel request", keys: []string{"3", "c", "enter"}, view: viewQueues, calls: []string{"cancel r101"}},
 		{name: "wake", keys: []string{"3", "w"}, view: viewQueues, calls: []string{"wake"}, status: "woken"},
-		{name: "read-only ignores actions", readOnly: true, keys: []string{"2", "enter", "j", "p", "u", "m", "M", "R", "d", "3", "c", "w"}, view: viewQueues},
+		{name: "stage", keys: []string{"2", "enter", "j", "j", "S"}, view: viewNamespace, calls: []string{"stage /store/aia_0002.fits"}, status: "queued as frm-1"},
+		{name: "migrate now", keys: []string{"2", "enter", "j", "j", "N"}, view: viewNamespace, calls: []string{"migrate /store/aia_0002.fits"}, status: "queued as frm-2"},
+		{name: "no stage of a directory", keys: []string{"2", "enter", "S", "N"}, view: viewNamespace, status: "is a directory"},
+		{name: "raise priority", keys: []string{"3", "j", "j", "+"}, view: viewQueues, calls: []string{"priority m1 1"}, status: "moved to priority 1"},
+		{name: "lower priority", keys: []string{"3", "j", "-"}, view: viewQueues, calls: []string{"priority r102 1"}},
+		{name: "priority at the top", keys: []string{"3", "j", "+"}, view: viewQueues, status: "already at priority 2"},
+		{name: "priority at the bottom", keys: []string{"3", "j", "j", "-"}, view: viewQueues, status: "already at priority 0"},
+		{name: "no priority for a running request", keys: []string{"3", "+"}, view: viewQueues, status: "r101 is running"},
+		{name: "remapped keys", custom: map[string][]string{"stage": {"s"}, "pin": {"P"}, "down": {"n"}},
+			keys: []string{"2", "enter", "n", "n", "S", "p", "s"}, view: viewNamespace, sel: "aia_0002.fits", calls: []string{"stage /store/aia_0002.fits"}},
+		{name: "remapped quit", custom: map[string][]string{"quit": {"Q"}, "priority_up": {"u"}},
+			keys: []string{"3", "q", "j", "j", "u"}, view: viewQueues, calls: []string{"priority m1 1"}},
+		{name: "read-only ignores actions", readOnly: true, keys: []string{"2", "enter", "j", "p", "u", "m", "M", "R", "d", "S", "N", "3", "c", "w", "+", "-"}, view: viewQueues},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake()
-			a := newTestApp(f, tc.readOnly)
+			a := newTestAppKeys(f, tc.readOnly, tc.custom)
 			drive(a, a.Init())
 			press(a, tc.keys...)
 			if a.view != tc.view {
@@ -423,8 +473,10 @@ func TestGolden(t *testing.T) {
 		keys     []string
 		wait     string
 		setup    func(*fake)
+		width    int // default 80
 	}{
-		{name: "spaces", wait: "/srv/fast1"},
+		{name: "spaces", wait: "pinned 3.0G"},
+		{name: "spaces_wide", wait: "pinned 3.0G", width: 120},
 		{name: "namespace", keys: []string{"2", "enter", "j"}, wait: "lost.fits"},
 		{name: "queues", keys: []string{"3"}, wait: "r102"},
 		{name: "help", keys: []string{"2", "?"}, wait: "Namespace keys"},
@@ -437,6 +489,15 @@ func TestGolden(t *testing.T) {
 		{name: "audit", keys: []string{"4", "a", "enter", "j"}, wait: "4 problems"},
 		{name: "audit_fix_confirm", keys: []string{"4", "a", "enter", "x", "j", "x", "f"}, wait: "Fix 2 problems?"},
 		{name: "daemons", keys: []string{"5"}, wait: "copy_in exited 1", setup: func(f *fake) { f.events = f.daemonEvents }},
+		{name: "daemons_log", keys: []string{"5"}, wait: "transfer complete", setup: func(f *fake) {
+			f.events = f.daemonEvents
+			f.daemon.LogPath = "/var/log/frm/daemon.log"
+			f.daemon.LogLines = []string{
+				`time=2025-06-01T11:57:00.000Z level=INFO msg="frm daemon started" components=transfer,migrate,purge`,
+				`time=2025-06-01T11:58:00.000Z level=WARN msg="transfer failed" kind=stage lfn=/store/hmi/a.fits err="copy_in exited 1"`,
+				`time=2025-06-01T11:59:30.000Z level=INFO msg="transfer complete" kind=stage lfn=/store/aia_0001.fits bytes=104857600`,
+			}
+		}},
 		{name: "stop_confirm", keys: []string{"5", "j", "j", "s"}, wait: "STOPMIGR?"},
 		{name: "palette", keys: []string{":", "l", "s", "enter"}, wait: "of 40"},
 		{name: "palette_complete", keys: []string{":", "m", "tab"}, wait: "completions:"},
@@ -448,7 +509,11 @@ func TestGolden(t *testing.T) {
 				tc.setup(f)
 			}
 			a := newTestApp(f, tc.readOnly)
-			tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(80, 24))
+			w := tc.width
+			if w == 0 {
+				w = 80
+			}
+			tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(w, 24))
 			if len(tc.keys) > 0 {
 				teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("public")) },
 					teatest.WithDuration(5*time.Second))
@@ -471,7 +536,10 @@ func TestGolden(t *testing.T) {
 func TestViewSize(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {60, 12}, {132, 50}} {
 		for _, keys := range [][]string{nil, {"2", "enter"}, {"3"}, {"4"}, {"4", "a"}, {"4", "a", "enter"}, {"5"}, {"5", "s"}, {":", "l", "s", "enter"}, {"2", "?"}} {
-			a := newTestApp(newFake(), false)
+			f := newFake()
+			f.daemon.LogPath = "/var/log/frm/daemon.log"
+			f.daemon.LogLines = []string{strings.Repeat("time=2025-06-01T12:00:00Z level=ERROR msg=\"long line\" x=y ", 8), "short"}
+			a := newTestApp(f, false)
 			a.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 			drive(a, a.Init())
 			press(a, keys...)
@@ -509,7 +577,7 @@ func TestAdminViews(t *testing.T) {
 		{name: "audit dialog: tab picks space, target typed", keys: []string{"4", "a", "tab", "enter"}, calls: []string{"audit space public"}},
 		{name: "audit dialog refuses a relative directory", keys: []string{"4", "a", "backspace", "x", "enter", "esc"}, status: "audit cancelled"},
 		{name: "fix one after confirmation", keys: []string{"4", "a", "enter", "f", "y"},
-			calls: []string{"audit names /", "fix names /srv/ns/store/lost.fits"}, status: "fixed 1 of 1",
+			calls: []string{"audit names /", "fix /srv/ns/store/lost.fits"}, status: "fixed 1 of 1",
 			check: func(t *testing.T, a *App) {
 				if _, _, fixed := a.audit.Counts(); fixed != 1 {
 					t.Errorf("fixed %d", fixed)
@@ -517,9 +585,9 @@ func TestAdminViews(t *testing.T) {
 			}},
 		{name: "fix declined", keys: []string{"4", "a", "enter", "F", "n"}, calls: []string{"audit names /"}, status: "cancelled"},
 		{name: "fix a selection", keys: []string{"4", "a", "enter", "x", "j", "x", "f", "enter"},
-			calls: []string{"audit names /", "fix names /srv/ns/store/lost.fits /srv/ns/store/aia_0002.fits"}},
+			calls: []string{"audit names /", "fix /srv/ns/store/lost.fits /srv/ns/store/aia_0002.fits"}},
 		{name: "fix all skips the unfixable", keys: []string{"4", "a", "enter", "F", "y"},
-			calls: []string{"audit names /", "fix names /srv/ns/store/lost.fits /srv/ns/store/new.fits /srv/ns/store/aia_0002.fits"}},
+			calls: []string{"audit names /", "fix /srv/ns/store/lost.fits /srv/ns/store/new.fits /srv/ns/store/aia_0002.fits"}},
 		{name: "no fix for data without xref", keys: []string{"4", "a", "enter", "j", "f"}, calls: []string{"audit names /"}, status: "nothing to fix"},
 		{name: "read-only audits but does not fix", readOnly: true, keys: []string{"4", "a", "enter", "x", "f", "F"}, calls: []string{"audit names /"}},
 		{name: "daemons rows", keys: []string{"5"}, check: func(t *testing.T, a *App) {
@@ -597,5 +665,90 @@ func TestAuditCancel(t *testing.T) {
 	press(a, "esc")
 	if a.audit.Running || a.cancelAudit != nil || !strings.Contains(a.status, "audit stopped") {
 		t.Fatalf("not stopped: running %v status %q", a.audit.Running, a.status)
+	}
+}
+
+// TestKeyActions: the console binds exactly the action names the
+// configuration accepts ([tui.keys], config.TUIActions), and a remapped
+// action shows its new keys in the help.
+func TestKeyActions(t *testing.T) {
+	k := newKeys(false, nil)
+	acts := k.actions()
+	for _, name := range config.TUIActions {
+		if acts[name] == nil {
+			t.Errorf("config action %q has no binding", name)
+		}
+	}
+	for name := range acts {
+		if !slices.Contains(config.TUIActions, name) {
+			t.Errorf("binding %q is not a config action", name)
+		}
+	}
+	a := newTestAppKeys(newFake(), false, map[string][]string{"pin": {"P", "ctrl+p"}})
+	a.view = viewNamespace
+	if help := strings.Join(a.fullHelp(30), "\n"); !strings.Contains(help, "P/ctrl+p pin") {
+		t.Errorf("help does not show the remapped pin key:\n%s", help)
+	}
+}
+
+// TestSpaceUse: the bytes needing migration and the pinned bytes of the
+// Spaces view come from one background walk, shown as "…" until it ends,
+// cached between refreshes (walked again only when due, or on ctrl+r), in
+// the detail line and, on wide terminals, in columns.
+func TestSpaceUse(t *testing.T) {
+	f := newFake()
+	f.useGo = make(chan struct{})
+	a := newTestApp(f, false)
+	drive(a, a.Init()) // the walk blocks: drive gives up waiting for it
+	if v := a.View(); !strings.Contains(v, "public [ok] · to migrate … · pinned … · purge below 5.0G free ┃ until 10G ╎") {
+		t.Errorf("no … while the walk runs:\n%s", v)
+	}
+	if cmd := a.refreshUse(true); cmd != nil {
+		t.Errorf("a second walk started while one runs")
+	}
+	a.stopBackground()
+
+	f = newFake()
+	a = newTestApp(f, false)
+	drive(a, a.Init())
+	if n := f.useCalls.Load(); n != 1 {
+		t.Fatalf("%d walks at start", n)
+	}
+	if v := a.View(); !strings.Contains(v, "to migrate 1.2G (3) · pinned 3.0G (1)") {
+		t.Errorf("use not shown:\n%s", v)
+	}
+	press(a, "j") // a partition
+	if v := a.View(); !strings.Contains(v, "public:/srv/pub1 [ok] · to migrate 1.2G (3) · pinned 0B (0) · not purged") {
+		t.Errorf("partition use not shown:\n%s", v)
+	}
+	for range 10 { // two periodic refreshes of the rows: the walk is not due
+		_, cmd := a.Update(tickMsg{})
+		drive(a, cmd)
+	}
+	if n := f.useCalls.Load(); n != 1 {
+		t.Errorf("%d walks after refreshes within a minute, want 1", n)
+	}
+	a.opt.Now = func() time.Time { return t0.Add(2 * time.Minute) }
+	for range 5 {
+		_, cmd := a.Update(tickMsg{})
+		drive(a, cmd)
+	}
+	if n := f.useCalls.Load(); n != 2 {
+		t.Errorf("%d walks once due, want 2", n)
+	}
+	press(a, "ctrl+r")
+	if n := f.useCalls.Load(); n != 3 {
+		t.Errorf("%d walks after ctrl+r, want 3", n)
+	}
+	// A stale result is dropped.
+	a.Update(spaceUseMsg{gen: a.spaces.UseRefresh.Gen() - 1, use: map[string]model.SpaceUse{"public": {MigBytes: 1}}})
+	if u, _ := a.spaces.UseOf("public"); u.MigBytes != 1200<<20 {
+		t.Errorf("stale walk applied: %+v", u)
+	}
+	// Wide terminals have columns.
+	a.Update(tea.WindowSizeMsg{Width: 120, Height: 24})
+	lines := strings.Split(a.View(), "\n")
+	if !strings.Contains(lines[2], "to mig  pinned") || !strings.HasSuffix(strings.TrimRight(lines[3], " "), "1.2G    3.0G") {
+		t.Errorf("no columns at 120:\n%s\n%s", lines[2], lines[3])
 	}
 }

@@ -196,8 +196,16 @@ func (a *App) spacesView() (string, string, []string, string) {
 	if a.spaces.Refresh.InFlight() && t.Total() == 0 {
 		title += "  loading…"
 	}
+	// Wide terminals get columns for the bytes needing migration and the
+	// pinned bytes; every width has them in the detail line.
+	wide := a.width >= 100
 	barW := max(a.width-65, 8)
-	header := a.st.Header.Render("  " + col("space / partition", 22) + " " + col("usage", barW) + " " + rcol("used", 5) + " " + rcol("free", 7) + " " + rcol("total", 7) + " " + rcol("files", 7) + " " + rcol("bytes", 7))
+	extraH := ""
+	if wide {
+		barW = max(a.width-81, 8)
+		extraH = " " + rcol("to mig", 7) + " " + rcol("pinned", 7)
+	}
+	header := a.st.Header.Render("  " + col("space / partition", 22) + " " + col("usage", barW) + " " + rcol("used", 5) + " " + rcol("free", 7) + " " + rcol("total", 7) + " " + rcol("files", 7) + " " + rcol("bytes", 7) + extraH)
 	rows, sel := t.Visible()
 	body := make([]string, 0, len(rows))
 	for i, r := range rows {
@@ -216,6 +224,13 @@ func (a *App) spacesView() (string, string, []string, string) {
 		}
 		s := col(ansi.TruncateLeft(name, max(lipgloss.Width(name)-22, 0), "…"), 22) + " " + bar + " " + rcol(pct, 5) + " " + rcol(model.Bytes(r.Free), 7) + " " +
 			rcol(model.Bytes(r.Total), 7) + " " + rcol(fmt.Sprint(r.Files), 7) + " " + rcol(model.Bytes(r.Bytes), 7)
+		if wide {
+			mig, pin := "…", "…"
+			if u, ok := a.spaces.UseOf(r.Key()); ok {
+				mig, pin = model.Bytes(u.MigBytes), model.Bytes(u.PinBytes)
+			}
+			s += " " + rcol(mig, 7) + " " + rcol(pin, 7)
+		}
 		if r.Err != "" {
 			s = col(name, 22) + " " + a.st.Err.Render(r.Err)
 		}
@@ -223,15 +238,32 @@ func (a *App) spacesView() (string, string, []string, string) {
 	}
 	detail := ""
 	if r, ok := t.Selected(); ok {
-		switch {
-		case r.NoPurge:
-			detail = r.Key() + ": not purged (nopurge)"
-		default:
-			detail = fmt.Sprintf("%s: purge starts below %s free (┃), stops at %s free (╎)", r.Key(), model.Bytes(r.MinFree), model.Bytes(r.MaxFree))
+		// Most telling first: a narrow terminal cuts the end, and the
+		// watermarks are drawn on the bar anyway.
+		purge := "not purged"
+		if !r.NoPurge {
+			purge = fmt.Sprintf("purge below %s free ┃ until %s ╎", model.Bytes(r.MinFree), model.Bytes(r.MaxFree))
 		}
-		detail += "  " + levelWord(r.Level())
+		detail = r.Key() + " " + levelWord(r.Level()) + " · " + a.useText(r.Key()) + " · " + purge
 	}
 	return title, header, body, a.st.Dim.Render(detail)
+}
+
+// useText says how many bytes of row key need migration and are pinned,
+// "…" while the first walk runs.
+func (a *App) useText(k string) string {
+	u, ok := a.spaces.UseOf(k)
+	if !ok {
+		if err := a.spaces.UseRefresh.Err; err != nil {
+			return "to migrate, pinned: " + err.Error()
+		}
+		return "to migrate … · pinned …"
+	}
+	s := fmt.Sprintf("to migrate %s (%d) · pinned %s (%d)", model.Bytes(u.MigBytes), u.MigFiles, model.Bytes(u.PinBytes), u.PinFiles)
+	if a.spaces.UseRefresh.Err != nil {
+		s += " (walk: " + a.spaces.UseRefresh.Err.Error() + ")"
+	}
+	return s
 }
 
 func levelWord(l model.Level) string {

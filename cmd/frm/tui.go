@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -14,7 +15,7 @@ import (
 	"frm/tui"
 )
 
-const tuiUsage = `Usage: frm tui [-c cfgfile] [-n name] [--read-only] [-h] [dir]
+const tuiUsage = `Usage: frm tui [-c cfgfile] [-n name] [--read-only] [--daemon-log FILE] [-h] [dir]
 
 The full-screen console: spaces, the namespace, transfer queues, audits and
 daemons of a site. Keys: 1-5 or Tab switch views, ? shows the keys of the
@@ -23,8 +24,10 @@ off. See docs/tui.md.
 
   -c FILE      configuration (default: $FRM_CONFIG, then /etc/frm/frm.toml)
   -n NAME      instance name (default $XRDNAME)
-  --read-only  hide every action (pin, mark, relocate, remove, cancel, wake,
-               audit fixes, stop files, the command palette)
+  --read-only  hide every action (pin, mark, relocate, remove, stage, migrate,
+               cancel, priority, wake, audit fixes, stop files, the palette)
+  --daemon-log FILE  the daemon's log file (its -l), tailed in the Daemons
+               view (default: tui.daemon_log of the configuration)
   dir          the directory the Namespace view starts in (default /)
 `
 
@@ -32,6 +35,7 @@ off. See docs/tui.md.
 func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, cfgPath, inst, help := siteFlags("frm tui")
 	readOnly := fs.Bool("read-only", false, "")
+	daemonLog := fs.String("daemon-log", "", "")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "frm tui: %v\n\n%s", err, tuiUsage)
 		return 2
@@ -55,7 +59,14 @@ func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx})
+	logPath := s.Config.TUI.DaemonLog
+	if *daemonLog != "" {
+		if logPath, err = filepath.Abs(*daemonLog); err != nil {
+			fmt.Fprintf(stderr, "frm tui: --daemon-log: %v\n", err)
+			return 2
+		}
+	}
+	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s, DaemonLog: logPath}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx, Keys: s.Config.TUI.Keys})
 	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(stdout)}
 	if stdin != nil {
 		opts = append(opts, tea.WithInput(stdin))

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,9 +13,11 @@ import (
 )
 
 // TestTUIInTmux drives `frm tui` in a real terminal (tmux) against a demo
-// site with a running daemon: a file staged from the mass storage system
-// (through a slow copy command) appears in the Queues view with its
-// progress while it is copied, then leaves the queue, and the file is back.
+// site with a running daemon: a file whose data is gone is staged from the
+// Namespace view (S) from the mass storage system (through a slow copy
+// command); it appears in the Queues view with its progress while it is
+// copied, then leaves the queue, the file is back, and the Daemons view
+// tails the daemon's log (--daemon-log).
 func TestTUIInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary, starts a daemon and tmux")
@@ -46,8 +49,9 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		t.Fatal(err)
 	}
 
-	// A file of the namespace with a copy in the MSS: remove it from the
-	// namespace (its MSS copy stays), to stage it back.
+	// A file of the namespace with a copy in the MSS: delete its data file
+	// (its namespace link dangles, its MSS copy stays), to stage it back
+	// from the console.
 	mss, ns := filepath.Join(site, "mss"), filepath.Join(site, "ns")
 	var lfn string
 	filepath.WalkDir(mss, func(p string, d fs.DirEntry, err error) error {
@@ -63,21 +67,26 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 	if lfn == "" {
 		t.Fatal("no migrated file in the demo site")
 	}
-	if out, err := exec.Command(bin, "admin", "-c", cfgPath, "rm", lfn).CombinedOutput(); err != nil {
-		t.Fatalf("frm admin rm %s: %v\n%s", lfn, err, out)
-	}
 	pfn := filepath.Join(ns, lfn)
-	if _, err := os.Lstat(pfn); err == nil {
-		t.Fatalf("%s still in the namespace", lfn)
+	data, err := os.Readlink(pfn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(pfn); err == nil {
+		t.Fatalf("%s still resident", lfn)
 	}
 	want, err := os.ReadFile(filepath.Join(mss, lfn))
 	if err != nil {
 		t.Fatalf("the MSS copy went: %v", err)
 	}
 
-	daemon := exec.Command(bin, "daemon", "-c", cfgPath)
-	var dlog bytes.Buffer
-	daemon.Stdout, daemon.Stderr = &dlog, &dlog
+	logPath := filepath.Join(dir, "daemon.log")
+	daemon := exec.Command(bin, "daemon", "-c", cfgPath, "-l", logPath)
+	var dout bytes.Buffer
+	daemon.Stdout, daemon.Stderr = &dout, &dout
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +94,8 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		daemon.Process.Kill()
 		daemon.Wait()
 		if t.Failed() {
-			t.Logf("daemon log:\n%s", dlog.String())
+			dlog, _ := os.ReadFile(logPath)
+			t.Logf("daemon output:\n%s\ndaemon log:\n%s", dout.String(), dlog)
 		}
 	})
 	waitFor(t, "the daemon's control socket", func() bool {
@@ -106,7 +116,7 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
 	// Wide enough for the whole lfn in the Queues view.
 	tmux("new-session", "-d", "-x", "200", "-y", "30", "-e", "TERM=xterm",
-		bin+" tui -c "+cfgPath+"; echo EXIT=$?; sleep 30")
+		bin+" tui -c "+cfgPath+" --daemon-log "+logPath+" "+path.Dir(lfn)+"; echo EXIT=$?; sleep 30")
 	screen := func() string { return tmux("capture-pane", "-p", "-J") }
 	waitScreen := func(what string, d time.Duration, ok func(string) bool) string {
 		t.Helper()
@@ -123,26 +133,38 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		}
 	}
 	waitScreen("the Spaces view", 10*time.Second, func(s string) bool { return strings.Contains(s, "[1 Spaces]") && strings.Contains(s, "public") })
+	// Stage the dangling file from the Namespace view (it starts in the
+	// file's directory): filter down to it, S.
+	base := path.Base(lfn)
+	tmux("send-keys", "2")
+	waitScreen("the Namespace view with the file", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "[2 Namespace]") && strings.Contains(s, base) && strings.Contains(s, "dangling")
+	})
+	tmux("send-keys", "/")
+	tmux("send-keys", "-l", base)
+	tmux("send-keys", "Enter")
+	tmux("send-keys", "S")
+	s := waitScreen("the stage queued", 10*time.Second, func(s string) bool { return strings.Contains(s, "stage: 1 of 1 file queued as frm-") })
+	rid := ""
+	for _, f := range strings.Fields(s[strings.Index(s, "queued as frm-"):]) {
+		if strings.HasPrefix(f, "frm-") {
+			rid = strings.TrimRight(f, ";")
+			break
+		}
+	}
 	tmux("send-keys", "3")
 	waitScreen("the Queues view with the daemon up", 10*time.Second, func(s string) bool {
 		return strings.Contains(s, "[3 Queues]") && strings.Contains(s, "daemon up")
 	})
-
-	// Queue the stage, as xrootd's frm_xfragent would.
-	agent := exec.Command(bin, "pstga", "-c", cfgPath)
-	agent.Stdin = strings.NewReader("+ rtui - 1 r " + lfn + "\n")
-	if out, err := agent.CombinedOutput(); err != nil {
-		t.Fatalf("frm pstga: %v\n%s", err, out)
-	}
 	row := func(s string) string {
 		for _, l := range strings.Split(s, "\n") {
-			if strings.Contains(l, lfn) && strings.Contains(l, "rtui") {
+			if strings.Contains(l, lfn) && strings.Contains(l, rid[:9]) { // the rid column is cut to 9 cells and …
 				return l
 			}
 		}
 		return ""
 	}
-	s := waitScreen("the transfer running with its progress", 10*time.Second, func(s string) bool {
+	s = waitScreen("the transfer running with its progress", 10*time.Second, func(s string) bool {
 		r := row(s)
 		return strings.Contains(r, "stage") && (strings.Contains(r, "running") || strings.Contains(r, "%"))
 	})
@@ -157,10 +179,12 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		t.Fatalf("staged file: %v (%d bytes, want %d)", err, len(got), len(want))
 	}
 
-	// The Daemons view shows the daemon and the stage event.
+	// The Daemons view shows the daemon, the stage event and the
+	// daemon's log line about it.
 	tmux("send-keys", "5")
 	waitScreen("the Daemons view", 10*time.Second, func(s string) bool {
-		return strings.Contains(s, "frm daemon pid") && strings.Contains(s, "done") && strings.Contains(s, lfn)
+		return strings.Contains(s, "frm daemon pid") && strings.Contains(s, "done") && strings.Contains(s, lfn) &&
+			strings.Contains(s, "daemon log "+logPath) && strings.Contains(s, "INFO transfer complete component=transfer kind=stage")
 	})
 	tmux("send-keys", "q")
 	waitScreen("frm tui to exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "EXIT=0") })

@@ -50,6 +50,7 @@ func oneOf(s string, list []string) bool {
 func (c *Config) Validate() error {
 	v := &validator{src: c.Source}
 	c.validate(v)
+	c.validateTUI(v)
 	return v.err()
 }
 

@@ -40,6 +40,10 @@ type AuditEvent struct {
 	OtherExists bool
 	Size        int64
 	Fixed       bool
+	// UsageMismatch (audit usage): the space, and the usage the log
+	// claims (Size is the bytes on disk).
+	Space   string
+	Claimed int64
 }
 
 // AuditResult summarises an audit.

@@ -375,7 +375,16 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 			return err
 		}
 	}
-	if err := unix.Renameat2(unix.AT_FDCWD, anew, unix.AT_FDCWD, pfn, unix.RENAME_NOREPLACE); err != nil {
+	err := unix.Renameat2(unix.AT_FDCWD, anew, unix.AT_FDCWD, pfn, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EEXIST) && danglingLink(pfn) {
+		// A link to a data file that is gone (what the stage restores):
+		// it goes, and the rename is tried once more, so that a file
+		// someone else creates meanwhile still wins.
+		if rerr := os.Remove(pfn); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
+			err = unix.Renameat2(unix.AT_FDCWD, anew, unix.AT_FDCWD, pfn, unix.RENAME_NOREPLACE)
+		}
+	}
+	if err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			// Someone created the file meanwhile: theirs wins, ours goes.
 			return fmt.Errorf("%s appeared during the stage: %w", pfn, os.ErrExist)
@@ -388,6 +397,15 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 		}
 	}
 	return syncDir(filepath.Dir(pfn))
+}
+
+// danglingLink reports whether p is a symlink whose target does not exist.
+func danglingLink(p string) bool {
+	var st unix.Stat_t
+	if unix.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return false
+	}
+	return errors.Is(unix.Stat(p, &st), unix.ENOENT)
 }
 
 func setChecksum(path string, c mss.Checksum, mtime int64, now time.Time) error {

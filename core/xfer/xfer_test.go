@@ -326,3 +326,35 @@ func TestNameWithShellCharactersReachesCommandIntact(t *testing.T) {
 		t.Fatalf("argv seen by the copy command: %q", lines)
 	}
 }
+
+// TestStageReplacesDanglingLink: a namespace link whose data file is gone
+// is what a stage restores; the link is replaced by the staged file
+// (before, the final no-replace rename failed with "appeared during the
+// stage" and the file got a .fail mark).
+func TestStageReplacesDanglingLink(t *testing.T) {
+	v := newEnv(t, nil)
+	lfn := "/store/hmi/lost.fits"
+	v.putMSS(t, lfn, "back from tape\n")
+	pfn := v.s.PFN(lfn)
+	if err := os.MkdirAll(filepath.Dir(pfn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(v.l.Dir, "spaces", "gone%")
+	if err := os.Symlink(gone, pfn); err != nil {
+		t.Fatal(err)
+	}
+	out := v.e.Run(v.ctx, Job{Kind: Stage, LFN: lfn, RID: "r1"})
+	if !out.OK() || out.Tries != 1 {
+		t.Fatalf("stage over a dangling link: %+v", out)
+	}
+	target, err := os.Readlink(pfn)
+	if err != nil || target == gone || !strings.HasSuffix(target, "%") {
+		t.Fatalf("link %q %v", target, err)
+	}
+	if b, _ := os.ReadFile(pfn); string(b) != "back from tape\n" {
+		t.Errorf("content %q", b)
+	}
+	if _, err := os.Lstat(v.s.FailPath(pfn)); err == nil {
+		t.Error("marked failed")
+	}
+}

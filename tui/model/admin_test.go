@@ -139,3 +139,23 @@ func TestPalette(t *testing.T) {
 		t.Errorf("scroll %d", p.Scroll)
 	}
 }
+
+func TestLogLine(t *testing.T) {
+	tests := []struct {
+		in, want string
+		bad      bool
+	}{
+		{`time=2025-06-01T12:00:05.123Z level=INFO msg="transfer complete" kind=stage lfn=/store/a bytes=12`, "12:00:05 INFO transfer complete kind=stage lfn=/store/a bytes=12", false},
+		{`time=2025-06-01T12:00:06.000+02:00 level=WARN msg=retry err="copy_in exited 1"`, `10:00:06 WARN retry err="copy_in exited 1"`, true},
+		{`time=2025-06-01T12:00:07Z level=ERROR msg="cannot start"`, "12:00:07 ERROR cannot start", true},
+		{`{"time":"2025-06-01T12:00:08Z","level":"ERROR","msg":"x"}`, `{"time":"2025-06-01T12:00:08Z","level":"ERROR","msg":"x"}`, true},
+		{"plain text from a wrapper script", "plain text from a wrapper script", false},
+		{"time=garbage level=INFO msg=hi", "garbage INFO hi", false},
+	}
+	for _, tc := range tests {
+		got, bad := LogLine(tc.in, time.UTC)
+		if got != tc.want || bad != tc.bad {
+			t.Errorf("LogLine(%q) = %q %v, want %q %v", tc.in, got, bad, tc.want, tc.bad)
+		}
+	}
+}

@@ -12,7 +12,7 @@ var AuditModes = []string{"names", "space", "usage"}
 
 // AuditProblem is one problem an audit found.
 type AuditProblem struct {
-	// Code is the core's problem number (site.Problem), 0 for usage.
+	// Code is the core's problem number (site.Problem).
 	Code int
 	// Kind names the problem ("dangling link", "usage mismatch", ...).
 	Kind string
@@ -23,6 +23,12 @@ type AuditProblem struct {
 	Data  string
 	Other string
 	Size  int64
+	// OtherExists, Space and Claimed complete the core's record of the
+	// problem (site.AuditEvent), so that it can be fixed later exactly as
+	// found.
+	OtherExists bool
+	Space       string
+	Claimed     int64
 	// Fix says exactly what fixing it changes; empty when it cannot be
 	// fixed from here.
 	Fix string

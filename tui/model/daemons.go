@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -26,6 +28,11 @@ type DaemonStatus struct {
 	PurgeBytes              int64
 	Stopped                 map[string]bool // stop file name -> present
 	AdminDir                string
+	// The daemon's log file (tui.daemon_log): its path ("" when not
+	// configured), its last lines, oldest first, or why it cannot be read.
+	LogPath  string
+	LogLines []string
+	LogErr   string
 }
 
 // DaemonRow is one component of the Daemons view.
@@ -153,4 +160,44 @@ func EventText(e QueueEvent, loc *time.Location) string {
 		s += ": " + e.Err
 	}
 	return s
+}
+
+// LogLine compacts one line of the daemon's log for the Daemons view: a
+// slog text line "time=2025-06-01T12:00:00.000Z level=INFO msg=\"x\" k=v"
+// becomes "12:00:00 INFO x k=v" (time in loc); other lines are kept. bad
+// reports a WARN or ERROR line.
+func LogLine(s string, loc *time.Location) (line string, bad bool) {
+	rest, ok := strings.CutPrefix(s, "time=")
+	if !ok {
+		return s, strings.Contains(s, `"level":"ERROR"`) || strings.Contains(s, `"level":"WARN"`)
+	}
+	ts, rest, _ := strings.Cut(rest, " ")
+	var out []string
+	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+		out = append(out, t.In(loc).Format("15:04:05"))
+	} else {
+		out = append(out, ts)
+	}
+	if lv, r, ok := strings.Cut(strings.TrimPrefix(rest, "level="), " "); strings.HasPrefix(rest, "level=") && ok {
+		out = append(out, lv)
+		bad = lv == "WARN" || lv == "ERROR"
+		rest = r
+	}
+	if m, ok := strings.CutPrefix(rest, "msg="); ok {
+		msg, r := m, ""
+		if strings.HasPrefix(m, `"`) {
+			if q, err := strconv.QuotedPrefix(m); err == nil {
+				msg, _ = strconv.Unquote(q)
+				r = strings.TrimPrefix(m[len(q):], " ")
+			}
+		} else {
+			msg, r, _ = strings.Cut(m, " ")
+		}
+		out = append(out, msg)
+		rest = r
+	}
+	if rest != "" {
+		out = append(out, rest)
+	}
+	return strings.Join(out, " "), bad
 }

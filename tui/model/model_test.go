@@ -321,3 +321,39 @@ func TestLog(t *testing.T) {
 		t.Fatalf("log %v", l.Entries)
 	}
 }
+
+// TestReloadKeepsSelectionAcrossChunks: a reload streams the rows in
+// chunks; the selected row is selected again when its chunk arrives, even
+// if it is not in the first one, and a row that did not come back is not
+// waited for by later loads.
+func TestReloadKeepsSelectionAcrossChunks(t *testing.T) {
+	n := NewNamespace("/store")
+	g := n.Enter("/store")
+	n.Chunk(g, files("a", "b"), true)
+	n.Chunk(g, files("c", "d"), false)
+	n.Done(g, nil, time.Unix(1, 0))
+	n.Table.Move(3) // d, in the second chunk
+	g, _ = n.Reload()
+	n.Chunk(g, files("a", "b"), true)
+	if r, _ := n.Table.Selected(); r == nil || r.Name == "d" {
+		t.Fatalf("selected %v before d is back", r)
+	}
+	n.Chunk(g, files("c", "d"), false)
+	n.Done(g, nil, time.Unix(2, 0))
+	if r, _ := n.Table.Selected(); r == nil || r.Name != "d" {
+		t.Fatalf("selected %v after the reload, want d", r)
+	}
+	// d is removed: the reload ends on another row, and the next reload
+	// (d created again meanwhile) stays there.
+	g, _ = n.Reload()
+	n.Chunk(g, files("a", "b", "c"), true)
+	n.Done(g, nil, time.Unix(3, 0))
+	sel, _ := n.Table.Selected()
+	g, _ = n.Reload()
+	n.Chunk(g, files("a", "b", "c"), true)
+	n.Chunk(g, files("d"), false)
+	n.Done(g, nil, time.Unix(4, 0))
+	if r, _ := n.Table.Selected(); r == nil || r.Name != sel.Name {
+		t.Fatalf("selected %v, want %s (no jump back to d)", r, sel.Name)
+	}
+}

@@ -257,6 +257,9 @@ func (n *Namespace) Done(gen uint64, err error, now time.Time) bool {
 		return false
 	}
 	n.Loading = false
+	if err == nil {
+		n.Table.Settle()
+	}
 	return true
 }
 

@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// MaxPriority is the highest request priority (xrdq.MaxPriority).
+const MaxPriority = 2
+
 // QueueRow is one queued or running transfer request.
 type QueueRow struct {
 	Kind     string // stage, get, migrate, put

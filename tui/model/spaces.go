@@ -1,6 +1,9 @@
 package model
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // SpaceRow is a space (Partition "") or one of its partitions.
 type SpaceRow struct {
@@ -94,10 +97,41 @@ func (r *SpaceRow) Bar(width int) string {
 	return string(b)
 }
 
+// SpaceUse is what a space (or partition) holds that df does not say:
+// bytes waiting for migration (under a mig export, copy missing or older
+// than the file) and bytes a pin keeps from being purged now.
+type SpaceUse struct {
+	MigFiles, MigBytes int64
+	PinFiles, PinBytes int64
+}
+
 // Spaces is the Spaces view: one row per space followed by its partitions.
 type Spaces struct {
 	Table   *Table[SpaceRow]
 	Refresh Refresh
+	// Use is per row key (SpaceRow.Key); it needs a walk of the whole
+	// namespace, so it is loaded on its own, less often than the rows
+	// (UseRefresh), and kept between loads.
+	Use        map[string]SpaceUse
+	UseRefresh Refresh
+}
+
+// UseOf returns the use of row key k; ok is false while it has never been
+// computed (the view shows "…").
+func (s *Spaces) UseOf(k string) (SpaceUse, bool) {
+	if s.Use == nil {
+		return SpaceUse{}, false
+	}
+	return s.Use[k], true
+}
+
+// UseDue reports whether the use should be computed again at now: never
+// computed, or older than every (and no computation running).
+func (s *Spaces) UseDue(now time.Time, every time.Duration) bool {
+	if s.UseRefresh.InFlight() {
+		return false
+	}
+	return now.Sub(s.UseRefresh.Loaded) >= every // never loaded: a zero Loaded is long ago
 }
 
 // NewSpaces returns an empty Spaces model.

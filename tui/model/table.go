@@ -288,10 +288,21 @@ func (t *Table[R]) Keys() []string {
 // Clear removes every row but remembers the selected key, so that a reload
 // of the same rows selects the same one.
 func (t *Table[R]) Clear() {
+	// The selected row is looked for again in the rows to come: a reload
+	// streams the rows in chunks, and the selected one may be in a later
+	// chunk than the first (after an action on a row far down).
+	if t.want == "" {
+		t.want = t.selKey
+	}
 	t.rows = nil
 	t.view = t.view[:0]
 	t.cursor, t.top = 0, 0
 }
+
+// Settle ends the wait for a row asked for (Select, Clear) once every row
+// is there: a row that did not come back is gone, and a later load must
+// not jump to it.
+func (t *Table[R]) Settle() { t.want = "" }
 
 // Reset removes every row and forgets the selection.
 func (t *Table[R]) Reset() {

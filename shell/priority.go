@@ -1,0 +1,60 @@
+package shell
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"frm/core/config"
+	"frm/core/xrdq"
+	"frm/daemons"
+)
+
+// priorityCmd changes the priority of queued requests. The daemon's
+// control socket has no such operation, so the records are moved between
+// the queue files (xrdq.SetPriority, under the queue locks xrootd uses)
+// and the daemon, if one runs, is woken to look at them.
+var priorityCmd = &command{
+	name: "priority", min: 4, needSite: true,
+	usage: usageText("Usage: priority rid 0|1|2 [rid ...]", "",
+		"Moves every queued record of the requests (stage, get, migrate, put) to the",
+		"priority given (2 is served first), then wakes the daemon."),
+	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
+		if len(args) < 2 {
+			return usagef("priority rid and level not specified.")
+		}
+		p, err := strconv.Atoi(args[1])
+		if err != nil || p < 0 || p > xrdq.MaxPriority || len(args[1]) != 1 {
+			return usagef("Invalid priority - %s", args[1])
+		}
+		rids := append([]string{args[0]}, args[2:]...)
+		d := xrdq.Open(sh.Site.Config.QueueDir())
+		total := 0
+		for _, rid := range rids {
+			n, err := d.SetPriority([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid, p)
+			if err != nil {
+				r.fail(fmt.Errorf("priority %s: %w", rid, err))
+				continue
+			}
+			total += n
+			r.result(fmt.Sprintf("%s: %s moved to priority %d.%s", rid, plural(int64(n), "entry", "entries"), p, sharedQueueNote(sh.Site.Config)),
+				map[string]any{"rid": rid, "moved": n, "priority": p})
+		}
+		if total > 0 {
+			controlCall(ctx, sh, daemons.ControlRequest{Cmd: "wake"}) // no daemon: it reads the queues when it starts
+		}
+		r.done(statusFor(len(rids)-r.nErrs, r.nErrs), map[string]any{"moved": total})
+		return nil
+	},
+}
+
+// sharedQueueNote warns that with a PostgreSQL catalog the daemon moves
+// queued records from the queue files into the site's shared queue in the
+// database, where their priority is not changed by this command.
+func sharedQueueNote(cfg *config.Config) string {
+	if cfg.Catalog.Kind == "postgres" || os.Getenv("FRM_CATALOG_DSN") != "" {
+		return " (PostgreSQL catalog: requests already in the shared queue keep their priority)"
+	}
+	return ""
+}
