@@ -3,18 +3,15 @@ package shell
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 
-	"frm/core/config"
 	"frm/core/xrdq"
 	"frm/daemons"
 )
 
-// priorityCmd changes the priority of queued requests. The daemon's
-// control socket has no such operation, so the records are moved between
-// the queue files (xrdq.SetPriority, under the queue locks xrootd uses)
-// and the daemon, if one runs, is woken to look at them.
+// priorityCmd changes the priority of queued requests (site.SetPriority:
+// the queue files and, with a PostgreSQL catalog, the shared queue); the
+// daemon, if one runs, is woken to look at them.
 var priorityCmd = &command{
 	name: "priority", min: 4, needSite: true,
 	usage: usageText("Usage: priority rid 0|1|2 [rid ...]", "",
@@ -29,16 +26,15 @@ var priorityCmd = &command{
 			return usagef("Invalid priority - %s", args[1])
 		}
 		rids := append([]string{args[0]}, args[2:]...)
-		d := xrdq.Open(sh.Site.Config.QueueDir())
 		total := 0
 		for _, rid := range rids {
-			n, err := d.SetPriority([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid, p)
+			n, err := sh.Site.SetPriority(ctx, rid, p)
 			if err != nil {
 				r.fail(fmt.Errorf("priority %s: %w", rid, err))
 				continue
 			}
 			total += n
-			r.result(fmt.Sprintf("%s: %s moved to priority %d.%s", rid, plural(int64(n), "entry", "entries"), p, sharedQueueNote(sh.Site.Config)),
+			r.result(fmt.Sprintf("%s: %s moved to priority %d.", rid, plural(int64(n), "entry", "entries"), p),
 				map[string]any{"rid": rid, "moved": n, "priority": p})
 		}
 		if total > 0 {
@@ -47,14 +43,4 @@ var priorityCmd = &command{
 		r.done(statusFor(len(rids)-r.nErrs, r.nErrs), map[string]any{"moved": total})
 		return nil
 	},
-}
-
-// sharedQueueNote warns that with a PostgreSQL catalog the daemon moves
-// queued records from the queue files into the site's shared queue in the
-// database, where their priority is not changed by this command.
-func sharedQueueNote(cfg *config.Config) string {
-	if cfg.Catalog.Kind == "postgres" || os.Getenv("FRM_CATALOG_DSN") != "" {
-		return " (PostgreSQL catalog: requests already in the shared queue keep their priority)"
-	}
-	return ""
 }

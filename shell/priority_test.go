@@ -17,22 +17,18 @@ func TestPriorityCommand(t *testing.T) {
 		status   int
 		out      string
 		prty     int  // priority of r1's records afterwards
-		postgres bool // catalog.kind = "postgres"
 	}{
-		{"priority r1 1", ExitOK, "r1: 2 entries moved to priority 1. (PostgreSQL catalog: requests already in the shared queue keep their priority)", 1, true},
-		{"priority r1 2", ExitOK, "r1: 2 entries moved to priority 2.", 2, false},
-		{"prio r1 0", ExitOK, "r1: 0 entries moved to priority 0.", 0, false},
-		{"priority r1 2 nosuch", ExitOK, "nosuch: 0 entries moved to priority 2.", 2, false},
-		{"priority r1 3", ExitUsage, "Invalid priority - 3", 0, false},
-		{"priority r1 x", ExitUsage, "Invalid priority - x", 0, false},
-		{"priority r1", ExitUsage, "not specified", 0, false},
+		{"priority r1 1", ExitOK, "r1: 2 entries moved to priority 1.", 1},
+		{"priority r1 2", ExitOK, "r1: 2 entries moved to priority 2.", 2},
+		{"prio r1 0", ExitOK, "r1: 0 entries moved to priority 0.", 0},
+		{"priority r1 2 nosuch", ExitOK, "nosuch: 0 entries moved to priority 2.", 2},
+		{"priority r1 3", ExitUsage, "Invalid priority - 3", 0},
+		{"priority r1 x", ExitUsage, "Invalid priority - x", 0},
+		{"priority r1", ExitUsage, "not specified", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.args, func(t *testing.T) {
 			s, _ := testSite(t)
-			if tc.postgres { // the site is open (embedded); only the note depends on it
-				s.Config.Catalog.Kind = "postgres"
-			}
 			qdir := s.Config.QueueDir()
 			if err := os.MkdirAll(qdir, 0o755); err != nil {
 				t.Fatal(err)
@@ -52,7 +48,7 @@ func TestPriorityCommand(t *testing.T) {
 			if st := sh.RunArgs(context.Background(), words, strings.NewReader("")); st != tc.status {
 				t.Errorf("status %d, want %d (stderr %q)", st, tc.status, errb.String())
 			}
-			if !strings.Contains(out.String()+errb.String(), tc.out) || !tc.postgres && strings.Contains(out.String(), "PostgreSQL") {
+			if !strings.Contains(out.String()+errb.String(), tc.out) {
 				t.Errorf("output %q %q, want %q", out.String(), errb.String(), tc.out)
 			}
 			d.Walk(xrdq.ListOrder, -1, func(r xrdq.Request) error {

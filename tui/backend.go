@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path"
 	"sync/atomic"
 	"time"
@@ -512,18 +511,12 @@ func (b *SiteBackend) requested(ctx context.Context, what string, lfns []string,
 // operation, so the records are moved in the queue files (xrdq.SetPriority,
 // with the daemon's locking) and the daemon is woken.
 func (b *SiteBackend) SetPriority(ctx context.Context, rid string, prty int) (string, error) {
-	n, err := xrdq.Open(b.Site.Config.QueueDir()).SetPriority(allKinds, rid, prty)
+	n, err := b.Site.SetPriority(ctx, rid, prty)
 	if err != nil {
-		return "", fmt.Errorf("priority of %s: %w", rid, err)
+		return "", err
 	}
 	if n > 0 {
 		b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil) // no daemon: nothing to wake
 	}
-	text := fmt.Sprintf("%s: %d %s moved to priority %d", rid, n, plural(n, "entry", "entries"), prty)
-	if c := b.Site.Config.Catalog; c.Kind == "postgres" || os.Getenv("FRM_CATALOG_DSN") != "" {
-		// The daemon moves queued records into the shared queue in the
-		// database, whose priorities this does not change.
-		text += " (PostgreSQL catalog: requests already in the shared queue keep their priority)"
-	}
-	return text, nil
+	return fmt.Sprintf("%s: %d %s moved to priority %d", rid, n, plural(n, "entry", "entries"), prty), nil
 }

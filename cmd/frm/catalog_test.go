@@ -250,6 +250,15 @@ func TestQueueWatchOnSharedQueue(t *testing.T) {
 	waitOut("added request", func(s string) bool {
 		return strings.Contains(s, "1 request queued") && strings.Contains(s, "/store/watched  for somehost")
 	})
+	// priority reaches the shared queue.
+	if code, out, errs := runCLI(t, "", "frm", "admin", "-c", cfgPath, "priority", "w1", "2"); code != 0 || !strings.Contains(out, "w1: 1 entry moved to priority 2.") {
+		t.Fatalf("priority: %d %s%s", code, out, errs)
+	}
+	var prty int
+	pool.QueryRow(ctx, `SELECT priority FROM requests WHERE rid = 'w1'`).Scan(&prty)
+	if prty != 2 {
+		t.Errorf("priority in the shared queue %d, want 2", prty)
+	}
 	if _, err := q.Cancel(ctx, "w1"); err != nil {
 		t.Fatal(err)
 	}

@@ -166,3 +166,27 @@ func (s *Site) request(ctx context.Context, op byte, lfns []string, o RequestOpt
 	}
 	return r, nil
 }
+
+// SetPriority gives the queued requests with request id rid priority prty
+// (0..2, 2 served first) and returns how many records or rows changed: in
+// the local queue files (xrdq.Dir.SetPriority, under xrootd's queue
+// locks) and, with a PostgreSQL catalog, in the shared queue, where
+// requests wait once a daemon has moved them there. Running requests
+// keep theirs.
+func (s *Site) SetPriority(ctx context.Context, rid string, prty int) (int, error) {
+	if prty < 0 || prty > xrdq.MaxPriority {
+		return 0, fmt.Errorf("priority %d out of range 0..%d", prty, xrdq.MaxPriority)
+	}
+	n, err := xrdq.Open(s.Config.QueueDir()).SetPriority([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid, prty)
+	if err != nil {
+		return n, fmt.Errorf("priority of %s in the queue files: %w", rid, err)
+	}
+	if q := s.SharedQueue(); q != nil {
+		m, err := q.SetPriority(ctx, rid, prty)
+		n += m
+		if err != nil {
+			return n, fmt.Errorf("priority of %s in the shared queue: %w", rid, err)
+		}
+	}
+	return n, nil
+}
