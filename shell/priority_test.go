@@ -13,10 +13,10 @@ import (
 // between the queue files; bad arguments are usage errors.
 func TestPriorityCommand(t *testing.T) {
 	tests := []struct {
-		args     string
-		status   int
-		out      string
-		prty     int  // priority of r1's records afterwards
+		args   string
+		status int
+		out    string
+		prty   int // priority of r1's records afterwards
 	}{
 		{"priority r1 1", ExitOK, "r1: 2 entries moved to priority 1.", 1},
 		{"priority r1 2", ExitOK, "r1: 2 entries moved to priority 2.", 2},
