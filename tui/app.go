@@ -238,6 +238,13 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 			return a, nil
 		}
+		if m.ev.Type == model.QueueChanged {
+			var reload tea.Cmd
+			if a.view == viewQueues {
+				reload = a.refreshVisible()
+			}
+			return a, tea.Batch(waitEvent(m.gen, m.ch), reload)
+		}
 		a.queues.Apply(m.ev)
 		a.daemons.AddEvent(m.ev)
 		return a, waitEvent(m.gen, m.ch)

@@ -14,6 +14,7 @@ import (
 	"frm/core/catalog"
 	"frm/core/purge"
 	"frm/core/site"
+	"frm/core/pgqueue"
 	"frm/core/xrdq"
 	"frm/daemons"
 	"frm/tui/model"
@@ -301,7 +302,16 @@ func kindName(k string) string {
 // the queue files when no daemon answers.
 func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 	var entries []daemons.QueueEntry
-	err := b.control(ctx, daemons.ControlRequest{Cmd: "queue"}, &entries)
+	var err error
+	if q := b.Site.SharedQueue(); q != nil {
+		// The site's shared queue, every host's requests, from the
+		// database whether or not this host runs a daemon.
+		if entries, err = daemons.SharedQueueEntries(ctx, q); err != nil {
+			return QueueSnapshot{DaemonErr: err.Error()}, err
+		}
+	} else {
+		err = b.control(ctx, daemons.ControlRequest{Cmd: "queue"}, &entries)
+	}
 	if err != nil {
 		snap := QueueSnapshot{DaemonErr: err.Error()}
 		d := xrdq.Open(b.Site.Config.QueueDir())
@@ -339,8 +349,21 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 	return snap, nil
 }
 
-// Events implements Backend: the control socket's "events" stream.
+// Events implements Backend: the control socket's "events" stream. With a
+// PostgreSQL catalog the queue's changes on every host come from the
+// database (LISTEN/NOTIFY) as "changed" events, which make the Queues view
+// reload; this host's daemon, if any, adds its transfer events.
 func (b *SiteBackend) Events(ctx context.Context, emit func(model.QueueEvent)) error {
+	if pool := b.Site.DB(); pool != nil {
+		go b.daemonEvents(ctx, emit)
+		return pgqueue.Watch(ctx, pool, 250*time.Millisecond, func() {
+			emit(model.QueueEvent{Time: time.Now(), Type: model.QueueChanged})
+		})
+	}
+	return b.daemonEvents(ctx, emit)
+}
+
+func (b *SiteBackend) daemonEvents(ctx context.Context, emit func(model.QueueEvent)) error {
 	var dl net.Dialer
 	c, err := dl.DialContext(ctx, "unix", daemons.ControlSocket(b.Site.Config))
 	if err != nil {

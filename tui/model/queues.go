@@ -35,6 +35,10 @@ func (r *QueueRow) ETA() time.Duration {
 	return time.Duration(float64(r.Size-r.Done) / r.Rate * float64(time.Second))
 }
 
+// QueueChanged is the type of an event that says only that the queue
+// changed somewhere (a shared queue's NOTIFY): the view reloads.
+const QueueChanged = "changed"
+
 // QueueEvent is a daemon event, as the Queues view applies it.
 type QueueEvent struct {
 	Time  time.Time
