@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"frm/core/catalog"
+	"frm/core/pgqueue"
 	"frm/core/purge"
 	"frm/core/site"
-	"frm/core/pgqueue"
 	"frm/core/xrdq"
 	"frm/daemons"
 	"frm/tui/model"

@@ -12,8 +12,8 @@ import (
 	"frm/core/pgtest"
 	"frm/core/site"
 	"frm/core/sitegen"
-	"frm/tui/model"
 	schema "frm/sql"
+	"frm/tui/model"
 )
 
 // TestSharedQueueBackend: with a PostgreSQL catalog the Queues view lists
