@@ -2,12 +2,7 @@ package pgcat
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"syscall"
-
-	"github.com/jackc/pgx/v5"
 
 	"frm/core/catalog"
 )
@@ -23,23 +18,8 @@ func (c *Catalog) FindUnmigrated(ctx context.Context, lfn string, fn func(*catal
 }
 
 func (c *Catalog) findWhere(ctx context.Context, lfn, where string, want catalog.Want, fn func(*catalog.Entry) error) error {
-	if err := ctx.Err(); err != nil {
+	if err := c.mustBeDir(ctx, lfn, "find"); err != nil {
 		return err
-	}
-	var typ int16
-	err := c.opt.Retry.Do(ctx, func(ctx context.Context) error {
-		return c.pool.QueryRow(ctx, "SELECT type FROM files WHERE site = $1 AND lfn = $2", c.opt.Site, lfn).Scan(&typ)
-	})
-	switch {
-	case errors.Is(err, pgx.ErrNoRows) && lfn == "/":
-		typ = int16(catalog.Dir) // the root always exists, also in an empty catalog
-	case errors.Is(err, pgx.ErrNoRows):
-		return c.notExist(lfn)
-	case err != nil:
-		return fmt.Errorf("catalog find %s: %w", lfn, err)
-	}
-	if catalog.Type(typ) != catalog.Dir {
-		return &os.PathError{Op: "open directory", Path: c.opt.Names.PFNClean(lfn), Err: syscall.ENOTDIR}
 	}
 	lo, hi := prefixRange(lfn)
 	q := "SELECT " + entryColumns + " FROM files WHERE site = $1 AND lfn > $2 AND lfn < $3 AND " + where + " ORDER BY lfn LIMIT $4"

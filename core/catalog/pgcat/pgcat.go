@@ -317,10 +317,10 @@ func prefixRange(dir string) (lo, hi string) {
 // and its memory is bounded by one batch in flight.
 const walkBatch = 2000
 
-// Walk implements catalog.Catalog. Entries come in lfn order. A recursive
-// walk is one range over the primary key; a flat one reads the parent
-// index. opt.Workers is ignored (the server does the work).
-func (c *Catalog) Walk(ctx context.Context, lfn string, opt catalog.WalkOptions, fn func(*catalog.Entry) error) error {
+// mustBeDir checks that lfn is a directory of the catalog before a scan
+// below it (op names the scan in errors). The root always exists, also in
+// an empty catalog.
+func (c *Catalog) mustBeDir(ctx context.Context, lfn, op string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -330,14 +330,24 @@ func (c *Catalog) Walk(ctx context.Context, lfn string, opt catalog.WalkOptions,
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && lfn == "/":
-		typ = int16(catalog.Dir) // the root always exists, also in an empty catalog
+		return nil
 	case errors.Is(err, pgx.ErrNoRows):
 		return c.notExist(lfn)
 	case err != nil:
-		return fmt.Errorf("catalog walk %s: %w", lfn, err)
+		return fmt.Errorf("catalog %s %s: %w", op, lfn, err)
 	}
 	if catalog.Type(typ) != catalog.Dir {
 		return &os.PathError{Op: "open directory", Path: c.opt.Names.PFNClean(lfn), Err: syscall.ENOTDIR}
+	}
+	return nil
+}
+
+// Walk implements catalog.Catalog. Entries come in lfn order. A recursive
+// walk is one range over the primary key; a flat one reads the parent
+// index. opt.Workers is ignored (the server does the work).
+func (c *Catalog) Walk(ctx context.Context, lfn string, opt catalog.WalkOptions, fn func(*catalog.Entry) error) error {
+	if err := c.mustBeDir(ctx, lfn, "walk"); err != nil {
+		return err
 	}
 	types := []int16{int16(catalog.File), int16(catalog.Other)}
 	if opt.Dirs || opt.Scanned != nil {
