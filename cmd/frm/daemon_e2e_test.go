@@ -13,16 +13,6 @@ import (
 	"frm/core/sitegen"
 )
 
-// buildDaemonBin builds the binary once per test.
-func buildDaemonBin(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "frm")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -42,7 +32,7 @@ func TestDaemonKilledMidStageLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	bin := buildDaemonBin(t)
+	bin := buildBin(t)
 	l := sitegen.NewLayout(filepath.Join(t.TempDir(), "site"))
 	if err := l.WriteConfigs(); err != nil {
 		t.Fatal(err)
@@ -139,7 +129,7 @@ func TestDaemonSIGHUPReload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	bin := buildDaemonBin(t)
+	bin := buildBin(t)
 	l := sitegen.NewLayout(filepath.Join(t.TempDir(), "site"))
 	if err := l.WriteConfigs(); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,17 +17,9 @@ import (
 // its script is killed with SIGKILL (its daemon lives on); the third stops
 // that leftover daemon and works again.
 func TestDemoScript(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary, creates a demo site, starts daemons and tmux")
-	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed")
-	}
+	needTmux(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "frm")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBin(t)
 	script, err := filepath.Abs("../../examples/demo.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -36,37 +27,16 @@ func TestDemoScript(t *testing.T) {
 	site := filepath.Join(dir, "demo")
 	cfg := filepath.Join(site, "frm.toml")
 	pidfile := filepath.Join(site, "daemon.pid")
-	sock := filepath.Join(dir, "tmux.sock")
-	tmux := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %q: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	tm := newTmux(t, filepath.Join(dir, "tmux.sock"))
+	tmux := tm.do
 	t.Cleanup(func() {
-		exec.Command("tmux", "-S", sock, "kill-server").Run()
 		if b, err := os.ReadFile(pidfile); err == nil { // a daemon we left behind
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
 	})
-	waitScreen := func(win, what string, d time.Duration, ok func(string) bool) string {
-		t.Helper()
-		deadline := time.Now().Add(d)
-		for {
-			s := tmux("capture-pane", "-p", "-J", "-t", win)
-			if ok(s) {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: screen never showed %s:\n%s", win, what, s)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitScreen := tm.waitScreen
 	daemonPID := func() int {
 		t.Helper()
 		b, err := os.ReadFile(pidfile)

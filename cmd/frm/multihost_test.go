@@ -60,7 +60,7 @@ func TestMultiHostKillMidTransfer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes and PostgreSQL")
 	}
-	bin := buildDaemonBin(t)
+	bin := buildBin(t)
 	dsn := pgtest.Start(t).CreateDB(t)
 	root := t.TempDir()
 	mssDir := filepath.Join(root, "mss")

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,50 +13,23 @@ import (
 // tab completion, history across sessions, Ctrl-C at the prompt, and an
 // empty line leaving.
 func TestREPLInTmux(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary and starts tmux")
-	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed")
-	}
+	needTmux(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "frm")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBin(t)
 	l := demoSite(t)
 	hist := filepath.Join(dir, "history")
 	// Each session gets its own server socket: a server still shutting
 	// down after kill-server must not be mistaken for the next one.
-	sock := filepath.Join(dir, "tmux1.sock")
-	tmux := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %q: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	tm := newTmux(t, filepath.Join(dir, "tmux1.sock"))
+	tmux := func(args ...string) string { t.Helper(); return tm.do(args...) }
 	start := func() {
 		tmux("new-session", "-d", "-x", "120", "-y", "40", "-e", "FRM_HISTORY="+hist, "-e", "NO_COLOR=1", "-e", "TERM=xterm",
 			bin+" admin -c "+l.Config+"; echo EXIT=$?; sleep 30")
 	}
-	screen := func() string { return tmux("capture-pane", "-p", "-J") }
 	waitFor := func(what string) string {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			s := screen()
-			if strings.Contains(s, what) {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("screen never showed %q:\n%s", what, s)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		return tm.waitScreen("", fmt.Sprintf("%q", what), 10*time.Second, func(s string) bool { return strings.Contains(s, what) })
 	}
-	defer func() { exec.Command("tmux", "-S", sock, "kill-server").Run() }()
 
 	start()
 	waitFor("frm_admin> ")
@@ -76,8 +49,8 @@ func TestREPLInTmux(t *testing.T) {
 	// An empty line leaves with status 0.
 	tmux("send-keys", "Enter")
 	waitFor("EXIT=0")
-	tmux("kill-server")
-	sock = filepath.Join(dir, "tmux2.sock")
+	tm.kill()
+	tm = newTmux(t, filepath.Join(dir, "tmux2.sock"))
 
 	// History persists: Up recalls the last command of the previous session.
 	b, err := os.ReadFile(hist)

@@ -19,17 +19,9 @@ import (
 // copied, then leaves the queue, the file is back, and the Daemons view
 // tails the daemon's log (--daemon-log).
 func TestTUIInTmux(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary, starts a daemon and tmux")
-	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed")
-	}
+	needTmux(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "frm")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBin(t)
 	site := filepath.Join(dir, "site")
 	if out, err := exec.Command(bin, "demo", "-files", "200", site).CombinedOutput(); err != nil {
 		t.Fatalf("frm demo: %v\n%s", err, out)
@@ -104,33 +96,14 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		return len(m)+len(m2) > 0
 	})
 
-	sock := filepath.Join(dir, "tmux.sock") // a server of our own
-	tmux := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %q: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	tm := newTmux(t, filepath.Join(dir, "tmux.sock")) // a server of our own
+	tmux := tm.do
 	// Wide enough for the whole lfn in the Queues view.
 	tmux("new-session", "-d", "-x", "200", "-y", "30", "-e", "TERM=xterm",
 		bin+" tui -c "+cfgPath+" --daemon-log "+logPath+" "+path.Dir(lfn)+"; echo EXIT=$?; sleep 30")
-	screen := func() string { return tmux("capture-pane", "-p", "-J") }
 	waitScreen := func(what string, d time.Duration, ok func(string) bool) string {
 		t.Helper()
-		deadline := time.Now().Add(d)
-		for {
-			s := screen()
-			if ok(s) {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("screen never showed %s:\n%s", what, s)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		return tm.waitScreen("", what, d, ok)
 	}
 	waitScreen("the Spaces view", 10*time.Second, func(s string) bool { return strings.Contains(s, "[1 Spaces]") && strings.Contains(s, "public") })
 	// Stage the dangling file from the Namespace view (it starts in the
