@@ -25,18 +25,7 @@ import (
 // without a daemon, and an action through core/site.
 func TestSiteBackend(t *testing.T) {
 	ctx := context.Background()
-	l, sum, err := sitegen.Demo(ctx, t.TempDir(), sitegen.DemoOptions{Files: 200, Seed: 1, Now: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := site.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, sum := demoSite(t, 200, 1)
 	be := &SiteBackend{Site: s, ChunkSize: 7}
 	sp, err := be.Spaces(ctx)
 	if err != nil || len(sp) == 0 {
@@ -106,18 +95,7 @@ func TestSiteBackend(t *testing.T) {
 // a daemon, stop files and the command palette over a demo site.
 func TestSiteBackendAdmin(t *testing.T) {
 	ctx := context.Background()
-	l, _, err := sitegen.Demo(ctx, t.TempDir(), sitegen.DemoOptions{Files: 60, Seed: 2, Now: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := site.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := demoSite(t, 60, 2)
 	be := &SiteBackend{Site: s}
 	// Break two files: their data goes, their links dangle.
 	var broken []string
@@ -272,21 +250,10 @@ func TestSiteBackendAdmin(t *testing.T) {
 // and a priority change moves them.
 func TestSiteBackendRequests(t *testing.T) {
 	ctx := context.Background()
-	l, _, err := sitegen.Demo(ctx, t.TempDir(), sitegen.DemoOptions{Files: 60, Seed: 4, Now: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := site.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := demoSite(t, 60, 4)
 	be := &SiteBackend{Site: s}
 	var dangling, needsMig, migrated string
-	err = s.Catalog.Walk(ctx, "/store", catalog.WalkOptions{Want: catalog.WantAll, Recursive: true, Workers: 1}, func(e *catalog.Entry) error {
+	err := s.Catalog.Walk(ctx, "/store", catalog.WalkOptions{Want: catalog.WantAll, Recursive: true, Workers: 1}, func(e *catalog.Entry) error {
 		switch {
 		case e.Type != catalog.File:
 		case e.Dangling && dangling == "":
@@ -405,3 +372,21 @@ func TestTailFile(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// demoSite opens a demo site of files files made with seed.
+func demoSite(t *testing.T, files int, seed int64) (*site.Site, sitegen.Summary) {
+	t.Helper()
+	l, sum, err := sitegen.Demo(context.Background(), t.TempDir(), sitegen.DemoOptions{Files: files, Seed: seed, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, sum
+}
