@@ -479,6 +479,7 @@ func TestGolden(t *testing.T) {
 		{name: "spaces_wide", wait: "pinned 3.0G", width: 120},
 		{name: "namespace", keys: []string{"2", "enter", "j"}, wait: "lost.fits"},
 		{name: "queues", keys: []string{"3"}, wait: "r102"},
+		{name: "cancel_confirm", keys: []string{"3", "c"}, wait: "Cancel request"},
 		{name: "help", keys: []string{"2", "?"}, wait: "Namespace keys"},
 		{name: "pin_dialog", keys: []string{"2", "enter", "j", "p", "+", "3", "d"}, wait: "within 3d"},
 		{name: "reloc_dialog", keys: []string{"2", "enter", "j", "R"}, wait: "Relocate /store"},
