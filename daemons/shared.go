@@ -55,6 +55,7 @@ func (t *Transfer) runShared(ctx context.Context) {
 	})
 	renew := time.NewTicker(sh.Lease / 3)
 	defer renew.Stop()
+	renewed := time.Now() // the last successful renewal
 	reclaim := time.NewTicker(sh.Lease / 2)
 	defer reclaim.Stop()
 	for {
@@ -62,7 +63,7 @@ func (t *Transfer) runShared(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-renew.C:
-			t.renewLeases(ctx)
+			t.renewLeases(ctx, &renewed)
 		case <-reclaim.C:
 			rctx, cancel := context.WithTimeout(ctx, dbTimeout)
 			n, failed, err := sh.Queue.ReclaimExpired(rctx)
@@ -80,8 +81,11 @@ func (t *Transfer) runShared(ctx context.Context) {
 // renewLeases extends the leases of every running shared request. A
 // request whose lease is lost (cancelled, or taken over after this host
 // was silent too long) has its transfer stopped: another host runs it,
-// and this one must not complete it.
-func (t *Transfer) renewLeases(ctx context.Context) {
+// and this one must not complete it. When the database has been
+// unreachable for a whole lease, every lease is as good as lost (the
+// other hosts may have reclaimed them already): all shared transfers stop
+// rather than run twice.
+func (t *Transfer) renewLeases(ctx context.Context, renewed *time.Time) {
 	t.mu.Lock()
 	var held []pgqueue.Request
 	byID := map[int64]*job{}
@@ -95,16 +99,26 @@ func (t *Transfer) renewLeases(ctx context.Context) {
 	}
 	t.mu.Unlock()
 	if len(held) == 0 {
+		*renewed = time.Now()
 		return
 	}
-	rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	rctx, cancel := context.WithTimeout(ctx, min(dbTimeout, t.Shared.Lease/3))
 	lost, err := t.Shared.Queue.Renew(rctx, t.Shared.Lease, held...)
 	cancel()
 	if err != nil {
-		if ctx.Err() == nil {
-			t.Log.Warn("cannot renew leases; transfers go on and renew again", "held", len(held), "err", err)
+		if ctx.Err() != nil {
+			return
 		}
-		return
+		if time.Since(*renewed) < t.Shared.Lease {
+			t.Log.Warn("cannot renew leases; transfers go on and renew again", "held", len(held), "err", err)
+			return
+		}
+		t.Log.Error("leases not renewed for a whole lease; stopping the shared transfers (other hosts take them over)", "held", len(held), "err", err)
+		for _, r := range held {
+			lost = append(lost, r.ID)
+		}
+	} else {
+		*renewed = time.Now()
 	}
 	for _, id := range lost {
 		j := byID[id]

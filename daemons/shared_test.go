@@ -321,3 +321,54 @@ func TestRemoteChangesReachTheFile(t *testing.T) {
 		t.Error("the applied change is not recorded")
 	}
 }
+
+// TestSharedTransfersStopWhenLeasesCannotBeRenewed: a host that cannot
+// reach the database for a whole lease stops its shared transfers (the
+// other hosts may have taken them over), and once the database is back
+// the requests run to completion.
+func TestSharedTransfersStopWhenLeasesCannotBeRenewed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops a PostgreSQL server")
+	}
+	srv := pgtest.Start(t)
+	dsn := srv.CreateDB(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := schema.Migrate(ctx, pool, "test"); err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, func(c *config.Config) {
+		c.Catalog.Kind, c.Catalog.DSN = "postgres", dsn
+		c.Catalog.Lease = config.Duration(3 * time.Second)
+		c.MSS.Backend = "command"
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 8; cp "$0" "$1"`, "$SRC", "$DST"}
+		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
+	})
+	s.mssFile(t, "/store/partitioned", "x")
+	r := start(t, s, "stage")
+	q := pgqueue.New(pool, pgqueue.Options{Site: s.cfg.Site})
+	if _, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/store/partitioned", RID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvent(t, "start", "/store/partitioned")
+	pool.Reset()
+	srv.Down(t)
+	r.waitEvent(t, "lost", "/store/partitioned") // within about a lease and a third
+	srv.Up(t)
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		var n int
+		pool.QueryRow(ctx, `SELECT count(*) FROM transfer_history WHERE final AND ok`).Scan(&n)
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request never completed after the database came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

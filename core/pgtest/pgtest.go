@@ -280,6 +280,25 @@ func (s *Server) Restart(t testing.TB) {
 	}
 }
 
+// Down stops the server (fast shutdown) and keeps its data: the database
+// is unreachable until Up. For tests of what clients do meanwhile.
+func (s *Server) Down(t testing.TB) {
+	t.Helper()
+	data := filepath.Join(s.Dir, "data")
+	if out, err := s.run(os.Geteuid() == 0, "pg_ctl", "-D", data, "-m", "fast", "-w", "-t", "60", "stop"); err != nil {
+		t.Fatalf("pgtest: pg_ctl stop: %v\n%s", err, tail(out, 20))
+	}
+}
+
+// Up starts a server stopped by Down again.
+func (s *Server) Up(t testing.TB) {
+	t.Helper()
+	data := filepath.Join(s.Dir, "data")
+	if out, err := s.run(os.Geteuid() == 0, "pg_ctl", "-D", data, "-l", filepath.Join(s.Dir, "log"), "-w", "-t", "60", "start"); err != nil {
+		t.Fatalf("pgtest: pg_ctl start: %v\n%s", err, tail(out, 20))
+	}
+}
+
 // URL returns the DSN of database db ("postgres" when empty) as a URL,
 // which pgx and libpq accept: the socket directory is the host parameter.
 func (s *Server) URL(db string) string {
