@@ -53,19 +53,18 @@ func (t *Transfer) runShared(ctx context.Context) {
 			t.Wake()
 		}
 	})
-	renew := time.NewTicker(sh.Lease / 3)
-	defer renew.Stop()
-	renewed := time.Now() // the last successful renewal
-	reclaim := time.NewTicker(sh.Lease / 2)
-	defer reclaim.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-renew.C:
-			t.renewLeases(ctx, &renewed)
-		case <-reclaim.C:
-			rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	// Reclaiming runs on its own: with the database down its statement
+	// waits for its timeout, and renewals must not wait behind it.
+	go func() {
+		reclaim := time.NewTicker(sh.Lease / 2)
+		defer reclaim.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reclaim.C:
+			}
+			rctx, cancel := context.WithTimeout(ctx, min(dbTimeout, sh.Lease/2))
 			n, failed, err := sh.Queue.ReclaimExpired(rctx)
 			cancel()
 			switch {
@@ -74,6 +73,17 @@ func (t *Transfer) runShared(ctx context.Context) {
 			case n+failed > 0:
 				t.Log.Info("requests of silent hosts reclaimed", "requeued", n, "failed", failed)
 			}
+		}
+	}()
+	renew := time.NewTicker(sh.Lease / 3)
+	defer renew.Stop()
+	renewed := time.Now() // the last successful renewal
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C:
+			t.renewLeases(ctx, &renewed)
 		}
 	}
 }

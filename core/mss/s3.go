@@ -424,8 +424,14 @@ func classifyS3(err error) error {
 		// PreconditionFailed: the object changed between the reads of one
 		// GET (minio-go pins later reads to the first ETag), as when a
 		// store finishes meanwhile; reading again gets the new version.
+		// ExistingObjectIsDirectory (409, versitygw's posix store): the
+		// store could not create the object's parent directory or link
+		// the object in, because a concurrent delete was pruning that
+		// parent as empty; the next attempt succeeds. A real directory in
+		// the way fails again on every retry and then for good.
 		case "PreconditionFailed", "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout",
-			"RequestTimeTooSkewed", "OperationAborted", "XMinioServerNotInitialized", "503 SlowDown":
+			"RequestTimeTooSkewed", "OperationAborted", "XMinioServerNotInitialized", "503 SlowDown",
+			"ExistingObjectIsDirectory":
 			return Transient(err)
 		case "AccessDenied", "InvalidBucketName", "NoSuchBucket", "InvalidAccessKeyId",
 			"SignatureDoesNotMatch", "EntityTooLarge", "EntityTooSmall", "InvalidArgument",

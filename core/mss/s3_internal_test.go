@@ -101,6 +101,7 @@ func TestClassifyS3(t *testing.T) {
 		{"InvalidBucketName", resp("InvalidBucketName", 400), classPermanent},
 		{"SignatureDoesNotMatch", resp("SignatureDoesNotMatch", 403), classPermanent},
 		{"SlowDown", resp("SlowDown", 503), classTransient},
+		{"ExistingObjectIsDirectory", resp("ExistingObjectIsDirectory", 409), classTransient},
 		{"InternalError", resp("InternalError", 500), classTransient},
 		{"unknown 502", resp("502 Bad Gateway", 502), classTransient},
 		{"429", resp("TooManyRequests", 429), classTransient},

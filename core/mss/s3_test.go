@@ -344,8 +344,9 @@ func TestS3EnvCredentials(t *testing.T) {
 // TestS3ParallelBackends: several backends (as several daemons) on one
 // bucket. The daemons wrap their backend in WithRetry, and so does this
 // test: versitygw's posix store can answer "Existing Object is a
-// directory" while a concurrent Remove prunes a shared parent directory,
-// a gateway race that a retry resolves.
+// directory" (ExistingObjectIsDirectory, 409) while a concurrent Remove
+// prunes a shared parent directory, a gateway race that a retry resolves
+// (classified transient for that reason).
 func TestS3ParallelBackends(t *testing.T) {
 	g := startGateway(t)
 	var wg sync.WaitGroup
