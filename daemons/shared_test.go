@@ -29,10 +29,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// sharedSite is a test site whose catalog is a fresh PostgreSQL database.
+// sharedSite is a test site whose catalog is a fresh PostgreSQL database
+// on the package's shared server.
 func sharedSite(t *testing.T, mutate func(*config.Config)) (tsite, *pgxpool.Pool) {
 	t.Helper()
-	dsn := pgtest.Shared(t).CreateDB(t)
+	return sharedSiteOn(t, pgtest.Shared(t), mutate)
+}
+
+// sharedSiteOn is sharedSite on server srv (a test that stops or
+// restarts its server has one of its own).
+func sharedSiteOn(t *testing.T, srv *pgtest.Server, mutate func(*config.Config)) (tsite, *pgxpool.Pool) {
+	t.Helper()
+	dsn := srv.CreateDB(t)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
@@ -239,19 +247,8 @@ func TestSharedSurvivesDatabaseRestart(t *testing.T) {
 		t.Skip("restarts a PostgreSQL server")
 	}
 	srv := pgtest.Start(t)
-	dsn := srv.CreateDB(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := schema.Migrate(ctx, pool, "test"); err != nil {
-		t.Fatal(err)
-	}
-	s := newSite(t, func(c *config.Config) {
-		c.Catalog.Kind, c.Catalog.DSN = "postgres", dsn
-		c.Catalog.Lease = config.Duration(3 * time.Second)
+	s, pool := sharedSiteOn(t, srv, func(c *config.Config) {
 		c.Transfer.QCheck = config.Duration(time.Hour) // only NOTIFY can wake it
 	})
 	s.mssFile(t, "/store/before", "1")
@@ -331,19 +328,8 @@ func TestSharedTransfersStopWhenLeasesCannotBeRenewed(t *testing.T) {
 		t.Skip("stops a PostgreSQL server")
 	}
 	srv := pgtest.Start(t)
-	dsn := srv.CreateDB(t)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := schema.Migrate(ctx, pool, "test"); err != nil {
-		t.Fatal(err)
-	}
-	s := newSite(t, func(c *config.Config) {
-		c.Catalog.Kind, c.Catalog.DSN = "postgres", dsn
-		c.Catalog.Lease = config.Duration(3 * time.Second)
+	s, pool := sharedSiteOn(t, srv, func(c *config.Config) {
 		c.MSS.Backend = "command"
 		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 8; cp "$0" "$1"`, "$SRC", "$DST"}
 		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
