@@ -27,16 +27,11 @@ Exits 0 at end of input (xrootd's agent exits 8).
 `
 
 func agentMain(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs, cfgPath, inst, help := siteFlags(name)
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n\n%s", name, err, agentUsage)
-		return 2
+	fs := siteFlags(name)
+	if code, done := fs.parse(args, agentUsage, stdout, stderr); done {
+		return code
 	}
-	if *help {
-		fmt.Fprint(stdout, agentUsage)
-		return 0
-	}
-	_, cfg, err := loadConfig(*cfgPath, *inst, nil)
+	_, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 4

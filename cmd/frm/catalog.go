@@ -51,20 +51,15 @@ func catalogMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "frm catalog: unknown subcommand %q\n\n%s", args[0], catalogUsage)
 		return 2
 	}
-	fs, cfgPath, inst, help := siteFlags("frm catalog import")
-	if err := fs.Parse(args[1:]); err != nil {
-		fmt.Fprintf(stderr, "frm catalog: %v\n\n%s", err, catalogUsage)
-		return 2
-	}
-	if *help {
-		fmt.Fprint(stdout, catalogUsage)
-		return 0
+	fs := siteFlags("frm catalog import")
+	if code, done := fs.parse(args[1:], catalogUsage, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "frm catalog import: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	_, cfg, err := loadConfig(*cfgPath, *inst, nil)
+	_, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "frm catalog: %v\n", err)
 		return 4

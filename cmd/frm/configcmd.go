@@ -23,26 +23,21 @@ func configMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fs, cfgPath, inst, help := siteFlags("frm config " + args[0])
-	if err := fs.Parse(args[1:]); err != nil {
-		fmt.Fprintf(stderr, "frm config: %v\n\n%s", err, configUsage)
-		return 2
-	}
-	if *help {
-		fmt.Fprint(stdout, configUsage)
-		return 0
+	fs := siteFlags("frm config " + args[0])
+	if code, done := fs.parse(args[1:], configUsage, stdout, stderr); done {
+		return code
 	}
 	var cfg *config.Config
 	var err error
 	switch args[0] {
 	case "show":
-		_, cfg, err = loadConfig(*cfgPath, *inst, nil)
+		_, cfg, err = loadConfig(*fs.cfgPath, *fs.inst, nil)
 	case "convert":
 		if fs.NArg() != 1 {
 			fmt.Fprint(stderr, "frm config convert: give one xrootd config file\n")
 			return 2
 		}
-		cfg, err = config.ConvertXrootd(fs.Arg(0), *inst)
+		cfg, err = config.ConvertXrootd(fs.Arg(0), *fs.inst)
 	default:
 		fmt.Fprintf(stderr, "frm config: unknown subcommand %q\n\n%s", args[0], configUsage)
 		return 2

@@ -37,7 +37,7 @@ SIGHUP re-reads the configuration (kept unchanged if it has errors).
 `
 
 func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, cfgPath, inst, help := siteFlags("frm daemon")
+	fs := siteFlags("frm daemon")
 	only := fs.String("only", "", "")
 	logFile := fs.String("l", "", "")
 	keep := fs.String("k", "", "")
@@ -45,13 +45,8 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	logFormat := fs.String("log-format", "text", "")
 	drain := fs.Duration("drain", 60*time.Second, "")
 	metricsAddr := fs.String("metrics", "", "")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "frm daemon: %v\n\n%s", err, daemonUsage)
-		return 2
-	}
-	if *help {
-		fmt.Fprint(stdout, daemonUsage)
-		return 0
+	if code, done := fs.parse(args, daemonUsage, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "frm daemon: unexpected argument %q\n\n%s", fs.Arg(0), daemonUsage)
@@ -93,7 +88,7 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	log := slog.New(h)
 
-	path, cfg, err := loadConfig(*cfgPath, *inst, func(m string) { log.Debug(m) })
+	path, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, func(m string) { log.Debug(m) })
 	if err != nil {
 		log.Error("configuration", "err", err)
 		return 4
@@ -120,7 +115,7 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			case <-ctx.Done():
 				return
 			case <-hup:
-				ncfg, err := config.Load(path, *inst)
+				ncfg, err := config.Load(path, *fs.inst)
 				if err != nil {
 					log.Error("reload failed; keeping the running configuration", "err", err)
 					continue

@@ -50,22 +50,17 @@ func dbMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "frm db: unknown subcommand %q\n\n%s", sub, dbUsage)
 		return 2
 	}
-	fs, cfgPath, inst, help := siteFlags("frm db " + sub)
-	if err := fs.Parse(args[1:]); err != nil {
-		fmt.Fprintf(stderr, "frm db: %v\n\n%s", err, dbUsage)
-		return 2
-	}
-	if *help {
-		fmt.Fprint(stdout, dbUsage)
-		return 0
+	fs := siteFlags("frm db " + sub)
+	if code, done := fs.parse(args[1:], dbUsage, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "frm db %s: unexpected argument %q\n", sub, fs.Arg(0))
 		return 2
 	}
 	envDSN := os.Getenv("FRM_CATALOG_DSN")
-	_, cfg, err := loadConfig(*cfgPath, *inst, nil)
-	if err != nil && (envDSN == "" || sub == "init" || *cfgPath != "") {
+	_, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, nil)
+	if err != nil && (envDSN == "" || sub == "init" || *fs.cfgPath != "") {
 		// Without a configuration only $FRM_CATALOG_DSN names the
 		// database, and init needs the partitions.
 		fmt.Fprintf(stderr, "frm db: %v\n", err)

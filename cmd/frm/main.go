@@ -102,13 +102,34 @@ func loadConfig(flagPath, instance string, debug func(string)) (string, *config.
 }
 
 // siteFlags starts the flag set every site subcommand shares: -c (config),
-// -n (instance, default $XRDNAME) and -h. Parse errors are the caller's to
-// report, with its own usage text.
-func siteFlags(name string) (fs *flag.FlagSet, cfgPath, inst *string, help *bool) {
-	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+// -n (instance, default $XRDNAME) and -h; parse reports malformed flags
+// and -h with the subcommand's usage text.
+func siteFlags(name string) *siteFlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cfgPath = fs.String("c", "", "")
-	inst = fs.String("n", os.Getenv("XRDNAME"), "")
-	help = fs.Bool("h", false, "")
-	return fs, cfgPath, inst, help
+	return &siteFlagSet{FlagSet: fs, name: name,
+		cfgPath: fs.String("c", "", ""), inst: fs.String("n", os.Getenv("XRDNAME"), ""), help: fs.Bool("h", false, "")}
+}
+
+// siteFlagSet is the flag set of a site subcommand: -c, -n and -h, and
+// whatever the subcommand adds.
+type siteFlagSet struct {
+	*flag.FlagSet
+	name          string
+	cfgPath, inst *string
+	help          *bool
+}
+
+// parse parses args. done says the command ends here with code: 2 after
+// a malformed flag (with the usage), 0 after -h (the usage on stdout).
+func (f *siteFlagSet) parse(args []string, usage string, stdout, stderr io.Writer) (code int, done bool) {
+	if err := f.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n\n%s", f.name, err, usage)
+		return 2, true
+	}
+	if *f.help {
+		fmt.Fprint(stdout, usage)
+		return 0, true
+	}
+	return 0, false
 }

@@ -33,23 +33,18 @@ off. See docs/tui.md.
 
 // tuiMain runs `frm tui`.
 func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs, cfgPath, inst, help := siteFlags("frm tui")
+	fs := siteFlags("frm tui")
 	readOnly := fs.Bool("read-only", false, "")
 	daemonLog := fs.String("daemon-log", "", "")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "frm tui: %v\n\n%s", err, tuiUsage)
-		return 2
-	}
-	if *help {
-		fmt.Fprint(stdout, tuiUsage)
-		return 0
+	if code, done := fs.parse(args, tuiUsage, stdout, stderr); done {
+		return code
 	}
 	if fs.NArg() > 1 {
 		fmt.Fprintf(stderr, "frm tui: one directory at most\n\n%s", tuiUsage)
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := openSite(*cfgPath, *inst, log)
+	s, err := openSite(*fs.cfgPath, *fs.inst, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "frm tui: %v\n", err)
 		return 4
