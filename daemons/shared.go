@@ -24,8 +24,6 @@ type Shared struct {
 	Lease time.Duration
 }
 
-var kindOfName = map[string]xrdq.Kind{"stage": xrdq.Stage, "get": xrdq.Get, "migrate": xrdq.Migrate, "put": xrdq.Put}
-
 // dbTimeout bounds one queue statement of the daemon's own bookkeeping.
 const dbTimeout = 30 * time.Second
 
@@ -49,7 +47,7 @@ func (t *Transfer) releasePrevious(ctx context.Context) {
 func (t *Transfer) runShared(ctx context.Context) {
 	sh := t.Shared
 	go pgqueue.Listen(ctx, sh.Queue.Pool(), func(kind string) {
-		if _, ok := kindOfName[kind]; ok || kind == "" {
+		if _, ok := pgqueue.XrdqKind(kind); ok || kind == "" {
 			t.Wake()
 		}
 	})
@@ -181,7 +179,7 @@ func (t *Transfer) fillShared(ctx context.Context) {
 		var names []string
 		for _, k := range kinds {
 			if !t.stopped(k) {
-				names = append(names, xrdqName(k))
+				names = append(names, pgqueue.KindName(k))
 			}
 		}
 		// A claimed request for an lfn already being transferred rides
@@ -211,15 +209,6 @@ func (t *Transfer) fillShared(ctx context.Context) {
 	}
 }
 
-func xrdqName(k xrdq.Kind) string {
-	for n, kk := range kindOfName {
-		if kk == k {
-			return n
-		}
-	}
-	return ""
-}
-
 func (t *Transfer) slots(dir int) int {
 	if dir == 1 {
 		return t.SlotsOut
@@ -234,7 +223,7 @@ func (t *Transfer) startClaimed(ctx context.Context, dir int, reqs []pgqueue.Req
 	defer t.mu.Unlock()
 	for i := range reqs {
 		r := &reqs[i]
-		k := kindOfName[r.Kind]
+		k, _ := pgqueue.XrdqKind(r.Kind) // claims ask for these kinds only
 		x := r.Xrdq()
 		ref := recRef{kind: k, prty: int(x.Priority), req: x, pg: r}
 		jx := toJob(ref)

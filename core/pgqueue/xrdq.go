@@ -17,6 +17,21 @@ var xrdqKinds = map[xrdq.Kind]string{
 	xrdq.Put:     "put",
 }
 
+// KindName is the request kind of an xrootd queue ("stage", "migrate",
+// "get", "put").
+func KindName(k xrdq.Kind) string { return xrdqKinds[k] }
+
+// XrdqKind is the xrootd queue of a request kind; ok is false for kinds
+// that have none.
+func XrdqKind(name string) (k xrdq.Kind, ok bool) {
+	for k, n := range xrdqKinds {
+		if n == name {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
 // XrdqKinds are the xrootd queue kinds, in the order they are imported.
 var XrdqKinds = []xrdq.Kind{xrdq.Stage, xrdq.Migrate, xrdq.Get, xrdq.Put}
 
