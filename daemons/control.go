@@ -45,7 +45,7 @@ type StatusReply struct {
 
 // QueueEntry is one queued request in a "queue" reply.
 type QueueEntry struct {
-	Kind     string `json:"kind"`
+	Kind     string `json:"kind"` // stage, migrate, get, put (as events and the shared queue say)
 	Priority int    `json:"priority"`
 	LFN      string `json:"lfn"`
 	RID      string `json:"rid"`
@@ -207,7 +207,7 @@ func (d *Daemon) queue() ([]QueueEntry, error) {
 	var out []QueueEntry
 	err := d.Transfer.Queue.Walk([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, -1, func(r xrdq.Request) error {
 		k, _ := xrdq.KindForOp(r.Op)
-		out = append(out, QueueEntry{Kind: k.String(), Priority: int(r.Priority), LFN: r.Path(), RID: r.ID, TID: r.User, Notify: r.Notify,
+		out = append(out, QueueEntry{Kind: pgqueue.KindName(k), Priority: int(r.Priority), LFN: r.Path(), RID: r.ID, TID: r.User, Notify: r.Notify,
 			Added: r.Added, Op: string(r.Op), Running: running[r.ID+"\x00"+r.Path()]})
 		return nil
 	})

@@ -131,7 +131,7 @@ func queueLine(e daemons.QueueEntry, now time.Time) string {
 	if e.Running {
 		state = "running"
 	}
-	line := fmt.Sprintf("%-4s %d %8s %-7s %-12s %-12s %s", e.Kind, e.Priority, now.Sub(time.Unix(e.Added, 0)).Round(time.Second), state, e.RID, e.TID, e.LFN)
+	line := fmt.Sprintf("%-7s %d %8s %-7s %-12s %-12s %s", e.Kind, e.Priority, now.Sub(time.Unix(e.Added, 0)).Round(time.Second), state, e.RID, e.TID, e.LFN)
 	switch {
 	case e.Owner != "":
 		line += "  @" + e.Owner
@@ -166,7 +166,7 @@ func queueEntries(ctx context.Context, sh *Shell, r *report) ([]daemons.QueueEnt
 	entries = nil
 	err = d.Walk([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, -1, func(q xrdq.Request) error {
 		k, _ := xrdq.KindForOp(q.Op)
-		entries = append(entries, daemons.QueueEntry{Kind: k.String(), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Notify: q.Notify, Added: q.Added, Op: string(q.Op)})
+		entries = append(entries, daemons.QueueEntry{Kind: pgqueue.KindName(k), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Notify: q.Notify, Added: q.Added, Op: string(q.Op)})
 		return nil
 	})
 	return entries, err

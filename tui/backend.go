@@ -285,19 +285,6 @@ func (b *SiteBackend) control(ctx context.Context, req daemons.ControlRequest, v
 
 var allKinds = []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
 
-// kindNames maps queue file prefixes (xrdq.Kind.String, what the queue
-// files and the daemon's "queue" reply say) to the transfer kinds the view
-// and the daemon's events use (xfer.Kind.String), so that rows, counts and
-// live events agree.
-var kindNames = map[string]string{"pstg": "stage", "migr": "migrate", "getf": "get", "putf": "put"}
-
-func kindName(k string) string {
-	if n, ok := kindNames[k]; ok {
-		return n
-	}
-	return k
-}
-
 // Queue implements Backend: the daemon's queue and active transfers, or
 // the queue files when no daemon answers.
 func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
@@ -320,7 +307,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 		}
 		err := d.Walk(allKinds, -1, func(q xrdq.Request) error {
 			k, _ := xrdq.KindForOp(q.Op)
-			snap.Rows = append(snap.Rows, model.QueueRow{Kind: kindName(k.String()), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Added: q.Added, Done: -1})
+			snap.Rows = append(snap.Rows, model.QueueRow{Kind: pgqueue.KindName(k), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Added: q.Added, Done: -1})
 			return nil
 		})
 		return snap, err
@@ -334,7 +321,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 		}
 	}
 	for _, e := range entries {
-		r := model.QueueRow{Kind: kindName(e.Kind), Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1}
+		r := model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1}
 		if a, ok := active[e.RID+"\x00"+e.LFN]; ok {
 			r.Running, r.Size, r.Done, r.Rate = true, a.Size, a.Done, a.Rate
 			delete(active, e.RID+"\x00"+e.LFN)
