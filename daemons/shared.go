@@ -162,6 +162,7 @@ func (t *Transfer) importLocal(ctx context.Context) {
 				cancel()
 				if err != nil {
 					t.Log.Warn("cannot move a local request to the shared queue; it stays in its file", "queue", q.Path(), "lfn", nr.LFN, "err", err)
+					t.lookLocal.Store(true) // try again at the next look at the queue
 					return
 				}
 				if _, _, err := t.Queue.Take(k, p, func(q xrdq.Request) bool { return q.Offset == r.Offset && q.ID == r.ID }); err != nil {
@@ -174,7 +175,9 @@ func (t *Transfer) importLocal(ctx context.Context) {
 
 // fillShared claims requests while slots are free and starts them.
 func (t *Transfer) fillShared(ctx context.Context) {
-	t.importLocal(ctx)
+	if t.lookLocal.Swap(false) {
+		t.importLocal(ctx)
+	}
 	for dir, kinds := range [2][]xrdq.Kind{{xrdq.Stage, xrdq.Get}, {xrdq.Migrate, xrdq.Put}} {
 		var names []string
 		for _, k := range kinds {

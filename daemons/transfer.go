@@ -107,6 +107,10 @@ type Transfer struct {
 
 	wake chan struct{}
 	done chan *job
+	// lookLocal says the local queue files may have new records (a
+	// wake-up, the queue check): with a shared queue they are read only
+	// then, not after every finished transfer.
+	lookLocal atomic.Bool
 
 	mu       sync.Mutex // guards the fields below
 	running  map[string]*job
@@ -132,6 +136,7 @@ func NewTransfer(e *xfer.Engine, q *xrdq.Dir, adminDir string, in, out int, qche
 
 // Wake makes the daemon look at the queue now (agent requests, tests).
 func (t *Transfer) Wake() {
+	t.lookLocal.Store(true)
 	select {
 	case t.wake <- struct{}{}:
 	default:
@@ -219,6 +224,7 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 	defer cancelJobs()
 	if t.Shared != nil {
 		t.releasePrevious(ctx)
+		t.lookLocal.Store(true)                             // records queued while no daemon ran
 		sharedCtx, stopShared := context.WithCancel(jobCtx) // leases are renewed through the drain
 		defer stopShared()
 		go t.runShared(sharedCtx)
@@ -236,6 +242,7 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 			t.finish(j)
 		case <-t.wake:
 		case <-tick.C:
+			t.lookLocal.Store(true)
 		case <-stopCheck.C:
 		}
 	}
