@@ -121,6 +121,12 @@ func dataDirs(set *space.Set) []string {
 	return dirs
 }
 
+// Files is the catalog of the files themselves (the embedded catalog),
+// whatever the site's Catalog is: decisions that remove or claim data
+// (purge, "already resident") are checked here at the moment they are
+// taken.
+func (s *Site) Files() *embedded.Catalog { return s.fs }
+
 // Roots are the directories frm may change files in: the namespace root
 // and the partitions' data directories (see package guard).
 func (s *Site) Roots() *guard.Roots { return s.fs.Roots() }
