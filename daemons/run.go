@@ -98,7 +98,6 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 			d.Close()
 			return nil, fmt.Errorf("mss: %w", err)
 		}
-		b = mss.WithRetry(b, 3, time.Second)
 		e := xfer.New(s, b, log.With("component", "xfer"))
 		qdir := cfg.QueueDir()
 		if err := os.MkdirAll(qdir, 0o755); err != nil {

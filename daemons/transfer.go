@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"frm/core/pgqueue"
+	"frm/core/retry"
 	"frm/core/xfer"
 	"frm/core/xrdq"
 )
@@ -81,6 +82,7 @@ type job struct {
 	started  time.Time
 	cancel   context.CancelFunc
 	outcome  xfer.Outcome
+	trial    bool // the one transfer a paused direction lets through
 }
 
 // copyProgress is what a job's copy reports: the local file written
@@ -104,6 +106,12 @@ type Transfer struct {
 	// Shared, when set, is the queue work is claimed from (a PostgreSQL
 	// catalog); nil serves the local queue files directly.
 	Shared *Shared
+	// PauseBackoff spaces the probes of a paused direction (guarded by
+	// mu once running).
+	PauseBackoff retry.Policy
+	// OnPause is told when a direction (0 in, 1 out) pauses because the
+	// MSS is unavailable, and when it resumes (metrics).
+	OnPause func(dir int, paused bool)
 
 	wake chan struct{}
 	done chan *job
@@ -119,6 +127,8 @@ type Transfer struct {
 	inUse    [2]int     // running jobs per direction
 	turn     [2]prtyTurn
 	draining bool
+	paused   [2]*mssPause // directions paused by an MSS outage (pause.go)
+	runCtx   context.Context
 }
 
 // NewTransfer returns a transfer daemon over the queue in dir.
@@ -130,7 +140,8 @@ func NewTransfer(e *xfer.Engine, q *xrdq.Dir, adminDir string, in, out int, qche
 		out = 1
 	}
 	return &Transfer{Engine: e, Queue: q, AdminDir: adminDir, SlotsIn: in, SlotsOut: out, QCheck: qcheck, Log: log,
-		wake: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, busy: map[slotKey]bool{},
+		PauseBackoff: defaultPauseBackoff,
+		wake:         make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, busy: map[slotKey]bool{},
 		turn: [2]prtyTurn{{prty: xrdq.MaxPriority}, {prty: xrdq.MaxPriority}}}
 }
 
@@ -177,6 +188,8 @@ type Status struct {
 	Active            []Active
 	Internal          int
 	Draining          bool
+	// Paused lists the directions paused because the MSS is unavailable.
+	Paused []PauseStatus `json:"paused,omitempty"`
 }
 
 // Status returns what the daemon is doing.
@@ -200,6 +213,11 @@ func (t *Transfer) Status() Status {
 		st.Active = append(st.Active, a)
 	}
 	sort.Slice(st.Active, func(a, b int) bool { return st.Active[a].Started.Before(st.Active[b].Started) })
+	for dir, p := range t.paused {
+		if p != nil {
+			st.Paused = append(st.Paused, PauseStatus{Direction: dirNames[dir], Since: p.Since, Cause: p.Cause, Probes: p.Probes})
+		}
+	}
 	return st
 }
 
@@ -222,6 +240,9 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 	}
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
+	t.mu.Lock()
+	t.runCtx = ctx
+	t.mu.Unlock()
 	if t.Shared != nil {
 		t.releasePrevious(ctx)
 		t.lookLocal.Store(true)                             // records queued while no daemon ran
@@ -368,6 +389,9 @@ func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
 		return fresh[a].rec.req.Added < fresh[b].rec.req.Added
 	})
 	for t.inUse[dir] < slots {
+		if paused, _ := t.pausedLocked(dir); paused {
+			return // the MSS is unavailable: requests wait in the queue
+		}
 		var j *job
 		if len(fresh) > 0 {
 			c := t.turn[dir].pick(fresh)
@@ -401,6 +425,9 @@ func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
 func (t *Transfer) stoppedLocked(k xrdq.Kind) bool { return t.stopped(k) }
 
 func (t *Transfer) start(ctx context.Context, dir int, j *job) {
+	if p := t.paused[dir]; p != nil && p.trial && !p.trialRunning {
+		p.trialRunning, j.trial = true, true
+	}
 	t.running[j.key] = j
 	t.inUse[dir]++
 	j.started = time.Now()
@@ -434,9 +461,19 @@ func (t *Transfer) finish(d *job) {
 		}
 	}
 	lost := j.lost.Load()
+	out := d.outcome
+	outage := out.Outage && !lost
+	switch {
+	case outage:
+		t.outageLocked(dir, out.Err, j.trial)
+	case t.paused[dir] != nil && (out.Err == nil || j.trial && !errors.Is(out.Err, context.Canceled)):
+		// A transfer of a paused direction went through (one that was
+		// running when the pause began), or the trial ended without an
+		// outage: the MSS answers.
+		t.resumeLocked(dir, "transfer")
+	}
 	t.mu.Unlock()
 
-	out := d.outcome
 	secs := time.Since(d.started).Seconds()
 	interrupted := out.Err != nil && errors.Is(out.Err, context.Canceled)
 	ev := Event{Kind: d.x.Kind.String(), LFN: d.x.LFN, RID: d.x.RID, Bytes: out.Bytes, Secs: secs}
@@ -444,6 +481,18 @@ func (t *Transfer) finish(d *job) {
 	case interrupted && lost:
 		ev.Type, ev.Err = "lost", "lease lost"
 		t.emit(ev)
+		return
+	case outage:
+		// Nothing is wrong with the file: the request stays queued (a
+		// shared one goes back to the queue, for a host whose MSS works
+		// or for this one once it answers), nobody is told it failed.
+		ev.Type, ev.Err = "requeued", "MSS unavailable: "+out.Err.Error()
+		t.emit(ev)
+		for _, r := range recs {
+			if r.pg != nil {
+				t.requeueShared(r, "MSS unavailable: "+out.Err.Error())
+			}
+		}
 		return
 	case interrupted:
 		ev.Type, ev.Err = "requeued", "interrupted by shutdown"

@@ -174,6 +174,12 @@ func (b *SiteBackend) Daemons(ctx context.Context) (model.DaemonStatus, error) {
 	if t := rep.Transfer; t != nil {
 		st.SlotsIn, st.SlotsOut, st.InUseIn, st.InUseOut = t.SlotsIn, t.SlotsOut, t.InUse[0], t.InUse[1]
 		st.Active, st.Draining = len(t.Active), t.Draining
+		for _, p := range t.Paused {
+			if st.MSSDown == nil {
+				st.MSSDown = map[string]model.MSSPause{}
+			}
+			st.MSSDown[p.Direction] = model.MSSPause{Since: p.Since, Cause: p.Cause}
+		}
 	}
 	if p := rep.Purge; p != nil {
 		st.PurgeAt, st.PurgeSkipped, st.PurgeFiles, st.PurgeBytes, st.PurgeErrors = p.At, p.Skipped, p.Files, p.Bytes, p.Errors

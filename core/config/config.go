@@ -97,7 +97,11 @@ type MSS struct {
 	Stats bool `toml:"stats,omitempty"`
 	// CopyTimeout bounds one external copy (copycmd timeout).
 	CopyTimeout Duration `toml:"copy_timeout,omitempty,omitzero"`
-	S3          S3       `toml:"s3,omitempty"`
+	// PermanentStatus lists copy-command exit statuses that mean the
+	// file cannot be transferred (no retry, a .fail file). Every other
+	// non-zero status but 2 (not found) is retried (transfer.retries).
+	PermanentStatus []int `toml:"permanent_status,omitempty"`
+	S3              S3    `toml:"s3,omitempty"`
 }
 
 // S3 settings for an S3-compatible object store. Credentials may come from

@@ -212,6 +212,14 @@ func (c *Config) validateMSS(v *validator) {
 	checkCmd("mss.copy_in_url", m.CopyInURL)
 	checkCmd("mss.copy_out_url", m.CopyOutURL)
 	v.duration("mss.copy_timeout", m.CopyTimeout)
+	for _, st := range m.PermanentStatus {
+		switch {
+		case st < 1 || st > 255:
+			v.add("mss.permanent_status", "%d is not an exit status (1-255)", st)
+		case st == 2:
+			v.add("mss.permanent_status", "2 already means \"file not found\" (no retry, the fail file's not-found mark)")
+		}
+	}
 	switch m.Backend {
 	case "":
 	case "posix":

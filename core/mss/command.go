@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,6 +34,10 @@ type CommandOptions struct {
 	// Env, if not nil, is the environment of the copy commands (default:
 	// frm's own).
 	Env []string
+	// PermanentStatus lists exit statuses that mean a permanent failure
+	// of the file (not retried); every other non-zero status but 2 is
+	// retried.
+	PermanentStatus []int
 }
 
 // Command is xrootd's frm.xfr.copycmd model: an administrator-configured
@@ -71,10 +76,13 @@ type CommandOptions struct {
 //
 //	0                        success
 //	2                        NotExist ("file not found", xrootd's convention)
-//	other non-zero status    Permanent
+//	PermanentStatus          Permanent (mss.permanent_status)
+//	other non-zero status    Transient: tape front ends fail often and
+//	                         briefly; the engine retries (transfer.retries)
 //	killed by a signal       Transient
 //	timeout (Timeout)        Transient; the whole process group is killed
-//	cannot start the program Permanent
+//	cannot start the program Outage (it is not there, or not executable:
+//	                         every copy would fail the same way)
 //
 // The last 4 KiB of the command's standard error are part of the error
 // message; its standard output is discarded. When RemoteRoot is a local
@@ -186,7 +194,7 @@ func (c *Command) Fetch(ctx context.Context, req Request, dst, alg string) (res 
 	}
 	v := newCopyVars(req, req.RFN, dst, dst)
 	if err := c.run(ctx, expandArgs(argv, v.lookup)); err != nil {
-		if !IsNotExist(err) && !IsTransient(err) && ctx.Err() == nil && c.local(req.RFN) {
+		if !IsNotExist(err) && !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
 			if _, serr := os.Stat(req.RFN); errors.Is(serr, fs.ErrNotExist) {
 				return Result{}, NotExist(fmt.Errorf("%w (%s does not exist)", err, req.RFN))
 			}
@@ -277,7 +285,10 @@ func (c *Command) run(ctx context.Context, argv []string) error {
 	}
 	cmd := exec.CommandContext(rctx, argv[0], argv[1:]...)
 	cmd.Env = c.o.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so a timeout or a cancel kills what it
+	// started too; and killed with frm if frm dies (a copy command must
+	// not live on writing a file nobody will take).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// The group id is the leader's pid (Setpgid with Pgid 0).
 		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
@@ -310,16 +321,47 @@ func (c *Command) run(ctx context.Context, argv []string) error {
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
-		return Permanent(fmt.Errorf("%s: %w", desc, err))
+		// It never ran: not there, not executable, no resources.
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			return Transient(fmt.Errorf("%s: cannot start: %w", desc, err))
+		}
+		return Outage(fmt.Errorf("%s: cannot start: %w", desc, err))
 	}
 	ws, _ := ee.Sys().(syscall.WaitStatus)
+	status := ws.ExitStatus()
 	switch {
 	case ws.Signaled():
 		return Transient(errors.New(msg(fmt.Sprintf("killed by signal %d", ws.Signal()))))
-	case ws.ExitStatus() == 2:
+	case status == 2:
 		return NotExist(errors.New(msg("ended with status 2 (file not found)")))
+	case slices.Contains(c.o.PermanentStatus, status):
+		return Permanent(errors.New(msg(fmt.Sprintf("ended with status %d (a permanent failure: mss.permanent_status)", status))))
 	}
-	return Permanent(errors.New(msg(fmt.Sprintf("ended with status %d", ws.ExitStatus()))))
+	return Transient(errors.New(msg(fmt.Sprintf("ended with status %d", status))))
+}
+
+// Probe implements Prober: every configured copy program must be there
+// and executable, and a local view of the MSS (RemoteRoot) must be a
+// directory.
+func (c *Command) Probe(ctx context.Context) error {
+	for _, argv := range [][]string{c.o.CopyIn, c.o.CopyOut, c.o.CopyInURL, c.o.CopyOutURL} {
+		if len(argv) == 0 {
+			continue
+		}
+		if _, err := exec.LookPath(argv[0]); err != nil {
+			return Outage(fmt.Errorf("mss command: copy command %s: %w", argv[0], err))
+		}
+	}
+	if c.localRoot != "" {
+		fi, err := os.Stat(c.localRoot)
+		if err != nil {
+			return Outage(fmt.Errorf("mss command: remote root: %w", err))
+		}
+		if !fi.IsDir() {
+			return Outage(fmt.Errorf("mss command: remote root %s is not a directory", c.localRoot))
+		}
+	}
+	return ctx.Err()
 }
 
 // tailBuffer keeps the last max bytes written to it.

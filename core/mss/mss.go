@@ -14,18 +14,23 @@
 //   - S3: an S3-compatible object store through minio-go. See S3.
 //
 // Open builds the configured one. Every backend is safe for concurrent
-// use. Decorators (WithRetry) wrap a Backend instead of living inside each
-// one; they implement Unwrap() Backend so optional capabilities can be
-// discovered below them (see PropertiesOf).
+// use. Decorators wrap a Backend instead of living inside each one; they
+// implement Unwrap() Backend so optional capabilities can be discovered
+// below them (see PropertiesOf, ProbeOf). Retries are not a decorator:
+// the transfer engine retries whole transfers with frm's one retry
+// policy (package retry), as transfer.retries says.
 //
 // # Errors
 //
-// Backends classify their errors with NotExist, Transient and Permanent;
-// callers test with IsNotExist, IsTransient and IsPermanent to decide what
-// to do: a missing object is not retried and usually reported as "file not
-// found", a permanent error is not retried, a transient one is retried
-// with backoff. An error none of the three reports is unknown: callers
-// treat it as transient with a small retry budget (WithRetry does). An
+// Backends classify their errors with NotExist, Transient, Permanent and
+// Outage; callers test with IsNotExist, IsTransient, IsPermanent and
+// IsOutage to decide what to do: a missing object is not retried and
+// reported as "file not found", a permanent error (of this file) is not
+// retried, a transient one is retried with backoff, and an outage (the
+// MSS as a whole: unreachable, refusing our credentials, its bucket or
+// tree or copy program gone) pauses the transfers of its direction until
+// a probe succeeds, failing no file. An unclassified error is treated as
+// transient. An
 // error caused by the caller's context being cancelled wraps ctx.Err() and
 // is not classified; retrying it is pointless since the context is done.
 package mss
@@ -132,6 +137,32 @@ type Backend interface {
 	Remove(ctx context.Context, rfn string) error
 }
 
+// Prober is implemented by backends that can tell whether the MSS as a
+// whole is usable (reachable, our credentials accepted, the bucket or the
+// tree there, the copy programs installed), independently of any file.
+// Probe returns nil when it is, else an error classified Outage (or
+// Transient for a passing fault). The transfer daemon probes after an
+// Outage error: a probe that succeeds means the error was the file's own.
+type Prober interface {
+	Probe(ctx context.Context) error
+}
+
+// ProbeOf probes b (through decorators). probed is false when b cannot
+// probe.
+func ProbeOf(ctx context.Context, b Backend) (probed bool, err error) {
+	for b != nil {
+		if p, yes := b.(Prober); yes {
+			return true, p.Probe(ctx)
+		}
+		u, yes := b.(Unwrapper)
+		if !yes {
+			break
+		}
+		b = u.Unwrap()
+	}
+	return false, nil
+}
+
 // Properties describes what a backend guarantees, as data (restic's
 // backend Properties). Backends report them through the optional
 // Describer interface; PropertiesOf finds them through decorators.
@@ -190,8 +221,7 @@ func PropertiesOf(b Backend) Properties {
 //     AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 //
 // cfg.Checksum.Default is the algorithm Stat prefers when an object has
-// several checksums recorded. Open does not add retries: wrap the result
-// with WithRetry.
+// several checksums recorded. Open adds no retries (see package retry).
 func Open(cfg *config.Config) (Backend, error) {
 	kind := cfg.MSS.Backend
 	if kind == "" {
@@ -216,13 +246,14 @@ func Open(cfg *config.Config) (Backend, error) {
 		return NewPosix(PosixOptions{Root: cfg.RemoteRoot, StatAlg: alg})
 	case "command":
 		return NewCommand(CommandOptions{
-			CopyIn:     cfg.MSS.CopyIn,
-			CopyOut:    cfg.MSS.CopyOut,
-			CopyInURL:  cfg.MSS.CopyInURL,
-			CopyOutURL: cfg.MSS.CopyOutURL,
-			Timeout:    time.Duration(cfg.MSS.CopyTimeout),
-			RemoteRoot: cfg.RemoteRoot,
-			StatAlg:    alg,
+			CopyIn:          cfg.MSS.CopyIn,
+			CopyOut:         cfg.MSS.CopyOut,
+			CopyInURL:       cfg.MSS.CopyInURL,
+			CopyOutURL:      cfg.MSS.CopyOutURL,
+			Timeout:         time.Duration(cfg.MSS.CopyTimeout),
+			RemoteRoot:      cfg.RemoteRoot,
+			StatAlg:         alg,
+			PermanentStatus: cfg.MSS.PermanentStatus,
 		})
 	case "s3":
 		s := cfg.MSS.S3

@@ -54,7 +54,8 @@ type Posix struct {
 
 var _ Backend = (*Posix)(nil)
 
-// NewPosix returns a Posix backend. The root need not exist yet.
+// NewPosix returns a Posix backend. The root need not exist yet, but
+// transfers fail with an Outage error while it does not.
 func NewPosix(o PosixOptions) (*Posix, error) {
 	root := o.Root
 	if root != "" {
@@ -77,6 +78,31 @@ func (p *Posix) Name() string { return "posix" }
 // file system keeps user xattrs, every name can be stat'ed.
 func (p *Posix) Properties() Properties {
 	return Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true}
+}
+
+// Probe implements Prober: the remote root must be there (a directory).
+func (p *Posix) Probe(ctx context.Context) error {
+	if err := p.rootDown(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// rootDown returns an Outage error when the remote root is not there: the
+// MSS is not mounted, and every name below it would look missing (and a
+// store would write into the empty mount point).
+func (p *Posix) rootDown() error {
+	if p.root == "" {
+		return nil
+	}
+	fi, err := os.Stat(p.root)
+	if err != nil {
+		return Outage(fmt.Errorf("mss posix: remote root %s (not mounted?): %w", p.root, err))
+	}
+	if !fi.IsDir() {
+		return Outage(fmt.Errorf("mss posix: remote root %s is not a directory", p.root))
+	}
+	return nil
 }
 
 // check validates rfn: absolute, clean, strictly below the root.
@@ -110,6 +136,9 @@ func (p *Posix) Stat(ctx context.Context, rfn string) (Info, error) {
 	}
 	st, err := os.Stat(rfn)
 	if err != nil {
+		if down := p.rootDown(); down != nil {
+			return Info{}, down
+		}
 		return Info{}, classifyErrno(err, true)
 	}
 	if !st.Mode().IsRegular() {
@@ -156,6 +185,9 @@ func (p *Posix) Fetch(ctx context.Context, req Request, dst, alg string) (res Re
 	}
 	in, err := os.Open(req.RFN)
 	if err != nil {
+		if down := p.rootDown(); down != nil {
+			return Result{}, down
+		}
 		return Result{}, classifyErrno(err, true)
 	}
 	defer in.Close()
@@ -187,6 +219,9 @@ func (p *Posix) Fetch(ctx context.Context, req Request, dst, alg string) (res Re
 // checksum as an xattr on the MSS copy.
 func (p *Posix) Store(ctx context.Context, req Request, src, alg string) (Result, error) {
 	if err := p.check(req.RFN); err != nil {
+		return Result{}, err
+	}
+	if err := p.rootDown(); err != nil {
 		return Result{}, err
 	}
 	in, st, err := openSource("posix", src)

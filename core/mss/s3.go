@@ -31,9 +31,11 @@ const (
 	// s3Threads is the number of parts of one upload in flight; each
 	// holds a part-sized buffer.
 	s3Threads = 2
-	// s3Retries is minio-go's own per-request retry count (it retries a
-	// failed part, not the whole transfer); WithRetry comes on top.
-	s3Retries = 3
+	// s3Tries is minio-go's own per-request tries: one. Retries are the
+	// transfer engine's (transfer.retries, package retry), in one place,
+	// so a failing MSS is tried as often as the configuration says and
+	// not that many times three.
+	s3Tries = 1
 )
 
 // User metadata keys (sent as X-Amz-Meta-<key>).
@@ -154,7 +156,7 @@ func NewS3(o S3Options) (*S3, error) {
 		Secure:     secure,
 		Region:     o.Region,
 		Transport:  o.Transport,
-		MaxRetries: s3Retries,
+		MaxRetries: s3Tries,
 	})
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("mss s3: %w", err))
@@ -399,6 +401,19 @@ func (s *S3) Remove(ctx context.Context, rfn string) error {
 	return err
 }
 
+// Probe implements Prober: the endpoint answers, accepts our credentials
+// and has the bucket.
+func (s *S3) Probe(ctx context.Context) error {
+	ok, err := s.c.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s.err(ctx, "probe", "", err)
+	}
+	if !ok {
+		return Outage(fmt.Errorf("mss s3: bucket %s does not exist", s.bucket))
+	}
+	return nil
+}
+
 // err adds context to err and classifies it (see S3).
 func (s *S3) err(ctx context.Context, op, key string, err error) error {
 	if err == nil {
@@ -433,8 +448,15 @@ func classifyS3(err error) error {
 			"RequestTimeTooSkewed", "OperationAborted", "XMinioServerNotInitialized", "503 SlowDown",
 			"ExistingObjectIsDirectory":
 			return Transient(err)
-		case "AccessDenied", "InvalidBucketName", "NoSuchBucket", "InvalidAccessKeyId",
-			"SignatureDoesNotMatch", "EntityTooLarge", "EntityTooSmall", "InvalidArgument",
+		// Refusals of us rather than of the object: wrong or rotated
+		// credentials, a bucket that is gone. (AccessDenied may be one
+		// object's policy: the daemon probes the bucket before it pauses,
+		// and a good probe makes the error the file's own.) versitygw
+		// answers an unknown access key with 404 XAdminUserNotFound.
+		case "AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+			"InvalidBucketName", "XAdminUserNotFound", "ExpiredToken", "InvalidToken", "AccountProblem":
+			return Outage(err)
+		case "EntityTooLarge", "EntityTooSmall", "InvalidArgument",
 			"MethodNotAllowed", "NotImplemented", "InvalidRequest", "KeyTooLongError":
 			return Permanent(err)
 		}
@@ -445,9 +467,19 @@ func classifyS3(err error) error {
 		switch s := er.StatusCode; {
 		case s == http.StatusTooManyRequests || s == http.StatusRequestTimeout || s >= 500:
 			return Transient(err)
+		case s == http.StatusUnauthorized || s == http.StatusForbidden:
+			return Outage(err)
 		case s >= 400:
 			return Permanent(err)
 		}
+	}
+	// The endpoint cannot be reached or trusted at all: no name, no
+	// route, nobody listening, a certificate we refuse.
+	var cve *tls.CertificateVerificationError
+	var dns *net.DNSError
+	if errors.As(err, &cve) || errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return Outage(err)
 	}
 	// syscall.Errno is a net.Error too: let the errno decide first, so
 	// ENOSPC writing dst stays permanent.
@@ -456,10 +488,6 @@ func classifyS3(err error) error {
 		if c := classifyErrno(err, false); classOf(c) != 0 {
 			return c
 		}
-	}
-	var cve *tls.CertificateVerificationError
-	if errors.As(err, &cve) {
-		return Permanent(err)
 	}
 	var oe *net.OpError
 	var ue *url.Error

@@ -22,13 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,6 +35,7 @@ import (
 	"frm/core/meta"
 	"frm/core/mss"
 	"frm/core/purge"
+	"frm/core/retry"
 	"frm/core/site"
 	"frm/core/space"
 )
@@ -97,7 +96,10 @@ type Outcome struct {
 	Err     error
 	// NotFound: the MSS has no such file (notification ENOENT).
 	NotFound bool
-	Tries    int
+	// Outage: the MSS as a whole failed (see mss.Outage); nothing is
+	// wrong with the file, the request should wait.
+	Outage bool
+	Tries  int
 }
 
 // OK reports success.
@@ -110,6 +112,13 @@ var (
 	ErrInUse            = errors.New("file in use")
 	ErrModified         = errors.New("file modified during copy")
 	ErrChecksum         = errors.New("checksum mismatch")
+	// ErrBadRequest: the request's own parameters are wrong (a cgi
+	// naming a space that does not exist): that request fails, with a
+	// message to its requester; the file is not marked failed.
+	ErrBadRequest = errors.New("bad request")
+	// ErrRemoved: the file's directory went away during a stage (an
+	// administrator's rm -r): not a failed transfer.
+	ErrRemoved = errors.New("removed during the transfer")
 )
 
 // Engine runs transfers for one site.
@@ -148,8 +157,12 @@ func (e *Engine) alg() string {
 	return e.Alg
 }
 
-// Run performs the job, retrying transient errors, and records a
-// permanent failure in the .fail file.
+// Run performs the job, retrying passing faults as transfer.retries says
+// (frm's one retry policy, package retry), and records a permanent
+// failure of the file in its .fail file. An outage of the MSS (confirmed
+// by a probe where the backend can probe) ends the job at once with
+// Outcome.Outage and no .fail: the daemon pauses and the request stays
+// queued.
 func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 	lfn, err := e.Site.Clean(j.LFN)
 	if err != nil {
@@ -157,43 +170,67 @@ func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 	}
 	j.LFN = lfn
 	var out Outcome
-	for try := 0; ; try++ {
+	policy := retry.Policy{Retries: e.Retries, Base: e.Backoff, Max: maxBackoff}
+	tries, _ := policy.Do(ctx, func(ctx context.Context) error {
 		if j.Kind.Inbound() {
 			out = e.stage(ctx, j)
 		} else {
 			out = e.copyOut(ctx, j)
 		}
-		out.Tries = try + 1
-		if out.Err == nil || ctx.Err() != nil || !retriable(out.Err) || try >= e.Retries {
-			break
-		}
-		d := e.Backoff << try
-		d = d/2 + rand.N(d/2+1)
-		e.Log.Info("transfer retry", "kind", j.Kind, "lfn", j.LFN, "try", try+1, "in", d, "err", out.Err)
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			out.Err = ctx.Err()
-			return out
+		return out.Err
+	}, retriable, func(try int, wait time.Duration, err error) {
+		e.Log.Info("transfer retry", "kind", j.Kind, "lfn", j.LFN, "try", try, "in", wait, "err", err)
+	})
+	out.Tries = tries
+	if out.Err != nil && ctx.Err() != nil && !errors.Is(out.Err, ctx.Err()) {
+		out.Err = fmt.Errorf("%w (interrupted: %w)", out.Err, ctx.Err())
+	}
+	if out.Err != nil && mss.IsOutage(out.Err) {
+		// Is it the MSS, or this file? A probe that succeeds makes the
+		// error the file's own (an object whose access is denied).
+		if probed, perr := mss.ProbeOf(ctx, e.MSS); probed && perr == nil {
+			out.Err = fmt.Errorf("%w (the MSS itself answers: this file's own failure)", out.Err)
+			out.Err = mss.Permanent(out.Err)
+		} else {
+			out.Outage = true
 		}
 	}
-	if out.Err != nil && ctx.Err() == nil && !errors.Is(out.Err, ErrPreviouslyFailed) && !errors.Is(out.Err, ErrInUse) && !errors.Is(out.Err, ErrModified) {
+	if out.Err != nil && ctx.Err() == nil && marksFailure(out) {
 		e.markFailed(j, out.NotFound)
+	}
+	if out.Err == nil {
+		e.clearFailed(e.Site.PFN(j.LFN))
 	}
 	return out
 }
 
-// retriable: transient or unclassified errors; never not-found, permanent,
-// a fail-file refusal, or a checksum mismatch.
+// maxBackoff caps one wait between retries.
+const maxBackoff = time.Minute
+
+// retriable: a passing fault — transient or unclassified errors — but
+// never a missing file, a permanent failure, an outage of the MSS (the
+// daemon pauses rather than spend the retries), a fail-file refusal or a
+// checksum mismatch.
 func retriable(err error) bool {
 	switch {
-	case mss.IsNotExist(err), mss.IsPermanent(err),
-		errors.Is(err, ErrPreviouslyFailed), errors.Is(err, ErrNotResident), errors.Is(err, ErrChecksum):
+	case mss.IsNotExist(err), mss.IsPermanent(err), mss.IsOutage(err),
+		errors.Is(err, ErrPreviouslyFailed), errors.Is(err, ErrNotResident), errors.Is(err, ErrChecksum),
+		errors.Is(err, ErrBadRequest), errors.Is(err, ErrRemoved):
 		return false
 	case errors.Is(err, ErrInUse), errors.Is(err, ErrModified):
 		return false // the next scan picks the file up again
 	}
 	return true
+}
+
+// marksFailure says whether a failed outcome is a failure of the file
+// that refuses it for transfer.deny: not an outage, not a condition of
+// the moment (in use, modified, removed by an administrator), not one
+// request's bad parameters, not the refusal itself.
+func marksFailure(out Outcome) bool {
+	err := out.Err
+	return !out.Outage && !errors.Is(err, ErrPreviouslyFailed) && !errors.Is(err, ErrInUse) &&
+		!errors.Is(err, ErrModified) && !errors.Is(err, ErrBadRequest) && !errors.Is(err, ErrRemoved)
 }
 
 // markFailed creates the .fail file; its mtime is 2 (1970) when the MSS
@@ -213,6 +250,14 @@ func (e *Engine) markFailed(j Job, notFound bool) {
 	if notFound {
 		t := time.Unix(2, 0)
 		os.Chtimes(fail, t, t)
+	}
+}
+
+// clearFailed removes the .fail file of pfn after a success: the file no
+// longer has a failed transfer to report.
+func (e *Engine) clearFailed(pfn string) {
+	if err := os.Remove(e.Site.FailPath(pfn)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.Log.Warn("cannot remove fail file", "file", e.Site.FailPath(pfn), "err", err)
 	}
 }
 
@@ -246,7 +291,7 @@ func (e *Engine) stageSpace(cgi string) (string, string, error) {
 	if v, err := url.ParseQuery(cgi); err == nil && v.Get("oss.cgroup") != "" {
 		name, dir, _ := strings.Cut(v.Get("oss.cgroup"), ":")
 		if _, ok := e.Site.Spaces.Get(name); !ok {
-			return "", "", fmt.Errorf("space %s: %w", name, mss.Permanent(syscall.ENOENT))
+			return "", "", fmt.Errorf("%w: oss.cgroup names space %q, which is not configured", ErrBadRequest, name)
 		}
 		return name, dir, nil
 	}
@@ -334,7 +379,7 @@ func (e *Engine) allocate(spaceName, partDir string, size int64) (string, error)
 	if partDir != "" {
 		p, ok := e.Site.Spaces.Partition(spaceName, partDir)
 		if !ok {
-			return "", mss.Permanent(fmt.Errorf("space %s has no partition %s", spaceName, partDir))
+			return "", fmt.Errorf("%w: oss.cgroup names partition %s, which space %s does not have", ErrBadRequest, partDir, spaceName)
 		}
 		part = p
 	} else {
@@ -390,6 +435,14 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 		if errors.Is(err, unix.EEXIST) {
 			// Someone created the file meanwhile: theirs wins, ours goes.
 			return fmt.Errorf("%s appeared during the stage: %w", pfn, os.ErrExist)
+		}
+		if errors.Is(err, unix.ENOENT) {
+			var st unix.Stat_t
+			if unix.Lstat(anew, &st) != nil {
+				// The placeholder went with its directory: rm -r by an
+				// administrator while the data came in.
+				return fmt.Errorf("%w: %s (its directory was removed during the stage)", ErrRemoved, pfn)
+			}
 		}
 		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
 			return err
