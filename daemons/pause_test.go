@@ -81,3 +81,30 @@ func TestMSSOutagePausesAndResumes(t *testing.T) {
 		t.Errorf("still paused: %+v", p)
 	}
 }
+
+// TestBadCGIFailsOnlyItsRequest: two requests for one file, the first
+// with a cgi naming a space that does not exist. That request fails (its
+// requester is told why); the other stages the file; no .fail is left.
+func TestBadCGIFailsOnlyItsRequest(t *testing.T) {
+	s := newSite(t, nil)
+	s.mssFile(t, "/store/cgi/f", "data")
+	queueAdd(t, s, "+ bad - 1 r /store/cgi/f?oss.cgroup=nosuchspace")
+	queueAdd(t, s, "+ good - 1 r /store/cgi/f")
+	r := start(t, s, "stage")
+	r.d.Transfer.Wake()
+	ev := r.waitEvent(t, "done", "/store/cgi/f")
+	if ev.RID != "good" {
+		t.Errorf("done event for %s", ev.RID)
+	}
+	r.mu.Lock()
+	for _, ev := range r.events {
+		if ev.Type == "fail" && ev.RID != "bad" {
+			t.Errorf("request %s failed: %+v", ev.RID, ev)
+		}
+	}
+	r.mu.Unlock()
+	pfn := filepath.Join(s.cfg.LocalRoot, "/store/cgi/f")
+	if _, err := os.Stat(pfn + ".fail"); err == nil {
+		t.Error(".fail written for one request's bad cgi")
+	}
+}

@@ -518,7 +518,19 @@ func (t *Transfer) finish(d *job) {
 	if out.Err != nil {
 		emsg = out.Err.Error()
 	}
+	badRequest := errors.Is(out.Err, xfer.ErrBadRequest)
+	retried := false
 	for _, r := range recs {
+		if badRequest && r.req.CGI() != d.x.CGI {
+			// The job ran with another request's bad parameters; this
+			// request rides on nothing it asked for: it stays queued
+			// and runs on its own.
+			if r.pg != nil {
+				t.requeueShared(r, "ran with another request's parameters")
+			}
+			retried = true
+			continue
+		}
 		if r.pg != nil {
 			if !t.finishShared(r, outcomeView{err: out.Err, bytes: out.Bytes}, false, lost) {
 				continue
@@ -538,6 +550,9 @@ func (t *Transfer) finish(d *job) {
 	// The event says the outcome is recorded: queue records taken,
 	// requesters told.
 	t.emit(ev)
+	if retried {
+		t.Wake()
+	}
 }
 
 // prtyTurn spreads service over priorities as frm_xfrd does: up to
