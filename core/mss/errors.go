@@ -23,6 +23,9 @@ var (
 	// ErrModified: the source changed while it was being copied (size or
 	// mtime differ before and after). Wrapped as Transient.
 	ErrModified = errors.New("file modified during copy")
+	// ErrExist: a Rename's new name exists already (it is never
+	// replaced). Wrapped as Permanent.
+	ErrExist = errors.New("mss: the new name exists")
 	// ErrBadName: the rfn is not acceptable to the backend (relative,
 	// not clean, outside the remote root). Wrapped as Permanent.
 	ErrBadName = errors.New("mss: invalid remote name")

@@ -106,3 +106,13 @@ func (r *retryBackend) Store(ctx context.Context, req Request, src, alg string) 
 func (r *retryBackend) Remove(ctx context.Context, rfn string) error {
 	return r.retry(ctx, func() error { return r.b.Remove(ctx, rfn) })
 }
+
+// Rename forwards to the wrapped backend's Renamer with retries (RenamerOf
+// returns the decorator only when there is one below it).
+func (r *retryBackend) Rename(ctx context.Context, from, to string) error {
+	rn, ok := RenamerOf(r.b)
+	if !ok {
+		return Permanent(fmt.Errorf("mss %s: rename %s: %w", r.b.Name(), from, ErrNotSupported))
+	}
+	return r.retry(ctx, func() error { return rn.Rename(ctx, from, to) })
+}
