@@ -683,13 +683,47 @@ var mvCmd = &command{
 		default:
 			return usagef("mv: too many arguments.")
 		}
-		if err := sh.Site.Mv(ctx, pos[0], pos[1]); err != nil {
+		res, err := sh.Site.Mv(ctx, pos[0], pos[1])
+		for _, e := range res.Errors {
+			r.fail(e)
+		}
+		if err != nil {
 			return err
 		}
 		r.result(pos[0]+" renamed to "+pos[1], map[string]string{"from": pos[0], "to": pos[1]})
-		r.done(ExitOK, nil)
+		fields, lines := mvSummary(res)
+		r.done(statusFor(1, r.nErrs), fields, lines...)
 		return nil
 	},
+}
+
+// mvSummary is what mv says besides the rename (xrootd says nothing
+// more): what became of the MSS copies of migrated files, and for a
+// directory the back references rewritten. The lines go with the result,
+// on stdout.
+func mvSummary(res site.MvResult) (map[string]any, []string) {
+	fields := map[string]any{"migrated": res.Migrated, "mss_renamed": res.Renamed, "remigrate": res.Remigrate, "xrefs": res.Xrefs}
+	var lines []string
+	if res.Renamed > 0 {
+		lines = append(lines, fmt.Sprintf("Renamed in the MSS: %s.", plural(int64(res.Renamed), "copy", "copies")))
+	}
+	if res.Remigrate > 0 {
+		why := "unknown"
+		if res.Why != nil {
+			why = res.Why.Error()
+		}
+		fields["remigrate_reason"], fields["no_mig"] = why, res.NoMig
+		lines = append(lines, fmt.Sprintf("Marked migratable: %s (migrated again under the new name; not purgeable until then). MSS copy not renamed: %s",
+			plural(int64(res.Remigrate), "file", "files"), why))
+		if res.NoMig > 0 {
+			lines = append(lines, fmt.Sprintf("Not in a mig export, so left on disk until copied to the MSS under the new name: %s.",
+				plural(int64(res.NoMig), "file", "files")))
+		}
+	}
+	if res.Dir {
+		lines = append(lines, fmt.Sprintf("Back references rewritten: %d.", res.Xrefs))
+	}
+	return fields, lines
 }
 
 var relocCmd = &command{
