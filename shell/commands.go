@@ -466,7 +466,7 @@ func problemName(p site.Problem) string {
 	return map[site.Problem]string{
 		site.DanglingLink: "dangling_link", site.NoCopyTime: "no_copy_time", site.PfnXrefWrong: "pfn_xref_wrong",
 		site.PfnXrefMissing: "pfn_xref_missing", site.DataNoXref: "data_no_xref", site.DataXrefMissing: "data_xref_missing",
-		site.DataXrefNotLink: "data_xref_not_symlink", site.DataXrefOther: "data_xref_other",
+		site.DataXrefNotLink: "data_xref_not_symlink", site.DataXrefOther: "data_xref_other", site.DataXrefStale: "data_xref_stale",
 		site.CatalogMissing: "catalog_missing", site.CatalogStale: "catalog_stale", site.CatalogDiffers: "catalog_differs",
 	}[p]
 }
@@ -498,6 +498,8 @@ func auditProblemText(ev site.AuditEvent) (string, map[string]any) {
 		return "Data file xrefs missing pfn " + ev.PFN, item
 	case site.DataXrefNotLink:
 		return "Data file xrefs non-symlink pfn " + ev.PFN, item
+	case site.DataXrefStale:
+		return "Stale pfn xref in data file " + ev.Data + "\nData file xrefs pfn " + ev.PFN + "\nLinked from " + ev.Other, item
 	case site.CatalogMissing:
 		return "Not in the catalog: " + ev.PFN, item
 	case site.CatalogStale:
@@ -521,7 +523,7 @@ func auditFixedText(ev site.AuditEvent) string {
 		return "Symlink removed."
 	case site.NoCopyTime:
 		return "Copy time set."
-	case site.PfnXrefWrong, site.PfnXrefMissing:
+	case site.PfnXrefWrong, site.PfnXrefMissing, site.DataXrefStale:
 		return "pfn xref set."
 	case site.DataXrefMissing:
 		return "pfn symlink created."

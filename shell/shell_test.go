@@ -423,3 +423,42 @@ func TestMvOutput(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditSpaceStaleXref: after a directory rename that left the back
+// references behind (xrootd's mv), audit -fix space in batch mode reports
+// stale back references and rewrites them; it recreates no old name.
+func TestAuditSpaceStaleXref(t *testing.T) {
+	for _, js := range []bool{false, true} {
+		s, l := testSite(t)
+		if err := os.Rename(s.PFN("/store/a"), s.PFN("/store/z")); err != nil {
+			t.Fatal(err)
+		}
+		sh, out, errb := newShell(s)
+		sh.JSON = js
+		if st := sh.RunBatch(context.Background(), strings.NewReader("audit -fix -force space data\n")); st != ExitOK {
+			t.Fatalf("status %d, stderr %q", st, errb.String())
+		}
+		got := norm(out.String(), l)
+		want := []string{"Stale pfn xref in data file $SITE/spaces/", "Data file xrefs pfn $SITE/ns/store/a/migrated.fits",
+			"Linked from $SITE/ns/store/z/migrated.fits", "pfn xref set.", "1 problem found; 1 fixed.", "(0 unreachable)"}
+		if js {
+			want = []string{`"problem":"data_xref_stale"`, `"other":"$SITE/ns/store/z/migrated.fits"`, `"fixed":1`, `"unreachable":0`}
+		}
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("json %v: output lacks %q:\n%s", js, w, got)
+			}
+		}
+		if exists(s.PFN("/store/a")) {
+			t.Errorf("json %v: the old directory was recreated", js)
+		}
+		if ref, _, _ := meta.GetPfn(s.PFN("/store/z/migrated.fits")); ref != s.PFN("/store/z/migrated.fits") {
+			t.Errorf("json %v: back reference %q", js, ref)
+		}
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
