@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"frm/core/catalog"
 	"frm/core/config"
+	"frm/core/mss"
 	"frm/core/mss/msstest"
 	"frm/core/site"
 	"frm/core/sitegen"
@@ -336,4 +338,35 @@ func TestMvFailsUndone(t *testing.T) {
 	if got := m.Names(); len(got) != 1 || got[0] != oldRFN || exists(s.PFN(dir+"/sub")) {
 		t.Errorf("a refused mv changed something: MSS %q", got)
 	}
+}
+
+// TestMvMSSDown: when the MSS keeps failing, a directory mv stops asking
+// it after a few failures in a row (each may take retries) and marks the
+// rest migratable, with the MSS's error as the reason.
+func TestMvMSSDown(t *testing.T) {
+	s, l := openDemoMSS(t, 1000, "posix")
+	ctx := context.Background()
+	e := findEntry(t, s, "/store/hmi", migratedXA(l))
+	from := filepath.Dir(e.LFN)
+	var calls atomic.Int32
+	m := msstest.NewMem()
+	m.Fail = func(op, rfn string) error {
+		calls.Add(1)
+		return mss.Transient(errors.New("tape library offline"))
+	}
+	s.SetMSS(m)
+	r, err := s.Mv(ctx, from, "/store/moved/day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Migrated < 30 || r.Remigrate != r.Migrated || r.Renamed != 0 {
+		t.Fatalf("Mv = %+v; want every one of 30 or more migrated files marked migratable", r)
+	}
+	if n := int(calls.Load()); n > 2*8 {
+		t.Errorf("%d renames tried for %d files; want the MSS given up on after a few failures", n, r.Migrated)
+	}
+	if r.Why == nil || !strings.Contains(r.Why.Error(), "tape library offline") {
+		t.Errorf("reason %v, want the MSS's error", r.Why)
+	}
+	checkReachable(t, s, l, "/store/moved/day")
 }

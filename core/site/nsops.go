@@ -85,6 +85,12 @@ type movedFile struct {
 // an S3 rename is two requests, a tape system's may queue.
 const mssRenameWorkers = 8
 
+// mssGiveUp is how many MSS failures in a row (not a missing copy nor a
+// taken name: the MSS itself failing, after its retries) make a directory
+// mv stop asking it: with the MSS down every rename would wait out its
+// retries. The rest are marked migratable, which is always safe.
+const mssGiveUp = mssRenameWorkers
+
 // Mv renames oldLFN (a file or a directory) to newLFN, creating missing
 // directories; unlike xrootd it refuses to replace an existing name, at
 // once (renameat2 RENAME_NOREPLACE).
@@ -257,10 +263,19 @@ func (s *Site) renameInMSS(ctx context.Context, moved []movedFile, newName func(
 	}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
+	var mu sync.Mutex // guards the two below
+	failures := 0     // MSS failures in a row
+	var down error    // set once failures reached mssGiveUp
 	for range min(mssRenameWorkers, len(moved)) {
 		wg.Go(func() {
 			for i := range jobs {
 				m := &moved[i]
+				mu.Lock()
+				m.err = down
+				mu.Unlock()
+				if m.err != nil {
+					continue
+				}
 				from, err := s.Names.RFN(m.lfn)
 				var to string
 				if err == nil {
@@ -270,6 +285,16 @@ func (s *Site) renameInMSS(ctx context.Context, moved []movedFile, newName func(
 					err = rn.Rename(ctx, from, to)
 				}
 				m.renamed, m.err = err == nil, err
+				mu.Lock()
+				switch {
+				case err == nil, mss.IsNotExist(err), errors.Is(err, mss.ErrExist), ctx.Err() != nil:
+					failures = 0
+				default:
+					if failures++; failures >= mssGiveUp && down == nil {
+						down = fmt.Errorf("MSS not asked after %d failures in a row: %w", failures, err)
+					}
+				}
+				mu.Unlock()
 			}
 		})
 	}
@@ -282,6 +307,9 @@ func (s *Site) renameInMSS(ctx context.Context, moved []movedFile, newName func(
 	}
 	close(jobs)
 	wg.Wait()
+	if down != nil {
+		return down
+	}
 	for _, m := range moved {
 		if m.err != nil {
 			return m.err
