@@ -156,7 +156,7 @@ func (s *Site) Mv(ctx context.Context, oldLFN, newLFN string) (MvResult, error) 
 	// 1. Mark every migrated file migratable under its old name.
 	for i, m := range moved {
 		if err := s.setCopyTime(ctx, m.lfn, m.mtime-MarkDelta); err != nil {
-			s.restoreCopyTimes(moved[:i], func(string) string { return "" }, &r)
+			s.restoreCopyTimes(moved[:i], nil, &r)
 			return r, opErr("rename", oldLFN, fmt.Errorf("mark %s migratable: %w", m.lfn, err))
 		}
 	}
@@ -318,21 +318,22 @@ func (s *Site) renameInMSS(ctx context.Context, moved []movedFile, newName func(
 	return nil
 }
 
-// restoreCopyTimes puts back the copy time of the moved files whose MSS
-// copy is under the name name(lfn) returns ("" = the old name, for all of
-// them; else the new name, for the renamed ones). A failure leaves the
-// file migratable, which is safe: it is reported and counted.
-func (s *Site) restoreCopyTimes(moved []movedFile, name func(string) string, r *MvResult) {
+// restoreCopyTimes puts back the copy times of moved files whose MSS copy
+// is under their name: with newName nil, of all of them under their old
+// names (the namespace rename did not happen); else of the ones whose
+// copy was renamed, under newName(lfn). A failure leaves the file
+// migratable, which is safe: it is reported and counted.
+func (s *Site) restoreCopyTimes(moved []movedFile, newName func(string) string, r *MvResult) {
 	// Not cancellable: half-restored copy times are safe but wasteful.
 	ctx := context.Background()
 	for i := range moved {
 		m := &moved[i]
-		lfn := name(m.lfn)
-		switch {
-		case lfn == "":
-			lfn = m.lfn
-		case !m.renamed:
-			continue
+		lfn := m.lfn
+		if newName != nil {
+			if !m.renamed {
+				continue
+			}
+			lfn = newName(m.lfn)
 		}
 		if err := s.setCopyTime(ctx, lfn, m.copyTime); err != nil {
 			r.Errors = append(r.Errors, opErr("restore copy time of", s.PFN(lfn), fmt.Errorf("%w (it will be migrated again)", err)))
@@ -351,11 +352,12 @@ func (s *Site) undoMv(ctx context.Context, moved []movedFile, newName func(strin
 	// The undo must run even when ctx was cancelled, but not forever.
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
+	// A renamed copy means the MSS has a Renamer.
+	b, _ := s.MSS()
+	rn, _ := mss.RenamerOf(b)
 	var back []movedFile
 	for _, m := range moved {
 		if m.renamed {
-			b, _ := s.MSS()
-			rn, _ := mss.RenamerOf(b)
 			from, err := s.Names.RFN(newName(m.lfn))
 			var to string
 			if err == nil {
@@ -371,7 +373,7 @@ func (s *Site) undoMv(ctx context.Context, moved []movedFile, newName func(strin
 		}
 		back = append(back, m)
 	}
-	s.restoreCopyTimes(back, func(string) string { return "" }, r)
+	s.restoreCopyTimes(back, nil, r)
 }
 
 // rewriteXrefs sets the back reference of every XA file at lfn (or below
