@@ -370,11 +370,7 @@ func (x *linkIndex) build(ctx context.Context) {
 		if e.Type != catalog.File || e.Link == "" {
 			return nil
 		}
-		t := e.Link
-		if !filepath.IsAbs(t) {
-			t = filepath.Join(filepath.Dir(e.PFN), t)
-		}
-		t = filepath.Clean(t)
+		t := resolveLink(e.PFN, e.Link)
 		if !inParts(t) {
 			return nil
 		}
@@ -386,6 +382,21 @@ func (x *linkIndex) build(ctx context.Context) {
 	if err != nil && x.err == nil {
 		x.err = err
 	}
+}
+
+// resolveLink returns the clean absolute path the symlink pfn with target
+// t leads to (one level).
+func resolveLink(pfn, t string) string {
+	if !filepath.IsAbs(t) {
+		t = filepath.Join(filepath.Dir(pfn), t)
+	}
+	return filepath.Clean(t)
+}
+
+// linksTo reports whether pfn is a symlink leading to data.
+func linksTo(pfn, data string) bool {
+	t, err := os.Readlink(pfn)
+	return err == nil && resolveLink(pfn, t) == data
 }
 
 // staleXref handles a data file whose back reference pfn does not lead

@@ -180,10 +180,10 @@ func (s *Site) fixData(ev AuditEvent) error {
 	isLink := lerr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
 	switch ev.Problem {
 	case DataXrefStale:
-		if t, err := os.Readlink(ev.PFN); err == nil && t == ev.Data {
+		if linksTo(ev.PFN, ev.Data) {
 			return changed("%s leads to data file %s again", ev.PFN, ev.Data)
 		}
-		if t, err := os.Readlink(ev.Other); err != nil || t != ev.Data {
+		if !linksTo(ev.Other, ev.Data) {
 			return changed("%s no longer leads to data file %s", ev.Other, ev.Data)
 		}
 		if err := meta.SetPfn(ev.Data, ev.Other); err != nil {
