@@ -75,6 +75,9 @@ func (p *Purger) Last() PurgeStatus {
 
 // Run runs cycles until ctx ends; a cycle in progress stops between files.
 func (p *Purger) Run(ctx context.Context) error {
+	// A purge killed while files waited under their hidden names left
+	// them there: put them back now, not at the next purge a space needs.
+	purge.Recover(p.Site, func(err error) { p.Log.Error("purge recovery", "err", err) })
 	if l := p.leader; l != nil {
 		l.refresh(ctx, p.Site.Spaces.All(), p.Log.Info)
 		go func() {

@@ -215,19 +215,19 @@ var deviations = map[string]deviation{
 		fOnly:  []string{`frm_admin: Unable to remove \$SITE/ns/\S+; is a directory`},
 	},
 	"mv-migrated-remigrates": {
-		reason: "mv of a migrated file whose MSS copy cannot be renamed (the clones' MSS tree is empty) marks it migratable (copy time mtime-113): it is migrated again under its new name and not purged meanwhile; xrootd keeps the copy time, so a purge removes the only copy frm can reach (compat.md 40)",
+		reason: "mv of a migrated file whose MSS copy cannot be renamed (the clones' MSS tree is empty) marks it migratable (copy time mtime-113): it is migrated again under its new name and not purged meanwhile; xrootd keeps the copy time, so a purge removes the only copy frm can reach (compat.md 44)",
 		fOnly:  []string{`Marked migratable: \d+ files? \(migrated again under the new name; not purgeable until then\)\. MSS copy not renamed: .*`},
 		stateX: []string{`link \$SITE/ns/store/moved/\S+ user\.XrdFrm\.Cpy cpy=\d+ tail=0+`},
 		stateF: []string{`link \$SITE/ns/store/moved/\S+ user\.XrdFrm\.Cpy cpy=\d+ tail=0+`},
 	},
 	"mv-migrated-mss-rename": {
-		reason: "mv of a migrated file renames its copy in the MSS too (a posix MSS here), so it stays migrated and reachable; xrootd leaves the copy under the old name (compat.md 40)",
+		reason: "mv of a migrated file renames its copy in the MSS too (a posix MSS here), so it stays migrated and reachable; xrootd leaves the copy under the old name (compat.md 44)",
 		fOnly:  []string{`Renamed in the MSS: \d+ cop(y|ies)\.`},
 		stateX: []string{`mss  \$SITE/mss/store/hmi/\S+ size=\d+`},
 		stateF: []string{`mss  \$SITE/mss/store/moved/\S+ size=\d+`},
 	},
 	"mv-dir-xrefs": {
-		reason: "mv of a directory rewrites the back reference (Pfn) of every XA file beneath; xrootd leaves them naming the old pfns, and audit space then reports every one (compat.md 41)",
+		reason: "mv of a directory rewrites the back reference (Pfn) of every XA file beneath; xrootd leaves them naming the old pfns, and audit space then reports every one (compat.md 45)",
 		fOnly:  []string{`Back references rewritten: \d+\.`, `0 problems found; 0 fixed\.`, `Space data has \d+ files with \d+ bytes in use \(0 unreachable\)\.`},
 		xOnly: []string{`Data file xrefs missing pfn \$SITE/ns/store/hmi/\S+`, `\d+ problems found; 0 fixed\.`,
 			`Space data has \d+ files with \d+ bytes in use \(\d+ unreachable\)\.`},
@@ -235,7 +235,7 @@ var deviations = map[string]deviation{
 		stateF: []string{`link \$SITE/ns/store/moved/\S+ user\.XrdFrm\.Pfn pfn=\$SITE/ns/store/moved/\S+ len=\d+ nul=true`},
 	},
 	"audit-space-stale-xref": {
-		reason: "audit space reports a data file whose back reference names a missing pfn while another name links to it as a stale back reference, and its fix rewrites the back reference; xrootd's fix creates the old name as a second link to the data file, and removing that name later deletes the moved file's data (compat.md 42)",
+		reason: "audit space reports a data file whose back reference names a missing pfn while another name links to it as a stale back reference, and its fix rewrites the back reference; xrootd's fix creates the old name as a second link to the data file, and removing that name later deletes the moved file's data (compat.md 46)",
 		xOnly:  []string{`Data file xrefs missing pfn \$SITE/ns/store/hmi/M_45s/\S+`, `pfn symlink created\.`},
 		fOnly: []string{`Stale pfn xref in data file \$SITE/spaces/\S+`, `Data file xrefs pfn \$SITE/ns/store/hmi/M_45s/\S+`,
 			`Linked from \$SITE/ns/store/hmi/moved/\S+`, `pfn xref set\.`},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"frm/core/catalog"
+	"frm/core/guard"
 	"frm/core/meta"
 )
 
@@ -36,9 +37,16 @@ func (s *Site) ChecksumCalc(ctx context.Context, lfn, alg string, force bool) (m
 			}
 		}
 	}
-	c, err := meta.ChecksumFile(e.PFN, alg)
+	// The data is read through the guard: a namespace entry leading
+	// outside the site is refused before a byte of it is read.
+	f, err := guard.Open(e.PFN, s.Roots())
 	if err != nil {
-		return c, err
+		return meta.Checksum{}, opErr("calc "+alg+" checksum", "", err)
+	}
+	c, err := meta.ChecksumFile(f.Path(), alg)
+	f.Close()
+	if err != nil {
+		return c, fmt.Errorf("calc %s checksum of %s: %w", alg, e.PFN, err)
 	}
 	if _, err := s.Catalog.Apply(ctx, lfn, catalog.Change{Kind: catalog.SetChecksum, Checksum: c}); err != nil {
 		return c, fmt.Errorf("store %s checksum of %s: %w", alg, e.PFN, err)

@@ -23,6 +23,7 @@ import (
 	"frm/core/catalog/embedded"
 	"frm/core/catalog/pgcat"
 	"frm/core/config"
+	"frm/core/guard"
 	"frm/core/mss"
 	"frm/core/names"
 	"frm/core/space"
@@ -102,11 +103,12 @@ func Open(cfg *config.Config) (*Site, error) {
 		}
 		sps = append(sps, sp)
 	}
-	fs := embedded.New(m, cfg.Transfer.FailDir)
+	set := space.NewSet(sps)
+	fs := embedded.New(m, cfg.Transfer.FailDir, dataDirs(set)...)
 	s := &Site{
 		Config:  cfg,
 		Names:   m,
-		Spaces:  space.NewSet(sps),
+		Spaces:  set,
 		Catalog: fs,
 		fs:      fs,
 		Now:     time.Now,
@@ -144,6 +146,28 @@ func Open(cfg *config.Config) (*Site, error) {
 	}
 	return s, nil
 }
+
+// dataDirs lists the partitions' data directories: the places besides the
+// namespace root that a namespace entry may lead to.
+func dataDirs(set *space.Set) []string {
+	var dirs []string
+	for _, sp := range set.All() {
+		for _, p := range sp.Partitions {
+			dirs = append(dirs, p.DataDir())
+		}
+	}
+	return dirs
+}
+
+// Files is the catalog of the files themselves (the embedded catalog),
+// whatever the site's Catalog is: decisions that remove or claim data
+// (purge, "already resident") are checked here at the moment they are
+// taken.
+func (s *Site) Files() *embedded.Catalog { return s.fs }
+
+// Roots are the directories frm may change files in: the namespace root
+// and the partitions' data directories (see package guard).
+func (s *Site) Roots() *guard.Roots { return s.fs.Roots() }
 
 // Close releases what Open took (database connections).
 func (s *Site) Close() {

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ import (
 	"frm/core/catalog"
 	"frm/core/meta"
 	"frm/core/mss"
+	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/space"
 )
@@ -448,12 +450,14 @@ func (e *Engine) copyOut(ctx context.Context, j Job) Outcome {
 	if err != nil || ent.Dangling || ent.Type != catalog.File {
 		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, ErrNotResident)}
 	}
-	var unlock func()
+	unlock := func() {}
 	if j.Lock {
-		unlock, err = lockFile(pfn)
+		release, err := lockFile(pfn)
 		if err != nil {
 			return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err)}
 		}
+		var once sync.Once
+		unlock = func() { once.Do(release) }
 		defer unlock()
 		// Re-read the copy time under the lock: another migrator may have
 		// done the work.
@@ -465,36 +469,80 @@ func (e *Engine) copyOut(ctx context.Context, j Job) Outcome {
 			return Outcome{Skipped: "already migrated"}
 		}
 	}
+	// The file as the copy starts, to the nanosecond, from the file
+	// itself (a shared catalog may lag).
+	var before unix.Stat_t
+	if err := unix.Stat(pfn, &before); err != nil {
+		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, ErrNotResident)}
+	}
 	if j.OnCopy != nil {
-		j.OnCopy("", ent.Size)
+		j.OnCopy("", before.Size)
 	}
 	res, err := e.MSS.Store(ctx, e.request(j, pfn, rfn), pfn, e.alg())
 	if err != nil {
 		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err), NotFound: mss.IsNotExist(err)}
 	}
-	after, err := s.Catalog.Lookup(ctx, j.LFN, catalog.WantStat|catalog.WantLink)
-	if err != nil {
+	setCopy := j.Lock || j.Kind == Migrate || j.Purge
+	if setCopy {
+		// The copy time (whole seconds) will say "the MSS has the file
+		// as of this mtime". A write later in the same second as the
+		// mtime would leave the mtime's second unchanged and the claim
+		// wrong, so the claim is checked only once that second is over:
+		// every write after the check has a later mtime.
+		if err := waitPastSecond(ctx, before.Mtim.Sec); err != nil {
+			return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err)}
+		}
+	}
+	var after unix.Stat_t
+	if err := unix.Stat(pfn, &after); err != nil {
 		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err)}
 	}
-	if after.Size != ent.Size || after.Mtime != ent.Mtime || res.Bytes != ent.Size {
+	if after.Size != before.Size || after.Mtim != before.Mtim || res.Bytes != before.Size {
 		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, ErrModified)}
 	}
 	if res.Checksum != nil {
-		if err := setChecksum(pfn, *res.Checksum, ent.Mtime, e.Now()); err != nil {
+		if err := setChecksum(pfn, *res.Checksum, before.Mtim.Sec, e.Now()); err != nil {
 			e.Log.Warn("cannot record checksum", "lfn", j.LFN, "err", err)
 		}
 	}
-	if j.Lock || j.Kind == Migrate {
-		if _, err := s.Catalog.Apply(ctx, j.LFN, catalog.Change{Kind: catalog.SetCopyTime, Time: ent.Mtime}); err != nil {
+	if setCopy {
+		if _, err := s.Catalog.Apply(ctx, j.LFN, catalog.Change{Kind: catalog.SetCopyTime, Time: before.Mtim.Sec}); err != nil {
 			return Outcome{Err: fmt.Errorf("%s %s: set copy time: %w", j.Kind, j.LFN, err)}
 		}
 	}
 	if j.Purge {
-		if err := s.RemoveData(pfn); err != nil {
+		// The disk copy goes with the last check of a purge: never a
+		// file pinned, written to or read (locked) since the copy. Our
+		// own migration lock (a writable descriptor) goes first.
+		unlock()
+		r, err := purge.RemoveOne(ctx, s, j.LFN, before.Size, before.Mtim.Sec)
+		if err != nil {
 			return Outcome{Bytes: res.Bytes, Checksum: res.Checksum, Err: fmt.Errorf("%s %s: copied, but purge failed: %w", j.Kind, j.LFN, err)}
+		}
+		if r != 0 {
+			e.Log.Info("copied; disk copy kept", "kind", j.Kind, "lfn", j.LFN, "reason", r.String())
 		}
 	}
 	return Outcome{Bytes: res.Bytes, Checksum: res.Checksum}
+}
+
+// waitPastSecond returns once the wall clock is past the second sec (at
+// most a second from now for a file written just now; at once for the
+// usual file, idle for the migration wait time).
+func waitPastSecond(ctx context.Context, sec int64) error {
+	for {
+		now := time.Now()
+		if now.Unix() > sec {
+			return nil
+		}
+		t := time.NewTimer(time.Unix(sec+1, 0).Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // lockFile takes xrootd's migration lock: a non-blocking fcntl write lock

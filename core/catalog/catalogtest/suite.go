@@ -20,15 +20,20 @@ import (
 	"frm/core/space"
 )
 
-// Factory returns the catalog under test for a namespace rooted at
-// localRoot (the tree already exists when it is called).
-type Factory func(t *testing.T, localRoot string) catalog.Catalog
+// Factory returns the catalog under test for the namespace tr (the tree
+// already exists when it is called). Its changes may reach the namespace
+// root and the partition's data directory (tr.DataDir), nothing else.
+type Factory func(t *testing.T, tr Tree) catalog.Catalog
 
 // Tree describes the namespace the suite builds.
 type Tree struct {
 	Root  string // namespace root (pfn of "/")
 	Space string // partition directory of space "data"
 }
+
+// DataDir is the data directory of the partition (where XA data files
+// live).
+func (tr Tree) DataDir() string { return filepath.Join(tr.Space, "data") }
 
 // Build creates the suite's namespace under dir:
 //
@@ -96,7 +101,7 @@ func Run(t *testing.T, newCatalog Factory) {
 	ctx := context.Background()
 	t.Run("Lookup", func(t *testing.T) {
 		tr := Build(t, t.TempDir())
-		c := newCatalog(t, tr.Root)
+		c := newCatalog(t, tr)
 		e, err := c.Lookup(ctx, "/a/mod.dat", catalog.WantAll)
 		if err != nil {
 			t.Fatal(err)
@@ -132,7 +137,7 @@ func Run(t *testing.T, newCatalog Factory) {
 	})
 	t.Run("Walk", func(t *testing.T) {
 		tr := Build(t, t.TempDir())
-		c := newCatalog(t, tr.Root)
+		c := newCatalog(t, tr)
 		walk := func(lfn string, o catalog.WalkOptions) []string {
 			t.Helper()
 			var got []string
@@ -195,7 +200,7 @@ func Run(t *testing.T, newCatalog Factory) {
 	})
 	t.Run("Apply", func(t *testing.T) {
 		tr := Build(t, t.TempDir())
-		c := newCatalog(t, tr.Root)
+		c := newCatalog(t, tr)
 		n, err := c.Apply(ctx, "/a/xa.dat",
 			catalog.Change{Kind: catalog.SetCopyTime, Time: 42},
 			catalog.Change{Kind: catalog.SetPin, Pin: meta.Pin{Flags: meta.PinIdle, Time: 3600}},
@@ -220,4 +225,55 @@ func Run(t *testing.T, newCatalog Factory) {
 			t.Error("Apply on a missing file succeeded")
 		}
 	})
+	t.Run("ApplyStaysInside", func(t *testing.T) {
+		// A namespace entry leading outside the namespace root and the
+		// partitions (a symlink as the final component, or through a
+		// symlinked directory) is never changed.
+		tr := Build(t, t.TempDir())
+		outside := t.TempDir()
+		secret := filepath.Join(outside, "secret")
+		if err := os.WriteFile(secret, []byte("not frm's"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(secret, filepath.Join(tr.Root, "a/escape.dat")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(tr.Root, "b/out")); err != nil {
+			t.Fatal(err)
+		}
+		c := newCatalog(t, tr)
+		for _, lfn := range []string{"/a/escape.dat", "/b/out/secret"} {
+			for _, ch := range []catalog.Change{
+				{Kind: catalog.SetPin, Pin: meta.Pin{Flags: meta.PinForever}},
+				{Kind: catalog.SetCopyTime, Time: 1},
+				{Kind: catalog.SetMem, Mem: meta.MemMap},
+				{Kind: catalog.SetChecksum, Checksum: meta.Checksum{Alg: "adler32", Value: []byte{1, 2, 3, 4}}},
+			} {
+				if n, err := c.Apply(ctx, lfn, ch); err == nil {
+					t.Errorf("Apply(%s, kind %d) = %d, nil; want a refusal", lfn, ch.Kind, n)
+				}
+			}
+		}
+		if names, err := listAttrs(secret); err != nil || len(names) > 0 {
+			t.Errorf("attributes on the file outside: %q %v", names, err)
+		}
+	})
+}
+
+func listAttrs(path string) ([]string, error) {
+	cs, err := meta.ListChecksums(path)
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Alg)
+	}
+	for _, get := range []func(string) (bool, error){
+		func(p string) (bool, error) { _, ok, err := meta.GetCopyTime(p); return ok, err },
+		func(p string) (bool, error) { _, ok, err := meta.GetPin(p); return ok, err },
+		func(p string) (bool, error) { _, ok, err := meta.GetMem(p); return ok, err },
+	} {
+		if ok, err := get(path); err != nil || ok {
+			out = append(out, "XrdFrm")
+		}
+	}
+	return out, err
 }

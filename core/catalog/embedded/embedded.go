@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"frm/core/catalog"
+	"frm/core/guard"
 	"frm/core/meta"
 	"frm/core/names"
 	"frm/core/space"
@@ -26,13 +28,23 @@ import (
 type Catalog struct {
 	names   names.Mapper
 	failDir string // oss.xfr fdir: fail files live at failDir+pfn+".fail"
+	roots   *guard.Roots
 }
 
 // New returns a catalog over the namespace mapped by m. failDir, when not
 // empty, is where .fail files are kept instead of beside the files.
-func New(m names.Mapper, failDir string) *Catalog {
-	return &Catalog{names: m, failDir: strings.TrimRight(failDir, "/")}
+// dataDirs are the partitions' data directories: Apply changes a file only
+// when its namespace entry leads into the namespace root or one of them.
+func New(m names.Mapper, failDir string, dataDirs ...string) *Catalog {
+	root := m.LocalRoot()
+	if root == "" {
+		root = "/"
+	}
+	return &Catalog{names: m, failDir: strings.TrimRight(failDir, "/"), roots: guard.NewRoots(append([]string{root}, dataDirs...)...)}
 }
+
+// Roots are the directories the catalog's changes may reach.
+func (c *Catalog) Roots() *guard.Roots { return c.roots }
 
 // FailPath is the .fail side file of pfn.
 func (c *Catalog) FailPath(pfn string) string { return c.failDir + pfn + ".fail" }
@@ -162,10 +174,23 @@ func setStat(e *catalog.Entry, st *unix.Stat_t) {
 	e.Mode = st.Mode
 }
 
-// Apply implements catalog.Catalog. Attributes are set through the
-// namespace symlink, so for XA files they land on the data file.
+// Apply implements catalog.Catalog. The changes are made on the data file
+// (for XA files the target of the namespace symlink), which must lie in
+// the namespace root or a partition, under the residency lock (package
+// guard): a change never lands on a file outside the site, and a change
+// that loses the race with a purge finds the file gone instead of writing
+// onto a removed one.
 func (c *Catalog) Apply(ctx context.Context, lfn string, changes ...catalog.Change) (int, error) {
-	pfn := c.names.PFNClean(lfn)
+	ns := c.names.PFNClean(lfn)
+	f, err := guard.OpenLocked(ctx, ns, c.roots)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("%s: %w", ns, catalog.ErrNotExist)
+		}
+		return 0, err
+	}
+	defer f.Close()
+	pfn := f.Path()
 	n := 0
 	for _, ch := range changes {
 		if err := ctx.Err(); err != nil {
@@ -194,7 +219,7 @@ func (c *Catalog) Apply(ctx context.Context, lfn string, changes ...catalog.Chan
 			err = fmt.Errorf("unknown change kind %d", ch.Kind)
 		}
 		if err != nil {
-			return n, fmt.Errorf("%s: %w", pfn, err)
+			return n, fmt.Errorf("%s: %w", ns, err)
 		}
 		if changed {
 			n++

@@ -13,8 +13,8 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	catalogtest.Run(t, func(t *testing.T, root string) catalog.Catalog {
-		return New(names.NewMapper(root, ""), "")
+	catalogtest.Run(t, func(t *testing.T, tr catalogtest.Tree) catalog.Catalog {
+		return New(names.NewMapper(tr.Root, ""), "", tr.DataDir())
 	})
 }
 

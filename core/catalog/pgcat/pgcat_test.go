@@ -39,10 +39,10 @@ func newDB(t testing.TB, srv *pgtest.Server) (*pgxpool.Pool, string) {
 
 // importTree imports the namespace at root and returns the pg catalog over
 // it, writing through to the embedded catalog.
-func importTree(t testing.TB, pool *pgxpool.Pool, root string) *Catalog {
+func importTree(t testing.TB, pool *pgxpool.Pool, root string, dataDirs ...string) *Catalog {
 	t.Helper()
 	m := names.NewMapper(root, "")
-	fs := embedded.New(m, "")
+	fs := embedded.New(m, "", dataDirs...)
 	if _, err := Import(context.Background(), pool, fs, "/", ImportOptions{Host: "h1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -51,9 +51,9 @@ func importTree(t testing.TB, pool *pgxpool.Pool, root string) *Catalog {
 
 func TestConformance(t *testing.T) {
 	srv := pgtest.Shared(t)
-	catalogtest.Run(t, func(t *testing.T, root string) catalog.Catalog {
+	catalogtest.Run(t, func(t *testing.T, tr catalogtest.Tree) catalog.Catalog {
 		pool, _ := newDB(t, srv)
-		return importTree(t, pool, root)
+		return importTree(t, pool, tr.Root, tr.DataDir())
 	})
 }
 
@@ -62,7 +62,7 @@ func TestImportTwiceAndPartition(t *testing.T) {
 	pool, _ := newDB(t, srv)
 	tr := catalogtest.Build(t, t.TempDir())
 	ctx := context.Background()
-	fs := embedded.New(names.NewMapper(tr.Root, ""), "")
+	fs := embedded.New(names.NewMapper(tr.Root, ""), "", tr.DataDir())
 	st1, err := Import(ctx, pool, fs, "/", ImportOptions{Host: "h1", BatchSize: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestWriteThroughFailureRollsBack(t *testing.T) {
 	srv := pgtest.Shared(t)
 	pool, _ := newDB(t, srv)
 	tr := catalogtest.Build(t, t.TempDir())
-	c := importTree(t, pool, tr.Root)
+	c := importTree(t, pool, tr.Root, tr.DataDir())
 	ctx := context.Background()
 	// The data file of dangling.dat is missing: the xattr cannot be set.
 	if _, err := c.Apply(ctx, "/a/dangling.dat", catalog.Change{Kind: catalog.SetCopyTime, Time: 9}); err == nil {
@@ -133,7 +133,7 @@ func TestConcurrentApplyCounts(t *testing.T) {
 	srv := pgtest.Shared(t)
 	pool, _ := newDB(t, srv)
 	tr := catalogtest.Build(t, t.TempDir())
-	c := importTree(t, pool, tr.Root)
+	c := importTree(t, pool, tr.Root, tr.DataDir())
 	ctx := context.Background()
 	c.Apply(ctx, "/a/plain.dat", catalog.Change{Kind: catalog.SetPin, Pin: meta.Pin{Flags: meta.PinForever}})
 	// Eight clearers race; the row lock lets exactly one see the pin.
@@ -163,7 +163,7 @@ func TestSurvivesDroppedConnections(t *testing.T) {
 	srv := pgtest.Start(t) // its own: it kills connections and restarts the server
 	pool, _ := newDB(t, srv)
 	tr := catalogtest.Build(t, t.TempDir())
-	c := importTree(t, pool, tr.Root)
+	c := importTree(t, pool, tr.Root, tr.DataDir())
 	ctx := context.Background()
 	if _, err := c.Lookup(ctx, "/a/plain.dat", catalog.WantAll); err != nil {
 		t.Fatal(err)
