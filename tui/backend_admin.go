@@ -51,6 +51,8 @@ func problemOf(ev site.AuditEvent) model.AuditProblem {
 		} else {
 			p.Kind, p.Fix = "pfn points elsewhere", "repoint symlink "+ev.PFN+" to "+ev.Data+" (now to missing "+ev.Other+")"
 		}
+	case site.DataXrefStale:
+		p.Kind, p.Name, p.Fix = "stale xref", ev.Data, "rewrite the back reference of "+ev.Data+" to "+ev.Other+" (it names "+ev.PFN+")"
 	case site.UsageMismatch:
 		p.Kind, p.Name, p.Space, p.Claimed, p.Other = "usage mismatch", ev.Space, ev.Space, ev.Claimed,
 			fmt.Sprintf("log %s, disk %s", model.Bytes(ev.Claimed), model.Bytes(ev.Size))

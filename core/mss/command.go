@@ -21,6 +21,10 @@ type CommandOptions struct {
 	// CopyOutURL are used instead when the rfn is a URL ("scheme://...").
 	// Each is an argument vector whose first element is the program.
 	CopyIn, CopyOut, CopyInURL, CopyOutURL []string
+	// Rename, when set, renames an MSS copy: $SRC is the old rfn, $DST
+	// the new one (see Command.Rename). Without it the backend cannot
+	// rename (Properties.Rename is false).
+	Rename []string
 	// Timeout bounds one copy (0 = none). When it expires the command's
 	// whole process group is killed and the transfer fails (Transient).
 	Timeout time.Duration
@@ -110,9 +114,9 @@ func NewCommand(o CommandOptions) (*Command, error) {
 	if len(o.CopyIn)+len(o.CopyOut)+len(o.CopyInURL)+len(o.CopyOutURL) == 0 {
 		return nil, Permanent(errors.New("mss command: no copy command configured"))
 	}
-	for _, argv := range [][]string{o.CopyIn, o.CopyOut, o.CopyInURL, o.CopyOutURL} {
+	for _, argv := range [][]string{o.CopyIn, o.CopyOut, o.CopyInURL, o.CopyOutURL, o.Rename} {
 		if len(argv) > 0 && argv[0] == "" {
-			return nil, Permanent(errors.New("mss command: copy command with an empty program name"))
+			return nil, Permanent(errors.New("mss command: command with an empty program name"))
 		}
 	}
 	if o.StatAlg == "" {
@@ -129,9 +133,10 @@ func NewCommand(o CommandOptions) (*Command, error) {
 func (c *Command) Name() string { return "command" }
 
 // Properties: stores are as atomic as the command makes them (assume
-// not), no checksum is recorded, Stat works only with a local root.
+// not), no checksum is recorded, Stat works only with a local root,
+// renames only with a rename command.
 func (c *Command) Properties() Properties {
-	return Properties{CanStat: c.localView()}
+	return Properties{CanStat: c.localView(), Rename: len(c.o.Rename) > 0}
 }
 
 func isURL(s string) bool {
@@ -193,7 +198,7 @@ func (c *Command) Fetch(ctx context.Context, req Request, dst, alg string) (res 
 		return Result{}, classifyErrno(err, false)
 	}
 	v := newCopyVars(req, req.RFN, dst, dst)
-	if err := c.run(ctx, expandArgs(argv, v.lookup)); err != nil {
+	if err := c.run(ctx, "copy command", expandArgs(argv, v.lookup)); err != nil {
 		if !IsNotExist(err) && !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
 			if _, serr := os.Stat(req.RFN); errors.Is(serr, fs.ErrNotExist) {
 				return Result{}, NotExist(fmt.Errorf("%w (%s does not exist)", err, req.RFN))
@@ -232,7 +237,7 @@ func (c *Command) Store(ctx context.Context, req Request, src, alg string) (Resu
 		pfn = src
 	}
 	v := newCopyVars(req, src, req.RFN, pfn)
-	if err := c.run(ctx, expandArgs(argv, v.lookup)); err != nil {
+	if err := c.run(ctx, "copy command", expandArgs(argv, v.lookup)); err != nil {
 		return Result{}, err
 	}
 	if after, err := os.Stat(src); err != nil || changed(st, after) {
@@ -274,9 +279,53 @@ func (c *Command) pick(rfn string, plain, url []string, dir string) ([]string, e
 // stderrMax bounds the standard error kept for the error message.
 const stderrMax = 4 << 10
 
+// Rename runs the rename command with $SRC = from and $DST = to (the
+// only variables; others stay literal), expanded like the copy commands
+// and never through a shell. Its exit status is read like a copy
+// command's: 2 means from does not exist. The command must create to's
+// parents and must refuse to replace an existing to (ln(1) then rm(1)
+// does both on a file system; mv(1) replaces). With a local view of the
+// MSS frm also checks before (from exists, to does not: ErrExist) and
+// after (to exists, from is gone).
+func (c *Command) Rename(ctx context.Context, from, to string) error {
+	if len(c.o.Rename) == 0 {
+		return Permanent(fmt.Errorf("mss command: rename %s: no rename command configured (rename_cmd): %w", from, ErrNotSupported))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.local(to) {
+		if _, err := os.Lstat(to); err == nil {
+			return Permanent(fmt.Errorf("mss command: rename %s to %s: %w", from, to, ErrExist))
+		}
+	}
+	if c.local(from) {
+		if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {
+			return NotExist(fmt.Errorf("mss command: rename %s: %w", from, err))
+		}
+	}
+	vars := map[string]string{"SRC": from, "DST": to}
+	argv := expandArgs(c.o.Rename, func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	})
+	if err := c.run(ctx, "rename command", argv); err != nil {
+		return err
+	}
+	if c.local(to) {
+		if _, err := os.Stat(to); err != nil {
+			return Permanent(fmt.Errorf("mss command: rename command %s reported success but left no %s", argv[0], to))
+		}
+		if _, err := os.Lstat(from); err == nil {
+			return Permanent(fmt.Errorf("mss command: rename command %s reported success but left %s", argv[0], from))
+		}
+	}
+	return nil
+}
+
 // run executes argv in its own process group and classifies the outcome
-// (see Command).
-func (c *Command) run(ctx context.Context, argv []string) error {
+// (see Command); what names the command in errors ("copy command").
+func (c *Command) run(ctx context.Context, what string, argv []string) error {
 	rctx := ctx
 	if c.o.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -305,7 +354,7 @@ func (c *Command) run(ctx context.Context, argv []string) error {
 	if err == nil {
 		return nil
 	}
-	desc := fmt.Sprintf("copy command %s", argv[0])
+	desc := fmt.Sprintf("%s %s", what, argv[0])
 	stderr := tail.String()
 	msg := func(what string) string {
 		if stderr == "" {

@@ -24,6 +24,10 @@ var (
 	cpOut = []string{"/bin/sh", "-c", `mkdir -p "$(dirname "$1")" && cp "$0" "$1"`, "$SRC", "$DST"}
 	// cpIn2 follows xrootd's convention: exit status 2 for a missing file.
 	cpIn2 = []string{"/bin/sh", "-c", `test -e "$0" || { echo "no such file: $0" >&2; exit 2; }; exec cp "$0" "$1"`, "$SRC", "$DST"}
+	// mvCmd renames without replacing (ln fails on an existing name).
+	mvCmd = []string{"/bin/sh", "-c", `mkdir -p "$(dirname "$1")" && ln -- "$0" "$1" && rm -- "$0"`, "$SRC", "$DST"}
+	// mvCmd2 is mvCmd with exit status 2 for a missing source.
+	mvCmd2 = []string{"/bin/sh", "-c", `test -e "$0" || exit 2; mkdir -p "$(dirname "$1")" && ln -- "$0" "$1" && rm -- "$0"`, "$SRC", "$DST"}
 )
 
 func newCommand(t *testing.T, o mss.CommandOptions) *mss.Command {
@@ -40,7 +44,7 @@ func newCommand(t *testing.T, o mss.CommandOptions) *mss.Command {
 func TestCommandConformance(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "mss")
 	os.MkdirAll(root, 0o755)
-	b := newCommand(t, mss.CommandOptions{CopyIn: cpIn, CopyOut: cpOut, RemoteRoot: root, Timeout: time.Minute})
+	b := newCommand(t, mss.CommandOptions{CopyIn: cpIn, CopyOut: cpOut, Rename: mvCmd, RemoteRoot: root, Timeout: time.Minute})
 	msstest.Run(t, b, func(lfn string) string { return root + lfn })
 }
 
@@ -49,7 +53,7 @@ func TestCommandConformance(t *testing.T) {
 // copy-in command reports a missing file with exit status 2.
 func TestCommandConformanceOpaque(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "mss")
-	b := newCommand(t, mss.CommandOptions{CopyIn: cpIn2, CopyOut: cpOut})
+	b := newCommand(t, mss.CommandOptions{CopyIn: cpIn2, CopyOut: cpOut, Rename: mvCmd2})
 	msstest.Run(t, b, func(lfn string) string { return root + lfn })
 	if _, err := b.Stat(context.Background(), root+"/none"); !errors.Is(err, mss.ErrNoStat) || mss.IsNotExist(err) {
 		t.Errorf("Stat without a local view: %v, want ErrNoStat", err)

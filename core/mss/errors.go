@@ -23,6 +23,9 @@ var (
 	// ErrModified: the source changed while it was being copied (size or
 	// mtime differ before and after). Wrapped as Transient.
 	ErrModified = errors.New("file modified during copy")
+	// ErrExist: a Rename's new name exists already (it is never
+	// replaced). Wrapped as Permanent.
+	ErrExist = errors.New("mss: the new name exists")
 	// ErrBadName: the rfn is not acceptable to the backend (relative,
 	// not clean, outside the remote root). Wrapped as Permanent.
 	ErrBadName = errors.New("mss: invalid remote name")
@@ -91,6 +94,15 @@ func Outage(err error) error { return classify(classOutage, err) }
 
 // IsOutage reports whether err's outermost class is Outage.
 func IsOutage(err error) bool { return err != nil && classOf(err) == classOutage }
+
+// Retriable reports whether err is a passing fault worth another try
+// (package retry): transient or unclassified, and not ErrNoStat (an
+// answer, not a failure). A missing object, a permanent failure and an
+// outage are not: an outage is waited out as a whole, not retried per
+// file.
+func Retriable(err error) bool {
+	return err != nil && !IsNotExist(err) && !IsPermanent(err) && !IsOutage(err) && !errors.Is(err, ErrNoStat)
+}
 
 // Class names err's class for logs and status: "not exist", "transient",
 // "permanent", "outage", or "unknown" when unclassified.

@@ -16,9 +16,17 @@
 // Open builds the configured one. Every backend is safe for concurrent
 // use. Decorators wrap a Backend instead of living inside each one; they
 // implement Unwrap() Backend so optional capabilities can be discovered
-// below them (see PropertiesOf, ProbeOf). Retries are not a decorator:
-// the transfer engine retries whole transfers with frm's one retry
-// policy (package retry), as transfer.retries says.
+// below them (see PropertiesOf, ProbeOf, RenamerOf). Retries are not a
+// decorator: the transfer engine retries whole transfers with frm's one
+// retry policy (package retry), as transfer.retries says.
+//
+// # Optional capabilities
+//
+// Beyond Backend, a backend may implement small optional interfaces
+// (rclone's Copier, Mover ...), found by type assertion through the
+// decorators: Renamer (RenamerOf) gives an MSS copy a new name without
+// moving its data through frm; Prober (ProbeOf) tells whether the MSS as
+// a whole is usable.
 //
 // # Errors
 //
@@ -176,6 +184,9 @@ type Properties struct {
 	// CanStat: Stat answers for every rfn (never ErrNoStat) and Remove
 	// works.
 	CanStat bool
+	// Rename: the backend's Renamer can rename (the command backend only
+	// with a rename command). See RenamerOf.
+	Rename bool
 }
 
 // Describer is the optional interface through which a backend reports
@@ -205,6 +216,52 @@ func PropertiesOf(b Backend) Properties {
 		b = u.Unwrap()
 	}
 	return Properties{}
+}
+
+// Renamer is the optional capability of a backend that can give an MSS
+// copy a new name in place: a posix rename, an S3 server-side copy then
+// delete, an administrator's rename command. frm renames a migrated
+// file's copy when the file is renamed in the namespace, so the copy
+// stays reachable under the new name (see site.Mv). Find it with
+// RenamerOf.
+type Renamer interface {
+	// Rename gives the MSS copy from the name to, creating to's parent
+	// "directories" as needed. It MUST NOT replace an existing to: that
+	// fails with an error wrapping ErrExist (Permanent) where the backend
+	// can tell, and with some error otherwise. A missing from fails with
+	// an error satisfying IsNotExist. On success to has from's data,
+	// size, mtime and recorded checksum (what Stat reported for from),
+	// and from no longer exists. A failed Rename leaves from in place; it
+	// may leave a complete copy under to as well (S3: the delete after
+	// the copy failed), never a partial one where the MSS can promise it.
+	// Retrying a Rename that failed is safe.
+	Rename(ctx context.Context, from, to string) error
+}
+
+// RenamerOf returns the Renamer of b, looking through decorators: the
+// outermost one in the chain, so a decorator's retries apply to renames
+// too. ok is false when no backend in the chain implements Renamer, when
+// a decorator without Unwrap hides it, or when the backend reports it
+// cannot rename (Properties.Rename false: the command backend without a
+// rename command).
+func RenamerOf(b Backend) (r Renamer, ok bool) {
+	if !PropertiesOf(b).Rename {
+		return nil, false
+	}
+	for b != nil {
+		if rn, isR := b.(Renamer); isR && r == nil {
+			r = rn
+		}
+		u, isU := b.(Unwrapper)
+		if !isU {
+			// The innermost backend must implement it: a decorator's
+			// Rename only forwards.
+			_, base := b.(Renamer)
+			return r, base && r != nil
+		}
+		b = u.Unwrap()
+	}
+	return nil, false
 }
 
 // Open builds the backend cfg.MSS.Backend names ("" is inferred as
@@ -250,6 +307,7 @@ func Open(cfg *config.Config) (Backend, error) {
 			CopyOut:         cfg.MSS.CopyOut,
 			CopyInURL:       cfg.MSS.CopyInURL,
 			CopyOutURL:      cfg.MSS.CopyOutURL,
+			Rename:          cfg.MSS.RenameCmd,
 			Timeout:         time.Duration(cfg.MSS.CopyTimeout),
 			RemoteRoot:      cfg.RemoteRoot,
 			StatAlg:         alg,

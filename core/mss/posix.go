@@ -75,9 +75,9 @@ func NewPosix(o PosixOptions) (*Posix, error) {
 func (p *Posix) Name() string { return "posix" }
 
 // Properties: stores are atomic (rename), checksums are recorded where the
-// file system keeps user xattrs, every name can be stat'ed.
+// file system keeps user xattrs, every name can be stat'ed and renamed.
 func (p *Posix) Properties() Properties {
-	return Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true}
+	return Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true, Rename: true}
 }
 
 // Probe implements Prober: the remote root must be there (a directory).
@@ -300,4 +300,40 @@ func (p *Posix) Remove(ctx context.Context, rfn string) error {
 		return nil
 	}
 	return classifyErrno(err, false)
+}
+
+// Rename renames the file from to to (a rename(2) in the MSS tree: the
+// inode, its mtime and its user.XrdCks record go along), creating to's
+// parent directories (0755) and never replacing an existing to (see
+// renameNoReplace). Both directories are synced so the rename is durable.
+func (p *Posix) Rename(ctx context.Context, from, to string) error {
+	if err := p.check(from); err != nil {
+		return err
+	}
+	if err := p.check(to); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st, err := os.Lstat(from)
+	if err != nil {
+		return classifyErrno(fmt.Errorf("mss posix: rename %s: %w", from, err), true)
+	}
+	if !st.Mode().IsRegular() {
+		return Permanent(fmt.Errorf("mss posix: rename %s: not a regular file", from))
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return classifyErrno(fmt.Errorf("mss posix: rename %s: %w", from, err), false)
+	}
+	if err := renameNoReplace(from, to); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return Permanent(fmt.Errorf("mss posix: rename %s to %s: %w", from, to, ErrExist))
+		}
+		return classifyErrno(fmt.Errorf("mss posix: rename %s to %s: %w", from, to, err), true)
+	}
+	if err := syncDir(filepath.Dir(to)); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(from))
 }

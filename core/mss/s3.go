@@ -183,9 +183,9 @@ func NewS3(o S3Options) (*S3, error) {
 func (s *S3) Name() string { return "s3" }
 
 // Properties: PUT and completed multipart uploads are atomic, checksums
-// are recorded as user metadata, every key can be stat'ed.
+// are recorded as user metadata, every key can be stat'ed and renamed.
 func (s *S3) Properties() Properties {
-	return Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true}
+	return Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true, Rename: true}
 }
 
 // Key returns the object key of rfn.
@@ -412,6 +412,74 @@ func (s *S3) Probe(ctx context.Context) error {
 		return Outage(fmt.Errorf("mss s3: bucket %s does not exist", s.bucket))
 	}
 	return nil
+}
+
+// Rename gives the object of from the key of to: a server-side copy
+// (ComposeObject: one CopyObject up to 5 GiB, a multipart copy above it;
+// either way the new object appears whole, with the source's user
+// metadata, so the recorded checksum and mtime go along), then the
+// removal of from. S3 has no rename and no portable "copy unless the
+// destination exists": an existing to is refused after a HEAD, so a store
+// to the same key racing with the rename could be replaced. The copy is
+// pinned to the ETag the source had when looked at, so a source replaced
+// meanwhile fails the copy instead of being copied half old, half new.
+//
+// If the removal fails the object exists under both keys and the error
+// is returned; a retry finds to already holding the same object (see
+// sameObject) and only removes from.
+func (s *S3) Rename(ctx context.Context, from, to string) error {
+	src, err := s.Key(from)
+	if err != nil {
+		return err
+	}
+	dst, err := s.Key(to)
+	if err != nil {
+		return err
+	}
+	si, err := s.c.StatObject(ctx, s.bucket, src, minio.StatObjectOptions{})
+	if err != nil {
+		err = s.err(ctx, "rename: stat", src, err)
+		if IsNotExist(err) {
+			if aerr := s.checkAccess(ctx); aerr != nil {
+				return aerr
+			}
+		}
+		return err
+	}
+	di, err := s.c.StatObject(ctx, s.bucket, dst, minio.StatObjectOptions{})
+	switch err = s.err(ctx, "rename: stat", dst, err); {
+	case err == nil && sameObject(si, di):
+		// An earlier attempt copied it and failed to remove the source.
+	case err == nil:
+		return Permanent(fmt.Errorf("mss s3: rename %s/%s to %s: %w", s.bucket, src, dst, ErrExist))
+	case !IsNotExist(err):
+		return err
+	default:
+		_, err = s.c.ComposeObject(ctx,
+			minio.CopyDestOptions{Bucket: s.bucket, Object: dst},
+			minio.CopySrcOptions{Bucket: s.bucket, Object: src, MatchETag: si.ETag})
+		if err != nil {
+			return s.err(ctx, "rename: copy to "+dst+" from", src, err)
+		}
+	}
+	if err := s.c.RemoveObject(ctx, s.bucket, src, minio.RemoveObjectOptions{}); err != nil {
+		return s.err(ctx, "rename: remove (the copy "+dst+" is made)", src, err)
+	}
+	return nil
+}
+
+// sameObject reports whether b is a server-side copy of a: the same size
+// and either the same ETag (a single-part copy) or the same recorded
+// checksum and mtime (a multipart copy gets an ETag of its own).
+func sameObject(a, b minio.ObjectInfo) bool {
+	if a.Size != b.Size {
+		return false
+	}
+	if a.ETag == b.ETag {
+		return true
+	}
+	ca, cb := metaChecksum(a.UserMetadata, ""), metaChecksum(b.UserMetadata, "")
+	return ca != nil && cb != nil && *ca == *cb && objMtime(a).Equal(objMtime(b))
 }
 
 // err adds context to err and classifies it (see S3).

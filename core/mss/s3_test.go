@@ -379,3 +379,34 @@ func TestS3ParallelBackends(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestS3RenameResumes: a rename whose copy was made but whose removal of
+// the old key failed (both keys hold the object) completes when tried
+// again; a multipart object keeps its metadata through the copy.
+func TestS3RenameResumes(t *testing.T) {
+	g := startGateway(t)
+	b := g.backend(t)
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "src")
+	p := bytes.Repeat([]byte("frm!"), (2*mss.MinPartSize+3)/4)
+	os.WriteFile(src, p, 0o644)
+	res, err := b.Store(ctx, mss.Request{RFN: s3RFN("/r/old.dat")}, src, "adler32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The state an interrupted Rename leaves: the same object under both keys.
+	if _, err := g.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s3Bucket, Object: s3Prefix + "/r/new.dat"},
+		minio.CopySrcOptions{Bucket: s3Bucket, Object: s3Prefix + "/r/old.dat"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Rename(ctx, s3RFN("/r/old.dat"), s3RFN("/r/new.dat")); err != nil {
+		t.Fatalf("Rename after an interrupted one: %v", err)
+	}
+	if _, err := b.Stat(ctx, s3RFN("/r/old.dat")); !mss.IsNotExist(err) {
+		t.Errorf("old key: %v, want IsNotExist", err)
+	}
+	info, err := b.Stat(ctx, s3RFN("/r/new.dat"))
+	if err != nil || info.Size != int64(len(p)) || info.Checksum == nil || info.Checksum.Hex != res.Checksum.Hex {
+		t.Errorf("new key: %+v, %v; want the stored object with checksum %v", info, err, res.Checksum)
+	}
+}

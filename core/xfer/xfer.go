@@ -213,7 +213,7 @@ const maxBackoff = time.Minute
 // checksum mismatch.
 func retriable(err error) bool {
 	switch {
-	case mss.IsNotExist(err), mss.IsPermanent(err), mss.IsOutage(err),
+	case !mss.Retriable(err),
 		errors.Is(err, ErrPreviouslyFailed), errors.Is(err, ErrNotResident), errors.Is(err, ErrChecksum),
 		errors.Is(err, ErrBadRequest), errors.Is(err, ErrRemoved):
 		return false
