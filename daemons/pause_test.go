@@ -1,13 +1,18 @@
 package daemons
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"frm/core/config"
+	"frm/core/meta"
 	"frm/core/retry"
+	"frm/core/site"
 	"frm/core/xrdq"
 )
 
@@ -106,5 +111,55 @@ func TestBadCGIFailsOnlyItsRequest(t *testing.T) {
 	pfn := filepath.Join(s.cfg.LocalRoot, "/store/cgi/f")
 	if _, err := os.Stat(pfn + ".fail"); err == nil {
 		t.Error(".fail written for one request's bad cgi")
+	}
+}
+
+// TestNoRoomWaitsForThePurger: a stage that finds no room on disk is no
+// failure: the request waits (holding no slot), the purger is woken,
+// frees space, and the stage then goes through. Before, the file got a
+// .fail that refused it for 3 hours, even after the purge.
+func TestNoRoomWaitsForThePurger(t *testing.T) {
+	s := newSite(t, func(c *config.Config) {
+		for i := range c.Spaces {
+			if c.Spaces[i].Name == "public" {
+				for j := range c.Spaces[i].Partitions {
+					c.Spaces[i].Partitions[j].Cap = 4000
+				}
+			}
+		}
+		c.Purge.WaitTime = config.Duration(time.Hour) // only the wake-up purges
+		c.Purge.Policies = []config.Policy{{Space: "*", Min: "10%", Max: "90%", Hold: 0}}
+	})
+	st, err := site.Open(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sp, _ := st.Spaces.Get("public")
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	// Every partition full of old migrated files.
+	for i := 0; i < 4*len(sp.Partitions); i++ {
+		lfn := fmt.Sprintf("/store/old/f%d", i)
+		pfn, err := st.Place(context.Background(), lfn, "public", strings.NewReader(strings.Repeat("o", 990)), 990)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(pfn, old, old)
+		if err := meta.SetCopyTime(pfn, old.Unix()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mssFile(t, "/store/new/big", strings.Repeat("n", 2000))
+	r := start(t, s, "stage", "purge")
+	queueAdd(t, s, "+ r1 - 1 r /store/new/big")
+	r.d.Transfer.Wake()
+	r.waitEvent(t, "requeued", "/store/new/big")
+	r.waitEvent(t, "done", "/store/new/big")
+	pfn := filepath.Join(s.cfg.LocalRoot, "/store/new/big")
+	if _, err := os.Stat(pfn + ".fail"); err == nil {
+		t.Error(".fail written for lack of room")
+	}
+	if b, _ := os.ReadFile(pfn); len(b) != 2000 {
+		t.Errorf("staged %d bytes", len(b))
 	}
 }

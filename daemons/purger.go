@@ -18,6 +18,9 @@ type Purger struct {
 	Site    *site.Site
 	Log     *slog.Logger
 	OnEvent func(Event)
+	// OnFreed is called after a cycle that removed files (stages waiting
+	// for room try again).
+	OnFreed func()
 	// leader, with a shared catalog, elects this host to purge a space
 	// or not; nil purges every space (one host).
 	leader *purgeLeader
@@ -98,6 +101,9 @@ func (p *Purger) Run(ctx context.Context) error {
 	}
 	for {
 		st := p.Cycle(ctx)
+		if st.Files > 0 && p.OnFreed != nil {
+			p.OnFreed()
+		}
 		p.mu.Lock()
 		p.last = st
 		wait := p.waitTime

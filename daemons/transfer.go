@@ -109,6 +109,9 @@ type Transfer struct {
 	// PauseBackoff spaces the probes of a paused direction (guarded by
 	// mu once running).
 	PauseBackoff retry.Policy
+	// OnNoRoom is called when a stage finds no room on disk (the daemon
+	// wakes its purger).
+	OnNoRoom func()
 	// OnPause is told when a direction (0 in, 1 out) pauses because the
 	// MSS is unavailable, and when it resumes (metrics).
 	OnPause func(dir int, paused bool)
@@ -129,6 +132,9 @@ type Transfer struct {
 	draining bool
 	paused   [2]*mssPause // directions paused by an MSS outage (pause.go)
 	runCtx   context.Context
+	// waitRoom: jobs (by key) that found no room on disk, and until when
+	// they wait (RoomFreed ends every wait).
+	waitRoom map[string]time.Time
 }
 
 // NewTransfer returns a transfer daemon over the queue in dir.
@@ -370,9 +376,16 @@ func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
 	slots := t.slots(dir)
 	// Records already served (running) or for a running lfn (merge).
 	var fresh []candidate
+	now := time.Now()
 	for _, c := range cands {
 		if t.busy[c.rec.slot()] {
 			continue
+		}
+		if until, ok := t.waitRoom[c.key]; ok {
+			if now.Before(until) {
+				continue // waits for the purger to free space
+			}
+			delete(t.waitRoom, c.key)
 		}
 		if j := t.running[c.key]; j != nil {
 			j.recs = append(j.recs, c.rec)
@@ -494,6 +507,29 @@ func (t *Transfer) finish(d *job) {
 			}
 		}
 		return
+	case out.NoRoom && !lost:
+		// Lack of room is waited out, holding no slot: the request stays
+		// queued, the purger is woken, and the file is tried again once
+		// space was freed (or after noRoomWait).
+		ev.Type, ev.Err = "requeued", "waiting for room: "+out.Err.Error()
+		t.mu.Lock()
+		if t.waitRoom == nil {
+			t.waitRoom = map[string]time.Time{}
+		}
+		t.waitRoom[d.key] = time.Now().Add(noRoomWait)
+		t.mu.Unlock()
+		t.Log.Warn("no room on disk; the request waits for the purger", "kind", d.x.Kind, "lfn", d.x.LFN, "err", out.Err)
+		t.emit(ev)
+		for _, r := range recs {
+			if r.pg != nil {
+				t.requeueShared(r, "waiting for room: "+out.Err.Error())
+			}
+		}
+		if t.OnNoRoom != nil {
+			t.OnNoRoom()
+		}
+		time.AfterFunc(noRoomWait, t.Wake)
+		return
 	case interrupted:
 		ev.Type, ev.Err = "requeued", "interrupted by shutdown"
 		t.Log.Info("transfer interrupted; request stays queued", "kind", d.x.Kind, "lfn", d.x.LFN)
@@ -551,6 +587,22 @@ func (t *Transfer) finish(d *job) {
 	// requesters told.
 	t.emit(ev)
 	if retried {
+		t.Wake()
+	}
+}
+
+// noRoomWait is how long a stage that found no room waits before it is
+// tried again when no purge frees space meanwhile.
+const noRoomWait = time.Minute
+
+// RoomFreed ends the waits of stages that found no room (a purge freed
+// space) and looks at the queue again.
+func (t *Transfer) RoomFreed() {
+	t.mu.Lock()
+	n := len(t.waitRoom)
+	t.waitRoom = nil
+	t.mu.Unlock()
+	if n > 0 {
 		t.Wake()
 	}
 }

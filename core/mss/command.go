@@ -1,6 +1,7 @@
 package mss
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,6 +44,12 @@ type CommandOptions struct {
 	// of the file (not retried); every other non-zero status but 2 is
 	// retried.
 	PermanentStatus []int
+	// GroupDir, when set, is where each running command's process group
+	// is recorded (a file named by the group id), so that the groups of
+	// a frm that was killed can be ended at its next start (KillOrphans):
+	// the command's leader dies with frm (a parent-death signal), but
+	// what it started would live on, writing files nobody will take.
+	GroupDir string
 }
 
 // Command is xrootd's frm.xfr.copycmd model: an administrator-configured
@@ -350,7 +358,12 @@ func (c *Command) run(ctx context.Context, what string, argv []string) error {
 	cmd.WaitDelay = 5 * time.Second
 	tail := &tailBuffer{max: stderrMax}
 	cmd.Stderr = tail
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		forget := c.recordGroup(cmd.Process.Pid)
+		err = cmd.Wait()
+		forget()
+	}
 	if err == nil {
 		return nil
 	}
@@ -387,6 +400,112 @@ func (c *Command) run(ctx context.Context, what string, argv []string) error {
 		return Permanent(errors.New(msg(fmt.Sprintf("ended with status %d (a permanent failure: mss.permanent_status)", status))))
 	}
 	return Transient(errors.New(msg(fmt.Sprintf("ended with status %d", status))))
+}
+
+// recordGroup notes the process group pgid in GroupDir until the command
+// ends (the returned function forgets it).
+func (c *Command) recordGroup(pgid int) func() {
+	if c.o.GroupDir == "" {
+		return func() {}
+	}
+	start, err := procStart(pgid)
+	if err != nil {
+		return func() {}
+	}
+	p := filepath.Join(c.o.GroupDir, strconv.Itoa(pgid))
+	if err := os.MkdirAll(c.o.GroupDir, 0o700); err != nil {
+		return func() {}
+	}
+	if err := os.WriteFile(p, []byte(strconv.FormatUint(start, 10)+"\n"), 0o600); err != nil {
+		return func() {}
+	}
+	return func() { os.Remove(p) }
+}
+
+// KillOrphans ends the copy commands a frm that died left running, from
+// the records in dir (CommandOptions.GroupDir): every process of each
+// recorded group started no earlier than the group's leader is killed.
+// It returns the processes killed. Call it before any transfer starts.
+func KillOrphans(dir string) (int, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	groups := map[int]uint64{}
+	for _, e := range ents {
+		pgid, err := strconv.Atoi(e.Name())
+		if err != nil || pgid <= 1 {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		start, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			continue
+		}
+		groups[pgid] = start
+	}
+	killed := 0
+	if len(groups) > 0 {
+		procs, _ := os.ReadDir("/proc")
+		for _, p := range procs {
+			pid, err := strconv.Atoi(p.Name())
+			if err != nil {
+				continue
+			}
+			pgrp, start, err := procGroup(pid)
+			if err != nil {
+				continue
+			}
+			// A group id cannot be reused while the group has members;
+			// the start time rules out a group made since by chance.
+			if lead, ok := groups[pgrp]; ok && start >= lead {
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed++
+				}
+			}
+		}
+	}
+	for pgid := range groups {
+		os.Remove(filepath.Join(dir, strconv.Itoa(pgid)))
+	}
+	return killed, nil
+}
+
+// procStart is the start time of process pid (clock ticks since boot).
+func procStart(pid int) (uint64, error) {
+	_, start, err := procGroup(pid)
+	return start, err
+}
+
+// procGroup reads the process group and start time of pid from
+// /proc/<pid>/stat.
+func procGroup(pid int) (pgrp int, start uint64, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	// "pid (comm) state ppid pgrp ..."; comm may hold anything, so the
+	// fields are counted from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	pgrp, err = strconv.Atoi(f[2])
+	if err != nil {
+		return 0, 0, err
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return pgrp, start, err
 }
 
 // Probe implements Prober: every configured copy program must be there

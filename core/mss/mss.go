@@ -279,7 +279,17 @@ func RenamerOf(b Backend) (r Renamer, ok bool) {
 //
 // cfg.Checksum.Default is the algorithm Stat prefers when an object has
 // several checksums recorded. Open adds no retries (see package retry).
-func Open(cfg *config.Config) (Backend, error) {
+func Open(cfg *config.Config) (Backend, error) { return OpenWith(cfg, OpenOptions{}) }
+
+// OpenOptions are what a daemon adds to the configuration when it opens
+// the MSS.
+type OpenOptions struct {
+	// GroupDir: see CommandOptions.GroupDir.
+	GroupDir string
+}
+
+// OpenWith is Open with o.
+func OpenWith(cfg *config.Config, o OpenOptions) (Backend, error) {
 	kind := cfg.MSS.Backend
 	if kind == "" {
 		switch {
@@ -312,6 +322,7 @@ func Open(cfg *config.Config) (Backend, error) {
 			RemoteRoot:      cfg.RemoteRoot,
 			StatAlg:         alg,
 			PermanentStatus: cfg.MSS.PermanentStatus,
+			GroupDir:        o.GroupDir,
 		})
 	case "s3":
 		s := cfg.MSS.S3

@@ -222,3 +222,90 @@ func TestStageRacingRemovalIsNoFailure(t *testing.T) {
 		t.Errorf("data file %s left behind", data)
 	}
 }
+
+// TestRestartedStageRemovesTheOldDataFile: a stage that died left its
+// placeholder pointing at a half-filled data file. The stage run again
+// removes both before it allocates a new data file. Before, only the
+// placeholder went, and the data file stayed, referred to by nothing.
+func TestRestartedStageRemovesTheOldDataFile(t *testing.T) {
+	v := newEnv(t, nil)
+	lfn := "/store/again.fits"
+	v.putMSS(t, lfn, "data\n")
+	pfn := v.s.PFN(lfn)
+	sp, _ := v.s.Spaces.Get("public")
+	old := filepath.Join(sp.Partitions[0].DataDir(), "00", "half-filled%")
+	os.MkdirAll(filepath.Dir(old), 0o755)
+	os.WriteFile(old, []byte("da"), 0o644)
+	os.MkdirAll(filepath.Dir(pfn), 0o755)
+	if err := os.Symlink(old, pfn+".anew"); err != nil {
+		t.Fatal(err)
+	}
+	if out := v.e.Run(v.ctx, Job{Kind: Stage, LFN: lfn}); !out.OK() {
+		t.Fatalf("stage: %+v", out)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("the dead stage's data file is still there")
+	}
+}
+
+// TestInflightRecover: the stages a killed process was running are
+// cleaned up at the next start from their records: placeholder and data
+// file go; a stage that finished, and data another name refers to, stay.
+func TestInflightRecover(t *testing.T) {
+	v := newEnv(t, nil)
+	in := OpenInflight(filepath.Join(t.TempDir(), "inflight"))
+	sp, _ := v.s.Spaces.Get("public")
+	dataDir := filepath.Join(sp.Partitions[0].DataDir(), "01")
+	os.MkdirAll(dataDir, 0o755)
+	mk := func(name string) (pfn, anew, data string) {
+		pfn = v.s.PFN("/store/in/" + name)
+		anew, data = pfn+".anew", filepath.Join(dataDir, name+"%")
+		os.MkdirAll(filepath.Dir(pfn), 0o755)
+		os.WriteFile(data, []byte("partial"), 0o644)
+		if err := os.Symlink(data, anew); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := in.add(pfn, anew, data); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	_, anew1, data1 := mk("dead")
+	pfn2, anew2, data2 := mk("finished")
+	os.Rename(anew2, pfn2) // it finished; only the record was left
+	if n := in.Recover(v.s, func(err error) { t.Error(err) }); n != 2 {
+		t.Errorf("Recover cleaned %d stages, want 2", n)
+	}
+	for _, p := range []string{anew1, data1} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s left behind", p)
+		}
+	}
+	if _, err := os.Stat(data2); err != nil {
+		t.Errorf("a finished stage's data file was removed: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(in.dir, "*")); len(left) != 0 {
+		t.Errorf("records left: %v", left)
+	}
+}
+
+// TestNoRoomIsNoFailure: a stage that finds no partition with room ends
+// at once (no retries holding a slot), marked NoRoom, with no .fail.
+func TestNoRoomIsNoFailure(t *testing.T) {
+	v := newEnv(t, func(c *config.Config) {
+		for i := range c.Spaces {
+			for j := range c.Spaces[i].Partitions {
+				c.Spaces[i].Partitions[j].Cap = 1 // one byte
+			}
+		}
+	})
+	lfn := "/store/big.fits"
+	v.putMSS(t, lfn, "more than one byte\n")
+	out := v.e.Run(v.ctx, Job{Kind: Stage, LFN: lfn})
+	if out.OK() || !out.NoRoom || out.Tries != 1 || !errors.Is(out.Err, ErrNoRoom) {
+		t.Fatalf("stage: %+v", out)
+	}
+	if _, err := os.Stat(v.s.PFN(lfn) + ".fail"); err == nil {
+		t.Error(".fail written for lack of room")
+	}
+}

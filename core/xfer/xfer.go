@@ -99,6 +99,10 @@ type Outcome struct {
 	// Outage: the MSS as a whole failed (see mss.Outage); nothing is
 	// wrong with the file, the request should wait.
 	Outage bool
+	// NoRoom: no partition had room for the file (or the disk filled up
+	// during the copy); the request should wait until a purge frees
+	// space.
+	NoRoom bool
 	Tries  int
 }
 
@@ -119,6 +123,9 @@ var (
 	// ErrRemoved: the file's directory went away during a stage (an
 	// administrator's rm -r): not a failed transfer.
 	ErrRemoved = errors.New("removed during the transfer")
+	// ErrNoRoom: no room on disk for the file; a condition to wait out
+	// (the purger frees space), not a failure of the file.
+	ErrNoRoom = errors.New("no room on disk")
 )
 
 // Engine runs transfers for one site.
@@ -135,6 +142,9 @@ type Engine struct {
 	Backoff time.Duration
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Inflight, when set, records the stages in progress so that a crash
+	// leaves nothing behind (see Inflight); the daemon sets it.
+	Inflight *Inflight
 }
 
 // New returns an engine with the site's settings.
@@ -215,7 +225,7 @@ func retriable(err error) bool {
 	switch {
 	case !mss.Retriable(err),
 		errors.Is(err, ErrPreviouslyFailed), errors.Is(err, ErrNotResident), errors.Is(err, ErrChecksum),
-		errors.Is(err, ErrBadRequest), errors.Is(err, ErrRemoved):
+		errors.Is(err, ErrBadRequest), errors.Is(err, ErrRemoved), errors.Is(err, ErrNoRoom):
 		return false
 	case errors.Is(err, ErrInUse), errors.Is(err, ErrModified):
 		return false // the next scan picks the file up again
@@ -229,7 +239,7 @@ func retriable(err error) bool {
 // request's bad parameters, not the refusal itself.
 func marksFailure(out Outcome) bool {
 	err := out.Err
-	return !out.Outage && !errors.Is(err, ErrPreviouslyFailed) && !errors.Is(err, ErrInUse) &&
+	return !out.Outage && !out.NoRoom && !errors.Is(err, ErrPreviouslyFailed) && !errors.Is(err, ErrInUse) &&
 		!errors.Is(err, ErrModified) && !errors.Is(err, ErrBadRequest) && !errors.Is(err, ErrRemoved)
 }
 
@@ -311,7 +321,9 @@ func (e *Engine) stage(ctx context.Context, j Job) Outcome {
 	if err := e.checkFailed(pfn); err != nil {
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
 	}
-	if ent, err := s.Catalog.Lookup(ctx, j.LFN, catalog.WantLink); err == nil && !ent.Dangling {
+	// "Already resident" is a claim about the file: the files say, not a
+	// shared catalog that may lag.
+	if ent, err := s.Files().Lookup(ctx, j.LFN, catalog.WantLink); err == nil && !ent.Dangling && ent.Type == catalog.File {
 		return Outcome{Skipped: "file already resident"}
 	}
 	var info mss.Info
@@ -328,13 +340,17 @@ func (e *Engine) stage(ctx context.Context, j Job) Outcome {
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
 	}
 	anew := pfn + ".anew"
-	os.Remove(anew) // a placeholder left by a crash
+	// A placeholder left by a stage that died goes with the data file it
+	// was filling.
+	if err := removePlaceholder(s, pfn, anew, ""); err != nil {
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+	}
 	dst := anew
 	var data string
 	if spaceName != "" {
 		data, err = e.allocate(spaceName, partDir, info.Size)
 		if err != nil {
-			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err), NoRoom: errors.Is(err, ErrNoRoom)}
 		}
 		// The placeholder link shows xrootd and frm that a stage is in
 		// progress and which data file it fills.
@@ -343,6 +359,15 @@ func (e *Engine) stage(ctx context.Context, j Job) Outcome {
 		}
 		dst = data
 	}
+	recorded, err := e.Inflight.add(pfn, anew, data)
+	if err != nil {
+		os.Remove(anew)
+		if data != "" {
+			os.Remove(data)
+		}
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+	}
+	defer recorded()
 	cleanup := func() {
 		os.Remove(anew)
 		if data != "" {
@@ -355,6 +380,11 @@ func (e *Engine) stage(ctx context.Context, j Job) Outcome {
 	res, err := e.MSS.Fetch(ctx, e.request(j, pfn, rfn), dst, e.alg())
 	if err != nil {
 		cleanup()
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			// The disk filled up under us: wait for room, fail nothing.
+			err = fmt.Errorf("%w: %w", ErrNoRoom, err)
+			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err), NoRoom: true}
+		}
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err), NotFound: mss.IsNotExist(err)}
 	}
 	if info.Checksum != nil && res.Checksum != nil && info.Checksum.Alg == res.Checksum.Alg && !strings.EqualFold(info.Checksum.Hex, res.Checksum.Hex) {
@@ -385,7 +415,7 @@ func (e *Engine) allocate(spaceName, partDir string, size int64) (string, error)
 	} else {
 		p, err := space.Choose(sp, size)
 		if err != nil {
-			return "", mss.Transient(err)
+			return "", fmt.Errorf("%w: %w", ErrNoRoom, err)
 		}
 		part = p
 	}
