@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -384,6 +385,46 @@ func (x *linkIndex) build(ctx context.Context) {
 	}
 }
 
+// OrphanGrace is how old (mtime and ctime) a data file without a back
+// reference must be before audit -fix space removes it when no name
+// leads to it: a stage writes its data file for as long as the copy takes
+// and sets the back reference only at its end, so a younger one may be a
+// transfer in flight.
+const OrphanGrace = 6 * time.Hour
+
+// fixOrphan offers, with -fix, to remove a data file without a back
+// reference that no name leads to and that is older than OrphanGrace: the
+// data file of a stage that never finished (a crash), which nothing
+// will ever use. Every stage that finished wrote its back reference.
+func (s *Site) fixOrphan(ctx context.Context, idx *linkIndex, ev AuditEvent, o *AuditOptions, r *AuditResult) error {
+	if !o.Fix {
+		return nil
+	}
+	if name, complete := idx.nameOf(ctx, ev.Data); name != "" || !complete {
+		return nil // a name leads to it (or we cannot tell): not an orphan
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(ev.Data, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	cutoff := s.Now().Add(-OrphanGrace).Unix()
+	if st.Mtim.Sec > cutoff || st.Ctim.Sec > cutoff {
+		return nil // may be a transfer in flight
+	}
+	fix, err := o.fixAnswer("Remove orphan data file (no back reference, no name leads to it)?", Yes, false)
+	if err != nil || !fix {
+		return err
+	}
+	if err := os.Remove(ev.Data); err != nil {
+		o.fail(r, opErr("remove data file", ev.Data, err))
+		return nil
+	}
+	r.Files--
+	r.Bytes -= ev.Size
+	o.fixed(r, ev)
+	return nil
+}
+
 // resolveLink returns the clean absolute path the symlink pfn with target
 // t leads to (one level).
 func resolveLink(pfn, t string) string {
@@ -431,8 +472,9 @@ func (s *Site) auditData(ctx context.Context, idx *linkIndex, data string, size 
 	r.Bytes += size
 	pfn, ok, _ := meta.GetPfn(data)
 	if !ok || pfn == "" {
-		o.problem(r, AuditEvent{Problem: DataNoXref, Data: data, Size: size})
-		return nil
+		ev := AuditEvent{Problem: DataNoXref, Data: data, Size: size}
+		o.problem(r, ev)
+		return s.fixOrphan(ctx, idx, ev, o, r)
 	}
 	// The back reference may be stale: look for the name that leads to
 	// the data file before any fix that would give it a second name or
