@@ -183,6 +183,9 @@ func (c *Command) Stat(ctx context.Context, rfn string) (Info, error) {
 		case err == nil:
 			return Info{}, Permanent(fmt.Errorf("mss command: %s is not a regular file", rfn))
 		case c.local(rfn):
+			if down := c.viewDown(); down != nil {
+				return Info{}, down
+			}
 			return Info{}, classifyErrno(err, true)
 		}
 	}
@@ -207,6 +210,11 @@ func (c *Command) Fetch(ctx context.Context, req Request, dst, alg string) (res 
 	}
 	v := newCopyVars(req, req.RFN, dst, dst)
 	if err := c.run(ctx, "copy command", expandArgs(argv, v.lookup)); err != nil {
+		if !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
+			if down := c.viewDown(); down != nil {
+				return Result{}, down
+			}
+		}
 		if !IsNotExist(err) && !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
 			if _, serr := os.Stat(req.RFN); errors.Is(serr, fs.ErrNotExist) {
 				return Result{}, NotExist(fmt.Errorf("%w (%s does not exist)", err, req.RFN))
@@ -246,6 +254,11 @@ func (c *Command) Store(ctx context.Context, req Request, src, alg string) (Resu
 	}
 	v := newCopyVars(req, src, req.RFN, pfn)
 	if err := c.run(ctx, "copy command", expandArgs(argv, v.lookup)); err != nil {
+		if !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
+			if down := c.viewDown(); down != nil {
+				return Result{}, down
+			}
+		}
 		return Result{}, err
 	}
 	if after, err := os.Stat(src); err != nil || changed(st, after) {
@@ -508,6 +521,23 @@ func procGroup(pid int) (pgrp int, start uint64, err error) {
 	return pgrp, start, err
 }
 
+// viewDown returns an Outage error when the local view of the MSS
+// (RemoteRoot) is not there: the MSS is not mounted, and a failed copy is
+// no fault of the file.
+func (c *Command) viewDown() error {
+	if c.localRoot == "" {
+		return nil
+	}
+	fi, err := os.Stat(c.localRoot)
+	if err != nil {
+		return Outage(fmt.Errorf("mss command: remote root %s (not mounted?): %w", c.localRoot, err))
+	}
+	if !fi.IsDir() {
+		return Outage(fmt.Errorf("mss command: remote root %s is not a directory", c.localRoot))
+	}
+	return nil
+}
+
 // Probe implements Prober: every configured copy program must be there
 // and executable, and a local view of the MSS (RemoteRoot) must be a
 // directory.
@@ -520,14 +550,8 @@ func (c *Command) Probe(ctx context.Context) error {
 			return Outage(fmt.Errorf("mss command: copy command %s: %w", argv[0], err))
 		}
 	}
-	if c.localRoot != "" {
-		fi, err := os.Stat(c.localRoot)
-		if err != nil {
-			return Outage(fmt.Errorf("mss command: remote root: %w", err))
-		}
-		if !fi.IsDir() {
-			return Outage(fmt.Errorf("mss command: remote root %s is not a directory", c.localRoot))
-		}
+	if err := c.viewDown(); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
