@@ -78,7 +78,7 @@ func SharedQueueEntries(ctx context.Context, q *pgqueue.Queue) ([]QueueEntry, er
 }
 
 func (d *Daemon) serveControl(ctx context.Context) (func(), error) {
-	path := ControlSocket(d.Site.Config)
+	path := ControlSocket(d.Site.Config())
 	os.Remove(path) // we hold the instance lock: a leftover socket is stale
 	l, err := net.Listen("unix", path)
 	if err != nil {
@@ -184,7 +184,7 @@ func (d *Daemon) status(started time.Time) StatusReply {
 	if d.Purger != nil {
 		ps := d.Purger.Last()
 		st.Purge = &ps
-		if _, err := os.Stat(filepath.Join(d.Site.Config.AdminDir(), "STOPPURGE")); err == nil {
+		if _, err := os.Stat(filepath.Join(d.Site.Config().AdminDir(), "STOPPURGE")); err == nil {
 			st.Stopped = append(st.Stopped, "STOPPURGE")
 		}
 	}

@@ -16,12 +16,12 @@ import (
 )
 
 // Migrator scans the mig exports and hands files modified since their last
-// copy, and idle for IdleHold, to the transfer daemon.
+// copy, and idle for migrate.idle_hold, to the transfer daemon, every
+// migrate.wait_time (both read from the configuration in force at each
+// scan, so a reload changes them for the next one).
 type Migrator struct {
 	Site     *site.Site
 	Transfer *Transfer
-	WaitTime time.Duration
-	IdleHold time.Duration
 	Log      *slog.Logger
 	Now      func() time.Time
 
@@ -31,19 +31,26 @@ type Migrator struct {
 	mu     sync.Mutex
 	noCopy map[string]time.Time
 
-	wake chan struct{}
+	wake, reconf chan struct{}
 }
 
-// NewMigrator returns a migrator with the site's settings.
+// NewMigrator returns a migrator for the site.
 func NewMigrator(s *site.Site, t *Transfer, log *slog.Logger) *Migrator {
-	idle, wait := time.Duration(s.Config.Migrate.IdleHold), time.Duration(s.Config.Migrate.WaitTime)
+	return &Migrator{Site: s, Transfer: t, Log: log, Now: time.Now, noCopy: map[string]time.Time{}, wake: make(chan struct{}, 1), reconf: make(chan struct{}, 1)}
+}
+
+// timing is the idle hold and the scan period in force (the period is
+// at least the hold, and an hour when unset).
+func (m *Migrator) timing() (idle, wait time.Duration) {
+	c := m.Site.Config().Migrate
+	idle, wait = time.Duration(c.IdleHold), time.Duration(c.WaitTime)
 	if wait < idle {
 		wait = idle
 	}
 	if wait <= 0 {
 		wait = time.Hour
 	}
-	return &Migrator{Site: s, Transfer: t, WaitTime: wait, IdleHold: idle, Log: log, Now: time.Now, noCopy: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+	return idle, wait
 }
 
 // Wake starts a scan now.
@@ -54,7 +61,11 @@ func (m *Migrator) Wake() {
 	}
 }
 
-// Run scans every WaitTime until ctx ends.
+// Reconfigure tells the migrator the configuration changed (its wait is
+// recomputed).
+func (m *Migrator) Reconfigure() { poke(m.reconf) }
+
+// Run scans every migrate.wait_time until ctx ends.
 func (m *Migrator) Run(ctx context.Context) error {
 	for {
 		n, err := m.Scan(ctx)
@@ -63,20 +74,19 @@ func (m *Migrator) Run(ctx context.Context) error {
 		} else if ctx.Err() == nil {
 			m.Log.Info("migration scan", "selected", n)
 		}
-		select {
-		case <-ctx.Done():
+		if !waitPeriod(ctx, time.Now(), m.waitTime, m.wake, m.reconf) {
 			return nil
-		case <-time.After(m.WaitTime):
-		case <-m.wake:
 		}
 	}
 }
+
+func (m *Migrator) waitTime() time.Duration { _, w := m.timing(); return w }
 
 // migExports are the export roots with mig set, outermost first; nested
 // ones are covered by their parent's walk.
 func (m *Migrator) migExports() []string {
 	var roots []string
-	for _, e := range m.Site.Config.Exports {
+	for _, e := range m.Site.Config().Exports {
 		if e.Mig {
 			roots = append(roots, strings.TrimRight(e.Path, "/"))
 		}
@@ -99,6 +109,7 @@ func (m *Migrator) migExports() []string {
 // it submitted.
 func (m *Migrator) Scan(ctx context.Context) (int, error) {
 	now := m.Now()
+	idleHold, _ := m.timing()
 	n := 0
 	for _, root := range m.migExports() {
 		o := catalog.WalkOptions{Want: catalog.WantStat | catalog.WantCopy | catalog.WantLink, Recursive: true,
@@ -115,7 +126,7 @@ func (m *Migrator) Scan(ctx context.Context) (int, error) {
 				return nil
 			case e.CopyTime >= e.Mtime:
 				return nil
-			case now.Sub(time.Unix(e.Mtime, 0)) < m.IdleHold:
+			case now.Sub(time.Unix(e.Mtime, 0)) < idleHold:
 				return nil
 			}
 			j := xfer.Job{Kind: xfer.Migrate, LFN: e.LFN, Lock: true, RID: fmt.Sprintf("Internal%d", m.seq.Add(1)), TID: "frm"}

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"frm/core/config"
 	"frm/core/purge"
 	"frm/core/site"
 )
@@ -25,10 +24,10 @@ type Purger struct {
 	// or not; nil purges every space (one host).
 	leader *purgeLeader
 
-	mu       sync.Mutex // guards waitTime and last
-	waitTime time.Duration
-	last     PurgeStatus
-	wake     chan struct{}
+	mu     sync.Mutex // guards last
+	last   PurgeStatus
+	reconf chan struct{}
+	wake   chan struct{}
 }
 
 // PurgeStatus is what the last cycle did.
@@ -44,21 +43,24 @@ type PurgeStatus struct {
 	Leading []string `json:"leading,omitempty"`
 }
 
-// NewPurger returns a purger with the site's settings.
+// NewPurger returns a purger for the site. Its settings (purge.*) are
+// read from the configuration in force at each cycle.
 func NewPurger(s *site.Site, log *slog.Logger) *Purger {
-	p := &Purger{Site: s, Log: log, wake: make(chan struct{}, 1)}
-	p.SetConfig(s.Config)
-	return p
+	return &Purger{Site: s, Log: log, wake: make(chan struct{}, 1), reconf: make(chan struct{}, 1)}
 }
 
-// SetConfig takes new purge settings (SIGHUP).
-func (p *Purger) SetConfig(cfg *config.Config) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.waitTime = time.Duration(cfg.Purge.WaitTime)
-	if p.waitTime <= 0 {
-		p.waitTime = 10 * time.Minute
+// Reconfigure tells the purger the configuration changed (its wait is
+// recomputed; a purge in progress reads the policies in force before each
+// space and batch).
+func (p *Purger) Reconfigure() { poke(p.reconf) }
+
+// waitTime is the period between cycles (purge.wait_time, 10 minutes
+// when unset).
+func (p *Purger) waitTime() time.Duration {
+	if w := time.Duration(p.Site.Config().Purge.WaitTime); w > 0 {
+		return w
 	}
+	return 10 * time.Minute
 }
 
 // Wake starts a cycle now.
@@ -106,13 +108,9 @@ func (p *Purger) Run(ctx context.Context) error {
 		}
 		p.mu.Lock()
 		p.last = st
-		wait := p.waitTime
 		p.mu.Unlock()
-		select {
-		case <-ctx.Done():
+		if !waitPeriod(ctx, time.Now(), p.waitTime, p.wake, p.reconf) {
 			return nil
-		case <-time.After(wait):
-		case <-p.wake:
 		}
 	}
 }

@@ -123,10 +123,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 			d.Close()
 			return nil, fmt.Errorf("a transfer daemon (frm or xrootd's frm_xfrd) already serves %s: %w", qdir, err)
 		}
-		in, out := cfg.Transfer.CopyMax, cfg.Transfer.CopyMax
-		if cfg.Transfer.CopyMaxIn > 0 || cfg.Transfer.CopyMaxOut > 0 {
-			in, out = cfg.Transfer.CopyMaxIn, cfg.Transfer.CopyMaxOut
-		}
+		in, out := SlotsFor(cfg)
 		d.Transfer = NewTransfer(e, xrdq.Open(qdir), admin, in, out, time.Duration(cfg.Transfer.QCheck), log.With("component", "transfer"))
 		d.Transfer.OnEvent = d.publish
 		if pool := s.DB(); pool != nil {
@@ -227,7 +224,7 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		go func() { defer wg.Done(); d.heartbeat(ctx) }()
 		go func() { defer wg.Done(); d.applyRemote(ctx) }()
 	}
-	d.Log.Info("frm daemon running", "admin", d.Site.Config.AdminDir(), "components", d.components())
+	d.Log.Info("frm daemon running", "admin", d.Site.Config().AdminDir(), "components", d.components())
 	wg.Wait()
 	close(errs)
 	var all []error
@@ -260,7 +257,7 @@ func WakeSocket(cfg *config.Config) string {
 }
 
 func (d *Daemon) listenWake(ctx context.Context) (func(), error) {
-	path := WakeSocket(d.Site.Config)
+	path := WakeSocket(d.Site.Config())
 	os.Remove(path) // we hold the transfer lock: a leftover socket is stale
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
@@ -278,28 +275,35 @@ func (d *Daemon) listenWake(ctx context.Context) (func(), error) {
 	return func() { c.Close(); os.Remove(path) }, nil
 }
 
-// Reload applies a new configuration (SIGHUP): what can change on the fly
-// (slots, intervals, hold times, purge policies) takes effect; the rest
-// needs a restart and is logged.
-func (d *Daemon) Reload(cfg *config.Config) {
-	if d.Transfer != nil {
-		d.Transfer.mu.Lock()
-		in, out := cfg.Transfer.CopyMax, cfg.Transfer.CopyMax
-		if cfg.Transfer.CopyMaxIn > 0 || cfg.Transfer.CopyMaxOut > 0 {
-			in, out = cfg.Transfer.CopyMaxIn, cfg.Transfer.CopyMaxOut
+// Reload applies a new configuration (SIGHUP). The site switches to one
+// new snapshot (config.Reload): the reloadable keys (slots, intervals,
+// holds, retries, deny, purge policies...) take the new values, which
+// every component reads at its next transfer, scan or cycle (a purge in
+// progress before each space and batch); the others need a restart and
+// keep their running values. Each changed key is logged, those not
+// applied with "restart needed".
+func (d *Daemon) Reload(next *config.Config) {
+	applied, changes := config.Reload(d.Site.Config(), next)
+	restart := 0
+	for _, c := range changes {
+		if c.Applied {
+			d.Log.Info("configuration changed", "key", c.Key)
+		} else {
+			restart++
+			d.Log.Warn("configuration changed but not applied: restart needed", "key", c.Key)
 		}
-		d.Transfer.SlotsIn, d.Transfer.SlotsOut = max(in, 1), max(out, 1)
-		d.Transfer.mu.Unlock()
-		d.Transfer.Wake()
+	}
+	d.Site.SetConfig(applied)
+	if d.Transfer != nil {
+		d.Transfer.Reconfigure(applied)
 	}
 	if d.Migrator != nil {
-		m := NewMigrator(d.Site, d.Transfer, d.Log)
-		d.Migrator.IdleHold, d.Migrator.WaitTime = time.Duration(cfg.Migrate.IdleHold), m.WaitTime
+		d.Migrator.Reconfigure()
 	}
 	if d.Purger != nil {
-		d.Purger.SetConfig(cfg)
+		d.Purger.Reconfigure()
 	}
-	d.Log.Info("configuration reloaded")
+	d.Log.Info("configuration reloaded", "changed", len(changes)-restart, "restart_needed", restart)
 }
 
 func (d *Daemon) publish(ev Event) {

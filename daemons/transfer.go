@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"frm/core/config"
 	"frm/core/pgqueue"
 	"frm/core/retry"
 	"frm/core/xfer"
@@ -116,8 +117,9 @@ type Transfer struct {
 	// MSS is unavailable, and when it resumes (metrics).
 	OnPause func(dir int, paused bool)
 
-	wake chan struct{}
-	done chan *job
+	wake   chan struct{}
+	reconf chan struct{}
+	done   chan *job
 	// lookLocal says the local queue files may have new records (a
 	// wake-up, the queue check): with a shared queue they are read only
 	// then, not after every finished transfer.
@@ -147,8 +149,41 @@ func NewTransfer(e *xfer.Engine, q *xrdq.Dir, adminDir string, in, out int, qche
 	}
 	return &Transfer{Engine: e, Queue: q, AdminDir: adminDir, SlotsIn: in, SlotsOut: out, QCheck: qcheck, Log: log,
 		PauseBackoff: defaultPauseBackoff,
-		wake:         make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, busy: map[slotKey]bool{},
+		wake:         make(chan struct{}, 1), reconf: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, busy: map[slotKey]bool{},
 		turn: [2]prtyTurn{{prty: xrdq.MaxPriority}, {prty: xrdq.MaxPriority}}}
+}
+
+// Reconfigure takes the transfer settings of a new configuration
+// snapshot: the slots and the queue check interval (the engine reads
+// retries, deny and the checksum per transfer).
+func (t *Transfer) Reconfigure(cfg *config.Config) {
+	in, out := SlotsFor(cfg)
+	t.mu.Lock()
+	t.SlotsIn, t.SlotsOut = in, out
+	t.QCheck = time.Duration(cfg.Transfer.QCheck)
+	t.mu.Unlock()
+	poke(t.reconf)
+	t.Wake()
+}
+
+// SlotsFor is the inbound and outbound slots cfg gives (copy_max each,
+// or copy_max_in / copy_max_out when split), at least one each.
+func SlotsFor(cfg *config.Config) (in, out int) {
+	in, out = cfg.Transfer.CopyMax, cfg.Transfer.CopyMax
+	if cfg.Transfer.CopyMaxIn > 0 || cfg.Transfer.CopyMaxOut > 0 {
+		in, out = cfg.Transfer.CopyMaxIn, cfg.Transfer.CopyMaxOut
+	}
+	return max(in, 1), max(out, 1)
+}
+
+// qcheck is the queue check interval in force (300 s when unset).
+func (t *Transfer) qcheck() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.QCheck > 0 {
+		return t.QCheck
+	}
+	return 300 * time.Second
 }
 
 // Wake makes the daemon look at the queue now (agent requests, tests).
@@ -256,7 +291,7 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 		defer stopShared()
 		go t.runShared(sharedCtx)
 	}
-	tick := time.NewTicker(t.QCheck)
+	tick := time.NewTimer(t.qcheck())
 	defer tick.Stop()
 	stopCheck := time.NewTicker(5 * time.Second) // stop files appear and vanish
 	defer stopCheck.Stop()
@@ -270,6 +305,15 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 		case <-t.wake:
 		case <-tick.C:
 			t.lookLocal.Store(true)
+			tick.Reset(t.qcheck())
+		case <-t.reconf:
+			if !tick.Stop() {
+				select {
+				case <-tick.C:
+				default:
+				}
+			}
+			tick.Reset(t.qcheck())
 		case <-stopCheck.C:
 		}
 	}

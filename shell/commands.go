@@ -638,7 +638,7 @@ func queryXfrq(ctx context.Context, sh *Shell, r *report, c *command, args []str
 	if err != nil {
 		return usagef("%v", err)
 	}
-	qdir := sh.Site.Config.QueueDir()
+	qdir := sh.Site.Config().QueueDir()
 	d := xrdq.Open(qdir)
 	if !d.Exists() {
 		r.fail(fmt.Errorf("No transfer queues found in %s/", qdir))
@@ -837,7 +837,7 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 	fnc, pos := pos[0], pos[1:]
 	alg := o.value("type")
 	if alg == "" {
-		alg = sh.Site.Config.Checksum.Default
+		alg = sh.Site.Config().Checksum.Default
 	}
 	if _, err := meta.NewHash(alg); err != nil {
 		return usagef("%s checksums are not supported.", alg)

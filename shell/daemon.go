@@ -163,9 +163,9 @@ func queueEntries(ctx context.Context, sh *Shell, r *report) ([]daemons.QueueEnt
 	if r != nil {
 		r.note(err.Error() + "; reading the queue files")
 	}
-	d := xrdq.Open(sh.Site.Config.QueueDir())
+	d := xrdq.Open(sh.Site.Config().QueueDir())
 	if !d.Exists() {
-		return nil, fmt.Errorf("No transfer queues found in %s/", sh.Site.Config.QueueDir())
+		return nil, fmt.Errorf("No transfer queues found in %s/", sh.Site.Config().QueueDir())
 	}
 	entries = nil
 	err = d.Walk([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, -1, func(q xrdq.Request) error {
@@ -198,7 +198,7 @@ func watchQueue(ctx context.Context, sh *Shell, show func()) {
 		// The daemon's event stream while there is a daemon; without
 		// one, a look at the queue files every 2 seconds.
 		for ctx.Err() == nil {
-			daemons.Events(ctx, sh.Site.Config, func(daemons.Event) { signal() })
+			daemons.Events(ctx, sh.Site.Config(), func(daemons.Event) { signal() })
 			select {
 			case <-ctx.Done():
 				return
@@ -241,7 +241,7 @@ var cancelCmd = &command{
 			var n int
 			if err != nil {
 				// No daemon: cancel in the queue files themselves.
-				n, err = xrdq.Open(sh.Site.Config.QueueDir()).Cancel([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid)
+				n, err = xrdq.Open(sh.Site.Config().QueueDir()).Cancel([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid)
 				if err != nil {
 					r.fail(err)
 					continue
@@ -281,7 +281,7 @@ var wakeCmd = &command{
 func controlCall(ctx context.Context, sh *Shell, req daemons.ControlRequest) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	b, err := daemons.Dial(ctx, sh.Site.Config, req)
+	b, err := daemons.Dial(ctx, sh.Site.Config(), req)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func TestPriorityCommand(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.args, func(t *testing.T) {
 			s, _ := testSite(t)
-			qdir := s.Config.QueueDir()
+			qdir := s.Config().QueueDir()
 			if err := os.MkdirAll(qdir, 0o755); err != nil {
 				t.Fatal(err)
 			}

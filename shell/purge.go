@@ -167,7 +167,7 @@ func purgeDryRun(ctx context.Context, sh *Shell, r *report, plan *purge.Plan, ve
 			kept[rs] += n
 		}
 	}
-	hold := sh.Site.Config.Purge.DirHold.Std()
+	hold := sh.Site.Config().Purge.DirHold.Std()
 	if hold <= 0 {
 		hold = 40 * time.Hour
 	}

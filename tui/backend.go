@@ -93,10 +93,10 @@ type SiteBackend struct {
 
 // Name implements Backend.
 func (b *SiteBackend) Name() string {
-	if b.Site.Config.Site != "" {
-		return b.Site.Config.Site
+	if b.Site.Config().Site != "" {
+		return b.Site.Config().Site
 	}
-	return b.Site.Config.Instance
+	return b.Site.Config().Instance
 }
 
 // Spaces implements Backend: site.Df with file counts, and the purge
@@ -108,7 +108,7 @@ func (b *SiteBackend) Spaces(ctx context.Context) ([]model.SpaceRow, error) {
 	}
 	var out []model.SpaceRow
 	for _, su := range us {
-		pol := b.Site.Config.PolicyFor(su.Name)
+		pol := b.Site.Config().PolicyFor(su.Name)
 		minW, errMin := purge.ParseWatermark(pol.Min)
 		maxW, errMax := purge.ParseWatermark(pol.Max)
 		noPurge := pol.NoPurge || errMin != nil || errMax != nil
@@ -267,7 +267,7 @@ func (b *SiteBackend) List(ctx context.Context, dir string, emit func([]model.Fi
 func (b *SiteBackend) control(ctx context.Context, req daemons.ControlRequest, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	line, err := daemons.Dial(ctx, b.Site.Config, req)
+	line, err := daemons.Dial(ctx, b.Site.Config(), req)
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 	}
 	if err != nil {
 		snap := QueueSnapshot{DaemonErr: err.Error()}
-		d := xrdq.Open(b.Site.Config.QueueDir())
+		d := xrdq.Open(b.Site.Config().QueueDir())
 		if !d.Exists() {
 			return snap, nil
 		}
@@ -352,7 +352,7 @@ func (b *SiteBackend) Events(ctx context.Context, emit func(model.QueueEvent)) e
 
 func (b *SiteBackend) daemonEvents(ctx context.Context, emit func(model.QueueEvent)) error {
 	var dl net.Dialer
-	c, err := dl.DialContext(ctx, "unix", daemons.ControlSocket(b.Site.Config))
+	c, err := dl.DialContext(ctx, "unix", daemons.ControlSocket(b.Site.Config()))
 	if err != nil {
 		return err
 	}
@@ -388,7 +388,7 @@ func (b *SiteBackend) Cancel(ctx context.Context, rid string) (string, error) {
 	}
 	err := b.control(ctx, daemons.ControlRequest{Cmd: "cancel", RID: rid}, &rep)
 	if err != nil {
-		n, qerr := xrdq.Open(b.Site.Config.QueueDir()).Cancel(allKinds, rid)
+		n, qerr := xrdq.Open(b.Site.Config().QueueDir()).Cancel(allKinds, rid)
 		if qerr != nil {
 			return "", qerr
 		}

@@ -149,7 +149,7 @@ func (b *SiteBackend) FixProblems(ctx context.Context, ps []model.AuditProblem, 
 // Daemons implements Backend: the control socket's status, and the stop
 // files of the admin directory (read also when no daemon answers).
 func (b *SiteBackend) Daemons(ctx context.Context) (model.DaemonStatus, error) {
-	adm := b.Site.Config.AdminDir()
+	adm := b.Site.Config().AdminDir()
 	st := model.DaemonStatus{Stopped: map[string]bool{}, AdminDir: adm, LogPath: b.DaemonLog}
 	if b.DaemonLog != "" {
 		// Read even when the daemon is down: its last words say why.
@@ -200,7 +200,7 @@ func (b *SiteBackend) SetStop(ctx context.Context, file string, on bool) (string
 	if !known {
 		return "", fmt.Errorf("%s is not a stop file", file)
 	}
-	p := filepath.Join(b.Site.Config.AdminDir(), file)
+	p := filepath.Join(b.Site.Config().AdminDir(), file)
 	if on {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return "", err

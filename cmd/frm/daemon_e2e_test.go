@@ -152,6 +152,22 @@ func TestDaemonSIGHUPReload(t *testing.T) {
 	os.WriteFile(l.Config, good, 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "the reload", func() bool { return logHas("configuration reloaded") })
+	// A reloadable key and a restart-only one: each is named in the log,
+	// the second with "restart needed".
+	changed := strings.Replace(string(good), "[purge]\nwait_time = \"10m\"", "[purge]\nwait_time = \"5m\"", 1)
+	changed = strings.Replace(changed, "remote_root = \""+l.RemoteRoot+"\"", "remote_root = \""+l.RemoteRoot+"2\"", 1)
+	if changed == string(good) || !strings.Contains(changed, "5m") || !strings.Contains(changed, l.RemoteRoot+"2") {
+		t.Fatalf("could not edit the configuration:\n%s", changed)
+	}
+	os.WriteFile(l.Config, []byte(changed), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the changed keys in the log", func() bool {
+		return logHas("configuration changed\" key=purge.wait_time") || logHas("configuration changed key=purge.wait_time")
+	})
+	if !logHas("restart needed") || !logHas("key=remote_root") {
+		b, _ := os.ReadFile(logf)
+		t.Errorf("the restart-only key is not named:\n%s", b)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)

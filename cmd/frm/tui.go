@@ -54,14 +54,14 @@ func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	logPath := s.Config.TUI.DaemonLog
+	logPath := s.Config().TUI.DaemonLog
 	if *daemonLog != "" {
 		if logPath, err = filepath.Abs(*daemonLog); err != nil {
 			fmt.Fprintf(stderr, "frm tui: --daemon-log: %v\n", err)
 			return 2
 		}
 	}
-	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s, DaemonLog: logPath}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx, Keys: s.Config.TUI.Keys})
+	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s, DaemonLog: logPath}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx, Keys: s.Config().TUI.Keys})
 	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(stdout)}
 	if stdin != nil {
 		opts = append(opts, tea.WithInput(stdin))

@@ -31,7 +31,7 @@ type EmptyDir struct {
 // for each directory that cannot be read or removed.
 func EmptyDirs(ctx context.Context, s *site.Site, roots []string, cutoff int64, remove bool, fn func(EmptyDir), onErr func(error)) (int, error) {
 	d := &dirSweep{ctx: ctx, s: s, cutoff: cutoff, remove: remove, fn: fn, onErr: onErr, protected: map[string]bool{}}
-	for _, e := range s.Config.Exports {
+	for _, e := range s.Config().Exports {
 		d.protected[strings.TrimRight(e.Path, "/")] = true
 	}
 	for _, r := range roots {
@@ -85,7 +85,7 @@ func (d *dirSweep) visit(lfn, pfn string) bool {
 			continue
 		}
 		cl, cp := strings.TrimSuffix(lfn, "/")+"/"+e.Name(), pfn+"/"+e.Name()
-		if x, ok := d.s.Config.ExportFor(cl); !ok || !x.Purge {
+		if x, ok := d.s.Config().ExportFor(cl); !ok || !x.Purge {
 			left++
 			continue
 		}

@@ -21,7 +21,7 @@ import (
 const StopFileName = "STOPPURGE"
 
 // StopFile is the path of the site's STOPPURGE file.
-func StopFile(s *site.Site) string { return filepath.Join(s.Config.AdminDir(), StopFileName) }
+func StopFile(s *site.Site) string { return filepath.Join(s.Config().AdminDir(), StopFileName) }
 
 // ErrStopped is returned (wrapped in a *StoppedError) when STOPPURGE exists.
 var ErrStopped = errors.New("purging is suspended")
@@ -141,7 +141,7 @@ func Execute(ctx context.Context, s *site.Site, p *Plan, o ExecOptions) (Result,
 	if o.Grace <= 0 {
 		o.Grace = DefaultGrace
 	}
-	x := &executor{s: s, o: o, clock: clock, res: &res, stop: stop, journalDir: filepath.Join(s.Config.AdminDir(), journalDir)}
+	x := &executor{s: s, o: o, clock: clock, res: &res, stop: stop, journalDir: filepath.Join(s.Config().AdminDir(), journalDir)}
 	defer x.closeProg()
 	defer x.closeJournal()
 	recoverJournals(x.journalDir, x.fail)
@@ -155,7 +155,7 @@ func Execute(ctx context.Context, s *site.Site, p *Plan, o ExecOptions) (Result,
 		}
 	}
 	if !o.NoDirs && len(p.Roots) > 0 {
-		hold := s.Config.Purge.DirHold.Std()
+		hold := s.Config().Purge.DirHold.Std()
 		if hold <= 0 {
 			hold = defaultDirHold
 		}
@@ -254,7 +254,7 @@ func (x *executor) space(ctx context.Context, sp *SpacePlan) error {
 			return nil
 		}
 	}
-	usePol := sp.Policy.UsePolProg && len(x.s.Config.Purge.PolProg) > 0
+	usePol := sp.Policy.UsePolProg && len(x.s.Config().Purge.PolProg) > 0
 	// Candidates that passed the first look (and the policy program) wait
 	// in approved; settle checks them for good and removes them, a batch
 	// at a time so the grace period is shared. Every way out settles.
@@ -279,6 +279,10 @@ func (x *executor) space(ctx context.Context, sp *SpacePlan) error {
 		if err := checkStop(x.stop); err != nil {
 			sr.Stopped = "STOPPURGE"
 			return err
+		}
+		if why := x.policyWithdrawn(sp); why != "" {
+			sr.Stopped = why
+			return nil
 		}
 		// A first look through the catalog spares the policy program
 		// files that are plainly no longer candidates.
@@ -321,6 +325,10 @@ func (x *executor) space(ctx context.Context, sp *SpacePlan) error {
 // files and under the locks (finalCheck), and removes those that pass
 // (flush), stopping once the space reaches its maximum.
 func (x *executor) settle(ctx context.Context, sp *SpacePlan, sr *SpaceResult, approved []Candidate) {
+	if why := x.policyWithdrawn(sp); why != "" {
+		sr.Stopped = why
+		return
+	}
 	for _, c := range approved {
 		if ctx.Err() != nil || checkStop(x.stop) != nil {
 			break // interrupted or STOPPURGE: nothing more goes
@@ -347,6 +355,24 @@ func (x *executor) settle(ctx context.Context, sp *SpacePlan, sr *SpaceResult, a
 		x.batchBytes += c.Size
 	}
 	x.flush(ctx, sr)
+}
+
+// policyWithdrawn says why the space may no longer be purged under the
+// configuration in force (a reload set nopurge or hold forever during the
+// purge: an administrator's emergency brake), "" when it may. A purge
+// the operator forced with -O is not stopped this way.
+func (x *executor) policyWithdrawn(sp *SpacePlan) string {
+	if sp.overridden {
+		return ""
+	}
+	pol := x.s.Config().PolicyFor(sp.Space)
+	switch {
+	case pol.NoPurge:
+		return "policy now nopurge"
+	case pol.HoldForever:
+		return "policy now hold forever"
+	}
+	return ""
 }
 
 // testHookChecked, when set by a test, runs after a candidate passed its
@@ -474,7 +500,7 @@ func (x *executor) askPolicy(ctx context.Context, sp *SpacePlan, sr *SpaceResult
 		return false, x.progErr.Error()
 	}
 	if x.prog == nil {
-		p, err := startPolProg(ctx, x.s.Config.Purge.PolProg, x.o.PolicyStderr, x.o.PolicyTimeout)
+		p, err := startPolProg(ctx, x.s.Config().Purge.PolProg, x.o.PolicyStderr, x.o.PolicyTimeout)
 		if err != nil {
 			x.progErr = err
 			x.fail(err)
@@ -482,7 +508,7 @@ func (x *executor) askPolicy(ctx context.Context, sp *SpacePlan, sr *SpaceResult
 		}
 		x.prog = p
 	}
-	vars := x.s.Config.Purge.PolVars
+	vars := x.s.Config().Purge.PolVars
 	if len(vars) == 0 {
 		vars = defaultPolVars
 	}

@@ -232,8 +232,8 @@ while read sname pfn size atime mtime; do
   esac
 done
 `), 0o755)
-	f.s.Config.Purge.PolProg = []string{script, log}
-	f.s.Config.Purge.Policies = append(f.s.Config.Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", Hold: config.Duration(time.Hour), UsePolProg: true})
+	f.s.Config().Purge.PolProg = []string{script, log}
+	f.s.Config().Purge.Policies = append(f.s.Config().Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", Hold: config.Duration(time.Hour), UsePolProg: true})
 	w := Watermark{Percent: 100, IsPercent: true}
 	p := f.build(Options{Spaces: []string{"data"}, Override: &w})
 	var purged []string
@@ -268,7 +268,7 @@ done
 
 	// A program that dies stops the space (and is reported).
 	f.file("/store/p/more", "data", 100, 30*day, 40*day)
-	f.s.Config.Purge.PolProg = []string{"/bin/false"}
+	f.s.Config().Purge.PolProg = []string{"/bin/false"}
 	p = f.build(Options{Spaces: []string{"data"}, Override: &w})
 	res, err = Execute(f.ctx, f.s, p, ExecOptions{Now: func() time.Time { return now }, NoDirs: true})
 	if err != nil || res.Files != 0 || res.ErrorCount != 1 || !strings.HasPrefix(res.Spaces[0].Stopped, "policy program:") {
@@ -294,7 +294,7 @@ func TestEmptyDirs(t *testing.T) {
 	f.file("/store/busy/file", "data", 10, day, day)
 	newDir := mk("/store/old/new", 0)
 	keepDir := mk("/store/keep/x", 0) // inside a non-purge export
-	f.s.Config.Exports = append(f.s.Config.Exports, config.Export{Path: "/store/keep"})
+	f.s.Config().Exports = append(f.s.Config().Exports, config.Export{Path: "/store/keep"})
 	mk("/scratch", 0)
 	for _, p := range []string{a, filepath.Dir(a), keepDir, f.s.PFN("/store/keep"), f.s.PFN("/store/busy")} {
 		age(p, 3*day)
@@ -354,8 +354,8 @@ func TestPolicyProgramAnswersThenExits(t *testing.T) {
 	// second request finds the program gone and stops the space.
 	script := filepath.Join(f.l.Dir, "once.sh")
 	os.WriteFile(script, []byte("#!/bin/sh\nread line\necho y\n"), 0o755)
-	f.s.Config.Purge.PolProg = []string{script}
-	f.s.Config.Purge.Policies = append(f.s.Config.Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", Hold: config.Duration(time.Hour), UsePolProg: true})
+	f.s.Config().Purge.PolProg = []string{script}
+	f.s.Config().Purge.Policies = append(f.s.Config().Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", Hold: config.Duration(time.Hour), UsePolProg: true})
 	w := Watermark{Percent: 100, IsPercent: true}
 	p := f.build(Options{Spaces: []string{"data"}, Override: &w})
 	res, err := Execute(f.ctx, f.s, p, ExecOptions{Now: func() time.Time { return now }, NoDirs: true})

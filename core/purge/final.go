@@ -267,7 +267,7 @@ func RemoveOne(ctx context.Context, s *site.Site, lfn string, size, mtime int64)
 	var res Result
 	var kept Reason
 	x := &executor{s: s, o: ExecOptions{Grace: DefaultGrace, OnKept: func(k Kept) { kept = k.Reason }}, clock: s.Now, res: &res,
-		stop: StopFile(s), journalDir: filepath.Join(s.Config.AdminDir(), journalDir)}
+		stop: StopFile(s), journalDir: filepath.Join(s.Config().AdminDir(), journalDir)}
 	defer x.closeJournal()
 	var sr SpaceResult
 	x.settle(ctx, sp, &sr, []Candidate{c})

@@ -75,7 +75,7 @@ func (j *journal) close() {
 // recoverJournals). Execute calls it first; the daemon also at start, so a
 // repair does not wait for the next purge a space needs.
 func Recover(s *site.Site, onErr func(error)) {
-	recoverJournals(filepath.Join(s.Config.AdminDir(), journalDir), onErr)
+	recoverJournals(filepath.Join(s.Config().AdminDir(), journalDir), onErr)
 }
 
 // recoverJournals repairs what purges that died left behind in dir: a file

@@ -84,6 +84,9 @@ type SpacePlan struct {
 	Err           error // the space's free space could not be determined
 
 	keepDeferred bool // Options.KeepDeferred, for Execute's re-check
+	// overridden: -O decided Enabled and Hold, not the policy; Execute
+	// then does not look at the policy in force again.
+	overridden bool
 }
 
 // KeptCount is the number of files kept.
@@ -241,7 +244,7 @@ type builder struct {
 func siteSpaces(s *site.Site) []space.Space {
 	all := append([]space.Space(nil), s.Spaces.All()...)
 	if _, ok := s.Spaces.Get(space.Public); !ok {
-		root := s.Config.LocalRoot
+		root := s.Config().LocalRoot
 		if root == "" {
 			root = "/"
 		}
@@ -261,13 +264,13 @@ func Roots(s *site.Site, paths []string) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			if e, ok := s.Config.ExportFor(lfn); !ok || !e.Purge {
+			if e, ok := s.Config().ExportFor(lfn); !ok || !e.Purge {
 				return nil, fmt.Errorf("%s is %w", p, ErrNotPurgeable)
 			}
 			roots = append(roots, lfn)
 		}
 	} else {
-		for _, e := range s.Config.Exports {
+		for _, e := range s.Config().Exports {
 			if !e.Purge {
 				continue
 			}
@@ -324,7 +327,7 @@ func Build(ctx context.Context, s *site.Site, o Options) (*Plan, error) {
 		return nil, err
 	}
 	b.plan.Roots = roots
-	for _, e := range s.Config.Exports {
+	for _, e := range s.Config().Exports {
 		if e.Purge {
 			continue
 		}
@@ -422,9 +425,10 @@ func (b *builder) fail(err error) {
 
 // spacePlan works out a space's policy, figures and needs.
 func (b *builder) spacePlan(sp space.Space, used int64, tracked bool) SpacePlan {
-	pol := b.s.Config.PolicyFor(sp.Name)
+	pol := b.s.Config().PolicyFor(sp.Name)
 	p := SpacePlan{Space: sp.Name, Policy: pol, Counts: map[Reason]int{}, Used: used, UsedKnown: tracked, keepDeferred: b.o.KeepDeferred}
 	p.Enabled = (b.o.Override != nil || !pol.NoPurge) && (b.o.HoldOverride != nil || !pol.HoldForever)
+	p.overridden = b.o.Override != nil || b.o.HoldOverride != nil
 	p.Hold = pol.Hold.Std()
 	if b.o.HoldOverride != nil {
 		p.Hold = *b.o.HoldOverride
@@ -461,7 +465,7 @@ func (b *builder) entry(e *catalog.Entry) error {
 		return nil
 	}
 	if b.checkExport {
-		if x, ok := b.s.Config.ExportFor(e.LFN); !ok || !x.Purge {
+		if x, ok := b.s.Config().ExportFor(e.LFN); !ok || !x.Purge {
 			return nil
 		}
 	}

@@ -238,7 +238,7 @@ func TestEveryReason(t *testing.T) {
 		t.Errorf("KeepDeferred: deferred.dat kept for %v", k.Reason)
 	}
 	// A hold forever policy disables the space; -O with a hold enables it.
-	f.s.Config.Purge.Policies = append(f.s.Config.Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", HoldForever: true})
+	f.s.Config().Purge.Policies = append(f.s.Config().Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", HoldForever: true})
 	p4 := f.build(Options{KeepReasons: true})
 	if k := keptByName(p4)["ok.dat"]; k.Reason != NoPurgePolicy {
 		t.Errorf("hold forever: ok.dat kept for %v", k.Reason)
@@ -335,7 +335,7 @@ func TestOrderAndNotNeeded(t *testing.T) {
 func TestPathsAndExports(t *testing.T) {
 	f := newFixture(t)
 	// A non-purge export nested in /store: its files are never looked at.
-	f.s.Config.Exports = append(f.s.Config.Exports, config.Export{Path: "/store/keep", Mig: true})
+	f.s.Config().Exports = append(f.s.Config().Exports, config.Export{Path: "/store/keep", Mig: true})
 	f.file("/store/x/a", "data", 10, 5*day, 9*day)
 	f.file("/store/keep/b", "data", 10, 5*day, 9*day)
 	f.file("/scratch/c", "", 10, 5*day, 9*day)
@@ -368,7 +368,7 @@ func TestPathsAndExports(t *testing.T) {
 	if _, err := Build(f.ctx, f.s, Options{Spaces: []string{"nope"}}); err == nil {
 		t.Error("unknown space accepted")
 	}
-	f.s.Config.Exports = append(f.s.Config.Exports, config.Export{Path: "/store-b", Purge: true})
+	f.s.Config().Exports = append(f.s.Config().Exports, config.Export{Path: "/store-b", Purge: true})
 	roots, _ := Roots(f.s, []string{"/store/x", "/store", "/scratch", "/store-b", "/store/x/y"})
 	if strings.Join(roots, ",") != "/scratch,/store,/store-b" {
 		t.Errorf("roots %v", roots)

@@ -316,9 +316,9 @@ func TestPolicyProgramCannotOutwaitChanges(t *testing.T) {
 			lfns = append(lfns, lfn)
 		}
 	}
-	f.s.Config.Purge.PolProg = []string{os.Args[0], "-test.run=^$", f.l.Config}
+	f.s.Config().Purge.PolProg = []string{os.Args[0], "-test.run=^$", f.l.Config}
 	t.Setenv("FRM_PURGE_POLPROG", "1")
-	f.s.Config.Purge.Policies = append(f.s.Config.Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", Hold: config.Duration(time.Hour), UsePolProg: true})
+	f.s.Config().Purge.Policies = append(f.s.Config().Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", Hold: config.Duration(time.Hour), UsePolProg: true})
 	w := Watermark{Percent: 100, IsPercent: true}
 	p := f.build(Options{Spaces: []string{"data"}, Override: &w, Now: time.Now()})
 	if sp, _ := p.Space("data"); len(sp.Candidates) != 3*n {
@@ -411,8 +411,8 @@ func TestPurgeRaceStress(t *testing.T) {
 			if variant.polled {
 				script := filepath.Join(f.l.Dir, "slow.sh")
 				os.WriteFile(script, []byte("#!/bin/sh\nwhile read l; do sleep 0.002; echo y; done\n"), 0o755)
-				f.s.Config.Purge.PolProg = []string{script}
-				f.s.Config.Purge.Policies = append(f.s.Config.Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", Hold: config.Duration(time.Hour), UsePolProg: true})
+				f.s.Config().Purge.PolProg = []string{script}
+				f.s.Config().Purge.Policies = append(f.s.Config().Purge.Policies, config.Policy{Space: "data", Min: "5%", Max: "10%", Hold: config.Duration(time.Hour), UsePolProg: true})
 			}
 			r := startRacer(t, f.l.Config)
 			rng := rand.New(rand.NewSource(int64(rounds) + 17))
@@ -538,7 +538,7 @@ func TestKilledDuringTheGraceIsRepaired(t *testing.T) {
 	if hidden, _ := filepath.Glob(filepath.Join(dir, ".*.frm-purging")); len(hidden) > 0 {
 		t.Errorf("hidden names left: %v", hidden)
 	}
-	journals, _ := filepath.Glob(filepath.Join(f.s.Config.AdminDir(), journalDir, "journal.*"))
+	journals, _ := filepath.Glob(filepath.Join(f.s.Config().AdminDir(), journalDir, "journal.*"))
 	if len(journals) != 0 {
 		t.Errorf("journals left: %v", journals)
 	}

@@ -148,7 +148,7 @@ func (s *Site) request(ctx context.Context, op byte, lfns []string, o RequestOpt
 	}
 	// Create the queue files as frm_xfragent does, so that the first
 	// request on a new site does not fail.
-	qdir := s.Config.QueueDir()
+	qdir := s.Config().QueueDir()
 	if err := os.MkdirAll(qdir, 0o755); err != nil {
 		return r, fmt.Errorf("queue directory: %w", err)
 	}
@@ -158,7 +158,7 @@ func (s *Site) request(ctx context.Context, op byte, lfns []string, o RequestOpt
 	}
 	cmd := xrdq.AgentCmd{Type: xrdq.CmdAdd, Op: op, TID: tid, ReqID: r.RID, Notify: "-", Prty: o.Priority}
 	for _, lfn := range ok {
-		if err := d.Add(xrdq.BuildRequest(cmd, lfn, s.Config.Instance, now)); err != nil {
+		if err := d.Add(xrdq.BuildRequest(cmd, lfn, s.Config().Instance, now)); err != nil {
 			fail(opErr("queue", lfn, err))
 			continue
 		}
@@ -177,7 +177,7 @@ func (s *Site) SetPriority(ctx context.Context, rid string, prty int) (int, erro
 	if prty < 0 || prty > xrdq.MaxPriority {
 		return 0, fmt.Errorf("priority %d out of range 0..%d", prty, xrdq.MaxPriority)
 	}
-	n, err := xrdq.Open(s.Config.QueueDir()).SetPriority([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid, prty)
+	n, err := xrdq.Open(s.Config().QueueDir()).SetPriority([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid, prty)
 	if err != nil {
 		return n, fmt.Errorf("priority of %s in the queue files: %w", rid, err)
 	}

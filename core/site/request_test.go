@@ -87,7 +87,7 @@ func TestRequests(t *testing.T) {
 			}
 			// The records, as frm_xfrd and frm's daemon will read them.
 			var got []string
-			err = xrdq.Open(s.Config.QueueDir()).Walk([]xrdq.Kind{xrdq.Stage, xrdq.Migrate}, -1, func(q xrdq.Request) error {
+			err = xrdq.Open(s.Config().QueueDir()).Walk([]xrdq.Kind{xrdq.Stage, xrdq.Migrate}, -1, func(q xrdq.Request) error {
 				if q.ID != o.RID {
 					return nil
 				}

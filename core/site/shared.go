@@ -49,7 +49,7 @@ func (s *Site) SharedQueue() *pgqueue.Queue {
 	if s.pool == nil {
 		return nil
 	}
-	return pgqueue.New(s.pool, pgqueue.Options{Site: s.Config.Site, Host: s.HostName()})
+	return pgqueue.New(s.pool, pgqueue.Options{Site: s.Config().Site, Host: s.HostName()})
 }
 
 // Hosts lists the hosts registered in the shared catalog with their

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,7 +33,9 @@ import (
 
 // Site is one configured frm site.
 type Site struct {
-	Config  *config.Config
+	// cfg is the configuration snapshot in force (Config); SetConfig
+	// swaps it whole, so a reader sees one consistent configuration.
+	cfg     atomic.Pointer[config.Config]
 	Names   names.Mapper
 	Spaces  *space.Set
 	Catalog catalog.Catalog
@@ -63,7 +66,7 @@ func (s *Site) MSS() (mss.Backend, error) {
 	defer s.mssMu.Unlock()
 	if !s.mssSet {
 		s.mssSet = true
-		b, err := mss.Open(s.Config)
+		b, err := mss.Open(s.Config())
 		if err != nil {
 			s.mssErr = fmt.Errorf("no MSS: %w", err)
 		} else {
@@ -84,12 +87,22 @@ func (s *Site) SetMSS(b mss.Backend) {
 	}
 }
 
+// Config is the configuration in force. It is immutable: a reload swaps
+// in a new one (SetConfig), so read it once per decision or cycle and use
+// that snapshot throughout.
+func (s *Site) Config() *config.Config { return s.cfg.Load() }
+
+// SetConfig swaps in a new configuration snapshot (a daemon's SIGHUP,
+// with what config.Reload applies). Paths, spaces, names and the catalog
+// were built from the first one and do not change.
+func (s *Site) SetConfig(c *config.Config) { s.cfg.Store(c) }
+
 // DB returns the connection pool of the shared PostgreSQL catalog, or nil
 // for an embedded site: callers use it to reach the shared queue.
 func (s *Site) DB() *pgxpool.Pool { return s.pool }
 
 // HostName is the name this host registers under in a shared catalog.
-func (s *Site) HostName() string { return pgcat.HostName(s.Config.Instance) }
+func (s *Site) HostName() string { return pgcat.HostName(s.Config().Instance) }
 
 // Open builds a Site from a loaded configuration. With a PostgreSQL
 // catalog (catalog.kind = "postgres", or $FRM_CATALOG_DSN) it connects and
@@ -107,7 +120,6 @@ func Open(cfg *config.Config) (*Site, error) {
 	set := space.NewSet(sps)
 	fs := embedded.New(m, cfg.Transfer.FailDir, dataDirs(set)...)
 	s := &Site{
-		Config:  cfg,
 		Names:   m,
 		Spaces:  set,
 		Catalog: fs,
@@ -115,6 +127,7 @@ func Open(cfg *config.Config) (*Site, error) {
 		Now:     time.Now,
 		Loc:     time.Local,
 	}
+	s.cfg.Store(cfg)
 	dsn := pgcat.DSN(cfg.Catalog)
 	switch {
 	case cfg.Catalog.Kind == "postgres" || os.Getenv("FRM_CATALOG_DSN") != "":
@@ -278,7 +291,7 @@ func (s *Site) PFN(lfn string) string { return s.Names.PFNClean(lfn) }
 
 // Export returns the export options for lfn (zero when not exported).
 func (s *Site) Export(lfn string) config.Export {
-	e, _ := s.Config.ExportFor(lfn)
+	e, _ := s.Config().ExportFor(lfn)
 	return e
 }
 

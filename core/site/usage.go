@@ -13,10 +13,10 @@ var ErrNoUsage = errors.New("Usage is not being tracked.")
 
 // UsagePath is the usage log file, or "" when usage is not tracked.
 func (s *Site) UsagePath() string {
-	if s.Config.Usage.LogDir == "" {
+	if s.Config().Usage.LogDir == "" {
 		return ""
 	}
-	return usage.Path(s.Config.Usage.LogDir, s.Config.Instance)
+	return usage.Path(s.Config().Usage.LogDir, s.Config().Instance)
 }
 
 // QueryUsage returns the usage-log entries of the named space (all

@@ -132,13 +132,10 @@ var (
 type Engine struct {
 	Site *site.Site
 	MSS  mss.Backend
-	// Alg is the checksum computed and verified (default adler32; "none"
-	// disables).
-	Alg string
-	// Deny is how long a .fail file blocks new requests (default 3h).
-	Deny time.Duration
-	// Retries and Backoff govern transient errors (default 3 and 2s).
-	Retries int
+	// The checksum algorithm (checksum.default), the fail-file hold
+	// (transfer.deny) and the retries (transfer.retries) are read from
+	// the site's configuration in force at each transfer. Backoff is the
+	// first wait between retries (2 s), doubling to a minute.
 	Backoff time.Duration
 	Log     *slog.Logger
 	Now     func() time.Time
@@ -149,22 +146,25 @@ type Engine struct {
 
 // New returns an engine with the site's settings.
 func New(s *site.Site, b mss.Backend, log *slog.Logger) *Engine {
-	cfg := s.Config
-	e := &Engine{Site: s, MSS: b, Alg: cfg.Checksum.Default, Deny: time.Duration(cfg.Transfer.Deny), Retries: cfg.Transfer.Retries, Backoff: 2 * time.Second, Log: log, Now: time.Now}
-	if e.Alg == "" {
-		e.Alg = "adler32"
-	}
+	e := &Engine{Site: s, MSS: b, Backoff: 2 * time.Second, Log: log, Now: time.Now}
 	if e.Log == nil {
 		e.Log = slog.New(slog.DiscardHandler)
 	}
 	return e
 }
 
+// alg is the checksum algorithm computed and verified (checksum.default,
+// adler32 when unset; "none" disables), read from the configuration in
+// force (a reload changes it for the next transfers).
 func (e *Engine) alg() string {
-	if e.Alg == "none" {
+	switch a := e.Site.Config().Checksum.Default; a {
+	case "none":
 		return ""
+	case "":
+		return "adler32"
+	default:
+		return a
 	}
-	return e.Alg
 }
 
 // Run performs the job, retrying passing faults as transfer.retries says
@@ -180,7 +180,7 @@ func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 	}
 	j.LFN = lfn
 	var out Outcome
-	policy := retry.Policy{Retries: e.Retries, Base: e.Backoff, Max: maxBackoff}
+	policy := retry.Policy{Retries: e.Site.Config().Transfer.Retries, Base: e.Backoff, Max: maxBackoff}
 	tries, _ := policy.Do(ctx, func(ctx context.Context) error {
 		if j.Kind.Inbound() {
 			out = e.stage(ctx, j)
@@ -271,7 +271,8 @@ func (e *Engine) clearFailed(pfn string) {
 	}
 }
 
-// checkFailed refuses a file whose .fail file is younger than Deny and
+// checkFailed refuses a file whose .fail file is younger than
+// transfer.deny and
 // removes an older one.
 func (e *Engine) checkFailed(pfn string) error {
 	fail := e.Site.FailPath(pfn)
@@ -279,7 +280,7 @@ func (e *Engine) checkFailed(pfn string) error {
 	if err := unix.Stat(fail, &st); err != nil {
 		return nil
 	}
-	if e.Now().Sub(time.Unix(st.Ctim.Sec, st.Ctim.Nsec)) < e.Deny {
+	if e.Now().Sub(time.Unix(st.Ctim.Sec, st.Ctim.Nsec)) < time.Duration(e.Site.Config().Transfer.Deny) {
 		return ErrPreviouslyFailed
 	}
 	os.Remove(fail)

@@ -141,7 +141,7 @@ func TestStageMissingFailsAndDenies(t *testing.T) {
 		t.Fatalf("request within the deny time: %+v", out)
 	}
 	v.putMSS(t, lfn, "now it exists")
-	v.e.Deny = 0
+	v.s.Config().Transfer.Deny = 0
 	if out := v.e.Run(v.ctx, Job{Kind: Stage, LFN: lfn}); !out.OK() {
 		t.Fatalf("stage after the deny time: %+v", out)
 	}
