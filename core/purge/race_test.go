@@ -118,8 +118,13 @@ func race(s *site.Site, action, lfn string, args []string) string {
 			return "failed " + err.Error()
 		}
 		defer f.Close()
+		// An open file description lock: this racer runs many actions
+		// at once in one process, and a classic POSIX lock would be
+		// released by the close of any other descriptor of the file here
+		// (an append, a pin). The purge sees both kinds alike
+		// (TestPolicyProgramCannotOutwaitChanges holds classic ones).
 		lk := unix.Flock_t{Type: unix.F_RDLCK}
-		if err := unix.FcntlFlock(f.Fd(), unix.F_SETLKW, &lk); err != nil {
+		if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &lk); err != nil {
 			return "failed lock: " + err.Error()
 		}
 		if !stillNamed(f, pfn) {
@@ -135,26 +140,24 @@ func race(s *site.Site, action, lfn string, args []string) string {
 }
 
 // stillNamed: f has links and pfn leads to it. A file a purge has hidden
-// for the grace period counts as named (it comes back or goes).
+// for the grace period counts as named once it is back under its name,
+// and as removed once it has no links: it is waited for (a loaded machine
+// may take its time between the two; 30 s decide for sure).
 func stillNamed(f *os.File, pfn string) bool {
-	var st, ns unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil || st.Nlink == 0 {
-		return false
-	}
-	if unix.Stat(pfn, &ns) == nil && ns.Ino == st.Ino {
-		return true
-	}
-	// Hidden by a purge right now: wait for the outcome.
-	for i := 0; i < 500; i++ {
-		time.Sleep(2 * time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var st, ns unix.Stat_t
 		if unix.Fstat(int(f.Fd()), &st) != nil || st.Nlink == 0 {
 			return false
 		}
 		if unix.Stat(pfn, &ns) == nil && ns.Ino == st.Ino {
 			return true
 		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	return false
 }
 
 // liveFile creates a migrated file whose times are relative to the real
