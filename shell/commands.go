@@ -838,7 +838,13 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 		if err != nil {
 			return err
 		}
-		show(c)
+		show(c.Checksum)
+		if m := c.Cleared; m != nil {
+			r.note(fmt.Sprintf("%s: bad checksum mark removed (found %s: %s); the data is accepted as it is", name, sh.localTime(m.Found), m))
+		}
+		if m := c.Bad; m != nil {
+			r.note(fmt.Sprintf("%s: still marked bad (%s); 'chksum -f -t %s calc' accepts the data", name, m, m.Alg))
+		}
 	case fnc == "ls":
 		cs, _, err := sh.Site.ChecksumList(ctx, lfn, o.value("type"))
 		if errors.Is(err, site.ErrNoChecksums) {
@@ -864,16 +870,12 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 			return &site.OpError{Action: "unset " + alg + " checksum", Err: syscall.ENODATA}
 		}
 	case needVal:
-		ok, c, err := sh.Site.ChecksumVerify(ctx, lfn, alg, val)
+		v, err := sh.Site.ChecksumVerify(ctx, lfn, alg, val, o.has("force"))
 		if err != nil {
 			return err
 		}
-		word := "match"
-		if !ok {
-			word = "differ"
-		}
-		r.result(alg+" checksums "+word+" for "+name, map[string]any{"type": alg, "match": ok, "value": c.Hex(), "expected": strings.ToLower(val), "file": name})
-		if !ok {
+		r.result(verifyText(sh, alg, name, v), verifyItem(alg, name, val, v))
+		if !v.OK() {
 			r.done(ExitError, nil)
 			return nil
 		}
@@ -882,6 +884,62 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 	}
 	r.done(ExitOK, nil)
 	return nil
+}
+
+// verifyText is the result line of chksum verify: frm_admin's "<alg>
+// checksums match|differ for <fn>", and, when the data was read, what it
+// was compared with and what the stored record says.
+func verifyText(sh *Shell, alg, name string, v site.VerifyResult) string {
+	word := "match"
+	if !v.Match {
+		word = "differ"
+	}
+	line := alg + " checksums " + word + " for " + name
+	if v.Source != "data" {
+		return line // the stored record, as frm_admin compares
+	}
+	var why string
+	switch {
+	case v.Rot:
+		why = fmt.Sprintf("computed from the data: %s; the stored checksum %s differs", v.Computed.Hex(), v.Stored.Hex())
+	case v.Stored != nil:
+		why = "computed from the data; the stored checksum agrees"
+	default:
+		why = "computed from the data: " + v.Computed.Hex() + "; no current stored checksum, now stored"
+	}
+	switch {
+	case v.Marked:
+		why += ": marked bad"
+	case v.Bad != nil && v.Rot:
+		why += ": marked bad since " + sh.localTime(v.Bad.Found)
+	case v.Bad != nil:
+		why += fmt.Sprintf("; marked bad since %s (%s)", sh.localTime(v.Bad.Found), v.Bad)
+	}
+	return line + " (" + why + ")"
+}
+
+// verifyItem is the JSON result of chksum verify: value is what the given
+// value (expected) was compared with, source says where it came from
+// ("stored" record or the "data"); computed and stored are the data's
+// checksum and the current record when there are.
+func verifyItem(alg, name, val string, v site.VerifyResult) map[string]any {
+	item := map[string]any{"type": alg, "match": v.Match, "value": v.Value.Hex(), "expected": strings.ToLower(val),
+		"file": name, "source": v.Source, "bad": v.Bad != nil, "marked": v.Marked, "rot": v.Rot}
+	if v.Computed != nil {
+		item["computed"] = v.Computed.Hex()
+	}
+	if v.Stored != nil {
+		item["stored"] = v.Stored.Hex()
+	}
+	if v.Bad != nil {
+		item["bad_since"] = v.Bad.Found
+	}
+	return item
+}
+
+// localTime renders an epoch time for messages.
+func (sh *Shell) localTime(t int64) string {
+	return time.Unix(t, 0).In(sh.Site.Loc).Format("2006-01-02 15:04:05")
 }
 
 // ---- ls, df (frm additions) ----

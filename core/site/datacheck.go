@@ -1,0 +1,267 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"frm/core/guard"
+	"frm/core/meta"
+)
+
+// ErrChangedWhileRead is wrapped by the error for a file whose mtime or
+// size changed while its data was read: the checksum computed belongs to
+// no version of the file, so nothing is concluded (and nothing stored).
+var ErrChangedWhileRead = errors.New("the file changed while it was read")
+
+// dataCheck is what checkData found for one file.
+type dataCheck struct {
+	// MTime and Size are the file's when it was opened.
+	MTime, Size int64
+	// Stored[i] is the record of algs[i] that was current when the file
+	// was opened, or nil.
+	Stored []*meta.Checksum
+	// Computed[i] is the checksum of algs[i] over the data read.
+	Computed []meta.Checksum
+	// Mismatch is the first algorithm whose data differs from its current
+	// record (-1: none).
+	Mismatch int
+	// Bad is the bad-checksum mark on the file after the check (nil:
+	// none); Marked says the check set it.
+	Bad    *meta.BadChecksum
+	Marked bool
+}
+
+// readBufSize is the size of one read. Large reads keep the disk
+// streaming and the system call count low; beyond 1 MiB nothing is won
+// (bench/scrub).
+const readBufSize = 1 << 20
+
+var dataBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// checkOptions controls checkData.
+type checkOptions struct {
+	// Algs are the algorithms to compute; nil means every algorithm with a
+	// record current when the file is opened (none: nothing is read).
+	Algs []string
+	// Limit, when not nil, paces the reads.
+	Limit *limiter
+	// Bytes, when not nil, counts the bytes read as they are read.
+	Bytes *atomic.Int64
+	// Mark sets the bad-checksum mark when the data differs from a
+	// current record.
+	Mark bool
+	// Now stamps a new mark.
+	Now func() time.Time
+}
+
+// checkData reads the data behind the namespace entry ns once, through
+// the guard (an entry leading outside the site is refused before a byte
+// is read), and computes the checksums asked for. The records compared
+// with are read from the open file itself, so they belong to the data
+// read. When the data differs from a current record and o.Mark is set,
+// the file is marked bad on that same descriptor under the residency lock,
+// and only if it still has its name and the same mtime and size: a mark
+// never lands on a file removed, replaced or rewritten meanwhile. A file
+// whose mtime or size changes during the read gives ErrChangedWhileRead.
+func checkData(ctx context.Context, ns string, roots *guard.Roots, o checkOptions) (dataCheck, error) {
+	dc := dataCheck{Mismatch: -1}
+	f, err := guard.Open(ns, roots)
+	if err != nil {
+		return dc, err
+	}
+	defer f.Close()
+	st0, err := f.Stat()
+	if err != nil {
+		return dc, err
+	}
+	dc.MTime, dc.Size = st0.Mtim.Sec, st0.Size
+	algs := o.Algs
+	if algs == nil {
+		recs, err := meta.ListChecksums(f.Path())
+		if err != nil {
+			return dc, err
+		}
+		for i := range recs {
+			if recs[i].MTime == dc.MTime {
+				algs = append(algs, recs[i].Alg)
+				dc.Stored = append(dc.Stored, &recs[i])
+			}
+		}
+		if len(algs) == 0 {
+			return dc, nil
+		}
+	} else {
+		for _, alg := range algs {
+			c, ok, err := meta.GetChecksum(f.Path(), alg)
+			if err != nil && !errors.Is(err, meta.ErrBadValue) {
+				return dc, err
+			}
+			if ok && c.MTime == dc.MTime {
+				dc.Stored = append(dc.Stored, &c)
+			} else {
+				dc.Stored = append(dc.Stored, nil) // none, stale or unreadable: nothing to hold the data to
+			}
+		}
+	}
+	hs := make([]hash.Hash, len(algs))
+	for i, alg := range algs {
+		if hs[i], err = meta.NewHash(alg); err != nil {
+			return dc, err
+		}
+	}
+	if err := readAll(ctx, f.Fd(), hs, o.Limit, o.Bytes); err != nil {
+		return dc, fmt.Errorf("read %s: %w", ns, err)
+	}
+	st1, err := f.Stat()
+	if err != nil {
+		return dc, err
+	}
+	if !sameData(st0, st1) {
+		return dc, fmt.Errorf("%s: %w", ns, ErrChangedWhileRead)
+	}
+	delta := max(min(time.Now().Unix()-dc.MTime, math.MaxInt32), math.MinInt32)
+	for i, alg := range algs {
+		c := meta.Checksum{Alg: alg, Value: hs[i].Sum(nil), MTime: dc.MTime, Delta: int32(delta)}
+		dc.Computed = append(dc.Computed, c)
+		if s := dc.Stored[i]; s != nil && !bytes.Equal(s.Value, c.Value) && dc.Mismatch < 0 {
+			dc.Mismatch = i
+		}
+	}
+	if m, ok, _ := meta.GetBadChecksum(f.Path()); ok {
+		dc.Bad = &m
+	}
+	if dc.Mismatch < 0 || !o.Mark || dc.Bad != nil {
+		return dc, nil // an earlier mark is kept: it holds the first evidence
+	}
+	if err := f.Lock(ctx); err != nil {
+		return dc, err
+	}
+	if err := f.Linked(); err != nil {
+		return dc, err
+	}
+	st2, err := f.Stat()
+	if err != nil {
+		return dc, err
+	}
+	if !sameData(st0, st2) {
+		return dc, fmt.Errorf("%s: %w", ns, ErrChangedWhileRead)
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	i := dc.Mismatch
+	m := meta.BadChecksum{Alg: algs[i], Found: now().Unix(), MTime: dc.MTime, Stored: dc.Stored[i].Value, Computed: dc.Computed[i].Value}
+	if err := meta.SetBadChecksum(f.Path(), m); err != nil {
+		return dc, fmt.Errorf("mark %s bad: %w", ns, err)
+	}
+	dc.Bad, dc.Marked = &m, true
+	return dc, nil
+}
+
+// sameData reports whether two stats of one file show the same data
+// version: mtime (to the nanosecond) and size. ctime is left out, since
+// attribute changes (a pin, a copy time) move it without touching data.
+func sameData(a, b unix.Stat_t) bool {
+	return a.Mtim == b.Mtim && a.Size == b.Size
+}
+
+// readAll reads the file open on fd from its start to its end and feeds
+// every hash. The kernel is told the reads are sequential (a larger
+// read-ahead keeps the disk busy while the data is hashed).
+func readAll(ctx context.Context, fd int, hs []hash.Hash, lim *limiter, n *atomic.Int64) error {
+	unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
+	bp := dataBufPool.Get().(*[]byte)
+	defer dataBufPool.Put(bp)
+	buf := *bp
+	var off int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		k, err := unix.Pread(fd, buf, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			return nil
+		}
+		for _, h := range hs {
+			h.Write(buf[:k])
+		}
+		off += int64(k)
+		if n != nil {
+			n.Add(int64(k))
+		}
+		// Paid after the read, for what was read: a small file costs its
+		// size, not a whole buffer.
+		if err := lim.wait(ctx, k); err != nil {
+			return err
+		}
+	}
+}
+
+// limiter is a token bucket over bytes: reads wait so that, over any
+// stretch longer than the burst, no more than rate bytes a second are
+// read. A nil limiter does not limit. It is safe for concurrent use.
+type limiter struct {
+	rate  float64 // bytes per second
+	burst float64
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// newLimiter returns a limiter of rate bytes a second, or nil for rate
+// <= 0 (unlimited). The burst is a tenth of a second's worth, at least
+// one read: small enough that a scrub never bursts far above its rate,
+// large enough that the wait is not paid per read at low rates.
+func newLimiter(rate int64) *limiter {
+	if rate <= 0 {
+		return nil
+	}
+	b := max(float64(rate)/10, readBufSize)
+	return &limiter{rate: float64(rate), burst: b, tokens: b, last: time.Now()}
+}
+
+// wait takes n bytes' worth of tokens, sleeping until they are there (the
+// bucket may go into debt for one read larger than the burst).
+func (l *limiter) wait(ctx context.Context, n int) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	now := time.Now()
+	l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	l.last = now
+	l.tokens -= float64(n)
+	var d time.Duration
+	if l.tokens < 0 {
+		d = time.Duration(-l.tokens / l.rate * float64(time.Second))
+	}
+	l.mu.Unlock()
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

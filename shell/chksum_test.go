@@ -1,0 +1,171 @@
+package shell
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"frm/core/meta"
+	"frm/core/site"
+)
+
+// rot changes one byte of the data behind pfn and puts the file's times
+// back, as bit rot or a bad controller leaves a file: same size, same
+// mtime, other data. It returns the adler32 of the new data, computed
+// here without frm.
+func rot(t *testing.T, pfn string) string {
+	t.Helper()
+	data, err := filepath.EvalSymlinks(pfn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x40
+	f, err := os.OpenFile(data, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(b[len(b)/2:len(b)/2+1], int64(len(b)/2)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ts := []unix.Timespec{st.Atim, st.Mtim}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, data, ts, 0); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := meta.NewHash("adler32")
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// runCmd runs one command line on s and returns its status, stdout and
+// stderr.
+func runCmd(t *testing.T, s *site.Site, json bool, line string) (int, string, string) {
+	t.Helper()
+	sh, out, errb := newShell(s)
+	sh.JSON = json
+	words, err := Split(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sh.RunArgs(context.Background(), words, strings.NewReader(""))
+	return st, out.String(), errb.String()
+}
+
+// TestChksumVerifyBitRot is issue 15 §3: a byte of the data changes with
+// the mtime kept. verify without -f compares with the stored record, as
+// xrootd does, and cannot see it; verify -f recomputes from the data,
+// reports both values, exits 1 and marks the file bad; from then on a
+// plain verify reads the data too; calc -f accepts the data and clears
+// the mark.
+func TestChksumVerifyBitRot(t *testing.T) {
+	s, _ := testSite(t)
+	const lfn = "/store/a/migrated.fits" // an XA file: the data is behind a link
+	st, out, errs := runCmd(t, s, false, "chksum calc "+lfn)
+	if st != 0 {
+		t.Fatalf("calc: %d %q", st, errs)
+	}
+	good := strings.Fields(out)[0]
+	rotten := rot(t, s.PFN(lfn))
+	if rotten == good {
+		t.Fatal("the changed byte left the checksum alone")
+	}
+	steps := []struct {
+		line   string
+		status int
+		out    []string // substrings of stdout
+		errs   []string // substrings of stderr
+		marked bool     // the file carries the mark afterwards
+	}{
+		// The stored record is current: compared, the data not read.
+		{"chksum verify " + good + " " + lfn, 0, []string{"adler32 checksums match for " + lfn + "\n"}, nil, false},
+		// -f reads the data: it differs from the value and from the record.
+		{"chksum -f verify " + good + " " + lfn, 1,
+			[]string{"adler32 checksums differ for " + lfn + " (computed from the data: " + rotten + "; the stored checksum " + good + " differs: marked bad)"},
+			nil, true},
+		// The data matches the value, but not its stored record: still a failure.
+		{"chksum -f verify " + rotten + " " + lfn, 1,
+			[]string{"adler32 checksums match for " + lfn + " (computed from the data: " + rotten + "; the stored checksum " + good + " differs: marked bad"},
+			nil, true},
+		// A marked file's record is not trusted: a plain verify reads the data.
+		{"chksum verify " + good + " " + lfn, 1, []string{"adler32 checksums differ for " + lfn + " (computed from the data: " + rotten}, nil, true},
+		// An administrator accepts the data as it is.
+		{"chksum -f calc " + lfn, 0, []string{rotten + " adler32\n"}, []string{"bad checksum mark removed"}, false},
+		{"chksum -f verify " + rotten + " " + lfn, 0,
+			[]string{"adler32 checksums match for " + lfn + " (computed from the data; the stored checksum agrees)"}, nil, false},
+		{"chksum verify " + rotten + " " + lfn, 0, []string{"adler32 checksums match for " + lfn + "\n"}, nil, false},
+	}
+	for i, step := range steps {
+		st, out, errs := runCmd(t, s, false, step.line)
+		if st != step.status {
+			t.Errorf("step %d %q: status %d, want %d\nstdout %q\nstderr %q", i, step.line, st, step.status, out, errs)
+		}
+		for _, w := range step.out {
+			if !strings.Contains(out, w) {
+				t.Errorf("step %d %q: stdout %q lacks %q", i, step.line, out, w)
+			}
+		}
+		for _, w := range step.errs {
+			if !strings.Contains(errs, w) {
+				t.Errorf("step %d %q: stderr %q lacks %q", i, step.line, errs, w)
+			}
+		}
+		m, marked, err := meta.GetBadChecksum(s.PFN(lfn))
+		if marked != step.marked || err != nil {
+			t.Errorf("step %d %q: marked %v (%v), want %v", i, step.line, marked, err, step.marked)
+		}
+		if marked && (hex.EncodeToString(m.Stored) != good || hex.EncodeToString(m.Computed) != rotten || m.Alg != "adler32") {
+			t.Errorf("step %d: mark %s, want stored %s data %s", i, m, good, rotten)
+		}
+	}
+}
+
+// TestChksumVerifyJSON: verify -f reports the recomputed value and the
+// stored one.
+func TestChksumVerifyJSON(t *testing.T) {
+	s, _ := testSite(t)
+	const lfn = "/scratch/d/one.tar" // a plain file
+	_, out, _ := runCmd(t, s, false, "chksum calc "+lfn)
+	good := strings.Fields(out)[0]
+	rotten := rot(t, s.PFN(lfn))
+	tests := []struct {
+		line string
+		want map[string]any
+	}{
+		{"chksum verify " + good + " " + lfn, map[string]any{"match": true, "source": "stored", "value": good, "stored": good, "bad": false}},
+		{"chksum -f verify " + good + " " + lfn, map[string]any{"match": false, "source": "data", "value": rotten,
+			"computed": rotten, "stored": good, "expected": good, "bad": true, "marked": true}},
+	}
+	for _, tc := range tests {
+		st, out, _ := runCmd(t, s, true, tc.line)
+		var doc struct {
+			Results []map[string]any `json:"results"`
+			Status  int              `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Results) != 1 {
+			t.Fatalf("%s: %v\n%s", tc.line, err, out)
+		}
+		for k, v := range tc.want {
+			if got := doc.Results[0][k]; got != v {
+				t.Errorf("%s: %s = %v, want %v (%s)", tc.line, k, got, v, bytes.TrimSpace([]byte(out)))
+			}
+		}
+		if doc.Status != st {
+			t.Errorf("%s: JSON status %d, exit %d", tc.line, doc.Status, st)
+		}
+	}
+}
