@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -167,5 +168,47 @@ func TestChksumVerifyJSON(t *testing.T) {
 		if doc.Status != st {
 			t.Errorf("%s: JSON status %d, exit %d", tc.line, doc.Status, st)
 		}
+	}
+}
+
+// TestFindBadChecksum: find -r badchksum lists the files marked bad, in
+// text (golden) and JSON, and nothing else.
+func TestFindBadChecksum(t *testing.T) {
+	s, l := testSite(t)
+	s.Now = func() time.Time { return time.Unix(1800000000, 0) }
+	s.Loc = time.UTC
+	for _, lfn := range []string{"/store/a/migrated.fits", "/scratch/d/two.tar", "/store/a/nocopy.fits"} {
+		if st, _, errs := runCmd(t, s, false, "chksum calc "+lfn); st != 0 {
+			t.Fatalf("calc %s: %s", lfn, errs)
+		}
+	}
+	for _, lfn := range []string{"/store/a/migrated.fits", "/scratch/d/two.tar"} {
+		rot(t, s.PFN(lfn))
+		if st, _, _ := runCmd(t, s, false, "chksum -f verify 00000001 "+lfn); st != 1 {
+			t.Fatalf("verify -f %s: %d", lfn, st)
+		}
+	}
+	st, out, errs := runCmd(t, s, false, "find -r badchksum /store /scratch")
+	if st != 0 {
+		t.Fatalf("find: %d %s", st, errs)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	sortStrings(lines[:len(lines)-1])
+	golden(t, "find_badchksum", norm("stdout:\n"+strings.Join(lines, "\n")+"\nstderr:\n"+errs, l))
+
+	st, out, _ = runCmd(t, s, true, "find badc /store/a")
+	var doc struct {
+		Results []map[string]any `json:"results"`
+		Summary map[string]any   `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || st != 0 {
+		t.Fatalf("JSON find: %d %v\n%s", st, err, out)
+	}
+	if len(doc.Results) != 1 || doc.Summary["found"] != float64(1) {
+		t.Fatalf("JSON find: %s", out)
+	}
+	r := doc.Results[0]
+	if r["lfn"] != "/store/a/migrated.fits" || r["type"] != "adler32" || r["found"] != float64(1800000000) || r["stored"] == r["computed"] || r["computed"] == nil {
+		t.Errorf("JSON item %v", r)
 	}
 }

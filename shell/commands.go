@@ -2,6 +2,7 @@ package shell
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -61,9 +62,11 @@ var setCmd = &command{
 var findCmd = &command{
 	name: "find", min: 1, needSite: true,
 	usage: usageText("Usage: find [-r[ecursive]] what ldir [ldir [...]]", "",
-		"what: fail[files] | mmap[ped] | nochksum <type> | nolk[files] | pin[ned] | unmig[rated]"),
+		"what: fail[files] | mmap[ped] | nochksum <type> | nolk[files] | pin[ned] | unmig[rated] | badc[hksum]",
+		"",
+		"badchksum (frm): files whose data failed their stored checksum (chksum verify, the scrubber)."),
 	opts: []optSpec{{name: "recursive", min: 1}},
-	subs: []string{"fail", "mmap", "nochksum", "nolkfiles", "pinned", "unmigrated"},
+	subs: []string{"badchksum", "fail", "mmap", "nochksum", "nolkfiles", "pinned", "unmigrated"},
 	run:  runFind,
 }
 
@@ -108,7 +111,7 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 		}
 	}
 	n, err := sh.Site.Find(ctx, pos, fo, func(f site.Finding) error {
-		text, item := findingText(f, alg, sh.JSON)
+		text, item := findingText(f, alg, sh.JSON, sh.Site.Loc)
 		r.result(text, item)
 		return nil
 	})
@@ -131,6 +134,8 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 		sum = plural(nn, "unmigrated file", "unmigrated files") + " found."
 	case site.FindNoCopyTime:
 		sum = plural(nn, "file", "files") + " found with no copy time."
+	case site.FindBadChecksum:
+		sum = plural(nn, "file", "files") + " found with a bad checksum."
 	}
 	r.done(statusFor(n+1, r.nErrs), map[string]any{"found": n, "scanned": scanned.Load()}, sum)
 	return nil
@@ -138,7 +143,7 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 
 // findingText renders a finding; the JSON item is built only when asked
 // for (withItem), since a text-mode scan may print millions of lines.
-func findingText(f site.Finding, alg string, withItem bool) (string, map[string]any) {
+func findingText(f site.Finding, alg string, withItem bool, loc *time.Location) (string, map[string]any) {
 	e := f.Entry
 	var item map[string]any
 	set := func(k string, v any) {
@@ -171,6 +176,19 @@ func findingText(f site.Finding, alg string, withItem bool) (string, map[string]
 			return "Unmigrated; modified: " + e.PFN, item
 		}
 		return "Unmigrated; no copy time: " + e.PFN, item
+	case site.FindBadChecksum:
+		m := e.BadChecksum
+		if m.Alg == "" {
+			// Present but unreadable (another version, a stray value).
+			return "Bad checksum (mark not readable): " + e.PFN, item
+		}
+		set("type", m.Alg)
+		set("stored", hex.EncodeToString(m.Stored))
+		set("computed", hex.EncodeToString(m.Computed))
+		set("found", m.Found)
+		set("mtime", m.MTime)
+		return fmt.Sprintf("Bad %s checksum (stored %s, data %s, found %s): %s", m.Alg, hex.EncodeToString(m.Stored),
+			hex.EncodeToString(m.Computed), time.Unix(m.Found, 0).In(loc).Format("2006-01-02 15:04:05"), e.PFN), item
 	}
 	return e.PFN, item
 }
