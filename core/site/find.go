@@ -14,13 +14,13 @@ import (
 type FindWhat int
 
 const (
-	FindFail       FindWhat = iota + 1 // .fail side files
-	FindMmap                           // files with a memory-mapping hint
-	FindNoChecksum                     // files without a current checksum of an algorithm
-	FindPinned                         // pinned files
-	FindUnmigrated                     // no copy time, or modified since the last copy
-	FindNoCopyTime                     // no copy time only (2009's nolkfiles)
-	FindBadChecksum                    // (frm) data that failed its stored checksum
+	FindFail        FindWhat = iota + 1 // .fail side files
+	FindMmap                            // files with a memory-mapping hint
+	FindNoChecksum                      // files without a current checksum of an algorithm
+	FindPinned                          // pinned files
+	FindUnmigrated                      // no copy time, or modified since the last copy
+	FindNoCopyTime                      // no copy time only (2009's nolkfiles)
+	FindBadChecksum                     // (frm) data that failed its stored checksum
 )
 
 // ParseFindWhat matches a find type as frm_admin does: fail..failfiles
