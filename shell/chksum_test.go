@@ -212,3 +212,78 @@ func TestFindBadChecksum(t *testing.T) {
 		t.Errorf("JSON item %v", r)
 	}
 }
+
+// TestChksumRecursiveVerify: chksum -r verify ldir re-reads every file
+// with a current stored checksum, lists the mismatches (with -v every
+// file), sums up, and exits 1 when there is any.
+func TestChksumRecursiveVerify(t *testing.T) {
+	s, _ := testSite(t)
+	for _, lfn := range []string{"/store/a/migrated.fits", "/store/a/modified.fits", "/scratch/d/one.tar"} {
+		if st, _, errs := runCmd(t, s, false, "chksum calc "+lfn); st != 0 {
+			t.Fatalf("calc %s: %s", lfn, errs)
+		}
+	}
+	st, out, errs := runCmd(t, s, false, "chksum -r verify /store /scratch")
+	if st != 0 || !strings.Contains(out, "3 files verified (") || !strings.Contains(out, "0 mismatches") || errs != "" {
+		t.Fatalf("clean tree: status %d\n%s%s", st, out, errs)
+	}
+	good := strings.Fields(func() string { _, o, _ := runCmd(t, s, false, "chksum ls /store/a/migrated.fits"); return o }())[0]
+	rotten := rot(t, s.PFN("/store/a/migrated.fits"))
+
+	tests := []struct {
+		line   string
+		status int
+		out    []string
+		not    []string
+	}{
+		{"chksum -r verify /store", 1, []string{
+			"adler32 checksums differ for /store/a/migrated.fits (computed from the data: " + rotten + "; the stored checksum " + good + " differs: marked bad)\n",
+			"2 files verified (", "1 mismatch, 1 marked bad now, 1 marked bad in all.",
+			"Skipped: 1 without a checksum.",
+		}, []string{"modified.fits"}},
+		// -v lists the files that match too; the earlier mark is kept.
+		{"chksum -v -r verify /store", 1, []string{
+			"adler32 checksums match for /store/a/modified.fits (computed from the data; the stored checksum agrees)\n",
+			"differ for /store/a/migrated.fits (computed from the data: " + rotten + "; the stored checksum " + good + " differs: marked bad since ",
+			"1 mismatch, 0 marked bad now, 1 marked bad in all.",
+		}, nil},
+		{"chksum -r verify /scratch", 0, []string{"1 file verified (", "0 mismatches"}, []string{"differ"}},
+		{"chksum -r -t md5 verify /store", 0, []string{"0 files verified", "Skipped: 3 without a checksum."}, nil},
+		{"chksum -r calc /store", ExitUsage, nil, nil},
+		{"chksum -r verify", ExitUsage, nil, nil},
+	}
+	for _, tc := range tests {
+		st, out, errs := runCmd(t, s, false, tc.line)
+		if st != tc.status {
+			t.Errorf("%s: status %d, want %d\n%s%s", tc.line, st, tc.status, out, errs)
+		}
+		for _, w := range tc.out {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: stdout lacks %q:\n%s", tc.line, w, out)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(out, w) {
+				t.Errorf("%s: stdout has %q:\n%s", tc.line, w, out)
+			}
+		}
+	}
+
+	st, out, _ = runCmd(t, s, true, "chksum -r verify /store")
+	var doc struct {
+		Results []map[string]any `json:"results"`
+		Summary map[string]any   `json:"summary"`
+		Status  int              `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if st != 1 || doc.Status != 1 || len(doc.Results) != 1 || doc.Summary["mismatches"] != float64(1) || doc.Summary["files"] != float64(2) ||
+		doc.Summary["bad"] != float64(1) || doc.Summary["no_checksum"] != float64(1) {
+		t.Fatalf("JSON: status %d\n%s", st, out)
+	}
+	r := doc.Results[0]
+	if r["lfn"] != "/store/a/migrated.fits" || r["computed"] != rotten || r["stored"] != good || r["match"] != false || r["bad"] != true {
+		t.Errorf("JSON item %v", r)
+	}
+}

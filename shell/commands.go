@@ -802,8 +802,13 @@ var rmCmd = &command{
 var chksumCmd = &command{
 	name: "chksum", min: 6, needSite: true,
 	usage: usageText("Usage: chksum [opts] {calc | ls | set <csval> | unset | ver[ify] <csval>} fn", "",
-		"opts: -f[orce] -pfn -t[ype] <cstype> -v[erbose]"),
-	opts: []optSpec{{name: "force", min: 1}, {name: "pfn", min: 3}, {name: "type", min: 1, hasValue: true}, {name: "verbose", min: 1}},
+		"opts: -f[orce] -pfn -t[ype] <cstype> -v[erbose]",
+		"",
+		"verify -f compares with the checksum of the data read now (frm; see docs/commands.md).",
+		"chksum [-t cstype] [-v] -r[ecursive] verify ldir [ldir [...]] (frm) re-reads every file",
+		"below ldir that has a current stored checksum and lists those whose data differs;",
+		"-v lists every file verified."),
+	opts: []optSpec{{name: "force", min: 1}, {name: "pfn", min: 3}, {name: "recursive", min: 1}, {name: "type", min: 1, hasValue: true}, {name: "verbose", min: 1}},
 	subs: []string{"calc", "ls", "set", "unset", "verify"},
 	run:  runChksum,
 }
@@ -823,6 +828,12 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 	}
 	if _, err := meta.NewHash(alg); err != nil {
 		return usagef("%s checksums are not supported.", alg)
+	}
+	if o.has("recursive") {
+		if !(len(fnc) >= 3 && strings.HasPrefix("verify", fnc)) {
+			return usagef("chksum -recursive is only for verify.")
+		}
+		return runChksumTree(ctx, sh, r, o, pos)
 	}
 	needVal := fnc == "set" || len(fnc) >= 3 && strings.HasPrefix("verify", fnc)
 	val := ""
@@ -901,6 +912,72 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 		return usagef("Unknown chksum function - %s", fnc)
 	}
 	r.done(ExitOK, nil)
+	return nil
+}
+
+// runChksumTree is chksum -r verify ldir...: site.Scrub over the
+// directories, at the configured [scrub] rate (unlimited when the site
+// sets none). Mismatches are results; with -v every file verified is.
+func runChksumTree(ctx context.Context, sh *Shell, r *report, o parsedOpts, dirs []string) error {
+	if len(dirs) == 0 {
+		return usagef("chksum target not specified.")
+	}
+	for i, d := range dirs {
+		lfn, err := sh.Site.ChecksumTarget(d, o.has("pfn"))
+		if err != nil {
+			return err
+		}
+		dirs[i] = lfn
+	}
+	c := new(site.ScrubCounters)
+	start := time.Now()
+	pr := sh.startProgressFunc(func() string {
+		return fmt.Sprintf("chksum verify: %d entries scanned, %d files verified, %s read, %d mismatches",
+			c.Entries.Load(), c.Files.Load(), human(c.Bytes.Load()), c.Mismatches.Load())
+	})
+	sum, err := sh.Site.Scrub(ctx, dirs, site.ScrubOptions{Alg: o.value("type"), Rate: sh.Site.Config.Scrub.CommandRate(),
+		Counters: c, OnError: r.fail},
+		func(x site.ScrubResult) {
+			if x.Match && !o.has("verbose") && x.Bad == nil {
+				return
+			}
+			v := site.VerifyResult{Match: x.Match, Value: x.Computed, Source: "data", Computed: &x.Computed, Rot: !x.Match, Bad: x.Bad, Marked: x.Marked}
+			if x.Stored.Alg != "" {
+				v.Stored = &x.Stored
+			}
+			item := verifyItem(x.Alg, x.LFN, x.Stored.Hex(), v)
+			delete(item, "expected")
+			item["lfn"], item["pfn"], item["size"] = x.LFN, x.PFN, x.Size
+			r.result(verifyText(sh, x.Alg, x.LFN, v), item)
+		})
+	pr.end(sh)
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	lines := []string{fmt.Sprintf("%s verified (%s bytes, %.2fs, %s/s): %s, %d marked bad now, %d marked bad in all.",
+		plural(sum.Files, "file", "files"), strconv.FormatInt(sum.Bytes, 10), secs, human(int64(float64(sum.Bytes)/max(secs, 1e-3))),
+		plural(int64(sum.Mismatches), "mismatch", "mismatches"), sum.Marked, sum.Bad)}
+	var skipped []string
+	if sum.Stale > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d with a stale checksum (modified since)", sum.Stale))
+	}
+	if sum.NoChecksum > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d without a checksum", sum.NoChecksum))
+	}
+	if sum.Changed > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d changed while read", sum.Changed))
+	}
+	if len(skipped) > 0 {
+		lines = append(lines, "Skipped: "+strings.Join(skipped, ", ")+".")
+	}
+	st := statusFor(int(sum.Files)+1, r.nErrs)
+	if sum.Mismatches > 0 {
+		st = ExitError
+	}
+	r.done(st, map[string]any{"files": sum.Files, "bytes": sum.Bytes, "seconds": secs, "mismatches": sum.Mismatches,
+		"marked": sum.Marked, "bad": sum.Bad, "stale": sum.Stale, "no_checksum": sum.NoChecksum, "changed": sum.Changed,
+		"errors": sum.Errors}, lines...)
 	return nil
 }
 
