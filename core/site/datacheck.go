@@ -177,40 +177,123 @@ func sameData(a, b unix.Stat_t) bool {
 
 // readAll reads the file open on fd from its start to its end and feeds
 // every hash. The kernel is told the reads are sequential (a larger
-// read-ahead keeps the disk busy while the data is hashed).
+// read-ahead keeps the disk busy while the data is hashed). A file larger
+// than one read is read by a goroutine of its own while this one hashes
+// what it read before: the copy out of the page cache and the hash run on
+// two cores instead of one after the other (bench/scrub).
 func readAll(ctx context.Context, fd int, hs []hash.Hash, lim *limiter, n *atomic.Int64) error {
 	unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
 	bp := dataBufPool.Get().(*[]byte)
-	defer dataBufPool.Put(bp)
-	buf := *bp
-	var off int64
+	k, err := preadFull(fd, *bp, 0)
+	if err != nil || k < len(*bp) {
+		// The whole file in one read (or an error): nothing to overlap.
+		if err == nil {
+			err = consume(ctx, (*bp)[:k], hs, lim, n)
+		}
+		dataBufPool.Put(bp)
+		return err
+	}
+	type chunk struct {
+		buf *[]byte
+		n   int
+		err error
+	}
+	full := make(chan chunk, pipeDepth)
+	free := make(chan *[]byte, pipeDepth)
+	for range pipeDepth - 1 {
+		free <- dataBufPool.Get().(*[]byte)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(full)
+		off := int64(k)
+		for {
+			var b *[]byte
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			m, err := preadFull(fd, *b, off)
+			off += int64(m)
+			select {
+			case full <- chunk{b, m, err}:
+			case <-stop:
+				dataBufPool.Put(b)
+				return
+			}
+			if err != nil || m < len(*b) {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done // the reader is out before fd can be closed
+		for c := range full {
+			dataBufPool.Put(c.buf)
+		}
+		for len(free) > 0 {
+			dataBufPool.Put(<-free)
+		}
+	}()
+	c := chunk{bp, k, nil}
 	for {
-		if err := ctx.Err(); err != nil {
+		if err := consume(ctx, (*c.buf)[:c.n], hs, lim, n); err != nil {
+			dataBufPool.Put(c.buf)
 			return err
 		}
-		k, err := unix.Pread(fd, buf, off)
+		free <- c.buf
+		var ok bool
+		if c, ok = <-full; !ok {
+			return nil
+		}
+		if c.err != nil {
+			dataBufPool.Put(c.buf)
+			return c.err
+		}
+	}
+}
+
+// pipeDepth is the number of buffers a file's reader and its hasher share:
+// one being hashed, one being read, one ready.
+const pipeDepth = 3
+
+// preadFull fills buf from off, short only at the end of the file.
+func preadFull(fd int, buf []byte, off int64) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := unix.Pread(fd, buf[n:], off+int64(n))
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return err
+			return n, err
 		}
 		if k == 0 {
-			return nil
+			break
 		}
-		for _, h := range hs {
-			h.Write(buf[:k])
-		}
-		off += int64(k)
-		if n != nil {
-			n.Add(int64(k))
-		}
-		// Paid after the read, for what was read: a small file costs its
-		// size, not a whole buffer.
-		if err := lim.wait(ctx, k); err != nil {
-			return err
-		}
+		n += k
 	}
+	return n, nil
+}
+
+// consume feeds b to every hash, counts it and pays the limiter for it:
+// after the read, for what was read, so a small file costs its size and
+// not a whole buffer.
+func consume(ctx context.Context, b []byte, hs []hash.Hash, lim *limiter, n *atomic.Int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, h := range hs {
+		h.Write(b)
+	}
+	if n != nil {
+		n.Add(int64(len(b)))
+	}
+	return lim.wait(ctx, len(b))
 }
 
 // limiter is a token bucket over bytes: reads wait so that, over any
