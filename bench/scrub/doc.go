@@ -12,13 +12,16 @@
 // random data in the XA space "data", each with its adler32 record, as a
 // stage would leave them; FRM_BENCH_DIR keeps the site between runs (the
 // generation is not measured). Then FRM_BENCH_ROUNDS rounds (default 3)
-// of: cat, scrub with one reader, scrub with two readers, in an order
-// that rotates each round. Before each cold run every data file's pages
+// of: cat, scrub with one reader, scrub with two readers, scrub through
+// the page cache (Cached), in an order that rotates each round. Before each cold run every data file's pages
 // are dropped from the page cache with posix_fadvise(POSIX_FADV_DONTNEED)
 // (the files are fsync'd when written, so nothing is dirty): the data
 // comes from the disk, without root and without touching other
 // processes' cache, as drop_caches would. A warm run (everything cached)
-// follows, for the record: there the hash, not the disk, sets the pace.
+// follows, for the record: there the hash, not the disk, sets the pace
+// for "scrub cached" (site.ScrubOptions.Cached), while the default scrub
+// drops the file's pages first to check what the disk holds, and so reads
+// the disk warm or cold.
 // Each method's best time over the rounds is reported (best-of: the
 // machine is shared, and noise only ever adds time), with MB/s and the
 // ratio scrub/cat = cat time / scrub time. Target: cold ratio >= 0.8

@@ -211,7 +211,7 @@ func (s *Site) ChecksumVerify(ctx context.Context, lfn, alg, value string, force
 			}
 		}
 	}
-	dc, err := checkData(ctx, e.PFN, s.Roots(), checkOptions{Algs: []string{alg}, Mark: true, Now: s.Now})
+	dc, err := checkData(ctx, e.PFN, s.Roots(), checkOptions{Algs: []string{alg}, Mark: true, Now: s.Now, Device: true})
 	if err != nil {
 		return r, opErr(action, "", err)
 	}

@@ -41,9 +41,8 @@ type dataCheck struct {
 }
 
 // readBufSize is the size of one read. Large reads keep the disk
-// streaming and the system call count low; beyond 1 MiB nothing is won
-// (bench/scrub).
-const readBufSize = 1 << 20
+// streaming and the system call count low (bench/scrub).
+const readBufSize = 4 << 20
 
 var dataBufPool = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
@@ -61,6 +60,14 @@ type checkOptions struct {
 	Mark bool
 	// Now stamps a new mark.
 	Now func() time.Time
+	// Device reads what the device holds and leaves nothing behind: the
+	// file's clean pages are dropped from the page cache before it is read
+	// (else a check would see the cached copy, not the disk's) and each
+	// chunk once hashed (else a scrub would push the server's working set
+	// out of the cache). Reads still go through the cache, so the kernel's
+	// read-ahead keeps the disk streaming: direct I/O (O_DIRECT) has none,
+	// and was slower (bench/scrub). Pages mapped or dirty stay cached.
+	Device bool
 }
 
 // checkData reads the data behind the namespace entry ns once, through
@@ -118,7 +125,7 @@ func checkData(ctx context.Context, ns string, roots *guard.Roots, o checkOption
 			return dc, err
 		}
 	}
-	if err := readAll(ctx, f.Fd(), hs, o.Limit, o.Bytes); err != nil {
+	if err := readAll(ctx, f.Fd(), hs, o.Limit, o.Bytes, o.Device); err != nil {
 		return dc, fmt.Errorf("read %s: %w", ns, err)
 	}
 	st1, err := f.Stat()
@@ -180,15 +187,26 @@ func sameData(a, b unix.Stat_t) bool {
 // read-ahead keeps the disk busy while the data is hashed). A file larger
 // than one read is read by a goroutine of its own while this one hashes
 // what it read before: the copy out of the page cache and the hash run on
-// two cores instead of one after the other (bench/scrub).
-func readAll(ctx context.Context, fd int, hs []hash.Hash, lim *limiter, n *atomic.Int64) error {
+// two cores instead of one after the other (bench/scrub). device: see
+// checkOptions.Device.
+func readAll(ctx context.Context, fd int, hs []hash.Hash, lim *limiter, n *atomic.Int64, device bool) error {
+	if device {
+		unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+	}
 	unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
+	size := lim.readSize()
+	drop := func(off int64, k int) {
+		if device && k > 0 {
+			unix.Fadvise(fd, off, int64(k), unix.FADV_DONTNEED)
+		}
+	}
 	bp := dataBufPool.Get().(*[]byte)
-	k, err := preadFull(fd, *bp, 0)
-	if err != nil || k < len(*bp) {
+	k, err := preadFull(fd, (*bp)[:size], 0)
+	if err != nil || k < size {
 		// The whole file in one read (or an error): nothing to overlap.
 		if err == nil {
 			err = consume(ctx, (*bp)[:k], hs, lim, n)
+			drop(0, k)
 		}
 		dataBufPool.Put(bp)
 		return err
@@ -216,7 +234,7 @@ func readAll(ctx context.Context, fd int, hs []hash.Hash, lim *limiter, n *atomi
 			case <-stop:
 				return
 			}
-			m, err := preadFull(fd, *b, off)
+			m, err := preadFull(fd, (*b)[:size], off)
 			off += int64(m)
 			select {
 			case full <- chunk{b, m, err}:
@@ -224,7 +242,7 @@ func readAll(ctx context.Context, fd int, hs []hash.Hash, lim *limiter, n *atomi
 				dataBufPool.Put(b)
 				return
 			}
-			if err != nil || m < len(*b) {
+			if err != nil || m < size {
 				return
 			}
 		}
@@ -240,11 +258,14 @@ func readAll(ctx context.Context, fd int, hs []hash.Hash, lim *limiter, n *atomi
 		}
 	}()
 	c := chunk{bp, k, nil}
+	var off int64
 	for {
 		if err := consume(ctx, (*c.buf)[:c.n], hs, lim, n); err != nil {
 			dataBufPool.Put(c.buf)
 			return err
 		}
+		drop(off, c.n)
+		off += int64(c.n)
 		free <- c.buf
 		var ok bool
 		if c, ok = <-full; !ok {
@@ -302,6 +323,7 @@ func consume(ctx context.Context, b []byte, hs []hash.Hash, lim *limiter, n *ato
 type limiter struct {
 	rate  float64 // bytes per second
 	burst float64
+	size  int // bytes per read: a tenth of a second's worth
 
 	mu     sync.Mutex
 	tokens float64
@@ -309,15 +331,24 @@ type limiter struct {
 }
 
 // newLimiter returns a limiter of rate bytes a second, or nil for rate
-// <= 0 (unlimited). The burst is a tenth of a second's worth, at least
-// one read: small enough that a scrub never bursts far above its rate,
-// large enough that the wait is not paid per read at low rates.
+// <= 0 (unlimited). Reads are then a tenth of a second's worth (from 64
+// KiB to a whole buffer) and so is the burst: the reading stays smooth at
+// low rates, and a cancelled scrub stops within a tenth of a second.
 func newLimiter(rate int64) *limiter {
 	if rate <= 0 {
 		return nil
 	}
-	b := max(float64(rate)/10, readBufSize)
-	return &limiter{rate: float64(rate), burst: b, tokens: b, last: time.Now()}
+	size := min(max(int(rate/10), 64<<10), readBufSize)
+	b := float64(size)
+	return &limiter{rate: float64(rate), burst: b, size: size, tokens: b, last: time.Now()}
+}
+
+// readSize is the size of one read under l.
+func (l *limiter) readSize() int {
+	if l == nil {
+		return readBufSize
+	}
+	return l.size
 }
 
 // wait takes n bytes' worth of tokens, sleeping until they are there (the

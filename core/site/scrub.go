@@ -23,6 +23,12 @@ type ScrubOptions struct {
 	// sequential reader keeps a disk streaming; more help only when the
 	// hashing, not the disk, is the bottleneck (bench/scrub).
 	Workers int
+	// Cached checks the data as the page cache has it and leaves the
+	// cache as the reads leave it. By default a scrub reads what the
+	// device holds (the file's clean cached pages dropped first) and drops
+	// what it read (it must not push the server's working set out of the
+	// cache); see checkOptions.Device. bench/scrub compares both.
+	Cached bool
 	// Counters, when not nil, are added to as the scrub goes: progress
 	// lines and the daemon's metrics read them.
 	Counters *ScrubCounters
@@ -96,7 +102,7 @@ func (s *Site) Scrub(ctx context.Context, dirs []string, o ScrubOptions, fn func
 		algs = []string{o.Alg}
 	}
 	check := func(lfn, pfn string) {
-		dc, err := checkData(ctx, pfn, s.Roots(), checkOptions{Algs: algs, Limit: lim, Bytes: &cnt.Bytes, Mark: true, Now: s.Now})
+		dc, err := checkData(ctx, pfn, s.Roots(), checkOptions{Algs: algs, Limit: lim, Bytes: &cnt.Bytes, Mark: true, Now: s.Now, Device: !o.Cached})
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
