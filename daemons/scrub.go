@@ -27,6 +27,7 @@ type Scrubber struct {
 
 	mu       sync.Mutex // guards the fields below
 	rate     int64
+	readers  int
 	interval time.Duration
 	last     ScrubStatus // the last pass that ended
 	running  *ScrubStatus
@@ -72,6 +73,7 @@ func (sc *Scrubber) SetConfig(cfg *config.Config) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.rate = cfg.Scrub.DaemonRate()
+	sc.readers = cfg.Scrub.ReadersOrDefault()
 	sc.interval = cfg.Scrub.IntervalOrDefault()
 }
 
@@ -163,7 +165,7 @@ func (sc *Scrubber) Run(ctx context.Context) error {
 // Pass scrubs roots once.
 func (sc *Scrubber) Pass(ctx context.Context, roots []string) ScrubStatus {
 	sc.mu.Lock()
-	rate := sc.rate
+	rate, readers := sc.rate, sc.readers
 	st := ScrubStatus{Started: time.Now()}
 	// Until the pass ends, running holds the counters at its start.
 	run := ScrubStatus{Started: st.Started, Files: sc.Counters.Files.Load(), Bytes: sc.Counters.Bytes.Load(),
@@ -171,7 +173,7 @@ func (sc *Scrubber) Pass(ctx context.Context, roots []string) ScrubStatus {
 	sc.running = &run
 	sc.mu.Unlock()
 	sc.Log.Info("scrub pass started", "roots", roots, "rate", rateText(rate))
-	sum, err := sc.Site.Scrub(ctx, roots, site.ScrubOptions{Rate: rate, Counters: &sc.Counters,
+	sum, err := sc.Site.Scrub(ctx, roots, site.ScrubOptions{Rate: rate, Workers: readers, Counters: &sc.Counters,
 		OnError: func(err error) { sc.Log.Warn("scrub", "err", err) }},
 		func(r site.ScrubResult) {
 			if r.Match {

@@ -936,6 +936,7 @@ func runChksumTree(ctx context.Context, sh *Shell, r *report, o parsedOpts, dirs
 			c.Entries.Load(), c.Files.Load(), human(c.Bytes.Load()), c.Mismatches.Load())
 	})
 	sum, err := sh.Site.Scrub(ctx, dirs, site.ScrubOptions{Alg: o.value("type"), Rate: sh.Site.Config.Scrub.CommandRate(),
+		Workers:  sh.Site.Config.Scrub.ReadersOrDefault(),
 		Counters: c, OnError: r.fail},
 		func(x site.ScrubResult) {
 			if x.Match && !o.has("verbose") && x.Bad == nil {

@@ -20,6 +20,7 @@ func TestScrubSettings(t *testing.T) {
 		daemon   int64 // bytes a second, 0 unlimited
 		command  int64
 		interval time.Duration
+		readers  int // 0: 1
 		err      string
 	}{
 		{name: "absent", toml: "site = \"x\"\n", daemon: 50 << 20, interval: 24 * time.Hour},
@@ -33,6 +34,8 @@ func TestScrubSettings(t *testing.T) {
 		{name: "negative rate", toml: "[scrub]\nrate = -5\n", err: `invalid rate -5`},
 		{name: "bad interval", toml: "[scrub]\ninterval = \"soon\"\n", err: `scrub.interval`},
 		{name: "unknown key", toml: "[scrub]\nspeed = 1\n", err: `unknown key "scrub.speed"`},
+		{name: "readers", toml: "[scrub]\nreaders = 2\n", daemon: 50 << 20, interval: 24 * time.Hour, readers: 2},
+		{name: "too many readers", toml: "[scrub]\nreaders = 1000\n", err: `scrub.readers: must be 1 to 64`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,7 +55,7 @@ func TestScrubSettings(t *testing.T) {
 			}
 			check := func(c *Config, what string) {
 				if c.Scrub.Enabled != tc.enabled || c.Scrub.DaemonRate() != tc.daemon || c.Scrub.CommandRate() != tc.command ||
-					c.Scrub.IntervalOrDefault() != tc.interval {
+					c.Scrub.IntervalOrDefault() != tc.interval || c.Scrub.ReadersOrDefault() != max(tc.readers, 1) {
 					t.Errorf("%s: enabled %v daemon %d command %d interval %v", what, c.Scrub.Enabled, c.Scrub.DaemonRate(),
 						c.Scrub.CommandRate(), c.Scrub.IntervalOrDefault())
 				}
