@@ -52,7 +52,7 @@ func (s *Site) ChecksumCalc(ctx context.Context, lfn, alg string, force bool) (C
 			}
 		}
 	}
-	dc, err := checkData(ctx, e.PFN, s.Roots(), checkOptions{Algs: []string{alg}})
+	dc, err := checkData(ctx, e.PFN, s.Roots(), checkOptions{Algs: []string{alg}, Device: true})
 	if err != nil {
 		return CalcResult{}, opErr(action, "", err)
 	}
