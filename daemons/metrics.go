@@ -48,6 +48,7 @@ var (
 	spaceBytesDesc = prometheus.NewDesc("frm_space_bytes", "Space size and free bytes (a filesystem shared by partitions counted once).", []string{"space", "kind"}, nil)
 	queueDesc      = prometheus.NewDesc("frm_queue_requests", "Queued requests by kind and priority.", []string{"kind", "priority"}, nil)
 	activeDesc     = prometheus.NewDesc("frm_transfers_active", "Transfers running.", []string{"direction"}, nil)
+	mssUpDesc      = prometheus.NewDesc("frm_mss_up", "1 when the MSS takes transfers in this direction, 0 while they are paused by an outage.", []string{"direction"}, nil)
 
 	// The scrubber's counters live in the Scrubber (a file checked is
 	// no event), read at scrape time like the gauges.
@@ -63,6 +64,7 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- spaceBytesDesc
 	ch <- queueDesc
 	ch <- activeDesc
+	ch <- mssUpDesc
 	ch <- scrubBytesDesc
 	ch <- scrubFilesDesc
 	ch <- scrubMisDesc
@@ -90,6 +92,13 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		st := t.Status()
 		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(st.InUse[0]), "in")
 		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(st.InUse[1]), "out")
+		up := map[string]float64{"in": 1, "out": 1}
+		for _, p := range st.Paused {
+			up[p.Direction] = 0
+		}
+		for _, dir := range dirNames {
+			ch <- prometheus.MustNewConstMetric(mssUpDesc, prometheus.GaugeValue, up[dir], dir)
+		}
 	}
 	if sc := c.d.Scrubber; sc != nil {
 		ch <- prometheus.MustNewConstMetric(scrubBytesDesc, prometheus.CounterValue, float64(sc.Counters.Bytes.Load()))

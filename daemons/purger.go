@@ -18,6 +18,9 @@ type Purger struct {
 	Site    *site.Site
 	Log     *slog.Logger
 	OnEvent func(Event)
+	// OnFreed is called after a cycle that removed files (stages waiting
+	// for room try again).
+	OnFreed func()
 	// leader, with a shared catalog, elects this host to purge a space
 	// or not; nil purges every space (one host).
 	leader *purgeLeader
@@ -75,6 +78,9 @@ func (p *Purger) Last() PurgeStatus {
 
 // Run runs cycles until ctx ends; a cycle in progress stops between files.
 func (p *Purger) Run(ctx context.Context) error {
+	// A purge killed while files waited under their hidden names left
+	// them there: put them back now, not at the next purge a space needs.
+	purge.Recover(p.Site, func(err error) { p.Log.Error("purge recovery", "err", err) })
 	if l := p.leader; l != nil {
 		l.refresh(ctx, p.Site.Spaces.All(), p.Log.Info)
 		go func() {
@@ -95,6 +101,9 @@ func (p *Purger) Run(ctx context.Context) error {
 	}
 	for {
 		st := p.Cycle(ctx)
+		if st.Files > 0 && p.OnFreed != nil {
+			p.OnFreed()
+		}
 		p.mu.Lock()
 		p.last = st
 		wait := p.waitTime

@@ -97,13 +97,25 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		return nil, fmt.Errorf("another frm daemon runs for this instance (%s): %w", admin, err)
 	}
 	if want["stage"] || want["migrate"] {
-		b, err := mss.Open(cfg)
+		// What a previous daemon that was killed left running or half
+		// written goes first: its copy commands' process groups, then its
+		// stages' placeholders and data files.
+		groups := filepath.Join(admin, "copycmds")
+		if n, err := mss.KillOrphans(groups); err != nil {
+			log.Warn("cannot end the copy commands of a previous run", "dir", groups, "err", err)
+		} else if n > 0 {
+			log.Warn("ended copy commands a previous run left behind", "processes", n)
+		}
+		b, err := mss.OpenWith(cfg, mss.OpenOptions{GroupDir: groups})
 		if err != nil {
 			d.Close()
 			return nil, fmt.Errorf("mss: %w", err)
 		}
-		b = mss.WithRetry(b, 3, time.Second)
 		e := xfer.New(s, b, log.With("component", "xfer"))
+		e.Inflight = xfer.OpenInflight(filepath.Join(admin, "inflight"))
+		if n := e.Inflight.Recover(s, func(err error) { log.Warn("cleaning up after a previous run", "err", err) }); n > 0 {
+			log.Info("removed what stages interrupted by a previous run had written", "stages", n)
+		}
 		qdir := cfg.QueueDir()
 		if err := os.MkdirAll(qdir, 0o755); err != nil {
 			d.Close()
@@ -140,6 +152,10 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if want["purge"] {
 		d.Purger = NewPurger(s, log.With("component", "purge"))
 		d.Purger.OnEvent = d.publish
+		if t := d.Transfer; t != nil {
+			t.OnNoRoom = d.Purger.Wake
+			d.Purger.OnFreed = t.RoomFreed
+		}
 		if pool := s.DB(); pool != nil {
 			d.Purger.leader = &purgeLeader{queue: pgqueue.New(pool, pgqueue.Options{Site: cfg.Site}),
 				holder: s.HostName(), ttl: cfg.Catalog.LeaseOrDefault()}

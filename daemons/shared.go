@@ -190,6 +190,11 @@ func (t *Transfer) fillShared(ctx context.Context) {
 		for len(names) > 0 {
 			t.mu.Lock()
 			free := t.slots(dir) - t.inUse[dir]
+			if paused, trialOnly := t.pausedLocked(dir); paused {
+				free = 0 // the MSS is unavailable: leave the requests to others
+			} else if trialOnly {
+				free = min(free, 1)
+			}
 			t.mu.Unlock()
 			if free <= 0 {
 				break
@@ -269,6 +274,16 @@ func (t *Transfer) finishShared(r recRef, out outcomeView, interrupted, lost boo
 		return false
 	}
 	return !interrupted
+}
+
+// requeueShared gives a shared request back to the queue after an outage
+// of the MSS, after a delay so this host does not take it straight back.
+func (t *Transfer) requeueShared(r recRef, why string) {
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	if err := t.Shared.Queue.Requeue(ctx, *r.pg, why, defaultPauseBackoff.Base); err != nil && !errors.Is(err, pgqueue.ErrLeaseLost) {
+		t.Log.Warn("cannot give a request back to the shared queue; it runs again when its lease expires", "lfn", r.pg.LFN, "id", r.pg.ID, "err", err)
+	}
 }
 
 // outcomeView is what finishShared needs of a transfer's outcome.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"frm/core/pgqueue"
+	"frm/core/retry"
 	"frm/core/xfer"
 	"frm/core/xrdq"
 )
@@ -81,6 +82,7 @@ type job struct {
 	started  time.Time
 	cancel   context.CancelFunc
 	outcome  xfer.Outcome
+	trial    bool // the one transfer a paused direction lets through
 }
 
 // copyProgress is what a job's copy reports: the local file written
@@ -104,6 +106,15 @@ type Transfer struct {
 	// Shared, when set, is the queue work is claimed from (a PostgreSQL
 	// catalog); nil serves the local queue files directly.
 	Shared *Shared
+	// PauseBackoff spaces the probes of a paused direction (guarded by
+	// mu once running).
+	PauseBackoff retry.Policy
+	// OnNoRoom is called when a stage finds no room on disk (the daemon
+	// wakes its purger).
+	OnNoRoom func()
+	// OnPause is told when a direction (0 in, 1 out) pauses because the
+	// MSS is unavailable, and when it resumes (metrics).
+	OnPause func(dir int, paused bool)
 
 	wake chan struct{}
 	done chan *job
@@ -119,6 +130,11 @@ type Transfer struct {
 	inUse    [2]int     // running jobs per direction
 	turn     [2]prtyTurn
 	draining bool
+	paused   [2]*mssPause // directions paused by an MSS outage (pause.go)
+	runCtx   context.Context
+	// waitRoom: jobs (by key) that found no room on disk, and until when
+	// they wait (RoomFreed ends every wait).
+	waitRoom map[string]time.Time
 }
 
 // NewTransfer returns a transfer daemon over the queue in dir.
@@ -130,7 +146,8 @@ func NewTransfer(e *xfer.Engine, q *xrdq.Dir, adminDir string, in, out int, qche
 		out = 1
 	}
 	return &Transfer{Engine: e, Queue: q, AdminDir: adminDir, SlotsIn: in, SlotsOut: out, QCheck: qcheck, Log: log,
-		wake: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, busy: map[slotKey]bool{},
+		PauseBackoff: defaultPauseBackoff,
+		wake:         make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, busy: map[slotKey]bool{},
 		turn: [2]prtyTurn{{prty: xrdq.MaxPriority}, {prty: xrdq.MaxPriority}}}
 }
 
@@ -177,6 +194,8 @@ type Status struct {
 	Active            []Active
 	Internal          int
 	Draining          bool
+	// Paused lists the directions paused because the MSS is unavailable.
+	Paused []PauseStatus `json:"paused,omitempty"`
 }
 
 // Status returns what the daemon is doing.
@@ -200,6 +219,11 @@ func (t *Transfer) Status() Status {
 		st.Active = append(st.Active, a)
 	}
 	sort.Slice(st.Active, func(a, b int) bool { return st.Active[a].Started.Before(st.Active[b].Started) })
+	for dir, p := range t.paused {
+		if p != nil {
+			st.Paused = append(st.Paused, PauseStatus{Direction: dirNames[dir], Since: p.Since, Cause: p.Cause, Probes: p.Probes})
+		}
+	}
 	return st
 }
 
@@ -222,6 +246,9 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 	}
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
+	t.mu.Lock()
+	t.runCtx = ctx
+	t.mu.Unlock()
 	if t.Shared != nil {
 		t.releasePrevious(ctx)
 		t.lookLocal.Store(true)                             // records queued while no daemon ran
@@ -349,9 +376,16 @@ func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
 	slots := t.slots(dir)
 	// Records already served (running) or for a running lfn (merge).
 	var fresh []candidate
+	now := time.Now()
 	for _, c := range cands {
 		if t.busy[c.rec.slot()] {
 			continue
+		}
+		if until, ok := t.waitRoom[c.key]; ok {
+			if now.Before(until) {
+				continue // waits for the purger to free space
+			}
+			delete(t.waitRoom, c.key)
 		}
 		if j := t.running[c.key]; j != nil {
 			j.recs = append(j.recs, c.rec)
@@ -368,6 +402,9 @@ func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
 		return fresh[a].rec.req.Added < fresh[b].rec.req.Added
 	})
 	for t.inUse[dir] < slots {
+		if paused, _ := t.pausedLocked(dir); paused {
+			return // the MSS is unavailable: requests wait in the queue
+		}
 		var j *job
 		if len(fresh) > 0 {
 			c := t.turn[dir].pick(fresh)
@@ -401,6 +438,9 @@ func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
 func (t *Transfer) stoppedLocked(k xrdq.Kind) bool { return t.stopped(k) }
 
 func (t *Transfer) start(ctx context.Context, dir int, j *job) {
+	if p := t.paused[dir]; p != nil && p.trial && !p.trialRunning {
+		p.trialRunning, j.trial = true, true
+	}
 	t.running[j.key] = j
 	t.inUse[dir]++
 	j.started = time.Now()
@@ -434,9 +474,19 @@ func (t *Transfer) finish(d *job) {
 		}
 	}
 	lost := j.lost.Load()
+	out := d.outcome
+	outage := out.Outage && !lost
+	switch {
+	case outage:
+		t.outageLocked(dir, out.Err, j.trial)
+	case t.paused[dir] != nil && (out.Err == nil || j.trial && !errors.Is(out.Err, context.Canceled)):
+		// A transfer of a paused direction went through (one that was
+		// running when the pause began), or the trial ended without an
+		// outage: the MSS answers.
+		t.resumeLocked(dir, "transfer")
+	}
 	t.mu.Unlock()
 
-	out := d.outcome
 	secs := time.Since(d.started).Seconds()
 	interrupted := out.Err != nil && errors.Is(out.Err, context.Canceled)
 	ev := Event{Kind: d.x.Kind.String(), LFN: d.x.LFN, RID: d.x.RID, Bytes: out.Bytes, Secs: secs}
@@ -444,6 +494,41 @@ func (t *Transfer) finish(d *job) {
 	case interrupted && lost:
 		ev.Type, ev.Err = "lost", "lease lost"
 		t.emit(ev)
+		return
+	case outage:
+		// Nothing is wrong with the file: the request stays queued (a
+		// shared one goes back to the queue, for a host whose MSS works
+		// or for this one once it answers), nobody is told it failed.
+		ev.Type, ev.Err = "requeued", "MSS unavailable: "+out.Err.Error()
+		t.emit(ev)
+		for _, r := range recs {
+			if r.pg != nil {
+				t.requeueShared(r, "MSS unavailable: "+out.Err.Error())
+			}
+		}
+		return
+	case out.NoRoom && !lost:
+		// Lack of room is waited out, holding no slot: the request stays
+		// queued, the purger is woken, and the file is tried again once
+		// space was freed (or after noRoomWait).
+		ev.Type, ev.Err = "requeued", "waiting for room: "+out.Err.Error()
+		t.mu.Lock()
+		if t.waitRoom == nil {
+			t.waitRoom = map[string]time.Time{}
+		}
+		t.waitRoom[d.key] = time.Now().Add(noRoomWait)
+		t.mu.Unlock()
+		t.Log.Warn("no room on disk; the request waits for the purger", "kind", d.x.Kind, "lfn", d.x.LFN, "err", out.Err)
+		t.emit(ev)
+		for _, r := range recs {
+			if r.pg != nil {
+				t.requeueShared(r, "waiting for room: "+out.Err.Error())
+			}
+		}
+		if t.OnNoRoom != nil {
+			t.OnNoRoom()
+		}
+		time.AfterFunc(noRoomWait, t.Wake)
 		return
 	case interrupted:
 		ev.Type, ev.Err = "requeued", "interrupted by shutdown"
@@ -469,7 +554,19 @@ func (t *Transfer) finish(d *job) {
 	if out.Err != nil {
 		emsg = out.Err.Error()
 	}
+	badRequest := errors.Is(out.Err, xfer.ErrBadRequest)
+	retried := false
 	for _, r := range recs {
+		if badRequest && r.req.CGI() != d.x.CGI {
+			// The job ran with another request's bad parameters; this
+			// request rides on nothing it asked for: it stays queued
+			// and runs on its own.
+			if r.pg != nil {
+				t.requeueShared(r, "ran with another request's parameters")
+			}
+			retried = true
+			continue
+		}
 		if r.pg != nil {
 			if !t.finishShared(r, outcomeView{err: out.Err, bytes: out.Bytes}, false, lost) {
 				continue
@@ -489,6 +586,25 @@ func (t *Transfer) finish(d *job) {
 	// The event says the outcome is recorded: queue records taken,
 	// requesters told.
 	t.emit(ev)
+	if retried {
+		t.Wake()
+	}
+}
+
+// noRoomWait is how long a stage that found no room waits before it is
+// tried again when no purge frees space meanwhile.
+const noRoomWait = time.Minute
+
+// RoomFreed ends the waits of stages that found no room (a purge freed
+// space) and looks at the queue again.
+func (t *Transfer) RoomFreed() {
+	t.mu.Lock()
+	n := len(t.waitRoom)
+	t.waitRoom = nil
+	t.mu.Unlock()
+	if n > 0 {
+		t.Wake()
+	}
 }
 
 // prtyTurn spreads service over priorities as frm_xfrd does: up to

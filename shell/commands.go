@@ -484,7 +484,7 @@ func problemName(p site.Problem) string {
 	return map[site.Problem]string{
 		site.DanglingLink: "dangling_link", site.NoCopyTime: "no_copy_time", site.PfnXrefWrong: "pfn_xref_wrong",
 		site.PfnXrefMissing: "pfn_xref_missing", site.DataNoXref: "data_no_xref", site.DataXrefMissing: "data_xref_missing",
-		site.DataXrefNotLink: "data_xref_not_symlink", site.DataXrefOther: "data_xref_other",
+		site.DataXrefNotLink: "data_xref_not_symlink", site.DataXrefOther: "data_xref_other", site.DataXrefStale: "data_xref_stale",
 		site.CatalogMissing: "catalog_missing", site.CatalogStale: "catalog_stale", site.CatalogDiffers: "catalog_differs",
 	}[p]
 }
@@ -516,6 +516,8 @@ func auditProblemText(ev site.AuditEvent) (string, map[string]any) {
 		return "Data file xrefs missing pfn " + ev.PFN, item
 	case site.DataXrefNotLink:
 		return "Data file xrefs non-symlink pfn " + ev.PFN, item
+	case site.DataXrefStale:
+		return "Stale pfn xref in data file " + ev.Data + "\nData file xrefs pfn " + ev.PFN + "\nLinked from " + ev.Other, item
 	case site.CatalogMissing:
 		return "Not in the catalog: " + ev.PFN, item
 	case site.CatalogStale:
@@ -539,7 +541,7 @@ func auditFixedText(ev site.AuditEvent) string {
 		return "Symlink removed."
 	case site.NoCopyTime:
 		return "Copy time set."
-	case site.PfnXrefWrong, site.PfnXrefMissing:
+	case site.PfnXrefWrong, site.PfnXrefMissing, site.DataXrefStale:
 		return "pfn xref set."
 	case site.DataXrefMissing:
 		return "pfn symlink created."
@@ -701,13 +703,47 @@ var mvCmd = &command{
 		default:
 			return usagef("mv: too many arguments.")
 		}
-		if err := sh.Site.Mv(ctx, pos[0], pos[1]); err != nil {
+		res, err := sh.Site.Mv(ctx, pos[0], pos[1])
+		for _, e := range res.Errors {
+			r.fail(e)
+		}
+		if err != nil {
 			return err
 		}
 		r.result(pos[0]+" renamed to "+pos[1], map[string]string{"from": pos[0], "to": pos[1]})
-		r.done(ExitOK, nil)
+		fields, lines := mvSummary(res)
+		r.done(statusFor(1, r.nErrs), fields, lines...)
 		return nil
 	},
+}
+
+// mvSummary is what mv says besides the rename (xrootd says nothing
+// more): what became of the MSS copies of migrated files, and for a
+// directory the back references rewritten. The lines go with the result,
+// on stdout.
+func mvSummary(res site.MvResult) (map[string]any, []string) {
+	fields := map[string]any{"migrated": res.Migrated, "mss_renamed": res.Renamed, "remigrate": res.Remigrate, "xrefs": res.Xrefs}
+	var lines []string
+	if res.Renamed > 0 {
+		lines = append(lines, fmt.Sprintf("Renamed in the MSS: %s.", plural(int64(res.Renamed), "copy", "copies")))
+	}
+	if res.Remigrate > 0 {
+		why := "unknown"
+		if res.Why != nil {
+			why = res.Why.Error()
+		}
+		fields["remigrate_reason"], fields["no_mig"] = why, res.NoMig
+		lines = append(lines, fmt.Sprintf("Marked migratable: %s (migrated again under the new name; not purgeable until then). MSS copy not renamed: %s",
+			plural(int64(res.Remigrate), "file", "files"), why))
+		if res.NoMig > 0 {
+			lines = append(lines, fmt.Sprintf("Not in a mig export, so left on disk until copied to the MSS under the new name: %s.",
+				plural(int64(res.NoMig), "file", "files")))
+		}
+	}
+	if res.Dir {
+		lines = append(lines, fmt.Sprintf("Back references rewritten: %d.", res.Xrefs))
+	}
+	return fields, lines
 }
 
 var relocCmd = &command{

@@ -37,6 +37,10 @@ var statusCmd = &command{
 		if t := st.Transfer; t != nil {
 			r.result(fmt.Sprintf("transfers: in %d/%d, out %d/%d, %d found by the migration scan waiting", t.InUse[0], t.SlotsIn, t.InUse[1], t.SlotsOut, t.Internal),
 				map[string]any{"slots_in": t.SlotsIn, "slots_out": t.SlotsOut, "in_use": t.InUse, "internal_waiting": t.Internal, "draining": t.Draining})
+			for _, p := range t.Paused {
+				what := map[string]string{"in": "stage and copy-in", "out": "migration and copy-out"}[p.Direction]
+				r.result(fmt.Sprintf("MSS unavailable: %s paused for %s (%d probes failed): %s", what, time.Since(p.Since).Round(time.Second), p.Probes, p.Cause), p)
+			}
 			for _, a := range t.Active {
 				prog := ""
 				if a.Done >= 0 && a.Size > 0 {

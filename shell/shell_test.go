@@ -347,3 +347,118 @@ func FuzzCommandLine(f *testing.F) {
 		}
 	})
 }
+
+// TestMvOutput: mv says what became of the MSS copies of migrated files
+// (renamed, or the files marked migratable and why) and, for a
+// directory, how many back references it rewrote; in text and in JSON.
+func TestMvOutput(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		inMSS   bool // the MSS tree holds the migrated file's copy
+		args    string
+		lines   []string // stdout after the "renamed to" line
+		summary map[string]any
+	}{
+		{name: "copy renamed", inMSS: true, args: "mv /store/a/migrated.fits /store/b/moved.fits",
+			lines:   []string{"Renamed in the MSS: 1 copy."},
+			summary: map[string]any{"migrated": 1.0, "mss_renamed": 1.0, "remigrate": 0.0, "xrefs": 1.0}},
+		{name: "copy missing in the MSS", args: "mv /store/a/migrated.fits /scratch/moved.fits",
+			lines: []string{"Marked migratable: 1 file (migrated again under the new name; not purgeable until then). MSS copy not renamed: " +
+				"mss posix: rename $SITE/mss/store/a/migrated.fits: lstat $SITE/mss/store/a/migrated.fits: no such file or directory",
+				"Not in a mig export, so left on disk until copied to the MSS under the new name: 1 file."},
+			summary: map[string]any{"migrated": 1.0, "mss_renamed": 0.0, "remigrate": 1.0, "no_mig": 1.0, "xrefs": 1.0}},
+		{name: "directory", inMSS: true, args: "mv /store/a /store/z",
+			lines:   []string{"Renamed in the MSS: 1 copy.", "Back references rewritten: 2."},
+			summary: map[string]any{"migrated": 1.0, "mss_renamed": 1.0, "remigrate": 0.0, "xrefs": 2.0}},
+		{name: "plain file", args: "mv /scratch/d/one.tar /scratch/d/three.tar",
+			summary: map[string]any{"migrated": 0.0, "mss_renamed": 0.0, "remigrate": 0.0, "xrefs": 0.0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, js := range []bool{false, true} {
+				s, l := testSite(t)
+				if tc.inMSS {
+					b, err := os.ReadFile(s.PFN("/store/a/migrated.fits"))
+					if err == nil {
+						err = os.MkdirAll(l.RemoteRoot+"/store/a", 0o755)
+					}
+					if err == nil {
+						err = os.WriteFile(l.RemoteRoot+"/store/a/migrated.fits", b, 0o644)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				sh, out, errb := newShell(s)
+				sh.JSON = js
+				words, _ := Split(tc.args)
+				if st := sh.RunArgs(context.Background(), words, strings.NewReader("")); st != ExitOK {
+					t.Fatalf("status %d, stderr %q", st, errb.String())
+				}
+				if !js {
+					want := append([]string{words[1] + " renamed to " + words[2]}, tc.lines...)
+					if got := strings.Split(strings.TrimRight(norm(out.String(), l), "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+						t.Errorf("stdout:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+					}
+					continue
+				}
+				var doc struct {
+					Results []map[string]any `json:"results"`
+					Summary map[string]any   `json:"summary"`
+				}
+				if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+					t.Fatalf("JSON: %v\n%s", err, out.String())
+				}
+				if len(doc.Results) != 1 || doc.Results[0]["from"] != words[1] || doc.Results[0]["to"] != words[2] {
+					t.Errorf("results %v", doc.Results)
+				}
+				for k, v := range tc.summary {
+					if doc.Summary[k] != v {
+						t.Errorf("summary %s = %v, want %v (%v)", k, doc.Summary[k], v, doc.Summary)
+					}
+				}
+				if reason, _ := doc.Summary["remigrate_reason"].(string); (reason != "") != (tc.summary["remigrate"] != 0.0) {
+					t.Errorf("remigrate_reason %q", reason)
+				}
+			}
+		})
+	}
+}
+
+// TestAuditSpaceStaleXref: after a directory rename that left the back
+// references behind (xrootd's mv), audit -fix space in batch mode reports
+// stale back references and rewrites them; it recreates no old name.
+func TestAuditSpaceStaleXref(t *testing.T) {
+	for _, js := range []bool{false, true} {
+		s, l := testSite(t)
+		if err := os.Rename(s.PFN("/store/a"), s.PFN("/store/z")); err != nil {
+			t.Fatal(err)
+		}
+		sh, out, errb := newShell(s)
+		sh.JSON = js
+		if st := sh.RunBatch(context.Background(), strings.NewReader("audit -fix -force space data\n")); st != ExitOK {
+			t.Fatalf("status %d, stderr %q", st, errb.String())
+		}
+		got := norm(out.String(), l)
+		want := []string{"Stale pfn xref in data file $SITE/spaces/", "Data file xrefs pfn $SITE/ns/store/a/migrated.fits",
+			"Linked from $SITE/ns/store/z/migrated.fits", "pfn xref set.", "1 problem found; 1 fixed.", "(0 unreachable)"}
+		if js {
+			want = []string{`"problem":"data_xref_stale"`, `"other":"$SITE/ns/store/z/migrated.fits"`, `"fixed":1`, `"unreachable":0`}
+		}
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("json %v: output lacks %q:\n%s", js, w, got)
+			}
+		}
+		if exists(s.PFN("/store/a")) {
+			t.Errorf("json %v: the old directory was recreated", js)
+		}
+		if ref, _, _ := meta.GetPfn(s.PFN("/store/z/migrated.fits")); ref != s.PFN("/store/z/migrated.fits") {
+			t.Errorf("json %v: back reference %q", js, ref)
+		}
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}

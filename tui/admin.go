@@ -439,7 +439,7 @@ func (a *App) daemonsView() (string, string, []string, string) {
 				state = a.st.OK.Render(state)
 			case "suspended":
 				state = a.st.Warn.Render(state)
-			case "down":
+			case "down", "paused":
 				state = a.st.Err.Render(state)
 			}
 		}

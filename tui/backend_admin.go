@@ -51,6 +51,8 @@ func problemOf(ev site.AuditEvent) model.AuditProblem {
 		} else {
 			p.Kind, p.Fix = "pfn points elsewhere", "repoint symlink "+ev.PFN+" to "+ev.Data+" (now to missing "+ev.Other+")"
 		}
+	case site.DataXrefStale:
+		p.Kind, p.Name, p.Fix = "stale xref", ev.Data, "rewrite the back reference of "+ev.Data+" to "+ev.Other+" (it names "+ev.PFN+")"
 	case site.UsageMismatch:
 		p.Kind, p.Name, p.Space, p.Claimed, p.Other = "usage mismatch", ev.Space, ev.Space, ev.Claimed,
 			fmt.Sprintf("log %s, disk %s", model.Bytes(ev.Claimed), model.Bytes(ev.Size))
@@ -174,6 +176,12 @@ func (b *SiteBackend) Daemons(ctx context.Context) (model.DaemonStatus, error) {
 	if t := rep.Transfer; t != nil {
 		st.SlotsIn, st.SlotsOut, st.InUseIn, st.InUseOut = t.SlotsIn, t.SlotsOut, t.InUse[0], t.InUse[1]
 		st.Active, st.Draining = len(t.Active), t.Draining
+		for _, p := range t.Paused {
+			if st.MSSDown == nil {
+				st.MSSDown = map[string]model.MSSPause{}
+			}
+			st.MSSDown[p.Direction] = model.MSSPause{Since: p.Since, Cause: p.Cause}
+		}
 	}
 	if p := rep.Purge; p != nil {
 		st.PurgeAt, st.PurgeSkipped, st.PurgeFiles, st.PurgeBytes, st.PurgeErrors = p.At, p.Skipped, p.Files, p.Bytes, p.Errors

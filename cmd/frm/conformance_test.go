@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"frm/core/meta"
 	"frm/core/sitegen"
 )
 
@@ -224,6 +225,35 @@ var deviations = map[string]deviation{
 		reason: "rm dir/* reports every sub-directory ('is a directory') and removes the files; xrootd stops at the first sub-directory",
 		fOnly:  []string{`frm_admin: Unable to remove \$SITE/ns/\S+; is a directory`},
 	},
+	"mv-migrated-remigrates": {
+		reason: "mv of a migrated file whose MSS copy cannot be renamed (the clones' MSS tree is empty) marks it migratable (copy time mtime-113): it is migrated again under its new name and not purged meanwhile; xrootd keeps the copy time, so a purge removes the only copy frm can reach (compat.md 44)",
+		fOnly:  []string{`Marked migratable: \d+ files? \(migrated again under the new name; not purgeable until then\)\. MSS copy not renamed: .*`},
+		stateX: []string{`link \$SITE/ns/store/moved/\S+ user\.XrdFrm\.Cpy cpy=\d+ tail=0+`},
+		stateF: []string{`link \$SITE/ns/store/moved/\S+ user\.XrdFrm\.Cpy cpy=\d+ tail=0+`},
+	},
+	"mv-migrated-mss-rename": {
+		reason: "mv of a migrated file renames its copy in the MSS too (a posix MSS here), so it stays migrated and reachable; xrootd leaves the copy under the old name (compat.md 44)",
+		fOnly:  []string{`Renamed in the MSS: \d+ cop(y|ies)\.`},
+		stateX: []string{`mss  \$SITE/mss/store/hmi/\S+ size=\d+`},
+		stateF: []string{`mss  \$SITE/mss/store/moved/\S+ size=\d+`},
+	},
+	"mv-dir-xrefs": {
+		reason: "mv of a directory rewrites the back reference (Pfn) of every XA file beneath; xrootd leaves them naming the old pfns, and audit space then reports every one (compat.md 45)",
+		fOnly:  []string{`Back references rewritten: \d+\.`, `0 problems found; 0 fixed\.`, `Space data has \d+ files with \d+ bytes in use \(0 unreachable\)\.`},
+		xOnly: []string{`Data file xrefs missing pfn \$SITE/ns/store/hmi/\S+`, `\d+ problems found; 0 fixed\.`,
+			`Space data has \d+ files with \d+ bytes in use \(\d+ unreachable\)\.`},
+		stateX: []string{`link \$SITE/ns/store/moved/\S+ user\.XrdFrm\.Pfn pfn=\$SITE/ns/store/hmi/\S+ len=\d+ nul=true`},
+		stateF: []string{`link \$SITE/ns/store/moved/\S+ user\.XrdFrm\.Pfn pfn=\$SITE/ns/store/moved/\S+ len=\d+ nul=true`},
+	},
+	"audit-space-stale-xref": {
+		reason: "audit space reports a data file whose back reference names a missing pfn while another name links to it as a stale back reference, and its fix rewrites the back reference; xrootd's fix creates the old name as a second link to the data file, and removing that name later deletes the moved file's data (compat.md 46)",
+		xOnly:  []string{`Data file xrefs missing pfn \$SITE/ns/store/hmi/M_45s/\S+`, `pfn symlink created\.`},
+		fOnly: []string{`Stale pfn xref in data file \$SITE/spaces/\S+`, `Data file xrefs pfn \$SITE/ns/store/hmi/M_45s/\S+`,
+			`Linked from \$SITE/ns/store/hmi/moved/\S+`, `pfn xref set\.`},
+		stateX: []string{`link \$SITE/ns/store/hmi/M_45s/2025\.06\.04/\S+ .*`,
+			`link \$SITE/ns/store/hmi/moved/\S+ user\.XrdFrm\.Pfn pfn=\$SITE/ns/store/hmi/M_45s/\S+ len=\d+ nul=true`},
+		stateF: []string{`link \$SITE/ns/store/hmi/moved/\S+ user\.XrdFrm\.Pfn pfn=\$SITE/ns/store/hmi/moved/\S+ len=\d+ nul=true`},
+	},
 	"reloc-sets-pfn": {
 		reason: "reloc sets the back reference (Pfn) of the new data file; xrootd does not (reference §10.10)",
 		stateF: []string{`link .* user\.XrdFrm\.Pfn pfn=\$SITE/ns/\S+ len=\d+ nul=true`},
@@ -320,6 +350,39 @@ func setupXrefs(t *testing.T, dir string) {
 	setX(t, pfnOf(dir, hmi(5, 0)), "user.XrdFrm.Pfn", nil)
 	rmX(t, pfnOf(dir, hmi(5, 1)), "user.XrdFrm.Pfn")
 	setX(t, pfnOf(dir, hmi(5, 2)), "user.XrdFrm.Pfn", []byte(pfnOf(dir, "/store/other.fits")+"\x00"))
+}
+
+// setupMigrated gives every file of HMI day 3 a current copy time, as a
+// migration does, and with copies also its copy in the MSS tree (the
+// clones start with an empty one).
+func setupMigrated(copies bool) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		ents, err := os.ReadDir(pfnOf(dir, hmiDir(3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ents {
+			lfn := hmiDir(3) + "/" + d.Name()
+			var st unix.Stat_t
+			if err := unix.Stat(pfnOf(dir, lfn), &st); err != nil {
+				t.Fatal(err)
+			}
+			setX(t, pfnOf(dir, lfn), "user.XrdFrm.Cpy", meta.EncodeCopyTime(st.Mtim.Sec))
+			if !copies {
+				continue
+			}
+			b, err := os.ReadFile(pfnOf(dir, lfn))
+			if err == nil {
+				err = os.MkdirAll(filepath.Dir(dir+"/mss"+lfn), 0o755)
+			}
+			if err == nil {
+				err = os.WriteFile(dir+"/mss"+lfn, b, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // setupSpaceProblems makes one data file of the data space of each kind
@@ -559,6 +622,30 @@ func conformanceCases() []ccase {
 		{name: "mv missing", mutate: true, cmd: both("mv", "/store/nosuch", "/store/x")},
 		// Both refuse to replace a file (xrootd's oss rename too).
 		{name: "mv onto existing", mutate: true, cmd: both("mv", hmi(1, 0), hmi(1, 1))},
+		{name: "mv migrated file", mutate: true, setup: setupMigrated(false), cmd: both("mv", hmi(3, 0), "/store/moved/new.fits"),
+			devs: []string{"mv-migrated-remigrates"}},
+		{name: "mv migrated file with its MSS copy", mutate: true, setup: setupMigrated(true), cmd: both("mv", hmi(3, 0), "/store/moved/new.fits"),
+			devs: []string{"mv-migrated-mss-rename"}},
+		{name: "mv directory", mutate: true, setup: setupMigrated(true), cmd: both("mv", hmiDir(3), "/store/moved/day"),
+			devs: []string{"mv-migrated-mss-rename", "mv-dir-xrefs"}, after: []cmdPair{both("audit", "space", "data")}},
+		// The names of day 4 moved as xrootd's mv moves them (the back
+		// references stay); the old directory is kept, so xrootd's fix can
+		// recreate the old names.
+		{name: "audit -fix space after xrootd's mv", mutate: true, setup: func(t *testing.T, dir string) {
+			ents, err := os.ReadDir(pfnOf(dir, hmiDir(4)))
+			if err == nil {
+				err = os.Mkdir(pfnOf(dir, "/store/hmi/moved"), 0o755)
+			}
+			for _, d := range ents {
+				if err == nil {
+					err = os.Rename(pfnOf(dir, hmiDir(4)+"/"+d.Name()), pfnOf(dir, "/store/hmi/moved/"+d.Name()))
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}, cmd: both("audit", "-fix", "-force", "space", "data"), devs: []string{"audit-space-stale-xref"},
+			after: []cmdPair{both("audit", "space", "data")}},
 
 		// ---- reloc ----
 		{name: "reloc to space", mutate: true, cmd: both("reloc", hmi(1, 0), "fast"), devs: []string{"reloc-sets-pfn", "reloc-partition-tie"},

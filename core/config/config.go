@@ -88,6 +88,12 @@ type MSS struct {
 	// destination (out) is a URL rather than an rfn (copycmd url).
 	CopyInURL  []string `toml:"copy_in_url,omitempty"`
 	CopyOutURL []string `toml:"copy_out_url,omitempty"`
+	// RenameCmd renames an MSS copy ($SRC the old rfn, $DST the new one)
+	// for the command backend, so a migrated file renamed in the
+	// namespace keeps its copy reachable (posix and s3 rename natively).
+	// Without it such a file is migrated again under its new name. frm
+	// only; xrootd has no equivalent.
+	RenameCmd []string `toml:"rename_cmd,omitempty"`
 	// NoAlloc: stage-ins write the pfn directly instead of pre-allocating
 	// a placeholder in a space (copycmd noalloc).
 	NoAlloc bool `toml:"noalloc,omitempty"`
@@ -98,7 +104,11 @@ type MSS struct {
 	Stats bool `toml:"stats,omitempty"`
 	// CopyTimeout bounds one external copy (copycmd timeout).
 	CopyTimeout Duration `toml:"copy_timeout,omitempty,omitzero"`
-	S3          S3       `toml:"s3,omitempty"`
+	// PermanentStatus lists copy-command exit statuses that mean the
+	// file cannot be transferred (no retry, a .fail file). Every other
+	// non-zero status but 2 (not found) is retried (transfer.retries).
+	PermanentStatus []int `toml:"permanent_status,omitempty"`
+	S3              S3    `toml:"s3,omitempty"`
 }
 
 // S3 settings for an S3-compatible object store. Credentials may come from

@@ -93,3 +93,28 @@ func TestParseRate(t *testing.T) {
 		}
 	}
 }
+
+// TestScrubReload: a running scrubber takes a new rate, interval and
+// number of readers; whether it runs at all is decided at start.
+func TestScrubReload(t *testing.T) {
+	cur, next := Default(), Default()
+	r := Rate(10 << 20)
+	next.Scrub = Scrub{Enabled: true, Rate: &r, Interval: Duration(time.Hour), Readers: 2}
+	applied, changes := Reload(cur, next)
+	got := map[string]bool{}
+	for _, c := range changes {
+		got[c.Key] = c.Applied
+	}
+	want := map[string]bool{"scrub.enabled": false, "scrub.rate": true, "scrub.interval": true, "scrub.readers": true}
+	if len(got) != len(want) {
+		t.Fatalf("changes %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s: applied %v (reported %v), want %v", k, g, ok, v)
+		}
+	}
+	if applied.Scrub.Enabled || applied.Scrub.DaemonRate() != 10<<20 || applied.Scrub.IntervalOrDefault() != time.Hour || applied.Scrub.ReadersOrDefault() != 2 {
+		t.Errorf("applied %+v", applied.Scrub)
+	}
+}

@@ -212,7 +212,21 @@ func (c *Config) validateMSS(v *validator) {
 	checkCmd("mss.copy_out", m.CopyOut)
 	checkCmd("mss.copy_in_url", m.CopyInURL)
 	checkCmd("mss.copy_out_url", m.CopyOutURL)
+	checkCmd("mss.rename_cmd", m.RenameCmd)
+	if len(m.RenameCmd) > 0 && m.Backend != "command" && m.Backend != "" {
+		// A command that would never run is a configuration mistake, not
+		// something to ignore silently.
+		v.add("mss.rename_cmd", "only the command backend runs a rename command (%s renames by itself)", m.Backend)
+	}
 	v.duration("mss.copy_timeout", m.CopyTimeout)
+	for _, st := range m.PermanentStatus {
+		switch {
+		case st < 1 || st > 255:
+			v.add("mss.permanent_status", "%d is not an exit status (1-255)", st)
+		case st == 2:
+			v.add("mss.permanent_status", "2 already means \"file not found\" (no retry, the fail file's not-found mark)")
+		}
+	}
 	switch m.Backend {
 	case "":
 	case "posix":

@@ -15,6 +15,10 @@ const (
 	SuffixMkeep = ".mkeep"
 	SuffixMlock = ".mlock"
 	SuffixPfn   = ".pfn"
+	// SuffixPurging ends the name a purge gives a file for the moment
+	// between its last check and its removal (package purge); it is frm's
+	// own, never written by xrootd.
+	SuffixPurging = ".frm-purging"
 )
 
 // DirLockName is the legacy directory lock file that every xrootd
@@ -30,7 +34,7 @@ func SideSuffix(name string) string {
 	}
 	switch sfx := name[i:]; sfx {
 	case SuffixAnew, SuffixFail, SuffixLock, SuffixPin,
-		SuffixMmap, SuffixMkeep, SuffixMlock, SuffixPfn:
+		SuffixMmap, SuffixMkeep, SuffixMlock, SuffixPfn, SuffixPurging:
 		return sfx
 	}
 	return ""

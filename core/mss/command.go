@@ -1,6 +1,7 @@
 package mss
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +23,10 @@ type CommandOptions struct {
 	// CopyOutURL are used instead when the rfn is a URL ("scheme://...").
 	// Each is an argument vector whose first element is the program.
 	CopyIn, CopyOut, CopyInURL, CopyOutURL []string
+	// Rename, when set, renames an MSS copy: $SRC is the old rfn, $DST
+	// the new one (see Command.Rename). Without it the backend cannot
+	// rename (Properties.Rename is false).
+	Rename []string
 	// Timeout bounds one copy (0 = none). When it expires the command's
 	// whole process group is killed and the transfer fails (Transient).
 	Timeout time.Duration
@@ -33,6 +40,16 @@ type CommandOptions struct {
 	// Env, if not nil, is the environment of the copy commands (default:
 	// frm's own).
 	Env []string
+	// PermanentStatus lists exit statuses that mean a permanent failure
+	// of the file (not retried); every other non-zero status but 2 is
+	// retried.
+	PermanentStatus []int
+	// GroupDir, when set, is where each running command's process group
+	// is recorded (a file named by the group id), so that the groups of
+	// a frm that was killed can be ended at its next start (KillOrphans):
+	// the command's leader dies with frm (a parent-death signal), but
+	// what it started would live on, writing files nobody will take.
+	GroupDir string
 }
 
 // Command is xrootd's frm.xfr.copycmd model: an administrator-configured
@@ -71,10 +88,13 @@ type CommandOptions struct {
 //
 //	0                        success
 //	2                        NotExist ("file not found", xrootd's convention)
-//	other non-zero status    Permanent
+//	PermanentStatus          Permanent (mss.permanent_status)
+//	other non-zero status    Transient: tape front ends fail often and
+//	                         briefly; the engine retries (transfer.retries)
 //	killed by a signal       Transient
 //	timeout (Timeout)        Transient; the whole process group is killed
-//	cannot start the program Permanent
+//	cannot start the program Outage (it is not there, or not executable:
+//	                         every copy would fail the same way)
 //
 // The last 4 KiB of the command's standard error are part of the error
 // message; its standard output is discarded. When RemoteRoot is a local
@@ -102,9 +122,9 @@ func NewCommand(o CommandOptions) (*Command, error) {
 	if len(o.CopyIn)+len(o.CopyOut)+len(o.CopyInURL)+len(o.CopyOutURL) == 0 {
 		return nil, Permanent(errors.New("mss command: no copy command configured"))
 	}
-	for _, argv := range [][]string{o.CopyIn, o.CopyOut, o.CopyInURL, o.CopyOutURL} {
+	for _, argv := range [][]string{o.CopyIn, o.CopyOut, o.CopyInURL, o.CopyOutURL, o.Rename} {
 		if len(argv) > 0 && argv[0] == "" {
-			return nil, Permanent(errors.New("mss command: copy command with an empty program name"))
+			return nil, Permanent(errors.New("mss command: command with an empty program name"))
 		}
 	}
 	if o.StatAlg == "" {
@@ -121,9 +141,10 @@ func NewCommand(o CommandOptions) (*Command, error) {
 func (c *Command) Name() string { return "command" }
 
 // Properties: stores are as atomic as the command makes them (assume
-// not), no checksum is recorded, Stat works only with a local root.
+// not), no checksum is recorded, Stat works only with a local root,
+// renames only with a rename command.
 func (c *Command) Properties() Properties {
-	return Properties{CanStat: c.localView()}
+	return Properties{CanStat: c.localView(), Rename: len(c.o.Rename) > 0}
 }
 
 func isURL(s string) bool {
@@ -162,6 +183,9 @@ func (c *Command) Stat(ctx context.Context, rfn string) (Info, error) {
 		case err == nil:
 			return Info{}, Permanent(fmt.Errorf("mss command: %s is not a regular file", rfn))
 		case c.local(rfn):
+			if down := c.viewDown(); down != nil {
+				return Info{}, down
+			}
 			return Info{}, classifyErrno(err, true)
 		}
 	}
@@ -185,8 +209,13 @@ func (c *Command) Fetch(ctx context.Context, req Request, dst, alg string) (res 
 		return Result{}, classifyErrno(err, false)
 	}
 	v := newCopyVars(req, req.RFN, dst, dst)
-	if err := c.run(ctx, expandArgs(argv, v.lookup)); err != nil {
-		if !IsNotExist(err) && !IsTransient(err) && ctx.Err() == nil && c.local(req.RFN) {
+	if err := c.run(ctx, "copy command", expandArgs(argv, v.lookup)); err != nil {
+		if !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
+			if down := c.viewDown(); down != nil {
+				return Result{}, down
+			}
+		}
+		if !IsNotExist(err) && !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
 			if _, serr := os.Stat(req.RFN); errors.Is(serr, fs.ErrNotExist) {
 				return Result{}, NotExist(fmt.Errorf("%w (%s does not exist)", err, req.RFN))
 			}
@@ -224,7 +253,12 @@ func (c *Command) Store(ctx context.Context, req Request, src, alg string) (Resu
 		pfn = src
 	}
 	v := newCopyVars(req, src, req.RFN, pfn)
-	if err := c.run(ctx, expandArgs(argv, v.lookup)); err != nil {
+	if err := c.run(ctx, "copy command", expandArgs(argv, v.lookup)); err != nil {
+		if !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
+			if down := c.viewDown(); down != nil {
+				return Result{}, down
+			}
+		}
 		return Result{}, err
 	}
 	if after, err := os.Stat(src); err != nil || changed(st, after) {
@@ -266,9 +300,53 @@ func (c *Command) pick(rfn string, plain, url []string, dir string) ([]string, e
 // stderrMax bounds the standard error kept for the error message.
 const stderrMax = 4 << 10
 
+// Rename runs the rename command with $SRC = from and $DST = to (the
+// only variables; others stay literal), expanded like the copy commands
+// and never through a shell. Its exit status is read like a copy
+// command's: 2 means from does not exist. The command must create to's
+// parents and must refuse to replace an existing to (ln(1) then rm(1)
+// does both on a file system; mv(1) replaces). With a local view of the
+// MSS frm also checks before (from exists, to does not: ErrExist) and
+// after (to exists, from is gone).
+func (c *Command) Rename(ctx context.Context, from, to string) error {
+	if len(c.o.Rename) == 0 {
+		return Permanent(fmt.Errorf("mss command: rename %s: no rename command configured (rename_cmd): %w", from, ErrNotSupported))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.local(to) {
+		if _, err := os.Lstat(to); err == nil {
+			return Permanent(fmt.Errorf("mss command: rename %s to %s: %w", from, to, ErrExist))
+		}
+	}
+	if c.local(from) {
+		if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {
+			return NotExist(fmt.Errorf("mss command: rename %s: %w", from, err))
+		}
+	}
+	vars := map[string]string{"SRC": from, "DST": to}
+	argv := expandArgs(c.o.Rename, func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	})
+	if err := c.run(ctx, "rename command", argv); err != nil {
+		return err
+	}
+	if c.local(to) {
+		if _, err := os.Stat(to); err != nil {
+			return Permanent(fmt.Errorf("mss command: rename command %s reported success but left no %s", argv[0], to))
+		}
+		if _, err := os.Lstat(from); err == nil {
+			return Permanent(fmt.Errorf("mss command: rename command %s reported success but left %s", argv[0], from))
+		}
+	}
+	return nil
+}
+
 // run executes argv in its own process group and classifies the outcome
-// (see Command).
-func (c *Command) run(ctx context.Context, argv []string) error {
+// (see Command); what names the command in errors ("copy command").
+func (c *Command) run(ctx context.Context, what string, argv []string) error {
 	rctx := ctx
 	if c.o.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -277,7 +355,10 @@ func (c *Command) run(ctx context.Context, argv []string) error {
 	}
 	cmd := exec.CommandContext(rctx, argv[0], argv[1:]...)
 	cmd.Env = c.o.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so a timeout or a cancel kills what it
+	// started too; and killed with frm if frm dies (a copy command must
+	// not live on writing a file nobody will take).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error {
 		// The group id is the leader's pid (Setpgid with Pgid 0).
 		if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
@@ -290,11 +371,16 @@ func (c *Command) run(ctx context.Context, argv []string) error {
 	cmd.WaitDelay = 5 * time.Second
 	tail := &tailBuffer{max: stderrMax}
 	cmd.Stderr = tail
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		forget := c.recordGroup(cmd.Process.Pid)
+		err = cmd.Wait()
+		forget()
+	}
 	if err == nil {
 		return nil
 	}
-	desc := fmt.Sprintf("copy command %s", argv[0])
+	desc := fmt.Sprintf("%s %s", what, argv[0])
 	stderr := tail.String()
 	msg := func(what string) string {
 		if stderr == "" {
@@ -310,16 +396,164 @@ func (c *Command) run(ctx context.Context, argv []string) error {
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
-		return Permanent(fmt.Errorf("%s: %w", desc, err))
+		// It never ran: not there, not executable, no resources.
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+			return Transient(fmt.Errorf("%s: cannot start: %w", desc, err))
+		}
+		return Outage(fmt.Errorf("%s: cannot start: %w", desc, err))
 	}
 	ws, _ := ee.Sys().(syscall.WaitStatus)
+	status := ws.ExitStatus()
 	switch {
 	case ws.Signaled():
 		return Transient(errors.New(msg(fmt.Sprintf("killed by signal %d", ws.Signal()))))
-	case ws.ExitStatus() == 2:
+	case status == 2:
 		return NotExist(errors.New(msg("ended with status 2 (file not found)")))
+	case slices.Contains(c.o.PermanentStatus, status):
+		return Permanent(errors.New(msg(fmt.Sprintf("ended with status %d (a permanent failure: mss.permanent_status)", status))))
 	}
-	return Permanent(errors.New(msg(fmt.Sprintf("ended with status %d", ws.ExitStatus()))))
+	return Transient(errors.New(msg(fmt.Sprintf("ended with status %d", status))))
+}
+
+// recordGroup notes the process group pgid in GroupDir until the command
+// ends (the returned function forgets it).
+func (c *Command) recordGroup(pgid int) func() {
+	if c.o.GroupDir == "" {
+		return func() {}
+	}
+	start, err := procStart(pgid)
+	if err != nil {
+		return func() {}
+	}
+	p := filepath.Join(c.o.GroupDir, strconv.Itoa(pgid))
+	if err := os.MkdirAll(c.o.GroupDir, 0o700); err != nil {
+		return func() {}
+	}
+	if err := os.WriteFile(p, []byte(strconv.FormatUint(start, 10)+"\n"), 0o600); err != nil {
+		return func() {}
+	}
+	return func() { os.Remove(p) }
+}
+
+// KillOrphans ends the copy commands a frm that died left running, from
+// the records in dir (CommandOptions.GroupDir): every process of each
+// recorded group started no earlier than the group's leader is killed.
+// It returns the processes killed. Call it before any transfer starts.
+func KillOrphans(dir string) (int, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	groups := map[int]uint64{}
+	for _, e := range ents {
+		pgid, err := strconv.Atoi(e.Name())
+		if err != nil || pgid <= 1 {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		start, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			continue
+		}
+		groups[pgid] = start
+	}
+	killed := 0
+	if len(groups) > 0 {
+		procs, _ := os.ReadDir("/proc")
+		for _, p := range procs {
+			pid, err := strconv.Atoi(p.Name())
+			if err != nil {
+				continue
+			}
+			pgrp, start, err := procGroup(pid)
+			if err != nil {
+				continue
+			}
+			// A group id cannot be reused while the group has members;
+			// the start time rules out a group made since by chance.
+			if lead, ok := groups[pgrp]; ok && start >= lead {
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed++
+				}
+			}
+		}
+	}
+	for pgid := range groups {
+		os.Remove(filepath.Join(dir, strconv.Itoa(pgid)))
+	}
+	return killed, nil
+}
+
+// procStart is the start time of process pid (clock ticks since boot).
+func procStart(pid int) (uint64, error) {
+	_, start, err := procGroup(pid)
+	return start, err
+}
+
+// procGroup reads the process group and start time of pid from
+// /proc/<pid>/stat.
+func procGroup(pid int) (pgrp int, start uint64, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	// "pid (comm) state ppid pgrp ..."; comm may hold anything, so the
+	// fields are counted from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: malformed", pid)
+	}
+	pgrp, err = strconv.Atoi(f[2])
+	if err != nil {
+		return 0, 0, err
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return pgrp, start, err
+}
+
+// viewDown returns an Outage error when the local view of the MSS
+// (RemoteRoot) is not there: the MSS is not mounted, and a failed copy is
+// no fault of the file.
+func (c *Command) viewDown() error {
+	if c.localRoot == "" {
+		return nil
+	}
+	fi, err := os.Stat(c.localRoot)
+	if err != nil {
+		return Outage(fmt.Errorf("mss command: remote root %s (not mounted?): %w", c.localRoot, err))
+	}
+	if !fi.IsDir() {
+		return Outage(fmt.Errorf("mss command: remote root %s is not a directory", c.localRoot))
+	}
+	return nil
+}
+
+// Probe implements Prober: every configured copy program must be there
+// and executable, and a local view of the MSS (RemoteRoot) must be a
+// directory.
+func (c *Command) Probe(ctx context.Context) error {
+	for _, argv := range [][]string{c.o.CopyIn, c.o.CopyOut, c.o.CopyInURL, c.o.CopyOutURL} {
+		if len(argv) == 0 {
+			continue
+		}
+		if _, err := exec.LookPath(argv[0]); err != nil {
+			return Outage(fmt.Errorf("mss command: copy command %s: %w", argv[0], err))
+		}
+	}
+	if err := c.viewDown(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // tailBuffer keeps the last max bytes written to it.

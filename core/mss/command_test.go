@@ -24,6 +24,10 @@ var (
 	cpOut = []string{"/bin/sh", "-c", `mkdir -p "$(dirname "$1")" && cp "$0" "$1"`, "$SRC", "$DST"}
 	// cpIn2 follows xrootd's convention: exit status 2 for a missing file.
 	cpIn2 = []string{"/bin/sh", "-c", `test -e "$0" || { echo "no such file: $0" >&2; exit 2; }; exec cp "$0" "$1"`, "$SRC", "$DST"}
+	// mvCmd renames without replacing (ln fails on an existing name).
+	mvCmd = []string{"/bin/sh", "-c", `mkdir -p "$(dirname "$1")" && ln -- "$0" "$1" && rm -- "$0"`, "$SRC", "$DST"}
+	// mvCmd2 is mvCmd with exit status 2 for a missing source.
+	mvCmd2 = []string{"/bin/sh", "-c", `test -e "$0" || exit 2; mkdir -p "$(dirname "$1")" && ln -- "$0" "$1" && rm -- "$0"`, "$SRC", "$DST"}
 )
 
 func newCommand(t *testing.T, o mss.CommandOptions) *mss.Command {
@@ -40,7 +44,7 @@ func newCommand(t *testing.T, o mss.CommandOptions) *mss.Command {
 func TestCommandConformance(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "mss")
 	os.MkdirAll(root, 0o755)
-	b := newCommand(t, mss.CommandOptions{CopyIn: cpIn, CopyOut: cpOut, RemoteRoot: root, Timeout: time.Minute})
+	b := newCommand(t, mss.CommandOptions{CopyIn: cpIn, CopyOut: cpOut, Rename: mvCmd, RemoteRoot: root, Timeout: time.Minute})
 	msstest.Run(t, b, func(lfn string) string { return root + lfn })
 }
 
@@ -49,7 +53,7 @@ func TestCommandConformance(t *testing.T) {
 // copy-in command reports a missing file with exit status 2.
 func TestCommandConformanceOpaque(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "mss")
-	b := newCommand(t, mss.CommandOptions{CopyIn: cpIn2, CopyOut: cpOut})
+	b := newCommand(t, mss.CommandOptions{CopyIn: cpIn2, CopyOut: cpOut, Rename: mvCmd2})
 	msstest.Run(t, b, func(lfn string) string { return root + lfn })
 	if _, err := b.Stat(context.Background(), root+"/none"); !errors.Is(err, mss.ErrNoStat) || mss.IsNotExist(err) {
 		t.Errorf("Stat without a local view: %v, want ErrNoStat", err)
@@ -150,7 +154,9 @@ func script(t *testing.T, body string) []string {
 }
 
 // TestCommandExitStatus: the exit status decides the error class; the
-// command's stderr is in the message.
+// command's stderr is in the message. Any non-zero status but 2 and the
+// configured permanent ones is a passing fault (a tape front end failing
+// briefly); a program that cannot start is an outage of the MSS.
 func TestCommandExitStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -159,18 +165,19 @@ func TestCommandExitStatus(t *testing.T) {
 		class    func(error) bool
 		contains string
 	}{
-		{"status 1", script(t, "echo cp: failure reason >&2; exit 1"), 0, mss.IsPermanent, "ended with status 1: cp: failure reason"},
+		{"status 1", script(t, "echo cp: failure reason >&2; exit 1"), 0, mss.IsTransient, "ended with status 1: cp: failure reason"},
 		{"status 2", script(t, "echo gone >&2; exit 2"), 0, mss.IsNotExist, "status 2 (file not found): gone"},
-		{"status 3", script(t, "exit 3"), 0, mss.IsPermanent, "ended with status 3"},
+		{"status 3", script(t, "exit 3"), 0, mss.IsTransient, "ended with status 3"},
+		{"permanent status", script(t, "exit 14"), 0, mss.IsPermanent, "ended with status 14 (a permanent failure"},
 		{"signal", script(t, "kill -9 $$"), 0, mss.IsTransient, "killed by signal 9"},
 		{"sigterm", script(t, "kill -TERM $$"), 0, mss.IsTransient, "killed by signal 15"},
 		{"timeout", script(t, "sleep 30"), 200 * time.Millisecond, mss.IsTransient, "timed out after 200ms"},
-		{"no program", []string{"/nonexistent/copy", "$SRC"}, 0, mss.IsPermanent, "/nonexistent/copy"},
-		{"not executable", []string{"/etc/passwd"}, 0, mss.IsPermanent, "permission denied"},
+		{"no program", []string{"/nonexistent/copy", "$SRC"}, 0, mss.IsOutage, "/nonexistent/copy"},
+		{"not executable", []string{"/etc/passwd"}, 0, mss.IsOutage, "permission denied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			b := newCommand(t, mss.CommandOptions{CopyIn: tc.argv, CopyOut: tc.argv, Timeout: tc.timeout})
+			b := newCommand(t, mss.CommandOptions{CopyIn: tc.argv, CopyOut: tc.argv, Timeout: tc.timeout, PermanentStatus: []int{14, 15}})
 			dst := filepath.Join(dir, "dst")
 			os.WriteFile(dst, []byte("stale"), 0o644)
 			start := time.Now()
@@ -190,6 +197,25 @@ func TestCommandExitStatus(t *testing.T) {
 				t.Errorf("Store: err = %v", err)
 			}
 		})
+	}
+}
+
+// TestCommandProbe: a missing or non-executable program, or a local
+// remote root that is gone, is an outage; a working set-up probes fine.
+func TestCommandProbe(t *testing.T) {
+	dir := t.TempDir()
+	ok := newCommand(t, mss.CommandOptions{CopyIn: []string{"/bin/cp", "$SRC", "$DST"}, RemoteRoot: dir})
+	if err := ok.Probe(context.Background()); err != nil {
+		t.Errorf("probe of a working command: %v", err)
+	}
+	for _, o := range []mss.CommandOptions{
+		{CopyIn: []string{"/nonexistent/copy"}},
+		{CopyIn: []string{"/bin/cp"}, CopyOut: []string{"/etc/passwd"}},
+		{CopyIn: []string{"/bin/cp"}, RemoteRoot: filepath.Join(dir, "unmounted")},
+	} {
+		if err := newCommand(t, o).Probe(context.Background()); !mss.IsOutage(err) {
+			t.Errorf("probe of %+v = %v, want an outage", o, err)
+		}
 	}
 }
 

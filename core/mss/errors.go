@@ -23,6 +23,9 @@ var (
 	// ErrModified: the source changed while it was being copied (size or
 	// mtime differ before and after). Wrapped as Transient.
 	ErrModified = errors.New("file modified during copy")
+	// ErrExist: a Rename's new name exists already (it is never
+	// replaced). Wrapped as Permanent.
+	ErrExist = errors.New("mss: the new name exists")
 	// ErrBadName: the rfn is not acceptable to the backend (relative,
 	// not clean, outside the remote root). Wrapped as Permanent.
 	ErrBadName = errors.New("mss: invalid remote name")
@@ -34,6 +37,7 @@ const (
 	classNotExist class = iota + 1
 	classTransient
 	classPermanent
+	classOutage
 )
 
 func (c class) String() string {
@@ -44,6 +48,8 @@ func (c class) String() string {
 		return "transient"
 	case classPermanent:
 		return "permanent"
+	case classOutage:
+		return "outage"
 	}
 	return "unknown"
 }
@@ -76,6 +82,31 @@ func Transient(err error) error { return classify(classTransient, err) }
 // copy command that failed with a status other than 2, a checksum
 // mismatch). nil stays nil.
 func Permanent(err error) error { return classify(classPermanent, err) }
+
+// Outage marks err as a failure of the MSS as a whole, not of one file:
+// it cannot be reached (connection refused, no route, a name that does not
+// resolve, a mount that is gone), refuses us (wrong or expired
+// credentials, a missing bucket), or cannot be used at all (a copy command
+// that is not there). Every transfer in that direction would fail the same
+// way, so the transfer daemon pauses them instead of failing each file,
+// and resumes by itself once a probe succeeds. nil stays nil.
+func Outage(err error) error { return classify(classOutage, err) }
+
+// IsOutage reports whether err's outermost class is Outage.
+func IsOutage(err error) bool { return err != nil && classOf(err) == classOutage }
+
+// Retriable reports whether err is a passing fault worth another try
+// (package retry): transient or unclassified, and not ErrNoStat (an
+// answer, not a failure). A missing object, a permanent failure and an
+// outage are not: an outage is waited out as a whole, not retried per
+// file.
+func Retriable(err error) bool {
+	return err != nil && !IsNotExist(err) && !IsPermanent(err) && !IsOutage(err) && !errors.Is(err, ErrNoStat)
+}
+
+// Class names err's class for logs and status: "not exist", "transient",
+// "permanent", "outage", or "unknown" when unclassified.
+func Class(err error) string { return classOf(err).String() }
 
 // classOf returns the outermost class in err's chain, 0 if none.
 func classOf(err error) class {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"frm/core/meta"
 )
 
@@ -221,6 +223,30 @@ func syncDir(dir string) error {
 		return classifyErrno(err, false)
 	}
 	return nil
+}
+
+// renameNoReplace renames from to to, failing with EEXIST when to exists.
+// renameat2(RENAME_NOREPLACE) does it atomically; where the file system
+// lacks it (EINVAL: NFS, some FUSE mounts) a hard link then the removal of
+// from does, since link never replaces either. Only where hard links are
+// refused too (EPERM) is a plain rename done after a check, which leaves
+// a window in which a concurrent writer of to would be replaced.
+func renameNoReplace(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
+	err = os.Link(from, to)
+	switch {
+	case err == nil:
+		return os.Remove(from)
+	case !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EOPNOTSUPP):
+		return err
+	}
+	if _, err := os.Lstat(to); err == nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EEXIST}
+	}
+	return os.Rename(from, to)
 }
 
 // removeOnError removes dst when *err is set: a failed Fetch leaves no

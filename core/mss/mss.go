@@ -14,18 +14,31 @@
 //   - S3: an S3-compatible object store through minio-go. See S3.
 //
 // Open builds the configured one. Every backend is safe for concurrent
-// use. Decorators (WithRetry) wrap a Backend instead of living inside each
-// one; they implement Unwrap() Backend so optional capabilities can be
-// discovered below them (see PropertiesOf).
+// use. Decorators wrap a Backend instead of living inside each one; they
+// implement Unwrap() Backend so optional capabilities can be discovered
+// below them (see PropertiesOf, ProbeOf, RenamerOf). Retries are not a
+// decorator: the transfer engine retries whole transfers with frm's one
+// retry policy (package retry), as transfer.retries says.
+//
+// # Optional capabilities
+//
+// Beyond Backend, a backend may implement small optional interfaces
+// (rclone's Copier, Mover ...), found by type assertion through the
+// decorators: Renamer (RenamerOf) gives an MSS copy a new name without
+// moving its data through frm; Prober (ProbeOf) tells whether the MSS as
+// a whole is usable.
 //
 // # Errors
 //
-// Backends classify their errors with NotExist, Transient and Permanent;
-// callers test with IsNotExist, IsTransient and IsPermanent to decide what
-// to do: a missing object is not retried and usually reported as "file not
-// found", a permanent error is not retried, a transient one is retried
-// with backoff. An error none of the three reports is unknown: callers
-// treat it as transient with a small retry budget (WithRetry does). An
+// Backends classify their errors with NotExist, Transient, Permanent and
+// Outage; callers test with IsNotExist, IsTransient, IsPermanent and
+// IsOutage to decide what to do: a missing object is not retried and
+// reported as "file not found", a permanent error (of this file) is not
+// retried, a transient one is retried with backoff, and an outage (the
+// MSS as a whole: unreachable, refusing our credentials, its bucket or
+// tree or copy program gone) pauses the transfers of its direction until
+// a probe succeeds, failing no file. An unclassified error is treated as
+// transient. An
 // error caused by the caller's context being cancelled wraps ctx.Err() and
 // is not classified; retrying it is pointless since the context is done.
 package mss
@@ -132,6 +145,32 @@ type Backend interface {
 	Remove(ctx context.Context, rfn string) error
 }
 
+// Prober is implemented by backends that can tell whether the MSS as a
+// whole is usable (reachable, our credentials accepted, the bucket or the
+// tree there, the copy programs installed), independently of any file.
+// Probe returns nil when it is, else an error classified Outage (or
+// Transient for a passing fault). The transfer daemon probes after an
+// Outage error: a probe that succeeds means the error was the file's own.
+type Prober interface {
+	Probe(ctx context.Context) error
+}
+
+// ProbeOf probes b (through decorators). probed is false when b cannot
+// probe.
+func ProbeOf(ctx context.Context, b Backend) (probed bool, err error) {
+	for b != nil {
+		if p, yes := b.(Prober); yes {
+			return true, p.Probe(ctx)
+		}
+		u, yes := b.(Unwrapper)
+		if !yes {
+			break
+		}
+		b = u.Unwrap()
+	}
+	return false, nil
+}
+
 // Properties describes what a backend guarantees, as data (restic's
 // backend Properties). Backends report them through the optional
 // Describer interface; PropertiesOf finds them through decorators.
@@ -145,6 +184,9 @@ type Properties struct {
 	// CanStat: Stat answers for every rfn (never ErrNoStat) and Remove
 	// works.
 	CanStat bool
+	// Rename: the backend's Renamer can rename (the command backend only
+	// with a rename command). See RenamerOf.
+	Rename bool
 }
 
 // Describer is the optional interface through which a backend reports
@@ -176,6 +218,52 @@ func PropertiesOf(b Backend) Properties {
 	return Properties{}
 }
 
+// Renamer is the optional capability of a backend that can give an MSS
+// copy a new name in place: a posix rename, an S3 server-side copy then
+// delete, an administrator's rename command. frm renames a migrated
+// file's copy when the file is renamed in the namespace, so the copy
+// stays reachable under the new name (see site.Mv). Find it with
+// RenamerOf.
+type Renamer interface {
+	// Rename gives the MSS copy from the name to, creating to's parent
+	// "directories" as needed. It MUST NOT replace an existing to: that
+	// fails with an error wrapping ErrExist (Permanent) where the backend
+	// can tell, and with some error otherwise. A missing from fails with
+	// an error satisfying IsNotExist. On success to has from's data,
+	// size, mtime and recorded checksum (what Stat reported for from),
+	// and from no longer exists. A failed Rename leaves from in place; it
+	// may leave a complete copy under to as well (S3: the delete after
+	// the copy failed), never a partial one where the MSS can promise it.
+	// Retrying a Rename that failed is safe.
+	Rename(ctx context.Context, from, to string) error
+}
+
+// RenamerOf returns the Renamer of b, looking through decorators: the
+// outermost one in the chain, so a decorator's retries apply to renames
+// too. ok is false when no backend in the chain implements Renamer, when
+// a decorator without Unwrap hides it, or when the backend reports it
+// cannot rename (Properties.Rename false: the command backend without a
+// rename command).
+func RenamerOf(b Backend) (r Renamer, ok bool) {
+	if !PropertiesOf(b).Rename {
+		return nil, false
+	}
+	for b != nil {
+		if rn, isR := b.(Renamer); isR && r == nil {
+			r = rn
+		}
+		u, isU := b.(Unwrapper)
+		if !isU {
+			// The innermost backend must implement it: a decorator's
+			// Rename only forwards.
+			_, base := b.(Renamer)
+			return r, base && r != nil
+		}
+		b = u.Unwrap()
+	}
+	return nil, false
+}
+
 // Open builds the backend cfg.MSS.Backend names ("" is inferred as
 // config.ApplyDefaults does: copy commands → command, a remote root →
 // posix):
@@ -190,9 +278,18 @@ func PropertiesOf(b Backend) Properties {
 //     AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 //
 // cfg.Checksum.Default is the algorithm Stat prefers when an object has
-// several checksums recorded. Open does not add retries: wrap the result
-// with WithRetry.
-func Open(cfg *config.Config) (Backend, error) {
+// several checksums recorded. Open adds no retries (see package retry).
+func Open(cfg *config.Config) (Backend, error) { return OpenWith(cfg, OpenOptions{}) }
+
+// OpenOptions are what a daemon adds to the configuration when it opens
+// the MSS.
+type OpenOptions struct {
+	// GroupDir: see CommandOptions.GroupDir.
+	GroupDir string
+}
+
+// OpenWith is Open with o.
+func OpenWith(cfg *config.Config, o OpenOptions) (Backend, error) {
 	kind := cfg.MSS.Backend
 	if kind == "" {
 		switch {
@@ -216,13 +313,16 @@ func Open(cfg *config.Config) (Backend, error) {
 		return NewPosix(PosixOptions{Root: cfg.RemoteRoot, StatAlg: alg})
 	case "command":
 		return NewCommand(CommandOptions{
-			CopyIn:     cfg.MSS.CopyIn,
-			CopyOut:    cfg.MSS.CopyOut,
-			CopyInURL:  cfg.MSS.CopyInURL,
-			CopyOutURL: cfg.MSS.CopyOutURL,
-			Timeout:    time.Duration(cfg.MSS.CopyTimeout),
-			RemoteRoot: cfg.RemoteRoot,
-			StatAlg:    alg,
+			CopyIn:          cfg.MSS.CopyIn,
+			CopyOut:         cfg.MSS.CopyOut,
+			CopyInURL:       cfg.MSS.CopyInURL,
+			CopyOutURL:      cfg.MSS.CopyOutURL,
+			Rename:          cfg.MSS.RenameCmd,
+			Timeout:         time.Duration(cfg.MSS.CopyTimeout),
+			RemoteRoot:      cfg.RemoteRoot,
+			StatAlg:         alg,
+			PermanentStatus: cfg.MSS.PermanentStatus,
+			GroupDir:        o.GroupDir,
 		})
 	case "s3":
 		s := cfg.MSS.S3

@@ -23,6 +23,7 @@ func TestOpen(t *testing.T) {
 		{"posix explicit", config.Config{RemoteRoot: "/mss", MSS: config.MSS{Backend: "posix"}}, "posix", true},
 		{"posix implied", config.Config{RemoteRoot: "/mss"}, "posix", true},
 		{"command implied", config.Config{RemoteRoot: "/mss", MSS: config.MSS{CopyIn: []string{"/bin/cp", "$SRC", "$DST"}}}, "command", false},
+		{"command with rename", config.Config{RemoteRoot: "/mss", MSS: config.MSS{CopyIn: []string{"/bin/cp", "$SRC", "$DST"}, RenameCmd: []string{"/bin/mssmv", "$SRC", "$DST"}}}, "command", false},
 		{"command url only", config.Config{MSS: config.MSS{Backend: "command", CopyInURL: []string{"/usr/bin/xrdcp", "$SRC", "$DST"}}}, "command", false},
 		{"s3", config.Config{RemoteRoot: "/mss", MSS: config.MSS{Backend: "s3", S3: config.S3{Bucket: "b", Endpoint: "localhost:9000"}}}, "s3", true},
 		{"nothing", config.Config{}, "", false},
@@ -47,6 +48,12 @@ func TestOpen(t *testing.T) {
 			}
 			if b.Name() != tc.want || mss.PropertiesOf(b).CanStat != tc.canStat {
 				t.Errorf("Open = %s %+v, want %s (CanStat %v)", b.Name(), mss.PropertiesOf(b), tc.want, tc.canStat)
+			}
+			// posix and s3 rename by themselves, the command backend with
+			// rename_cmd only.
+			wantRename := tc.want != "command" || len(tc.cfg.MSS.RenameCmd) > 0
+			if _, ok := mss.RenamerOf(b); ok != wantRename {
+				t.Errorf("RenamerOf(%s) ok = %v, want %v", b.Name(), ok, wantRename)
 			}
 		})
 	}

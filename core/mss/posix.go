@@ -54,7 +54,8 @@ type Posix struct {
 
 var _ Backend = (*Posix)(nil)
 
-// NewPosix returns a Posix backend. The root need not exist yet.
+// NewPosix returns a Posix backend. The root need not exist yet, but
+// transfers fail with an Outage error while it does not.
 func NewPosix(o PosixOptions) (*Posix, error) {
 	root := o.Root
 	if root != "" {
@@ -74,9 +75,34 @@ func NewPosix(o PosixOptions) (*Posix, error) {
 func (p *Posix) Name() string { return "posix" }
 
 // Properties: stores are atomic (rename), checksums are recorded where the
-// file system keeps user xattrs, every name can be stat'ed.
+// file system keeps user xattrs, every name can be stat'ed and renamed.
 func (p *Posix) Properties() Properties {
-	return Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true}
+	return Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true, Rename: true}
+}
+
+// Probe implements Prober: the remote root must be there (a directory).
+func (p *Posix) Probe(ctx context.Context) error {
+	if err := p.rootDown(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// rootDown returns an Outage error when the remote root is not there: the
+// MSS is not mounted, and every name below it would look missing (and a
+// store would write into the empty mount point).
+func (p *Posix) rootDown() error {
+	if p.root == "" {
+		return nil
+	}
+	fi, err := os.Stat(p.root)
+	if err != nil {
+		return Outage(fmt.Errorf("mss posix: remote root %s (not mounted?): %w", p.root, err))
+	}
+	if !fi.IsDir() {
+		return Outage(fmt.Errorf("mss posix: remote root %s is not a directory", p.root))
+	}
+	return nil
 }
 
 // check validates rfn: absolute, clean, strictly below the root.
@@ -110,6 +136,9 @@ func (p *Posix) Stat(ctx context.Context, rfn string) (Info, error) {
 	}
 	st, err := os.Stat(rfn)
 	if err != nil {
+		if down := p.rootDown(); down != nil {
+			return Info{}, down
+		}
 		return Info{}, classifyErrno(err, true)
 	}
 	if !st.Mode().IsRegular() {
@@ -156,6 +185,9 @@ func (p *Posix) Fetch(ctx context.Context, req Request, dst, alg string) (res Re
 	}
 	in, err := os.Open(req.RFN)
 	if err != nil {
+		if down := p.rootDown(); down != nil {
+			return Result{}, down
+		}
 		return Result{}, classifyErrno(err, true)
 	}
 	defer in.Close()
@@ -187,6 +219,9 @@ func (p *Posix) Fetch(ctx context.Context, req Request, dst, alg string) (res Re
 // checksum as an xattr on the MSS copy.
 func (p *Posix) Store(ctx context.Context, req Request, src, alg string) (Result, error) {
 	if err := p.check(req.RFN); err != nil {
+		return Result{}, err
+	}
+	if err := p.rootDown(); err != nil {
 		return Result{}, err
 	}
 	in, st, err := openSource("posix", src)
@@ -265,4 +300,40 @@ func (p *Posix) Remove(ctx context.Context, rfn string) error {
 		return nil
 	}
 	return classifyErrno(err, false)
+}
+
+// Rename renames the file from to to (a rename(2) in the MSS tree: the
+// inode, its mtime and its user.XrdCks record go along), creating to's
+// parent directories (0755) and never replacing an existing to (see
+// renameNoReplace). Both directories are synced so the rename is durable.
+func (p *Posix) Rename(ctx context.Context, from, to string) error {
+	if err := p.check(from); err != nil {
+		return err
+	}
+	if err := p.check(to); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st, err := os.Lstat(from)
+	if err != nil {
+		return classifyErrno(fmt.Errorf("mss posix: rename %s: %w", from, err), true)
+	}
+	if !st.Mode().IsRegular() {
+		return Permanent(fmt.Errorf("mss posix: rename %s: not a regular file", from))
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return classifyErrno(fmt.Errorf("mss posix: rename %s: %w", from, err), false)
+	}
+	if err := renameNoReplace(from, to); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return Permanent(fmt.Errorf("mss posix: rename %s to %s: %w", from, to, ErrExist))
+		}
+		return classifyErrno(fmt.Errorf("mss posix: rename %s to %s: %w", from, to, err), true)
+	}
+	if err := syncDir(filepath.Dir(to)); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(from))
 }

@@ -17,6 +17,9 @@ import (
 func newPosix(t *testing.T) (*mss.Posix, string) {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "mss")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	b, err := mss.NewPosix(mss.PosixOptions{Root: root})
 	if err != nil {
 		t.Fatal(err)
@@ -24,15 +27,42 @@ func newPosix(t *testing.T) (*mss.Posix, string) {
 	return b, root
 }
 
+// TestPosixRootGone: with the remote root missing (the MSS not mounted),
+// every operation and the probe are outages — not "no such file" for
+// every name, and no store into an empty mount point.
+func TestPosixRootGone(t *testing.T) {
+	b, root := newPosix(t)
+	ctx := context.Background()
+	if err := b.Probe(ctx); err != nil {
+		t.Fatalf("probe with the root there: %v", err)
+	}
+	if _, err := b.Stat(ctx, root+"/missing"); !mss.IsNotExist(err) {
+		t.Fatalf("a missing file with the root there: %v", err)
+	}
+	os.Remove(root)
+	src := filepath.Join(t.TempDir(), "src")
+	os.WriteFile(src, []byte("x"), 0o644)
+	if _, err := b.Stat(ctx, root+"/f"); !mss.IsOutage(err) {
+		t.Errorf("Stat: %v", err)
+	}
+	if _, err := b.Fetch(ctx, mss.Request{RFN: root + "/f"}, filepath.Join(t.TempDir(), "dst"), ""); !mss.IsOutage(err) {
+		t.Errorf("Fetch: %v", err)
+	}
+	if _, err := b.Store(ctx, mss.Request{RFN: root + "/d/f"}, src, ""); !mss.IsOutage(err) {
+		t.Errorf("Store: %v", err)
+	}
+	if _, err := os.Stat(root); err == nil {
+		t.Error("Store created the missing root")
+	}
+	if err := b.Probe(ctx); !mss.IsOutage(err) {
+		t.Errorf("Probe: %v", err)
+	}
+}
+
 func TestPosixConformance(t *testing.T) {
 	b, root := newPosix(t)
 	msstest.Run(t, b, func(lfn string) string { return root + lfn })
 	assertNoTemps(t, root)
-}
-
-func TestPosixConformanceWithRetry(t *testing.T) {
-	b, root := newPosix(t)
-	msstest.Run(t, mss.WithRetry(b, 3, time.Millisecond), func(lfn string) string { return root + lfn })
 }
 
 // assertNoTemps fails if a temporary file was left anywhere under dir.

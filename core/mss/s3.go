@@ -31,9 +31,11 @@ const (
 	// s3Threads is the number of parts of one upload in flight; each
 	// holds a part-sized buffer.
 	s3Threads = 2
-	// s3Retries is minio-go's own per-request retry count (it retries a
-	// failed part, not the whole transfer); WithRetry comes on top.
-	s3Retries = 3
+	// s3Tries is minio-go's own per-request tries: one. Retries are the
+	// transfer engine's (transfer.retries, package retry), in one place,
+	// so a failing MSS is tried as often as the configuration says and
+	// not that many times three.
+	s3Tries = 1
 )
 
 // User metadata keys (sent as X-Amz-Meta-<key>).
@@ -154,7 +156,7 @@ func NewS3(o S3Options) (*S3, error) {
 		Secure:     secure,
 		Region:     o.Region,
 		Transport:  o.Transport,
-		MaxRetries: s3Retries,
+		MaxRetries: s3Tries,
 	})
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("mss s3: %w", err))
@@ -181,9 +183,9 @@ func NewS3(o S3Options) (*S3, error) {
 func (s *S3) Name() string { return "s3" }
 
 // Properties: PUT and completed multipart uploads are atomic, checksums
-// are recorded as user metadata, every key can be stat'ed.
+// are recorded as user metadata, every key can be stat'ed and renamed.
 func (s *S3) Properties() Properties {
-	return Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true}
+	return Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true, Rename: true}
 }
 
 // Key returns the object key of rfn.
@@ -399,6 +401,87 @@ func (s *S3) Remove(ctx context.Context, rfn string) error {
 	return err
 }
 
+// Probe implements Prober: the endpoint answers, accepts our credentials
+// and has the bucket.
+func (s *S3) Probe(ctx context.Context) error {
+	ok, err := s.c.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s.err(ctx, "probe", "", err)
+	}
+	if !ok {
+		return Outage(fmt.Errorf("mss s3: bucket %s does not exist", s.bucket))
+	}
+	return nil
+}
+
+// Rename gives the object of from the key of to: a server-side copy
+// (ComposeObject: one CopyObject up to 5 GiB, a multipart copy above it;
+// either way the new object appears whole, with the source's user
+// metadata, so the recorded checksum and mtime go along), then the
+// removal of from. S3 has no rename and no portable "copy unless the
+// destination exists": an existing to is refused after a HEAD, so a store
+// to the same key racing with the rename could be replaced. The copy is
+// pinned to the ETag the source had when looked at, so a source replaced
+// meanwhile fails the copy instead of being copied half old, half new.
+//
+// If the removal fails the object exists under both keys and the error
+// is returned; a retry finds to already holding the same object (see
+// sameObject) and only removes from.
+func (s *S3) Rename(ctx context.Context, from, to string) error {
+	src, err := s.Key(from)
+	if err != nil {
+		return err
+	}
+	dst, err := s.Key(to)
+	if err != nil {
+		return err
+	}
+	si, err := s.c.StatObject(ctx, s.bucket, src, minio.StatObjectOptions{})
+	if err != nil {
+		err = s.err(ctx, "rename: stat", src, err)
+		if IsNotExist(err) {
+			if aerr := s.checkAccess(ctx); aerr != nil {
+				return aerr
+			}
+		}
+		return err
+	}
+	di, err := s.c.StatObject(ctx, s.bucket, dst, minio.StatObjectOptions{})
+	switch err = s.err(ctx, "rename: stat", dst, err); {
+	case err == nil && sameObject(si, di):
+		// An earlier attempt copied it and failed to remove the source.
+	case err == nil:
+		return Permanent(fmt.Errorf("mss s3: rename %s/%s to %s: %w", s.bucket, src, dst, ErrExist))
+	case !IsNotExist(err):
+		return err
+	default:
+		_, err = s.c.ComposeObject(ctx,
+			minio.CopyDestOptions{Bucket: s.bucket, Object: dst},
+			minio.CopySrcOptions{Bucket: s.bucket, Object: src, MatchETag: si.ETag})
+		if err != nil {
+			return s.err(ctx, "rename: copy to "+dst+" from", src, err)
+		}
+	}
+	if err := s.c.RemoveObject(ctx, s.bucket, src, minio.RemoveObjectOptions{}); err != nil {
+		return s.err(ctx, "rename: remove (the copy "+dst+" is made)", src, err)
+	}
+	return nil
+}
+
+// sameObject reports whether b is a server-side copy of a: the same size
+// and either the same ETag (a single-part copy) or the same recorded
+// checksum and mtime (a multipart copy gets an ETag of its own).
+func sameObject(a, b minio.ObjectInfo) bool {
+	if a.Size != b.Size {
+		return false
+	}
+	if a.ETag == b.ETag {
+		return true
+	}
+	ca, cb := metaChecksum(a.UserMetadata, ""), metaChecksum(b.UserMetadata, "")
+	return ca != nil && cb != nil && *ca == *cb && objMtime(a).Equal(objMtime(b))
+}
+
 // err adds context to err and classifies it (see S3).
 func (s *S3) err(ctx context.Context, op, key string, err error) error {
 	if err == nil {
@@ -433,8 +516,15 @@ func classifyS3(err error) error {
 			"RequestTimeTooSkewed", "OperationAborted", "XMinioServerNotInitialized", "503 SlowDown",
 			"ExistingObjectIsDirectory":
 			return Transient(err)
-		case "AccessDenied", "InvalidBucketName", "NoSuchBucket", "InvalidAccessKeyId",
-			"SignatureDoesNotMatch", "EntityTooLarge", "EntityTooSmall", "InvalidArgument",
+		// Refusals of us rather than of the object: wrong or rotated
+		// credentials, a bucket that is gone. (AccessDenied may be one
+		// object's policy: the daemon probes the bucket before it pauses,
+		// and a good probe makes the error the file's own.) versitygw
+		// answers an unknown access key with 404 XAdminUserNotFound.
+		case "AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+			"InvalidBucketName", "XAdminUserNotFound", "ExpiredToken", "InvalidToken", "AccountProblem":
+			return Outage(err)
+		case "EntityTooLarge", "EntityTooSmall", "InvalidArgument",
 			"MethodNotAllowed", "NotImplemented", "InvalidRequest", "KeyTooLongError":
 			return Permanent(err)
 		}
@@ -445,9 +535,19 @@ func classifyS3(err error) error {
 		switch s := er.StatusCode; {
 		case s == http.StatusTooManyRequests || s == http.StatusRequestTimeout || s >= 500:
 			return Transient(err)
+		case s == http.StatusUnauthorized || s == http.StatusForbidden:
+			return Outage(err)
 		case s >= 400:
 			return Permanent(err)
 		}
+	}
+	// The endpoint cannot be reached or trusted at all: no name, no
+	// route, nobody listening, a certificate we refuse.
+	var cve *tls.CertificateVerificationError
+	var dns *net.DNSError
+	if errors.As(err, &cve) || errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return Outage(err)
 	}
 	// syscall.Errno is a net.Error too: let the errno decide first, so
 	// ENOSPC writing dst stays permanent.
@@ -456,10 +556,6 @@ func classifyS3(err error) error {
 		if c := classifyErrno(err, false); classOf(c) != 0 {
 			return c
 		}
-	}
-	var cve *tls.CertificateVerificationError
-	if errors.As(err, &cve) {
-		return Permanent(err)
 	}
 	var oe *net.OpError
 	var ue *url.Error

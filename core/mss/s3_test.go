@@ -19,6 +19,7 @@ import (
 
 	"frm/core/mss"
 	"frm/core/mss/msstest"
+	"frm/core/retry"
 )
 
 const (
@@ -173,11 +174,6 @@ func TestS3Conformance(t *testing.T) {
 	}
 }
 
-func TestS3ConformanceWithRetry(t *testing.T) {
-	g := startGateway(t)
-	msstest.Run(t, mss.WithRetry(g.backend(t), 3, 10*time.Millisecond), s3RFN)
-}
-
 // TestS3Layout: keys, user metadata and multipart uploads as documented.
 func TestS3Layout(t *testing.T) {
 	g := startGateway(t)
@@ -272,8 +268,10 @@ func TestS3FetchVerifies(t *testing.T) {
 	}
 }
 
-// TestS3ErrorClasses: configuration errors are permanent, an unreachable
-// server is transient.
+// TestS3ErrorClasses: errors about the MSS as a whole — wrong credentials,
+// a missing bucket, a server that is down — are outages (the daemon pauses
+// instead of failing every file), for every operation and for the probe;
+// a working configuration probes fine.
 func TestS3ErrorClasses(t *testing.T) {
 	g := startGateway(t)
 	ctx := context.Background()
@@ -289,10 +287,10 @@ func TestS3ErrorClasses(t *testing.T) {
 		mod   func(*mss.S3Options)
 		class func(error) bool
 	}{
-		{"wrong secret", func(o *mss.S3Options) { o.SecretKey = "wrong" }, mss.IsPermanent},
-		{"unknown access key", func(o *mss.S3Options) { o.AccessKey = "nobody" }, mss.IsPermanent},
-		{"missing bucket", func(o *mss.S3Options) { o.Bucket = "no-such-bucket" }, mss.IsPermanent},
-		{"server down", func(o *mss.S3Options) { o.Endpoint = closed }, mss.IsTransient},
+		{"wrong secret", func(o *mss.S3Options) { o.SecretKey = "wrong" }, mss.IsOutage},
+		{"unknown access key", func(o *mss.S3Options) { o.AccessKey = "nobody" }, mss.IsOutage},
+		{"missing bucket", func(o *mss.S3Options) { o.Bucket = "no-such-bucket" }, mss.IsOutage},
+		{"server down", func(o *mss.S3Options) { o.Endpoint = closed }, mss.IsOutage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := g.options()
@@ -319,7 +317,17 @@ func TestS3ErrorClasses(t *testing.T) {
 			if _, err := os.Stat(dst); err == nil {
 				t.Error("dst left after a failed fetch")
 			}
+			if err := b.Probe(ctx); !mss.IsOutage(err) {
+				t.Errorf("Probe: %v", err)
+			}
 		})
+	}
+	b, err := mss.NewS3(g.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Probe(ctx); err != nil {
+		t.Errorf("Probe of a working configuration: %v", err)
 	}
 }
 
@@ -342,27 +350,63 @@ func TestS3EnvCredentials(t *testing.T) {
 }
 
 // TestS3ParallelBackends: several backends (as several daemons) on one
-// bucket. The daemons wrap their backend in WithRetry, and so does this
-// test: versitygw's posix store can answer "Existing Object is a
-// directory" (ExistingObjectIsDirectory, 409) while a concurrent Remove
-// prunes a shared parent directory, a gateway race that a retry resolves
-// (classified transient for that reason).
+// bucket. The transfer engine retries transient errors (package retry),
+// and so does this test: versitygw's posix store can answer "Existing
+// Object is a directory" (ExistingObjectIsDirectory, 409) while a
+// concurrent Remove prunes a shared parent directory, a gateway race that
+// a retry resolves (classified transient for that reason).
 func TestS3ParallelBackends(t *testing.T) {
 	g := startGateway(t)
 	var wg sync.WaitGroup
+	policy := retry.Policy{Retries: 3, Base: 50 * time.Millisecond}
+	ctx := context.Background()
 	for i := range 4 {
-		b := mss.WithRetry(g.backend(t), 3, 50*time.Millisecond)
+		b := g.backend(t)
 		src := filepath.Join(t.TempDir(), "src")
 		os.WriteFile(src, bytes.Repeat([]byte{byte(i)}, 1<<20), 0o644)
 		wg.Go(func() {
-			lfn := fmt.Sprintf("/par/%d.dat", i)
-			if _, err := b.Store(context.Background(), mss.Request{RFN: s3RFN(lfn)}, src, "md5"); err != nil {
+			rfn := s3RFN(fmt.Sprintf("/par/%d.dat", i))
+			if _, err := policy.Do(ctx, func(ctx context.Context) error {
+				_, err := b.Store(ctx, mss.Request{RFN: rfn}, src, "md5")
+				return err
+			}, mss.IsTransient, nil); err != nil {
 				t.Errorf("Store: %v", err)
 			}
-			if err := b.Remove(context.Background(), s3RFN(lfn)); err != nil {
+			if _, err := policy.Do(ctx, func(ctx context.Context) error { return b.Remove(ctx, rfn) }, mss.IsTransient, nil); err != nil {
 				t.Errorf("Remove: %v", err)
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// TestS3RenameResumes: a rename whose copy was made but whose removal of
+// the old key failed (both keys hold the object) completes when tried
+// again; a multipart object keeps its metadata through the copy.
+func TestS3RenameResumes(t *testing.T) {
+	g := startGateway(t)
+	b := g.backend(t)
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "src")
+	p := bytes.Repeat([]byte("frm!"), (2*mss.MinPartSize+3)/4)
+	os.WriteFile(src, p, 0o644)
+	res, err := b.Store(ctx, mss.Request{RFN: s3RFN("/r/old.dat")}, src, "adler32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The state an interrupted Rename leaves: the same object under both keys.
+	if _, err := g.client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s3Bucket, Object: s3Prefix + "/r/new.dat"},
+		minio.CopySrcOptions{Bucket: s3Bucket, Object: s3Prefix + "/r/old.dat"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Rename(ctx, s3RFN("/r/old.dat"), s3RFN("/r/new.dat")); err != nil {
+		t.Fatalf("Rename after an interrupted one: %v", err)
+	}
+	if _, err := b.Stat(ctx, s3RFN("/r/old.dat")); !mss.IsNotExist(err) {
+		t.Errorf("old key: %v, want IsNotExist", err)
+	}
+	info, err := b.Stat(ctx, s3RFN("/r/new.dat"))
+	if err != nil || info.Size != int64(len(p)) || info.Checksum == nil || info.Checksum.Hex != res.Checksum.Hex {
+		t.Errorf("new key: %+v, %v; want the stored object with checksum %v", info, err, res.Checksum)
+	}
 }

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"frm/core/catalog"
 	"frm/core/site"
 	"frm/core/space"
@@ -71,6 +69,9 @@ type ExecOptions struct {
 	// one minute); no answer in time stops the space.
 	PolicyStderr  io.Writer
 	PolicyTimeout time.Duration
+	// Grace is how long a file waits under its hidden name between its
+	// last check and its removal (see final.go); 0 means DefaultGrace.
+	Grace time.Duration
 }
 
 // SpaceResult is what Execute did in one space.
@@ -137,8 +138,13 @@ func Execute(ctx context.Context, s *site.Site, p *Plan, o ExecOptions) (Result,
 	if o.SpaceUsage == nil {
 		o.SpaceUsage = DiskUsage
 	}
-	x := &executor{s: s, o: o, clock: clock, res: &res, stop: stop}
+	if o.Grace <= 0 {
+		o.Grace = DefaultGrace
+	}
+	x := &executor{s: s, o: o, clock: clock, res: &res, stop: stop, journalDir: filepath.Join(s.Config.AdminDir(), journalDir)}
 	defer x.closeProg()
+	defer x.closeJournal()
+	recoverJournals(x.journalDir, x.fail)
 	for i := range p.Spaces {
 		sp := &p.Spaces[i]
 		if sp.Needed <= 0 || !sp.Enabled {
@@ -179,6 +185,18 @@ type executor struct {
 
 	prog    *polProg
 	progErr error // the policy program failed: every polprog space stops
+
+	journalDir string
+	journal    *journal
+	batch      []*held // checked, locked and leased; removed by flush
+	batchBytes int64
+}
+
+func (x *executor) closeJournal() {
+	if x.journal != nil {
+		x.journal.close()
+		x.journal = nil
+	}
 }
 
 func (x *executor) fail(err error) {
@@ -237,9 +255,22 @@ func (x *executor) space(ctx context.Context, sp *SpacePlan) error {
 		}
 	}
 	usePol := sp.Policy.UsePolProg && len(x.s.Config.Purge.PolProg) > 0
+	// Candidates that passed the first look (and the policy program) wait
+	// in approved; settle checks them for good and removes them, a batch
+	// at a time so the grace period is shared. Every way out settles.
+	var approved []Candidate
+	var approvedBytes int64
+	settle := func() {
+		x.settle(ctx, sp, &sr, approved)
+		approved, approvedBytes = approved[:0], 0
+	}
+	defer settle()
 	for _, c := range sp.Candidates {
-		if sr.Free >= sp.Max {
-			return nil
+		if sr.Free+approvedBytes >= sp.Max {
+			settle()
+			if sr.Free >= sp.Max {
+				return nil
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			sr.Stopped = "interrupted"
@@ -249,8 +280,9 @@ func (x *executor) space(ctx context.Context, sp *SpacePlan) error {
 			sr.Stopped = "STOPPURGE"
 			return err
 		}
-		now := x.clock().Unix()
-		e, r, until, release, err := recheck(ctx, x.s, sp, c, now)
+		// A first look through the catalog spares the policy program
+		// files that are plainly no longer candidates.
+		e, r, until, err := precheck(ctx, x.s, sp, c, x.clock().Unix())
 		if err != nil {
 			x.fail(&site.OpError{Action: "purge", Name: c.PFN, Err: err})
 			continue
@@ -260,35 +292,137 @@ func (x *executor) space(ctx context.Context, sp *SpacePlan) error {
 			continue
 		}
 		if usePol {
-			ok, why := x.askPolicy(ctx, sp, &sr, e)
+			// The program may take its time: nothing is locked
+			// meanwhile, and everything is decided again afterwards.
+			ok, why := x.askPolicy(ctx, sp, &sr, e, sr.Free+approvedBytes)
 			if why != "" {
-				release()
 				sr.Stopped = why
 				return nil
 			}
 			if !ok {
-				release()
 				x.kept(&sr, Kept{Candidate: c, Reason: PolicyRefused})
 				continue
 			}
 		}
-		err = x.s.RemoveData(e.PFN)
-		release()
-		if err != nil {
-			x.fail(&site.OpError{Action: "purge", Name: c.PFN, Err: err})
-			continue
-		}
-		sr.Files++
-		sr.Bytes += c.Size
-		sr.Free += c.Size
-		if x.o.OnPurged != nil {
-			x.o.OnPurged(c)
+		approved = append(approved, c)
+		approvedBytes += c.Size
+		if len(approved) >= batchMax {
+			settle()
 		}
 	}
+	settle()
 	if sr.Free < sp.Max {
 		sr.Stopped = "candidates exhausted"
 	}
 	return nil
+}
+
+// settle takes the last decision on the approved candidates, from the
+// files and under the locks (finalCheck), and removes those that pass
+// (flush), stopping once the space reaches its maximum.
+func (x *executor) settle(ctx context.Context, sp *SpacePlan, sr *SpaceResult, approved []Candidate) {
+	for _, c := range approved {
+		if ctx.Err() != nil || checkStop(x.stop) != nil {
+			break // interrupted or STOPPURGE: nothing more goes
+		}
+		if sr.Free+x.batchBytes >= sp.Max {
+			x.flush(ctx, sr)
+			if sr.Free >= sp.Max {
+				return
+			}
+		}
+		h, r, until, err := x.finalCheck(ctx, sp, c, x.clock().Unix())
+		if err != nil {
+			x.fail(&site.OpError{Action: "purge", Name: c.PFN, Err: err})
+			continue
+		}
+		if r != 0 {
+			x.kept(sr, Kept{Candidate: c, Reason: r, Until: until})
+			continue
+		}
+		if testHookChecked != nil {
+			testHookChecked(c)
+		}
+		x.batch = append(x.batch, h)
+		x.batchBytes += c.Size
+	}
+	x.flush(ctx, sr)
+}
+
+// testHookChecked, when set by a test, runs after a candidate passed its
+// last check, while the purge holds its locks.
+var testHookChecked func(Candidate)
+
+// flush removes the files of the batch: journal, hide, wait out the grace,
+// look once more, then remove each (or put it back).
+func (x *executor) flush(ctx context.Context, sr *SpaceResult) {
+	batch := x.batch
+	x.batch, x.batchBytes = nil, 0
+	if len(batch) == 0 {
+		return
+	}
+	defer func() {
+		for _, h := range batch {
+			h.release()
+		}
+	}()
+	if ctx.Err() != nil || checkStop(x.stop) != nil {
+		return // interrupted or STOPPURGE: released untouched
+	}
+	if x.journal == nil {
+		j, err := openJournal(x.journalDir)
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		x.journal = j
+	}
+	if err := x.journal.record(batch); err != nil {
+		x.fail(err)
+		return
+	}
+	hidden := batch[:0:0]
+	for _, h := range batch {
+		if err := h.hide(); err != nil {
+			if errors.Is(err, errChangedBeforeHide) {
+				x.kept(sr, Kept{Candidate: h.c, Reason: Changed})
+			} else {
+				x.fail(&site.OpError{Action: "purge", Name: h.c.PFN, Err: err})
+			}
+			continue
+		}
+		hidden = append(hidden, h)
+	}
+	if len(hidden) > 0 {
+		time.Sleep(x.o.Grace)
+	}
+	for _, h := range hidden {
+		r, err := h.stillQuiet()
+		if err == nil && r == 0 {
+			if err = h.remove(x.s); err == nil {
+				sr.Files++
+				sr.Bytes += h.c.Size
+				sr.Free += h.c.Size
+				if x.o.OnPurged != nil {
+					x.o.OnPurged(h.c)
+				}
+				continue
+			}
+		}
+		if r != Gone {
+			if rerr := h.restore(); rerr != nil {
+				x.fail(rerr)
+			}
+		}
+		if err != nil {
+			x.fail(&site.OpError{Action: "purge", Name: h.c.PFN, Err: err})
+			continue
+		}
+		x.kept(sr, Kept{Candidate: h.c, Reason: r})
+	}
+	if err := x.journal.clear(); err != nil {
+		x.fail(fmt.Errorf("purge journal: %w", err))
+	}
 }
 
 func (x *executor) kept(sr *SpaceResult, k Kept) {
@@ -307,78 +441,35 @@ func spaceByName(s *site.Site, name string) (space.Space, bool) {
 	return space.Space{}, false
 }
 
-// recheck looks at candidate c again just before its removal. It returns
-// the fresh entry and either a reason to keep the file or, when it may go,
-// a release function that must be called after the removal: the file is
-// held with an exclusive flock meanwhile.
-func recheck(ctx context.Context, s *site.Site, sp *SpacePlan, c Candidate, now int64) (catalog.Entry, Reason, int64, func(), error) {
-	nop := func() {}
+// precheck looks at candidate c again through the site's catalog before
+// the policy program is asked about it: a file that is plainly no longer a
+// candidate (gone, pinned, modified, used since the plan) is kept without
+// a question. It decides nothing for good; finalCheck does, from the files,
+// under the locks.
+func precheck(ctx context.Context, s *site.Site, sp *SpacePlan, c Candidate, now int64) (catalog.Entry, Reason, int64, error) {
 	e, err := s.Catalog.Lookup(ctx, c.LFN, catalog.WantStat|catalog.WantLink|catalog.WantCopy|catalog.WantPin)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotExist) {
-			return e, Gone, 0, nop, nil
+			return e, Gone, 0, nil
 		}
-		return e, 0, 0, nop, err
+		return e, 0, 0, err
 	}
 	if e.Type != catalog.File {
-		return e, Gone, 0, nop, nil
+		return e, Gone, 0, nil
 	}
 	if r, until := Evaluate(s, &e, sp, now, sp.keepDeferred); r != 0 {
-		return e, r, until, nop, nil
+		return e, r, until, nil
 	}
 	if e.Atime != c.Atime || e.Mtime != c.Mtime || e.Size != c.Size {
-		return e, Changed, 0, nop, nil
+		return e, Changed, 0, nil
 	}
-	fd, err := unix.Open(e.PFN, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
-	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return e, Gone, 0, nop, nil
-		}
-		return e, 0, 0, nop, err
-	}
-	release := func() { unix.Close(fd) }
-	busy, err := locked(fd)
-	if err != nil {
-		release()
-		return e, 0, 0, nop, err
-	}
-	if busy {
-		release()
-		return e, InUse, 0, nop, nil
-	}
-	return e, 0, 0, release, nil
-}
-
-// locked reports whether someone holds a lock on the open file fd: a POSIX
-// record lock (xrootd's oss takes a shared fcntl lock on files it opens in
-// purge exports; frm_purged tests for it with F_GETLK) or a BSD flock. On
-// success the caller holds an exclusive flock on fd until it closes it.
-func locked(fd int) (bool, error) {
-	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 0}
-	err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk)
-	if errors.Is(err, unix.EINVAL) { // kernels without OFD locks
-		lk = unix.Flock_t{Type: unix.F_WRLCK}
-		err = unix.FcntlFlock(uintptr(fd), unix.F_GETLK, &lk)
-	}
-	if err != nil {
-		return false, fmt.Errorf("lock check: %w", err)
-	}
-	if lk.Type != unix.F_UNLCK {
-		return true, nil
-	}
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return true, nil
-		}
-		return false, fmt.Errorf("flock: %w", err)
-	}
-	return false, nil
+	return e, 0, 0, nil
 }
 
 // askPolicy offers the candidate e to the policy program. ok is its verdict;
 // a non-empty stop says why the space must stop (an answer other than y
 // or n, or a failed program).
-func (x *executor) askPolicy(ctx context.Context, sp *SpacePlan, sr *SpaceResult, e catalog.Entry) (ok bool, stop string) {
+func (x *executor) askPolicy(ctx context.Context, sp *SpacePlan, sr *SpaceResult, e catalog.Entry, free int64) (ok bool, stop string) {
 	if x.progErr != nil {
 		return false, x.progErr.Error()
 	}
@@ -397,11 +488,11 @@ func (x *executor) askPolicy(ctx context.Context, sp *SpacePlan, sr *SpaceResult
 	}
 	usedNow := int64(-1)
 	if sp.UsedKnown {
-		usedNow = sp.Used - sr.Bytes
+		usedNow = sp.Used - sr.Bytes - (free - sr.Free) // as if the approved files were gone
 	}
 	line := polLine(vars, polValues{
 		sname: sp.Space, pfn: e.PFN, size: e.Size, atime: e.Atime, ctime: e.Ctime, mtime: e.Mtime,
-		fspace: sr.Free, tspace: sp.Total, usage: usedNow,
+		fspace: free, tspace: sp.Total, usage: usedNow,
 	})
 	ans, err := x.prog.ask(ctx, line)
 	if err != nil {

@@ -204,7 +204,7 @@ func TestShellRealRun(t *testing.T) {
 		t.Errorf("STOPPURGE: status %d %s", st, errs)
 	}
 	os.Remove(stop)
-	o, errs, st = run(t, s, false, "", "-f", "-O", "100%,3600", "/scratch")
+	o, errs, st = run(t, s, false, "", "-f", "-v", "-O", "100%,3600", "/scratch")
 	if st != 0 || exists(s.PFN("/scratch/s/plain.tar")) || strings.Contains(errs, "?") {
 		t.Errorf("-force: status %d\n%s\n%s", st, o, errs)
 	}

@@ -3,10 +3,12 @@ package site
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -268,15 +270,24 @@ func (s *Site) SpacePartitions(spec string) ([]space.Partition, error) {
 // AuditSpace checks every data file of a space (or one of its partitions)
 // against the namespace: back reference present, pointing at a symlink that
 // points back.
+//
+// A data file whose back reference does not lead back to it is first
+// looked up in an index of the namespace's links (built by one walk of the
+// namespace, on the first such file): when another name links to it, the
+// back reference is stale (DataXrefStale) and its fix rewrites it. Only a
+// data file no name links to gets xrootd's fixes (create the pfn symlink,
+// remove the data file, repoint the pfn), so a fix never gives a data file
+// a second name nor deletes data a name still leads to.
 func (s *Site) AuditSpace(ctx context.Context, spec string, o AuditOptions) (AuditResult, error) {
 	var r AuditResult
 	parts, err := s.SpacePartitions(spec)
 	if err != nil {
 		return r, err
 	}
+	idx := &linkIndex{s: s, parts: parts}
 	for _, p := range parts {
 		err := walkData(ctx, p, func(data string, size int64) error {
-			return s.auditData(data, size, &o, &r)
+			return s.auditData(ctx, idx, data, size, &o, &r)
 		})
 		if errors.Is(err, errAuditAbort) {
 			r.Aborted = true
@@ -317,14 +328,158 @@ func walkData(ctx context.Context, p space.Partition, fn func(path string, size 
 	return err
 }
 
-func (s *Site) auditData(data string, size int64, o *AuditOptions, r *AuditResult) error {
+// linkIndex maps the data files of some partitions to a namespace name
+// whose symlink leads to each, for the data files whose back reference
+// does not. It is built on first use by one walk of the whole namespace
+// (on this host's files), so an audit of a consistent space costs no
+// namespace walk.
+type linkIndex struct {
+	s     *Site
+	parts []space.Partition
+	built bool
+	links map[string]string // data file -> the first (smallest) pfn linking to it
+	err   error             // the namespace could not be read completely
+}
+
+// nameOf returns a namespace name linking to data ("" when none was
+// found) and whether the index is complete: when it is not, "none" is not
+// to be trusted.
+func (x *linkIndex) nameOf(ctx context.Context, data string) (string, bool) {
+	if !x.built {
+		x.build(ctx)
+	}
+	return x.links[data], x.err == nil
+}
+
+func (x *linkIndex) build(ctx context.Context) {
+	x.built = true
+	x.links = map[string]string{}
+	inParts := func(p string) bool {
+		for _, part := range x.parts {
+			if strings.HasPrefix(p, part.DataDir()+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	o := catalog.WalkOptions{Want: catalog.WantLink, Recursive: true, OnError: func(pfn string, err error) {
+		if x.err == nil {
+			x.err = dirErr(pfn, err)
+		}
+	}}
+	err := x.s.fs.Walk(ctx, "/", o, func(e *catalog.Entry) error {
+		if e.Type != catalog.File || e.Link == "" {
+			return nil
+		}
+		t := resolveLink(e.PFN, e.Link)
+		if !inParts(t) {
+			return nil
+		}
+		if have, ok := x.links[t]; !ok || e.PFN < have {
+			x.links[t] = e.PFN
+		}
+		return nil
+	})
+	if err != nil && x.err == nil {
+		x.err = err
+	}
+}
+
+// OrphanGrace is how old (mtime and ctime) a data file without a back
+// reference must be before audit -fix space removes it when no name
+// leads to it: a stage writes its data file for as long as the copy takes
+// and sets the back reference only at its end, so a younger one may be a
+// transfer in flight.
+const OrphanGrace = 6 * time.Hour
+
+// fixOrphan offers, with -fix, to remove a data file without a back
+// reference that no name leads to and that is older than OrphanGrace: the
+// data file of a stage that never finished (a crash), which nothing
+// will ever use. Every stage that finished wrote its back reference.
+func (s *Site) fixOrphan(ctx context.Context, idx *linkIndex, ev AuditEvent, o *AuditOptions, r *AuditResult) error {
+	if !o.Fix {
+		return nil
+	}
+	if name, complete := idx.nameOf(ctx, ev.Data); name != "" || !complete {
+		return nil // a name leads to it (or we cannot tell): not an orphan
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(ev.Data, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	cutoff := s.Now().Add(-OrphanGrace).Unix()
+	if st.Mtim.Sec > cutoff || st.Ctim.Sec > cutoff {
+		return nil // may be a transfer in flight
+	}
+	fix, err := o.fixAnswer("Remove orphan data file (no back reference, no name leads to it)?", Yes, false)
+	if err != nil || !fix {
+		return err
+	}
+	if err := os.Remove(ev.Data); err != nil {
+		o.fail(r, opErr("remove data file", ev.Data, err))
+		return nil
+	}
+	r.Files--
+	r.Bytes -= ev.Size
+	o.fixed(r, ev)
+	return nil
+}
+
+// resolveLink returns the clean absolute path the symlink pfn with target
+// t leads to (one level).
+func resolveLink(pfn, t string) string {
+	if !filepath.IsAbs(t) {
+		t = filepath.Join(filepath.Dir(pfn), t)
+	}
+	return filepath.Clean(t)
+}
+
+// linksTo reports whether pfn is a symlink leading to data.
+func linksTo(pfn, data string) bool {
+	t, err := os.Readlink(pfn)
+	return err == nil && resolveLink(pfn, t) == data
+}
+
+// staleXref handles a data file whose back reference pfn does not lead
+// back to it: when another name links to it, it reports DataXrefStale
+// (and fixes it) and returns handled. When the namespace could not be
+// read completely no fix of such a data file is safe: the problem is
+// still reported by the caller, unfixed (noFix).
+func (s *Site) staleXref(ctx context.Context, idx *linkIndex, data, pfn string, size int64, o *AuditOptions, r *AuditResult) (handled, noFix bool, err error) {
+	name, complete := idx.nameOf(ctx, data)
+	if name == "" {
+		if !complete && o.Fix {
+			o.fail(r, opErr("fix data file", data, fmt.Errorf("not fixed: the namespace could not be read completely (%w)", idx.err)))
+		}
+		return false, !complete, nil
+	}
+	ev := AuditEvent{Problem: DataXrefStale, PFN: pfn, Data: data, Other: name, Size: size}
+	o.problem(r, ev)
+	fix, err := o.fixAnswer("Rewrite pfn xref?", Yes, false)
+	if err != nil || !fix {
+		return true, false, err
+	}
+	if err := s.fixData(ev); err != nil {
+		o.fail(r, err)
+		return true, false, nil
+	}
+	o.fixed(r, ev)
+	return true, false, nil
+}
+
+func (s *Site) auditData(ctx context.Context, idx *linkIndex, data string, size int64, o *AuditOptions, r *AuditResult) error {
 	r.Files++
 	r.Bytes += size
 	pfn, ok, _ := meta.GetPfn(data)
 	if !ok || pfn == "" {
-		o.problem(r, AuditEvent{Problem: DataNoXref, Data: data, Size: size})
-		return nil
+		ev := AuditEvent{Problem: DataNoXref, Data: data, Size: size}
+		o.problem(r, ev)
+		return s.fixOrphan(ctx, idx, ev, o, r)
 	}
+	// The back reference may be stale: look for the name that leads to
+	// the data file before any fix that would give it a second name or
+	// delete it.
+	stale := func() (bool, bool, error) { return s.staleXref(ctx, idx, data, pfn, size, o, r) }
 	removeData := func(ev AuditEvent) {
 		if err := os.Remove(data); err != nil {
 			o.fail(r, opErr("remove data file", data, err))
@@ -336,6 +491,13 @@ func (s *Site) auditData(data string, size int64, o *AuditOptions, r *AuditResul
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(pfn, &st); err != nil {
+		if handled, noFix, err := stale(); handled || err != nil {
+			return err
+		} else if noFix {
+			o.problem(r, AuditEvent{Problem: DataXrefMissing, PFN: pfn, Data: data, Size: size})
+			r.Unreachable += size
+			return nil
+		}
 		ev := AuditEvent{Problem: DataXrefMissing, PFN: pfn, Data: data, Size: size}
 		o.problem(r, ev)
 		fix, err := o.fixAnswer("Create pfn symlink?", Yes, false)
@@ -356,6 +518,13 @@ func (s *Site) auditData(data string, size int64, o *AuditOptions, r *AuditResul
 		return nil
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		if handled, noFix, err := stale(); handled || err != nil {
+			return err
+		} else if noFix {
+			o.problem(r, AuditEvent{Problem: DataXrefNotLink, PFN: pfn, Data: data, Size: size})
+			r.Unreachable += size
+			return nil
+		}
 		ev := AuditEvent{Problem: DataXrefNotLink, PFN: pfn, Data: data, Size: size}
 		o.problem(r, ev)
 		// Removing data is never answered by -force.
@@ -377,6 +546,13 @@ func (s *Site) auditData(data string, size int64, o *AuditOptions, r *AuditResul
 	var tst unix.Stat_t
 	exists := unix.Stat(target, &tst) == nil
 	ev := AuditEvent{Problem: DataXrefOther, PFN: pfn, Data: data, Other: target, OtherExists: exists, Size: size}
+	if handled, noFix, err := stale(); handled || err != nil {
+		return err
+	} else if noFix {
+		o.problem(r, ev)
+		r.Unreachable += size
+		return nil
+	}
 	o.problem(r, ev)
 	if exists {
 		fix, err := o.fixAnswer("Remove unreferenced data file?", No, true)

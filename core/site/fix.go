@@ -25,6 +25,14 @@ import (
 // disk) and Claimed (the log's effective usage).
 const UsageMismatch Problem = DataXrefOther + 1
 
+// DataXrefStale (audit space) is a data file whose back reference names a
+// pfn that does not lead to it while another namespace name, Other, does:
+// what a directory rename that did not rewrite the back references leaves
+// (xrootd's mv, a crash in frm's). The fix rewrites the back reference to
+// Other. (Declared here, after UsageMismatch, to keep the numbers of the
+// problems consoles already recorded.)
+const DataXrefStale Problem = UsageMismatch + 1
+
 // ErrProblemChanged is returned (wrapped, with what changed) by
 // FixProblem when the problem no longer holds as recorded; nothing is
 // changed then. Audit again to see the current state.
@@ -67,6 +75,8 @@ func (ev AuditEvent) Destructive() bool {
 //	DataXrefNotLink  DELETE the data file (its pfn is not a symlink)
 //	DataXrefOther    DELETE the data file when the pfn's own data exists,
 //	                 else repoint the pfn's symlink to this data file
+//	DataXrefStale    rewrite the data file's back reference to the name
+//	                 that links to it (Other)
 //	UsageMismatch    set the usage log to the bytes now on disk
 //
 // Between the check and the change another process may act on the same
@@ -129,7 +139,7 @@ func (s *Site) FixProblem(ctx context.Context, ev AuditEvent) error {
 		return nil
 	case DataNoXref:
 		return fmt.Errorf("%s: %w (the data file has no back reference: its owner is unknown)", ev.Data, ErrNoFix)
-	case DataXrefMissing, DataXrefNotLink, DataXrefOther:
+	case DataXrefMissing, DataXrefNotLink, DataXrefOther, DataXrefStale:
 		return s.fixData(ev)
 	case UsageMismatch:
 		return s.fixUsage(ctx, ev)
@@ -169,6 +179,17 @@ func (s *Site) fixData(ev AuditEvent) error {
 	lerr := unix.Lstat(ev.PFN, &st)
 	isLink := lerr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
 	switch ev.Problem {
+	case DataXrefStale:
+		if linksTo(ev.PFN, ev.Data) {
+			return changed("%s leads to data file %s again", ev.PFN, ev.Data)
+		}
+		if !linksTo(ev.Other, ev.Data) {
+			return changed("%s no longer leads to data file %s", ev.Other, ev.Data)
+		}
+		if err := meta.SetPfn(ev.Data, ev.Other); err != nil {
+			return opErr("set pfn xref for", ev.Other, err)
+		}
+		return nil
 	case DataXrefMissing:
 		if lerr == nil {
 			return changed("%s exists now", ev.PFN)

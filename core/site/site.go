@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"frm/core/catalog/pgcat"
 	"frm/core/config"
 	"frm/core/guard"
+	"frm/core/mss"
 	"frm/core/names"
 	"frm/core/space"
 	schema "frm/sql"
@@ -43,6 +45,43 @@ type Site struct {
 
 	closers []func()
 	pool    *pgxpool.Pool // the shared catalog's connections; nil when embedded
+
+	mssMu  sync.Mutex // guards the fields below
+	mssSet bool       // mss and mssErr are decided
+	mss    mss.Backend
+	mssErr error
+}
+
+// MSS returns the site's MSS backend, for the namespace operations that
+// must keep MSS copies in step (mv renames them). On first use it is
+// opened from the configuration (mss.Open; retries are the caller's, with
+// package retry),
+// unless SetMSS gave one; the error says why there is none (no MSS
+// configured, a bad setting). Opening contacts nothing.
+func (s *Site) MSS() (mss.Backend, error) {
+	s.mssMu.Lock()
+	defer s.mssMu.Unlock()
+	if !s.mssSet {
+		s.mssSet = true
+		b, err := mss.Open(s.Config)
+		if err != nil {
+			s.mssErr = fmt.Errorf("no MSS: %w", err)
+		} else {
+			s.mss = b
+		}
+	}
+	return s.mss, s.mssErr
+}
+
+// SetMSS gives the site the MSS backend MSS returns (a daemon's own, a
+// test's); nil means none is reachable.
+func (s *Site) SetMSS(b mss.Backend) {
+	s.mssMu.Lock()
+	defer s.mssMu.Unlock()
+	s.mssSet, s.mss, s.mssErr = true, b, nil
+	if b == nil {
+		s.mssErr = errors.New("no MSS")
+	}
 }
 
 // DB returns the connection pool of the shared PostgreSQL catalog, or nil
@@ -120,6 +159,12 @@ func dataDirs(set *space.Set) []string {
 	}
 	return dirs
 }
+
+// Files is the catalog of the files themselves (the embedded catalog),
+// whatever the site's Catalog is: decisions that remove or claim data
+// (purge, "already resident") are checked here at the moment they are
+// taken.
+func (s *Site) Files() *embedded.Catalog { return s.fs }
 
 // Roots are the directories frm may change files in: the namespace root
 // and the partitions' data directories (see package guard).

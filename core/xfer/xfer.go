@@ -22,12 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -35,6 +34,8 @@ import (
 	"frm/core/catalog"
 	"frm/core/meta"
 	"frm/core/mss"
+	"frm/core/purge"
+	"frm/core/retry"
 	"frm/core/site"
 	"frm/core/space"
 )
@@ -95,7 +96,14 @@ type Outcome struct {
 	Err     error
 	// NotFound: the MSS has no such file (notification ENOENT).
 	NotFound bool
-	Tries    int
+	// Outage: the MSS as a whole failed (see mss.Outage); nothing is
+	// wrong with the file, the request should wait.
+	Outage bool
+	// NoRoom: no partition had room for the file (or the disk filled up
+	// during the copy); the request should wait until a purge frees
+	// space.
+	NoRoom bool
+	Tries  int
 }
 
 // OK reports success.
@@ -108,6 +116,16 @@ var (
 	ErrInUse            = errors.New("file in use")
 	ErrModified         = errors.New("file modified during copy")
 	ErrChecksum         = errors.New("checksum mismatch")
+	// ErrBadRequest: the request's own parameters are wrong (a cgi
+	// naming a space that does not exist): that request fails, with a
+	// message to its requester; the file is not marked failed.
+	ErrBadRequest = errors.New("bad request")
+	// ErrRemoved: the file's directory went away during a stage (an
+	// administrator's rm -r): not a failed transfer.
+	ErrRemoved = errors.New("removed during the transfer")
+	// ErrNoRoom: no room on disk for the file; a condition to wait out
+	// (the purger frees space), not a failure of the file.
+	ErrNoRoom = errors.New("no room on disk")
 )
 
 // Engine runs transfers for one site.
@@ -124,6 +142,9 @@ type Engine struct {
 	Backoff time.Duration
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Inflight, when set, records the stages in progress so that a crash
+	// leaves nothing behind (see Inflight); the daemon sets it.
+	Inflight *Inflight
 }
 
 // New returns an engine with the site's settings.
@@ -146,8 +167,12 @@ func (e *Engine) alg() string {
 	return e.Alg
 }
 
-// Run performs the job, retrying transient errors, and records a
-// permanent failure in the .fail file.
+// Run performs the job, retrying passing faults as transfer.retries says
+// (frm's one retry policy, package retry), and records a permanent
+// failure of the file in its .fail file. An outage of the MSS (confirmed
+// by a probe where the backend can probe) ends the job at once with
+// Outcome.Outage and no .fail: the daemon pauses and the request stays
+// queued.
 func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 	lfn, err := e.Site.Clean(j.LFN)
 	if err != nil {
@@ -155,43 +180,67 @@ func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 	}
 	j.LFN = lfn
 	var out Outcome
-	for try := 0; ; try++ {
+	policy := retry.Policy{Retries: e.Retries, Base: e.Backoff, Max: maxBackoff}
+	tries, _ := policy.Do(ctx, func(ctx context.Context) error {
 		if j.Kind.Inbound() {
 			out = e.stage(ctx, j)
 		} else {
 			out = e.copyOut(ctx, j)
 		}
-		out.Tries = try + 1
-		if out.Err == nil || ctx.Err() != nil || !retriable(out.Err) || try >= e.Retries {
-			break
-		}
-		d := e.Backoff << try
-		d = d/2 + rand.N(d/2+1)
-		e.Log.Info("transfer retry", "kind", j.Kind, "lfn", j.LFN, "try", try+1, "in", d, "err", out.Err)
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			out.Err = ctx.Err()
-			return out
+		return out.Err
+	}, retriable, func(try int, wait time.Duration, err error) {
+		e.Log.Info("transfer retry", "kind", j.Kind, "lfn", j.LFN, "try", try, "in", wait, "err", err)
+	})
+	out.Tries = tries
+	if out.Err != nil && ctx.Err() != nil && !errors.Is(out.Err, ctx.Err()) {
+		out.Err = fmt.Errorf("%w (interrupted: %w)", out.Err, ctx.Err())
+	}
+	if out.Err != nil && mss.IsOutage(out.Err) {
+		// Is it the MSS, or this file? A probe that succeeds makes the
+		// error the file's own (an object whose access is denied).
+		if probed, perr := mss.ProbeOf(ctx, e.MSS); probed && perr == nil {
+			out.Err = fmt.Errorf("%w (the MSS itself answers: this file's own failure)", out.Err)
+			out.Err = mss.Permanent(out.Err)
+		} else {
+			out.Outage = true
 		}
 	}
-	if out.Err != nil && ctx.Err() == nil && !errors.Is(out.Err, ErrPreviouslyFailed) && !errors.Is(out.Err, ErrInUse) && !errors.Is(out.Err, ErrModified) {
+	if out.Err != nil && ctx.Err() == nil && marksFailure(out) {
 		e.markFailed(j, out.NotFound)
+	}
+	if out.Err == nil {
+		e.clearFailed(e.Site.PFN(j.LFN))
 	}
 	return out
 }
 
-// retriable: transient or unclassified errors; never not-found, permanent,
-// a fail-file refusal, or a checksum mismatch.
+// maxBackoff caps one wait between retries.
+const maxBackoff = time.Minute
+
+// retriable: a passing fault — transient or unclassified errors — but
+// never a missing file, a permanent failure, an outage of the MSS (the
+// daemon pauses rather than spend the retries), a fail-file refusal or a
+// checksum mismatch.
 func retriable(err error) bool {
 	switch {
-	case mss.IsNotExist(err), mss.IsPermanent(err),
-		errors.Is(err, ErrPreviouslyFailed), errors.Is(err, ErrNotResident), errors.Is(err, ErrChecksum):
+	case !mss.Retriable(err),
+		errors.Is(err, ErrPreviouslyFailed), errors.Is(err, ErrNotResident), errors.Is(err, ErrChecksum),
+		errors.Is(err, ErrBadRequest), errors.Is(err, ErrRemoved), errors.Is(err, ErrNoRoom):
 		return false
 	case errors.Is(err, ErrInUse), errors.Is(err, ErrModified):
 		return false // the next scan picks the file up again
 	}
 	return true
+}
+
+// marksFailure says whether a failed outcome is a failure of the file
+// that refuses it for transfer.deny: not an outage, not a condition of
+// the moment (in use, modified, removed by an administrator), not one
+// request's bad parameters, not the refusal itself.
+func marksFailure(out Outcome) bool {
+	err := out.Err
+	return !out.Outage && !out.NoRoom && !errors.Is(err, ErrPreviouslyFailed) && !errors.Is(err, ErrInUse) &&
+		!errors.Is(err, ErrModified) && !errors.Is(err, ErrBadRequest) && !errors.Is(err, ErrRemoved)
 }
 
 // markFailed creates the .fail file; its mtime is 2 (1970) when the MSS
@@ -211,6 +260,14 @@ func (e *Engine) markFailed(j Job, notFound bool) {
 	if notFound {
 		t := time.Unix(2, 0)
 		os.Chtimes(fail, t, t)
+	}
+}
+
+// clearFailed removes the .fail file of pfn after a success: the file no
+// longer has a failed transfer to report.
+func (e *Engine) clearFailed(pfn string) {
+	if err := os.Remove(e.Site.FailPath(pfn)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.Log.Warn("cannot remove fail file", "file", e.Site.FailPath(pfn), "err", err)
 	}
 }
 
@@ -244,7 +301,7 @@ func (e *Engine) stageSpace(cgi string) (string, string, error) {
 	if v, err := url.ParseQuery(cgi); err == nil && v.Get("oss.cgroup") != "" {
 		name, dir, _ := strings.Cut(v.Get("oss.cgroup"), ":")
 		if _, ok := e.Site.Spaces.Get(name); !ok {
-			return "", "", fmt.Errorf("space %s: %w", name, mss.Permanent(syscall.ENOENT))
+			return "", "", fmt.Errorf("%w: oss.cgroup names space %q, which is not configured", ErrBadRequest, name)
 		}
 		return name, dir, nil
 	}
@@ -264,7 +321,9 @@ func (e *Engine) stage(ctx context.Context, j Job) Outcome {
 	if err := e.checkFailed(pfn); err != nil {
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
 	}
-	if ent, err := s.Catalog.Lookup(ctx, j.LFN, catalog.WantLink); err == nil && !ent.Dangling {
+	// "Already resident" is a claim about the file: the files say, not a
+	// shared catalog that may lag.
+	if ent, err := s.Files().Lookup(ctx, j.LFN, catalog.WantLink); err == nil && !ent.Dangling && ent.Type == catalog.File {
 		return Outcome{Skipped: "file already resident"}
 	}
 	var info mss.Info
@@ -281,13 +340,17 @@ func (e *Engine) stage(ctx context.Context, j Job) Outcome {
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
 	}
 	anew := pfn + ".anew"
-	os.Remove(anew) // a placeholder left by a crash
+	// A placeholder left by a stage that died goes with the data file it
+	// was filling.
+	if err := removePlaceholder(s, pfn, anew, ""); err != nil {
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+	}
 	dst := anew
 	var data string
 	if spaceName != "" {
 		data, err = e.allocate(spaceName, partDir, info.Size)
 		if err != nil {
-			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err), NoRoom: errors.Is(err, ErrNoRoom)}
 		}
 		// The placeholder link shows xrootd and frm that a stage is in
 		// progress and which data file it fills.
@@ -296,6 +359,15 @@ func (e *Engine) stage(ctx context.Context, j Job) Outcome {
 		}
 		dst = data
 	}
+	recorded, err := e.Inflight.add(pfn, anew, data)
+	if err != nil {
+		os.Remove(anew)
+		if data != "" {
+			os.Remove(data)
+		}
+		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+	}
+	defer recorded()
 	cleanup := func() {
 		os.Remove(anew)
 		if data != "" {
@@ -308,6 +380,11 @@ func (e *Engine) stage(ctx context.Context, j Job) Outcome {
 	res, err := e.MSS.Fetch(ctx, e.request(j, pfn, rfn), dst, e.alg())
 	if err != nil {
 		cleanup()
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			// The disk filled up under us: wait for room, fail nothing.
+			err = fmt.Errorf("%w: %w", ErrNoRoom, err)
+			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err), NoRoom: true}
+		}
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err), NotFound: mss.IsNotExist(err)}
 	}
 	if info.Checksum != nil && res.Checksum != nil && info.Checksum.Alg == res.Checksum.Alg && !strings.EqualFold(info.Checksum.Hex, res.Checksum.Hex) {
@@ -332,13 +409,13 @@ func (e *Engine) allocate(spaceName, partDir string, size int64) (string, error)
 	if partDir != "" {
 		p, ok := e.Site.Spaces.Partition(spaceName, partDir)
 		if !ok {
-			return "", mss.Permanent(fmt.Errorf("space %s has no partition %s", spaceName, partDir))
+			return "", fmt.Errorf("%w: oss.cgroup names partition %s, which space %s does not have", ErrBadRequest, partDir, spaceName)
 		}
 		part = p
 	} else {
 		p, err := space.Choose(sp, size)
 		if err != nil {
-			return "", mss.Transient(err)
+			return "", fmt.Errorf("%w: %w", ErrNoRoom, err)
 		}
 		part = p
 	}
@@ -388,6 +465,14 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 		if errors.Is(err, unix.EEXIST) {
 			// Someone created the file meanwhile: theirs wins, ours goes.
 			return fmt.Errorf("%s appeared during the stage: %w", pfn, os.ErrExist)
+		}
+		if errors.Is(err, unix.ENOENT) {
+			var st unix.Stat_t
+			if unix.Lstat(anew, &st) != nil {
+				// The placeholder went with its directory: rm -r by an
+				// administrator while the data came in.
+				return fmt.Errorf("%w: %s (its directory was removed during the stage)", ErrRemoved, pfn)
+			}
 		}
 		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
 			return err
@@ -448,12 +533,14 @@ func (e *Engine) copyOut(ctx context.Context, j Job) Outcome {
 	if err != nil || ent.Dangling || ent.Type != catalog.File {
 		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, ErrNotResident)}
 	}
-	var unlock func()
+	unlock := func() {}
 	if j.Lock {
-		unlock, err = lockFile(pfn)
+		release, err := lockFile(pfn)
 		if err != nil {
 			return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err)}
 		}
+		var once sync.Once
+		unlock = func() { once.Do(release) }
 		defer unlock()
 		// Re-read the copy time under the lock: another migrator may have
 		// done the work.
@@ -465,36 +552,80 @@ func (e *Engine) copyOut(ctx context.Context, j Job) Outcome {
 			return Outcome{Skipped: "already migrated"}
 		}
 	}
+	// The file as the copy starts, to the nanosecond, from the file
+	// itself (a shared catalog may lag).
+	var before unix.Stat_t
+	if err := unix.Stat(pfn, &before); err != nil {
+		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, ErrNotResident)}
+	}
 	if j.OnCopy != nil {
-		j.OnCopy("", ent.Size)
+		j.OnCopy("", before.Size)
 	}
 	res, err := e.MSS.Store(ctx, e.request(j, pfn, rfn), pfn, e.alg())
 	if err != nil {
 		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err), NotFound: mss.IsNotExist(err)}
 	}
-	after, err := s.Catalog.Lookup(ctx, j.LFN, catalog.WantStat|catalog.WantLink)
-	if err != nil {
+	setCopy := j.Lock || j.Kind == Migrate || j.Purge
+	if setCopy {
+		// The copy time (whole seconds) will say "the MSS has the file
+		// as of this mtime". A write later in the same second as the
+		// mtime would leave the mtime's second unchanged and the claim
+		// wrong, so the claim is checked only once that second is over:
+		// every write after the check has a later mtime.
+		if err := waitPastSecond(ctx, before.Mtim.Sec); err != nil {
+			return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err)}
+		}
+	}
+	var after unix.Stat_t
+	if err := unix.Stat(pfn, &after); err != nil {
 		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, err)}
 	}
-	if after.Size != ent.Size || after.Mtime != ent.Mtime || res.Bytes != ent.Size {
+	if after.Size != before.Size || after.Mtim != before.Mtim || res.Bytes != before.Size {
 		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, ErrModified)}
 	}
 	if res.Checksum != nil {
-		if err := setChecksum(pfn, *res.Checksum, ent.Mtime, e.Now()); err != nil {
+		if err := setChecksum(pfn, *res.Checksum, before.Mtim.Sec, e.Now()); err != nil {
 			e.Log.Warn("cannot record checksum", "lfn", j.LFN, "err", err)
 		}
 	}
-	if j.Lock || j.Kind == Migrate {
-		if _, err := s.Catalog.Apply(ctx, j.LFN, catalog.Change{Kind: catalog.SetCopyTime, Time: ent.Mtime}); err != nil {
+	if setCopy {
+		if _, err := s.Catalog.Apply(ctx, j.LFN, catalog.Change{Kind: catalog.SetCopyTime, Time: before.Mtim.Sec}); err != nil {
 			return Outcome{Err: fmt.Errorf("%s %s: set copy time: %w", j.Kind, j.LFN, err)}
 		}
 	}
 	if j.Purge {
-		if err := s.RemoveData(pfn); err != nil {
+		// The disk copy goes with the last check of a purge: never a
+		// file pinned, written to or read (locked) since the copy. Our
+		// own migration lock (a writable descriptor) goes first.
+		unlock()
+		r, err := purge.RemoveOne(ctx, s, j.LFN, before.Size, before.Mtim.Sec)
+		if err != nil {
 			return Outcome{Bytes: res.Bytes, Checksum: res.Checksum, Err: fmt.Errorf("%s %s: copied, but purge failed: %w", j.Kind, j.LFN, err)}
+		}
+		if r != 0 {
+			e.Log.Info("copied; disk copy kept", "kind", j.Kind, "lfn", j.LFN, "reason", r.String())
 		}
 	}
 	return Outcome{Bytes: res.Bytes, Checksum: res.Checksum}
+}
+
+// waitPastSecond returns once the wall clock is past the second sec (at
+// most a second from now for a file written just now; at once for the
+// usual file, idle for the migration wait time).
+func waitPastSecond(ctx context.Context, sec int64) error {
+	for {
+		now := time.Now()
+		if now.Unix() > sec {
+			return nil
+		}
+		t := time.NewTimer(time.Unix(sec+1, 0).Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // lockFile takes xrootd's migration lock: a non-blocking fcntl write lock

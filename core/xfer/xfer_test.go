@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/meta"
 	"frm/core/mss"
@@ -248,6 +249,83 @@ func TestMigrateSetsCopyTimeAndChecksum(t *testing.T) {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("%s kept after migrate+purge", p)
 		}
+	}
+}
+
+// TestMigratePurgeKeepsPinnedAndOpenFiles: a migrate-and-purge request
+// copies the file out and removes the disk copy with the last check of a
+// purge: a pinned file, or one a writer has open, stays on disk (the
+// copy out still succeeds).
+func TestMigratePurgeKeepsPinnedAndOpenFiles(t *testing.T) {
+	v := newEnv(t, nil)
+	for _, c := range []struct {
+		name  string
+		setup func(pfn string) func()
+	}{
+		{"pinned", func(pfn string) func() {
+			if err := meta.SetPin(pfn, meta.Pin{Flags: meta.PinForever}); err != nil {
+				t.Fatal(err)
+			}
+			return func() {}
+		}},
+		{"open for writing", func(pfn string) func() {
+			f, err := os.OpenFile(pfn, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func() { f.Close() }
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lfn := "/store/keep-" + strings.ReplaceAll(c.name, " ", "-")
+			pfn, err := v.s.Place(v.ctx, lfn, "data", strings.NewReader("data\n"), 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mt := time.Unix(1700000000, 0)
+			os.Chtimes(pfn, mt, mt)
+			meta.SetCopyTime(pfn, 1)
+			done := c.setup(pfn)
+			defer done()
+			if out := v.e.Run(v.ctx, Job{Kind: Migrate, LFN: lfn, Purge: true}); !out.OK() {
+				t.Fatalf("migrate+purge: %+v", out)
+			}
+			if _, err := os.Stat(pfn); err != nil {
+				t.Errorf("%s file removed by migrate+purge: %v", c.name, err)
+			}
+		})
+	}
+}
+
+// TestMigrationClaimHoldsForLaterWrites: a file written just now is
+// migrated and written to again at once. The copy time (whole seconds)
+// must not make the second write look migrated: it is set only after the
+// second of the file's mtime is over, so any later write has a later
+// mtime. Before, both writes shared a second and the file read as
+// migrated — purgeable with its new data only on disk.
+func TestMigrationClaimHoldsForLaterWrites(t *testing.T) {
+	v := newEnv(t, nil)
+	lfn := "/store/fresh.fits"
+	pfn, err := v.s.Place(v.ctx, lfn, "data", strings.NewReader("first\n"), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta.SetCopyTime(pfn, 1)
+	if out := v.e.Run(v.ctx, Job{Kind: Migrate, LFN: lfn, Lock: true}); !out.OK() {
+		t.Fatalf("migrate: %+v", out)
+	}
+	f, err := os.OpenFile(pfn, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("second\n")
+	f.Close()
+	e, err := v.s.Catalog.Lookup(v.ctx, lfn, catalog.WantStat|catalog.WantCopy|catalog.WantLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Migrated() {
+		t.Errorf("a write after the migration reads as migrated: copy time %d, mtime %d", e.CopyTime, e.Mtime)
 	}
 }
 

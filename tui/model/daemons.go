@@ -21,6 +21,9 @@ type DaemonStatus struct {
 	SlotsIn, SlotsOut, InUseIn, InUseOut int
 	Active                               int
 	Draining                             bool
+	// MSSDown: directions ("in", "out") paused because the MSS is
+	// unavailable, with the cause.
+	MSSDown map[string]MSSPause
 	// Last purge.
 	PurgeAt                 time.Time
 	PurgeSkipped            bool
@@ -33,6 +36,12 @@ type DaemonStatus struct {
 	LogPath  string
 	LogLines []string
 	LogErr   string
+}
+
+// MSSPause is a direction of transfers paused by an MSS outage.
+type MSSPause struct {
+	Since time.Time
+	Cause string
 }
 
 // DaemonRow is one component of the Daemons view.
@@ -88,6 +97,8 @@ func (d *Daemons) SetStatus(st DaemonStatus, now time.Time) {
 			r.State = "down"
 		case !has[sf.Component]:
 			r.State = "off"
+		case sf.Component == "transfer" && st.MSSDown[mssDirection(sf.File)].Cause != "":
+			r.State = "paused"
 		default:
 			r.State = "running"
 		}
@@ -113,6 +124,9 @@ func (d *Daemons) SetStatus(st DaemonStatus, now time.Time) {
 					r.Detail += " · scan on"
 				}
 			}
+		}
+		if p := st.MSSDown[mssDirection(sf.File)]; sf.Component == "transfer" && p.Cause != "" {
+			r.Detail = "MSS unavailable for " + Duration(now.Sub(p.Since)) + ": " + p.Cause + " · " + r.Detail
 		}
 		if st.Stopped[sf.File] {
 			r.Detail = sf.File + " present · " + r.Detail
@@ -200,4 +214,12 @@ func LogLine(s string, loc *time.Location) (line string, bad bool) {
 		out = append(out, rest)
 	}
 	return strings.Join(out, " "), bad
+}
+
+// mssDirection is the transfer direction of a stop file's work.
+func mssDirection(stopFile string) string {
+	if stopFile == "STOPSTAGE" || stopFile == "STOPCOPYIN" {
+		return "in"
+	}
+	return "out"
 }

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"frm/core/retry"
 )
 
 // Retry is how often and how patiently an operation is retried after a
@@ -38,35 +39,14 @@ func (r Retry) withDefaults() Retry {
 
 // Do runs op until it succeeds, fails with an error that is not transient,
 // ctx ends, or the attempts are spent. op must be safe to run again (a
-// transaction that rolled back, or work that is idempotent).
+// transaction that rolled back, or work that is idempotent). The waits
+// are frm's one retry policy (package retry).
 func (r Retry) Do(ctx context.Context, op func(ctx context.Context) error) error {
 	r = r.withDefaults()
-	wait := r.MinWait
-	var err error
-	for i := 0; i < r.Attempts; i++ {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		if err = op(ctx); err == nil || !Transient(err) {
-			return err
-		}
-		if i == r.Attempts-1 {
-			break
-		}
-		// Full jitter keeps hosts that failed together from retrying
-		// together.
-		d := wait/2 + rand.N(wait/2+1)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if wait *= 2; wait > r.MaxWait {
-			wait = r.MaxWait
-		}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	_, err := retry.Policy{Retries: r.Attempts - 1, Base: r.MinWait, Max: r.MaxWait}.Do(ctx, op, Transient, nil)
 	return err
 }
 

@@ -18,10 +18,11 @@ import (
 // Mem is an in-memory mss.Backend for tests of the code that uses an MSS
 // (daemons, commands), as testing/fstest.MapFS is for fs.FS. It passes
 // Run. Stores are atomic, checksums are recorded, every name can be
-// stat'ed. Fail injects errors.
+// stat'ed and renamed (mss.Renamer). Fail injects errors.
 type Mem struct {
 	// Fail, if set, is called before every operation with its name
-	// ("stat", "fetch", "store", "remove") and the rfn; a non-nil result
+	// ("stat", "fetch", "store", "remove", "rename") and the rfn (the
+	// old name of a rename); a non-nil result
 	// is returned as the operation's error (classify it with
 	// mss.Transient etc.). Set it before using the backend.
 	Fail func(op, rfn string) error
@@ -36,7 +37,10 @@ type memObject struct {
 	cks   *mss.Checksum
 }
 
-var _ mss.Backend = (*Mem)(nil)
+var (
+	_ mss.Backend = (*Mem)(nil)
+	_ mss.Renamer = (*Mem)(nil)
+)
 
 // NewMem returns an empty Mem.
 func NewMem() *Mem { return &Mem{objects: map[string]memObject{}} }
@@ -44,9 +48,10 @@ func NewMem() *Mem { return &Mem{objects: map[string]memObject{}} }
 // Name returns "mem".
 func (m *Mem) Name() string { return "mem" }
 
-// Properties: atomic stores, recorded checksums, Stat for every name.
+// Properties: atomic stores, recorded checksums, Stat for every name,
+// renames.
 func (m *Mem) Properties() mss.Properties {
-	return mss.Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true}
+	return mss.Properties{AtomicStore: true, RecordsChecksum: true, CanStat: true, Rename: true}
 }
 
 // Put stores data as rfn directly (no checksum recorded).
@@ -206,5 +211,24 @@ func (m *Mem) Remove(ctx context.Context, rfn string) error {
 	m.mu.Lock()
 	delete(m.objects, rfn)
 	m.mu.Unlock()
+	return nil
+}
+
+// Rename implements mss.Renamer.
+func (m *Mem) Rename(ctx context.Context, from, to string) error {
+	if err := m.check(ctx, "rename", from); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objects[from]
+	switch _, exists := m.objects[to]; {
+	case !ok:
+		return mss.NotExist(fmt.Errorf("mem: rename %s: no such object", from))
+	case exists:
+		return mss.Permanent(fmt.Errorf("mem: rename %s to %s: %w", from, to, mss.ErrExist))
+	}
+	m.objects[to] = o
+	delete(m.objects, from)
 	return nil
 }

@@ -11,6 +11,9 @@
 //
 // Contract details the suite fixes:
 //   - a failed Fetch leaves no dst, not even one that existed before;
+//   - Rename (backends with mss.Renamer) keeps size, mtime and recorded
+//     checksum, never replaces an existing name, and reports a missing
+//     source as IsNotExist;
 //   - Result.Checksum is set exactly when an algorithm was asked for;
 //   - an unknown checksum algorithm is a Permanent error.
 package msstest
@@ -58,6 +61,7 @@ func Run(t *testing.T, b mss.Backend, rfnFor func(lfn string) string) {
 	t.Run("Names", s.names)
 	t.Run("Cancel", s.cancel)
 	t.Run("Concurrent", s.concurrent)
+	t.Run("Rename", s.rename)
 }
 
 type suite struct {
@@ -535,5 +539,85 @@ func (s *suite) concurrent(t *testing.T) {
 			t.Errorf("after concurrent stores the object (%d bytes, adler32 %s) is none of the versions", len(got), adler(got))
 		}
 		s.checkStat(t, lfn, got)
+	})
+}
+
+// rename checks the optional mss.Renamer capability: a renamed copy keeps
+// its data, size, mtime and recorded checksum under the new name only,
+// parents of the new name are created, a missing source is IsNotExist, and
+// an existing new name is never replaced.
+func (s *suite) rename(t *testing.T) {
+	r, ok := mss.RenamerOf(s.b)
+	if !ok {
+		t.Skip("backend has no mss.Renamer")
+	}
+	ctx := context.Background()
+	unsupported := func(t *testing.T, err error) {
+		t.Helper()
+		if errors.Is(err, mss.ErrNotSupported) {
+			if !mss.IsPermanent(err) {
+				t.Errorf("Rename: ErrNotSupported not Permanent: %v", err)
+			}
+			t.Skipf("backend cannot rename: %v", err)
+		}
+	}
+	t.Run("keeps data", func(t *testing.T) {
+		from, to := "/msstest/rename/old name.dat", "/msstest/rename/new/deep er/new name.dat"
+		p := data(9, 70<<10)
+		s.store(t, from, p)
+		t.Cleanup(func() { s.b.Remove(ctx, s.rfnFor(to)) })
+		before, _, canStat := s.stat(t, from)
+		err := r.Rename(ctx, s.rfnFor(from), s.rfnFor(to))
+		unsupported(t, err)
+		if err != nil {
+			t.Fatalf("Rename: %v", err)
+		}
+		s.checkStat(t, to, p)
+		s.fetch(t, to, p)
+		s.checkMissing(t, from)
+		if after, err, _ := s.stat(t, to); canStat && err == nil && !after.ModTime.Equal(before.ModTime) {
+			t.Errorf("Rename changed the mtime: %v, was %v", after.ModTime, before.ModTime)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		to := "/msstest/rename/never.dat"
+		t.Cleanup(func() { s.b.Remove(ctx, s.rfnFor(to)) })
+		err := r.Rename(ctx, s.rfnFor("/msstest/rename/missing.dat"), s.rfnFor(to))
+		unsupported(t, err)
+		if !mss.IsNotExist(err) {
+			t.Errorf("Rename of a missing name: err = %v, want IsNotExist", err)
+		}
+		s.checkMissing(t, to)
+	})
+	t.Run("no replace", func(t *testing.T) {
+		a, b := "/msstest/rename/a.dat", "/msstest/rename/b.dat"
+		pa, pb := data(10, 3000), data(11, 5000)
+		s.store(t, a, pa)
+		s.store(t, b, pb)
+		err := r.Rename(ctx, s.rfnFor(a), s.rfnFor(b))
+		unsupported(t, err)
+		switch {
+		case err == nil:
+			t.Errorf("Rename onto an existing name succeeded")
+		case s.props.CanStat && (!errors.Is(err, mss.ErrExist) || !mss.IsPermanent(err)):
+			t.Errorf("Rename onto an existing name: err = %v, want a permanent ErrExist", err)
+		}
+		s.fetch(t, a, pa)
+		s.fetch(t, b, pb)
+	})
+	t.Run("names", func(t *testing.T) {
+		for i, from := range Names[:3] {
+			to := Names[len(Names)-1-i] + ".renamed"
+			p := append([]byte(from), data(uint64(400+i), 500)...)
+			s.store(t, from, p)
+			t.Cleanup(func() { s.b.Remove(ctx, s.rfnFor(to)) })
+			err := r.Rename(ctx, s.rfnFor(from), s.rfnFor(to))
+			unsupported(t, err)
+			if err != nil {
+				t.Fatalf("Rename %q -> %q: %v", from, to, err)
+			}
+			s.fetch(t, to, p)
+			s.checkMissing(t, from)
+		}
 	})
 }
