@@ -40,6 +40,7 @@ type StatusReply struct {
 	Components []string     `json:"components"`
 	Transfer   *Status      `json:"transfer,omitempty"`
 	Purge      *PurgeStatus `json:"purge,omitempty"`
+	Scrub      *ScrubReport `json:"scrub,omitempty"`
 	Stopped    []string     `json:"stopped,omitempty"` // stop files present
 }
 
@@ -187,6 +188,10 @@ func (d *Daemon) status(started time.Time) StatusReply {
 		if _, err := os.Stat(filepath.Join(d.Site.Config().AdminDir(), "STOPPURGE")); err == nil {
 			st.Stopped = append(st.Stopped, "STOPPURGE")
 		}
+	}
+	if d.Scrubber != nil {
+		r := d.Scrubber.Report()
+		st.Scrub = &r
 	}
 	return st
 }

@@ -8,6 +8,9 @@
 //     copy and idle long enough, and hands them to Transfer.
 //   - Purger: frees space per the purge policies (package purge); it
 //     replaces frm_purged.
+//   - Scrubber: re-reads files with a current stored checksum at a
+//     bounded rate and marks those whose data no longer matches (frm's
+//     own; in the default set only when [scrub] enables it).
 //
 // Run starts any subset in one process. Components only use package site,
 // xfer, purge and xrdq; nothing here knows about terminals.

@@ -49,6 +49,13 @@ var (
 	queueDesc      = prometheus.NewDesc("frm_queue_requests", "Queued requests by kind and priority.", []string{"kind", "priority"}, nil)
 	activeDesc     = prometheus.NewDesc("frm_transfers_active", "Transfers running.", []string{"direction"}, nil)
 	mssUpDesc      = prometheus.NewDesc("frm_mss_up", "1 when the MSS takes transfers in this direction, 0 while they are paused by an outage.", []string{"direction"}, nil)
+
+	// The scrubber's counters live in the Scrubber (a file checked is
+	// no event), read at scrape time like the gauges.
+	scrubBytesDesc = prometheus.NewDesc("frm_scrub_bytes_total", "Bytes the checksum scrubber read.", nil, nil)
+	scrubFilesDesc = prometheus.NewDesc("frm_scrub_files_total", "Files whose data the checksum scrubber checked.", nil, nil)
+	scrubMisDesc   = prometheus.NewDesc("frm_scrub_mismatches_total", "Files the checksum scrubber found differing from their stored checksum and marked bad (each once).", nil, nil)
+	scrubBadDesc   = prometheus.NewDesc("frm_scrub_bad_files", "Files marked bad (their data failed their stored checksum), as the scrubber last counted.", nil, nil)
 )
 
 type stateCollector struct{ d *Daemon }
@@ -58,6 +65,10 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDesc
 	ch <- activeDesc
 	ch <- mssUpDesc
+	ch <- scrubBytesDesc
+	ch <- scrubFilesDesc
+	ch <- scrubMisDesc
+	ch <- scrubBadDesc
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -87,6 +98,14 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, dir := range dirNames {
 			ch <- prometheus.MustNewConstMetric(mssUpDesc, prometheus.GaugeValue, up[dir], dir)
+		}
+	}
+	if sc := c.d.Scrubber; sc != nil {
+		ch <- prometheus.MustNewConstMetric(scrubBytesDesc, prometheus.CounterValue, float64(sc.Counters.Bytes.Load()))
+		ch <- prometheus.MustNewConstMetric(scrubFilesDesc, prometheus.CounterValue, float64(sc.Counters.Files.Load()))
+		ch <- prometheus.MustNewConstMetric(scrubMisDesc, prometheus.CounterValue, float64(sc.Counters.Marked.Load()))
+		if n, ok := sc.BadFiles(); ok {
+			ch <- prometheus.MustNewConstMetric(scrubBadDesc, prometheus.GaugeValue, float64(n))
 		}
 	}
 }

@@ -25,13 +25,14 @@ import (
 )
 
 // Components a daemon process can run.
-var Components = []string{"stage", "migrate", "purge"}
+var Components = []string{"stage", "migrate", "purge", "scrub"}
 
 // Options controls a daemon process.
 type Options struct {
 	// Only lists the components to run ("stage" = the transfer daemon
-	// serving all queues, "migrate" = the migration scan, "purge"); empty
-	// runs all.
+	// serving all queues, "migrate" = the migration scan, "purge",
+	// "scrub" = the checksum scrubber); empty runs stage, migrate and
+	// purge, and scrub when [scrub] enabled says so.
 	Only []string
 	Log  *slog.Logger
 	// Version is recorded with the host in a shared catalog.
@@ -44,6 +45,7 @@ type Daemon struct {
 	Transfer *Transfer
 	Migrator *Migrator
 	Purger   *Purger
+	Scrubber *Scrubber
 	Log      *slog.Logger
 
 	lock    *os.File
@@ -77,7 +79,9 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	if len(want) == 0 {
 		for _, k := range Components {
-			want[k] = true
+			// The scrubber reads every byte of the disks again and again:
+			// it runs when the site asks for it, or when named.
+			want[k] = k != "scrub" || cfg.Scrub.Enabled
 		}
 	}
 	s, err := site.Open(cfg)
@@ -154,6 +158,10 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 				holder: s.HostName(), ttl: cfg.Catalog.LeaseOrDefault()}
 		}
 	}
+	if want["scrub"] {
+		d.Scrubber = NewScrubber(s, log.With("component", "scrub"))
+		d.Scrubber.OnEvent = d.publish
+	}
 	return d, nil
 }
 
@@ -188,7 +196,7 @@ func lockFile(path string) (*os.File, error) {
 // within drain.
 func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 5)
 	drainCtx, cancelDrain := context.WithCancel(context.Background())
 	defer cancelDrain()
 	go func() {
@@ -219,6 +227,10 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- d.Purger.Run(ctx) }()
 	}
+	if d.Scrubber != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- d.Scrubber.Run(ctx) }()
+	}
 	if d.Site.DB() != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); d.heartbeat(ctx) }()
@@ -246,6 +258,9 @@ func (d *Daemon) components() []string {
 	}
 	if d.Purger != nil {
 		c = append(c, "purge")
+	}
+	if d.Scrubber != nil {
+		c = append(c, "scrub")
 	}
 	return c
 }
@@ -302,6 +317,9 @@ func (d *Daemon) Reload(next *config.Config) {
 	}
 	if d.Purger != nil {
 		d.Purger.Reconfigure()
+	}
+	if d.Scrubber != nil {
+		d.Scrubber.SetConfig(applied)
 	}
 	d.Log.Info("configuration reloaded", "changed", len(changes)-restart, "restart_needed", restart)
 }

@@ -33,7 +33,7 @@ func StopFile(adminDir string, k xrdq.Kind) string { return filepath.Join(adminD
 // Event reports what a component did; the control socket streams them.
 type Event struct {
 	Time  time.Time `json:"time"`
-	Type  string    `json:"type"` // queued, start, done, fail, merged, skipped, cancel
+	Type  string    `json:"type"` // queued, start, done, fail, merged, skipped, cancel; purged; bad_checksum, scrub_pass (kind scrub)
 	Kind  string    `json:"kind,omitempty"`
 	LFN   string    `json:"lfn,omitempty"`
 	RID   string    `json:"rid,omitempty"`

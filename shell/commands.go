@@ -2,6 +2,7 @@ package shell
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -61,9 +62,11 @@ var setCmd = &command{
 var findCmd = &command{
 	name: "find", min: 1, needSite: true,
 	usage: usageText("Usage: find [-r[ecursive]] what ldir [ldir [...]]", "",
-		"what: fail[files] | mmap[ped] | nochksum <type> | nolk[files] | pin[ned] | unmig[rated]"),
+		"what: fail[files] | mmap[ped] | nochksum <type> | nolk[files] | pin[ned] | unmig[rated] | badc[hksum]",
+		"",
+		"badchksum (frm): files whose data failed their stored checksum (chksum verify, the scrubber)."),
 	opts: []optSpec{{name: "recursive", min: 1}},
-	subs: []string{"fail", "mmap", "nochksum", "nolkfiles", "pinned", "unmigrated"},
+	subs: []string{"badchksum", "fail", "mmap", "nochksum", "nolkfiles", "pinned", "unmigrated"},
 	run:  runFind,
 }
 
@@ -108,7 +111,7 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 		}
 	}
 	n, err := sh.Site.Find(ctx, pos, fo, func(f site.Finding) error {
-		text, item := findingText(f, alg, sh.JSON)
+		text, item := findingText(f, alg, sh.JSON, sh.Site.Loc)
 		r.result(text, item)
 		return nil
 	})
@@ -131,6 +134,8 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 		sum = plural(nn, "unmigrated file", "unmigrated files") + " found."
 	case site.FindNoCopyTime:
 		sum = plural(nn, "file", "files") + " found with no copy time."
+	case site.FindBadChecksum:
+		sum = plural(nn, "file", "files") + " found with a bad checksum."
 	}
 	r.done(statusFor(n+1, r.nErrs), map[string]any{"found": n, "scanned": scanned.Load()}, sum)
 	return nil
@@ -138,7 +143,7 @@ func runFind(ctx context.Context, sh *Shell, r *report, c *command, args []strin
 
 // findingText renders a finding; the JSON item is built only when asked
 // for (withItem), since a text-mode scan may print millions of lines.
-func findingText(f site.Finding, alg string, withItem bool) (string, map[string]any) {
+func findingText(f site.Finding, alg string, withItem bool, loc *time.Location) (string, map[string]any) {
 	e := f.Entry
 	var item map[string]any
 	set := func(k string, v any) {
@@ -171,6 +176,19 @@ func findingText(f site.Finding, alg string, withItem bool) (string, map[string]
 			return "Unmigrated; modified: " + e.PFN, item
 		}
 		return "Unmigrated; no copy time: " + e.PFN, item
+	case site.FindBadChecksum:
+		m := e.BadChecksum
+		if m.Alg == "" {
+			// Present but unreadable (another version, a stray value).
+			return "Bad checksum (mark not readable): " + e.PFN, item
+		}
+		set("type", m.Alg)
+		set("stored", hex.EncodeToString(m.Stored))
+		set("computed", hex.EncodeToString(m.Computed))
+		set("found", m.Found)
+		set("mtime", m.MTime)
+		return fmt.Sprintf("Bad %s checksum (stored %s, data %s, found %s): %s", m.Alg, hex.EncodeToString(m.Stored),
+			hex.EncodeToString(m.Computed), time.Unix(m.Found, 0).In(loc).Format("2006-01-02 15:04:05"), e.PFN), item
 	}
 	return e.PFN, item
 }
@@ -820,8 +838,13 @@ var rmCmd = &command{
 var chksumCmd = &command{
 	name: "chksum", min: 6, needSite: true,
 	usage: usageText("Usage: chksum [opts] {calc | ls | set <csval> | unset | ver[ify] <csval>} fn", "",
-		"opts: -f[orce] -pfn -t[ype] <cstype> -v[erbose]"),
-	opts: []optSpec{{name: "force", min: 1}, {name: "pfn", min: 3}, {name: "type", min: 1, hasValue: true}, {name: "verbose", min: 1}},
+		"opts: -f[orce] -pfn -t[ype] <cstype> -v[erbose]",
+		"",
+		"verify -f compares with the checksum of the data read now (frm; see docs/commands.md).",
+		"chksum [-t cstype] [-v] -r[ecursive] verify ldir [ldir [...]] (frm) re-reads every file",
+		"below ldir that has a current stored checksum and lists those whose data differs;",
+		"-v lists every file verified."),
+	opts: []optSpec{{name: "force", min: 1}, {name: "pfn", min: 3}, {name: "recursive", min: 1}, {name: "type", min: 1, hasValue: true}, {name: "verbose", min: 1}},
 	subs: []string{"calc", "ls", "set", "unset", "verify"},
 	run:  runChksum,
 }
@@ -841,6 +864,12 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 	}
 	if _, err := meta.NewHash(alg); err != nil {
 		return usagef("%s checksums are not supported.", alg)
+	}
+	if o.has("recursive") {
+		if !(len(fnc) >= 3 && strings.HasPrefix("verify", fnc)) {
+			return usagef("chksum -recursive is only for verify.")
+		}
+		return runChksumTree(ctx, sh, r, o, pos)
 	}
 	needVal := fnc == "set" || len(fnc) >= 3 && strings.HasPrefix("verify", fnc)
 	val := ""
@@ -874,7 +903,13 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 		if err != nil {
 			return err
 		}
-		show(c)
+		show(c.Checksum)
+		if m := c.Cleared; m != nil {
+			r.note(fmt.Sprintf("%s: bad checksum mark removed (found %s: %s); the data is accepted as it is", name, sh.localTime(m.Found), m))
+		}
+		if m := c.Bad; m != nil {
+			r.note(fmt.Sprintf("%s: still marked bad (%s); 'chksum -f -t %s calc' accepts the data", name, m, m.Alg))
+		}
 	case fnc == "ls":
 		cs, _, err := sh.Site.ChecksumList(ctx, lfn, o.value("type"))
 		if errors.Is(err, site.ErrNoChecksums) {
@@ -900,16 +935,12 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 			return &site.OpError{Action: "unset " + alg + " checksum", Err: syscall.ENODATA}
 		}
 	case needVal:
-		ok, c, err := sh.Site.ChecksumVerify(ctx, lfn, alg, val)
+		v, err := sh.Site.ChecksumVerify(ctx, lfn, alg, val, o.has("force"))
 		if err != nil {
 			return err
 		}
-		word := "match"
-		if !ok {
-			word = "differ"
-		}
-		r.result(alg+" checksums "+word+" for "+name, map[string]any{"type": alg, "match": ok, "value": c.Hex(), "expected": strings.ToLower(val), "file": name})
-		if !ok {
+		r.result(verifyText(sh, alg, name, v), verifyItem(alg, name, val, v))
+		if !v.OK() {
 			r.done(ExitError, nil)
 			return nil
 		}
@@ -918,6 +949,129 @@ func runChksum(ctx context.Context, sh *Shell, r *report, c *command, args []str
 	}
 	r.done(ExitOK, nil)
 	return nil
+}
+
+// runChksumTree is chksum -r verify ldir...: site.Scrub over the
+// directories, at the configured [scrub] rate (unlimited when the site
+// sets none). Mismatches are results; with -v every file verified is.
+func runChksumTree(ctx context.Context, sh *Shell, r *report, o parsedOpts, dirs []string) error {
+	if len(dirs) == 0 {
+		return usagef("chksum target not specified.")
+	}
+	for i, d := range dirs {
+		lfn, err := sh.Site.ChecksumTarget(d, o.has("pfn"))
+		if err != nil {
+			return err
+		}
+		dirs[i] = lfn
+	}
+	c := new(site.ScrubCounters)
+	start := time.Now()
+	pr := sh.startProgressFunc(func() string {
+		return fmt.Sprintf("chksum verify: %d entries scanned, %d files verified, %s read, %d mismatches",
+			c.Entries.Load(), c.Files.Load(), human(c.Bytes.Load()), c.Mismatches.Load())
+	})
+	sum, err := sh.Site.Scrub(ctx, dirs, site.ScrubOptions{Alg: o.value("type"), Rate: sh.Site.Config().Scrub.CommandRate(),
+		Workers:  sh.Site.Config().Scrub.ReadersOrDefault(),
+		Counters: c, OnError: r.fail},
+		func(x site.ScrubResult) {
+			if x.Match && !o.has("verbose") && x.Bad == nil {
+				return
+			}
+			v := site.VerifyResult{Match: x.Match, Value: x.Computed, Source: "data", Computed: &x.Computed, Rot: !x.Match, Bad: x.Bad, Marked: x.Marked}
+			if x.Stored.Alg != "" {
+				v.Stored = &x.Stored
+			}
+			item := verifyItem(x.Alg, x.LFN, x.Stored.Hex(), v)
+			delete(item, "expected")
+			item["lfn"], item["pfn"], item["size"] = x.LFN, x.PFN, x.Size
+			r.result(verifyText(sh, x.Alg, x.LFN, v), item)
+		})
+	pr.end(sh)
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	lines := []string{fmt.Sprintf("%s verified (%s bytes, %.2fs, %s/s): %s, %d marked bad now, %d marked bad in all.",
+		plural(sum.Files, "file", "files"), strconv.FormatInt(sum.Bytes, 10), secs, human(int64(float64(sum.Bytes)/max(secs, 1e-3))),
+		plural(int64(sum.Mismatches), "mismatch", "mismatches"), sum.Marked, sum.Bad)}
+	var skipped []string
+	if sum.Stale > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d with a stale checksum (modified since)", sum.Stale))
+	}
+	if sum.NoChecksum > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d without a checksum", sum.NoChecksum))
+	}
+	if sum.Changed > 0 {
+		skipped = append(skipped, fmt.Sprintf("%d changed while read", sum.Changed))
+	}
+	if len(skipped) > 0 {
+		lines = append(lines, "Skipped: "+strings.Join(skipped, ", ")+".")
+	}
+	st := statusFor(int(sum.Files)+1, r.nErrs)
+	if sum.Mismatches > 0 {
+		st = ExitError
+	}
+	r.done(st, map[string]any{"files": sum.Files, "bytes": sum.Bytes, "seconds": secs, "mismatches": sum.Mismatches,
+		"marked": sum.Marked, "bad": sum.Bad, "stale": sum.Stale, "no_checksum": sum.NoChecksum, "changed": sum.Changed,
+		"errors": sum.Errors}, lines...)
+	return nil
+}
+
+// verifyText is the result line of chksum verify: frm_admin's "<alg>
+// checksums match|differ for <fn>", and, when the data was read, what it
+// was compared with and what the stored record says.
+func verifyText(sh *Shell, alg, name string, v site.VerifyResult) string {
+	word := "match"
+	if !v.Match {
+		word = "differ"
+	}
+	line := alg + " checksums " + word + " for " + name
+	if v.Source != "data" {
+		return line // the stored record, as frm_admin compares
+	}
+	var why string
+	switch {
+	case v.Rot:
+		why = fmt.Sprintf("computed from the data: %s; the stored checksum %s differs", v.Computed.Hex(), v.Stored.Hex())
+	case v.Stored != nil:
+		why = "computed from the data; the stored checksum agrees"
+	default:
+		why = "computed from the data: " + v.Computed.Hex() + "; no current stored checksum, now stored"
+	}
+	switch {
+	case v.Marked:
+		why += ": marked bad"
+	case v.Bad != nil && v.Rot:
+		why += ": marked bad since " + sh.localTime(v.Bad.Found)
+	case v.Bad != nil:
+		why += fmt.Sprintf("; marked bad since %s (%s)", sh.localTime(v.Bad.Found), v.Bad)
+	}
+	return line + " (" + why + ")"
+}
+
+// verifyItem is the JSON result of chksum verify: value is what the given
+// value (expected) was compared with, source says where it came from
+// ("stored" record or the "data"); computed and stored are the data's
+// checksum and the current record when there are.
+func verifyItem(alg, name, val string, v site.VerifyResult) map[string]any {
+	item := map[string]any{"type": alg, "match": v.Match, "value": v.Value.Hex(), "expected": strings.ToLower(val),
+		"file": name, "source": v.Source, "bad": v.Bad != nil, "marked": v.Marked, "rot": v.Rot}
+	if v.Computed != nil {
+		item["computed"] = v.Computed.Hex()
+	}
+	if v.Stored != nil {
+		item["stored"] = v.Stored.Hex()
+	}
+	if v.Bad != nil {
+		item["bad_since"] = v.Bad.Found
+	}
+	return item
+}
+
+// localTime renders an epoch time for messages.
+func (sh *Shell) localTime(t int64) string {
+	return time.Unix(t, 0).In(sh.Site.Loc).Format("2006-01-02 15:04:05")
 }
 
 // ---- ls, df (frm additions) ----

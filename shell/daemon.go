@@ -19,7 +19,7 @@ var statusCmd = &command{
 	name: "status", min: 6, needSite: true,
 	usage: usageText("Usage: status", "",
 		"Shows the running frm daemon: components, transfer slots, active transfers,",
-		"stop files and the last purge cycle."),
+		"stop files, the last purge cycle and the checksum scrubber."),
 	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
 		b, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "status"})
 		if err != nil {
@@ -57,6 +57,27 @@ var statusCmd = &command{
 				what = "skipped, all policies met"
 			}
 			r.result(fmt.Sprintf("last purge %s: %s", p.At.Format(time.DateTime), what), p)
+		}
+		if sc := st.Scrub; sc != nil {
+			rate := "unlimited"
+			if sc.Rate > 0 {
+				rate = human(sc.Rate) + "/s"
+			}
+			r.result(fmt.Sprintf("scrub: rate %s, a pass every %s; %d files marked bad", rate, sc.Interval, sc.Bad),
+				map[string]any{"scrub_rate": sc.Rate, "scrub_interval": sc.Interval.Seconds(), "bad_files": sc.Bad})
+			if p := sc.Running; p != nil {
+				r.result(fmt.Sprintf("  scrub pass running since %s: %d files, %s read, %d mismatches", p.Started.Format(time.DateTime),
+					p.Files, human(p.Bytes), p.Mismatches), map[string]any{"scrub_running": p})
+			}
+			if p := sc.Last; p != nil {
+				how := "ended"
+				if !p.Complete {
+					how = "stopped"
+				}
+				r.result(fmt.Sprintf("  last scrub pass %s %s after %s: %d files, %s read, %d mismatches (%d newly marked bad), %d errors",
+					how, p.Ended.Format(time.DateTime), p.Ended.Sub(p.Started).Round(time.Second), p.Files, human(p.Bytes), p.Mismatches, p.Marked, p.Errors),
+					map[string]any{"scrub_last": p})
+			}
 		}
 		r.done(ExitOK, nil)
 		return nil

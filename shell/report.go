@@ -163,6 +163,12 @@ type progress struct {
 }
 
 func (sh *Shell) startProgress(label string, n *atomic.Int64) *progress {
+	return sh.startProgressFunc(func() string { return fmt.Sprintf("%s: %d entries scanned", label, n.Load()) })
+}
+
+// startProgressFunc shows the line line() gives, refreshed five times a
+// second, while a long command runs on a terminal.
+func (sh *Shell) startProgressFunc(line func() string) *progress {
 	p := &progress{stop: make(chan struct{}), done: make(chan struct{})}
 	if !sh.Term {
 		close(p.done)
@@ -178,7 +184,7 @@ func (sh *Shell) startProgress(label string, n *atomic.Int64) *progress {
 				return
 			case <-t.C:
 				sh.mu.Lock()
-				fmt.Fprintf(sh.Err, "\r%s: %d entries scanned\033[K", label, n.Load())
+				fmt.Fprintf(sh.Err, "\r%s\033[K", line())
 				sh.progressShown = true
 				sh.mu.Unlock()
 			}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"frm/core/meta"
 )
 
 // TestAttributeCommandsStayInside is the traversal corpus for the commands
@@ -78,6 +80,24 @@ func TestAttributeCommandsStayInside(t *testing.T) {
 		t.Errorf("pin -r over a link leading outside exited 0: %q", errb.String())
 	}
 	assertNoAttrs(t, secret)
+	// So does a recursive verify (the scrub): reported, never read or marked.
+	meta.SetChecksum(secret, meta.Checksum{Alg: "adler32", Value: []byte{0, 0, 0, 1}, MTime: mtime(t, secret)})
+	sh, _, errb = newShell(s)
+	if st := sh.RunArgs(ctx, []string{"chksum", "-r", "verify", "/store/t/r"}, strings.NewReader("")); st == 0 || !strings.Contains(errb.String(), "outside") {
+		t.Errorf("chksum -r verify over a link leading outside: exit %d, %q", st, errb.String())
+	}
+	if _, ok, _ := meta.GetBadChecksum(secret); ok {
+		t.Error("chksum -r verify marked a file outside the site")
+	}
+}
+
+func mtime(t *testing.T, p string) int64 {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.ModTime().Unix()
 }
 
 func assertNoAttrs(t *testing.T, path string) {

@@ -15,7 +15,7 @@ import (
 	"frm/daemons"
 )
 
-const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge] [-l logfile] [-k N|SIZE]
+const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge,scrub] [-l logfile] [-k N|SIZE]
                   [-d] [-log-format text|json] [-drain DURATION] [-metrics ADDR]
 
 Runs frm's headless services in one process until SIGTERM or SIGINT:
@@ -24,6 +24,9 @@ Runs frm's headless services in one process until SIGTERM or SIGINT:
   migrate  the migration scan of mig exports (needs the transfer daemon,
            which then runs too)
   purge    the purge daemon
+  scrub    the checksum scrubber: re-reads files with a current stored
+           checksum at [scrub] rate and marks those whose data differs
+           (in the default set only with [scrub] enabled = true)
 SIGTERM stops taking work and lets running transfers finish within -drain
 (default 60s); the rest are cancelled and stay queued for the next start.
 SIGHUP re-reads the configuration (kept unchanged if it has errors).

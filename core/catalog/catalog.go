@@ -33,6 +33,11 @@ const (
 	// compare it with the copy time: files without one are listed
 	// anyway, so their stat is saved.
 	WantStatIfCopied
+	// WantBadChecksum loads the bad-checksum mark (user.frm.BadCks). The
+	// mark is about this host's copy of the data, so only the embedded
+	// catalog (the files themselves) has it; the shared catalog leaves it
+	// unset, and callers that need it walk the files.
+	WantBadChecksum
 
 	WantAll = WantStat | WantLink | WantCopy | WantPin | WantMem | WantPfnRef | WantFail | WantChecksums
 )
@@ -80,6 +85,11 @@ type Entry struct {
 	Failed bool
 
 	Checksums []meta.Checksum
+
+	// HasBadChecksum: the data failed its stored checksum (a mark that
+	// does not decode counts, with BadChecksum zero).
+	HasBadChecksum bool
+	BadChecksum    meta.BadChecksum
 }
 
 // Migrated reports whether the file's copy in the MSS is current.

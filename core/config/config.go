@@ -37,6 +37,7 @@ type Config struct {
 	Catalog  Catalog  `toml:"catalog,omitempty"`
 	Usage    Usage    `toml:"usage,omitempty"`
 	Checksum Checksum `toml:"checksum,omitempty"`
+	Scrub    Scrub    `toml:"scrub,omitempty"`
 	TUI      TUI      `toml:"tui,omitempty"`
 
 	// Source is the file the config was read from, Format "toml" or

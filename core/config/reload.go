@@ -15,7 +15,7 @@ var ReloadableKeys = []string{
 	"migrate",
 	"purge",
 	"checksum.default",
-	"scrub",
+	"scrub.rate", "scrub.interval", "scrub.readers", // scrub.enabled: the components are chosen at start
 	"tui",
 }
 

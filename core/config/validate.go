@@ -51,6 +51,7 @@ func (c *Config) Validate() error {
 	v := &validator{src: c.Source}
 	c.validate(v)
 	c.validateTUI(v)
+	c.validateScrub(v)
 	return v.err()
 }
 

@@ -13,6 +13,7 @@
 //	user.XrdFrm.Mem    8 bytes  flags byte + 7 zero bytes
 //	user.XrdFrm.Pfn   variable  the pfn, NUL terminated
 //	user.XrdCks.<alg> 96 bytes  checksum record (see Checksum)
+//	user.frm.BadCks  164 bytes  frm only: the data failed its checksum (see BadChecksum)
 //
 // The Get functions report an absent attribute as ok == false with a nil
 // error; every other failure is returned as an *fs.PathError whose Op names

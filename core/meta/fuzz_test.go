@@ -130,3 +130,39 @@ func FuzzParseKeep(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeBadChecksum(f *testing.F) {
+	good, _ := EncodeBadChecksum(BadChecksum{Alg: "adler32", Found: 1800000000, MTime: 1700000000,
+		Stored: []byte{0x1e, 0x72, 0x04, 0x67}, Computed: []byte{0x1e, 0x72, 0x04, 0x68}})
+	f.Add(good)
+	md5rec, _ := EncodeBadChecksum(BadChecksum{Alg: "md5", Found: -1, MTime: -2,
+		Stored: bytes.Repeat([]byte{0xab}, 16), Computed: bytes.Repeat([]byte{0xcd}, 16)})
+	f.Add(md5rec)
+	f.Add(make([]byte, BadChecksumSize))
+	f.Add(append(good, 9, 9))
+	f.Add(good[:40])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeBadChecksum(b)
+		if err != nil {
+			return
+		}
+		if m.Alg == "" || len(m.Alg) >= ChecksumNameSize || len(m.Stored) < 1 || len(m.Stored) > ChecksumValueMax ||
+			len(m.Computed) < 1 || len(m.Computed) > ChecksumValueMax {
+			t.Fatalf("DecodeBadChecksum accepted %+v", m)
+		}
+		_ = m.String()
+		enc, err := EncodeBadChecksum(m)
+		if err != nil {
+			t.Fatalf("EncodeBadChecksum(DecodeBadChecksum(%x)) failed: %v", b, err)
+		}
+		back, err := DecodeBadChecksum(enc)
+		if err != nil || !reflect.DeepEqual(back, m) {
+			t.Fatalf("round trip %+v -> %+v, %v", m, back, err)
+		}
+		// The meaningful header bytes survive (reserved and padding are
+		// zeroed).
+		if !bytes.Equal(enc[:1], b[:1]) || !bytes.Equal(enc[18:36], b[18:36]) {
+			t.Fatalf("re-encoded header %x from %x", enc[:36], b[:36])
+		}
+	})
+}

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -536,7 +537,23 @@ func Evaluate(s *site.Site, e *catalog.Entry, p *SpacePlan, now int64, keepDefer
 	if hold := int64(p.Hold / time.Second); now-e.Atime <= hold {
 		return InHold, e.Atime + hold
 	}
+	if badChecksum(e) {
+		return BadChecksum, 0
+	}
 	return 0, 0
+}
+
+// badChecksum reports whether e's data failed its stored checksum
+// (meta.GetBadChecksum). It is asked last, so the attribute is read only
+// for files that would otherwise go. A mark that cannot be read counts as
+// one (an error other than the file being gone): better kept than purged
+// unverified.
+func badChecksum(e *catalog.Entry) bool {
+	if e.HasBadChecksum {
+		return true
+	}
+	_, ok, err := meta.GetBadChecksum(e.PFN)
+	return ok || err != nil && !errors.Is(err, fs.ErrNotExist)
 }
 
 // owned reports whether the symlink e points into a configured partition,

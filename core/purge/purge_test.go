@@ -271,7 +271,7 @@ func TestReasonNames(t *testing.T) {
 			t.Errorf("text round trip of %v: %v %v", r, u, err)
 		}
 	}
-	if len(seen) != 15 {
+	if len(seen) != 16 {
 		t.Errorf("%d reasons", len(seen))
 	}
 }

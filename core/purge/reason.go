@@ -39,6 +39,10 @@ const (
 	// InHold: accessed within the policy's hold (now - atime <= hold);
 	// Until is atime + hold.
 	InHold
+	// BadChecksum: the file's data failed its stored checksum (verify or
+	// the scrubber marked it, meta.AttrBadChecksum); it stays until an
+	// administrator decides. Only files otherwise eligible are looked at.
+	BadChecksum
 	// NotNeeded: eligible, but the older files already free enough to
 	// reach the space's maximum (or the space needs nothing).
 	NotNeeded
@@ -66,6 +70,7 @@ var reasonNames = [...]string{
 	PinnedUntil:   "pinned_until",
 	IdlePin:       "idle_pin",
 	InHold:        "in_hold",
+	BadChecksum:   "bad_checksum",
 	NotNeeded:     "not_needed",
 	InUse:         "in_use",
 	Changed:       "changed",

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,35 +24,73 @@ func (s *Site) ChecksumTarget(name string, isPFN bool) (lfn string, err error) {
 	return s.Clean(name)
 }
 
+// CalcResult is what ChecksumCalc did.
+type CalcResult struct {
+	meta.Checksum
+	// Cleared is the bad-checksum mark that calc with force removed: an
+	// administrator recomputing from the data accepts the data as it is.
+	Cleared *meta.BadChecksum
+	// Bad is a mark left in place: it is about another algorithm, which
+	// only `chksum -f -t <that algorithm> calc` can accept.
+	Bad *meta.BadChecksum
+}
+
 // ChecksumCalc computes the alg checksum of lfn and stores it. A stored
 // checksum still current (same mtime) is returned as is unless force.
-func (s *Site) ChecksumCalc(ctx context.Context, lfn, alg string, force bool) (meta.Checksum, error) {
+// With force the data is read, the record replaced, and a bad-checksum
+// mark for alg removed (see CalcResult.Cleared).
+func (s *Site) ChecksumCalc(ctx context.Context, lfn, alg string, force bool) (CalcResult, error) {
+	action := "calc " + alg + " checksum"
 	e, err := s.Catalog.Lookup(ctx, lfn, catalog.WantStat|catalog.WantLink|catalog.WantChecksums)
 	if err != nil {
-		return meta.Checksum{}, opErr("calc "+alg+" checksum", "", err)
+		return CalcResult{}, opErr(action, "", err)
 	}
 	if !force {
 		for _, c := range e.Checksums {
 			if c.Alg == alg && c.MTime == e.Mtime {
-				return c, nil
+				return CalcResult{Checksum: c}, nil
 			}
 		}
 	}
-	// The data is read through the guard: a namespace entry leading
-	// outside the site is refused before a byte of it is read.
-	f, err := guard.Open(e.PFN, s.Roots())
+	dc, err := checkData(ctx, e.PFN, s.Roots(), checkOptions{Algs: []string{alg}, Device: true})
 	if err != nil {
-		return meta.Checksum{}, opErr("calc "+alg+" checksum", "", err)
+		return CalcResult{}, opErr(action, "", err)
 	}
-	c, err := meta.ChecksumFile(f.Path(), alg)
-	f.Close()
+	r := CalcResult{Checksum: dc.Computed[0]}
+	if _, err := s.Catalog.Apply(ctx, lfn, catalog.Change{Kind: catalog.SetChecksum, Checksum: r.Checksum}); err != nil {
+		return r, fmt.Errorf("store %s checksum of %s: %w", alg, e.PFN, err)
+	}
+	if !force || dc.Bad == nil {
+		return r, nil
+	}
+	if dc.Bad.Alg != alg && dc.Bad.Alg != "" {
+		r.Bad = dc.Bad
+		return r, nil
+	}
+	m, err := s.clearBadChecksum(ctx, e.PFN)
 	if err != nil {
-		return c, fmt.Errorf("calc %s checksum of %s: %w", alg, e.PFN, err)
+		return r, fmt.Errorf("remove the bad checksum mark of %s: %w", e.PFN, err)
 	}
-	if _, err := s.Catalog.Apply(ctx, lfn, catalog.Change{Kind: catalog.SetChecksum, Checksum: c}); err != nil {
-		return c, fmt.Errorf("store %s checksum of %s: %w", alg, e.PFN, err)
+	r.Cleared = m
+	return r, nil
+}
+
+// clearBadChecksum removes the bad-checksum mark of the file behind ns,
+// under the residency lock, and returns the mark removed (nil: none).
+func (s *Site) clearBadChecksum(ctx context.Context, ns string) (*meta.BadChecksum, error) {
+	f, err := guard.OpenLocked(ctx, ns, s.Roots())
+	if err != nil {
+		return nil, err
 	}
-	return c, nil
+	defer f.Close()
+	m, ok, _ := meta.GetBadChecksum(f.Path())
+	if !ok {
+		return nil, nil
+	}
+	if _, err := meta.RemoveBadChecksum(f.Path()); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // ErrNoChecksums is returned when a file has no stored checksum.
@@ -106,16 +145,87 @@ func (s *Site) ChecksumUnset(ctx context.Context, lfn, alg string) (bool, error)
 	return n > 0, nil
 }
 
-// ChecksumVerify compares value with the file's alg checksum, computed
-// afresh (and stored) when the stored one is missing or stale.
-func (s *Site) ChecksumVerify(ctx context.Context, lfn, alg, value string) (bool, meta.Checksum, error) {
+// VerifyResult is what ChecksumVerify found.
+type VerifyResult struct {
+	// Match: the value given equals Value.
+	Match bool
+	// Value is what the given value was compared with: the stored record
+	// (Source "stored") or the checksum of the data (Source "data").
+	Value  meta.Checksum
+	Source string
+	// Stored is the record that was current (same mtime as the file), nil
+	// when there was none; Computed the checksum of the data, nil when the
+	// data was not read.
+	Stored   *meta.Checksum
+	Computed *meta.Checksum
+	// Rot: the data differs from its current stored record (bit rot, a bad
+	// controller, a write that kept the mtime).
+	Rot bool
+	// Bad is the bad-checksum mark on the file after the call (nil: none);
+	// Marked says this call set it.
+	Bad    *meta.BadChecksum
+	Marked bool
+}
+
+// OK reports whether the file passed: the value matches, and the data (if
+// read) matches its stored record.
+func (r VerifyResult) OK() bool { return r.Match && !r.Rot }
+
+// ChecksumVerify compares value with the file's alg checksum.
+//
+// Without force it compares with the stored record when that is current,
+// as xrootd does, without reading the data; it reads the data when the
+// record is missing or stale (and stores the result, as xrootd's Ver
+// does), and also when the file is marked bad, since then the record and
+// the data are known to disagree. With force it always reads the data and
+// compares value with what the data gives.
+//
+// Whenever the data is read and a current record exists, the two are
+// compared as well: a difference is bit rot, reported (Rot), and the file
+// is marked bad (meta.AttrBadChecksum) so that no purge removes it until
+// an administrator decides. The record is then kept, not replaced: it is
+// the evidence of what the data was.
+func (s *Site) ChecksumVerify(ctx context.Context, lfn, alg, value string, force bool) (VerifyResult, error) {
+	action := "verify " + alg + " checksum"
 	v, err := meta.ParseChecksumValue(alg, value)
 	if err != nil {
-		return false, meta.Checksum{}, err
+		return VerifyResult{}, err
 	}
-	c, err := s.ChecksumCalc(ctx, lfn, alg, false)
+	e, err := s.Catalog.Lookup(ctx, lfn, catalog.WantStat|catalog.WantLink|catalog.WantChecksums)
+	if err == nil && e.Dangling {
+		err = catalog.ErrNotExist
+	}
 	if err != nil {
-		return false, c, err
+		return VerifyResult{}, opErr(action, "", err)
 	}
-	return string(c.Value) == string(v), c, nil
+	var r VerifyResult
+	if m, ok, _ := meta.GetBadChecksum(e.PFN); ok {
+		r.Bad = &m
+	}
+	if !force && r.Bad == nil {
+		for _, c := range e.Checksums {
+			if c.Alg == alg && c.MTime == e.Mtime {
+				r.Value, r.Source, r.Stored = c, "stored", &c
+				r.Match = bytes.Equal(c.Value, v)
+				return r, nil
+			}
+		}
+	}
+	dc, err := checkData(ctx, e.PFN, s.Roots(), checkOptions{Algs: []string{alg}, Mark: true, Now: s.Now, Device: true})
+	if err != nil {
+		return r, opErr(action, "", err)
+	}
+	c := dc.Computed[0]
+	r.Value, r.Source, r.Computed, r.Stored = c, "data", &c, dc.Stored[0]
+	r.Match = bytes.Equal(c.Value, v)
+	r.Rot = dc.Mismatch == 0
+	r.Bad, r.Marked = dc.Bad, dc.Marked
+	if r.Stored == nil {
+		// No current record: the data's checksum becomes it, as xrootd's
+		// verify stores what it computes.
+		if _, err := s.Catalog.Apply(ctx, lfn, catalog.Change{Kind: catalog.SetChecksum, Checksum: c}); err != nil {
+			return r, fmt.Errorf("store %s checksum of %s: %w", alg, e.PFN, err)
+		}
+	}
+	return r, nil
 }

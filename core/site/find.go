@@ -14,17 +14,19 @@ import (
 type FindWhat int
 
 const (
-	FindFail       FindWhat = iota + 1 // .fail side files
-	FindMmap                           // files with a memory-mapping hint
-	FindNoChecksum                     // files without a current checksum of an algorithm
-	FindPinned                         // pinned files
-	FindUnmigrated                     // no copy time, or modified since the last copy
-	FindNoCopyTime                     // no copy time only (2009's nolkfiles)
+	FindFail        FindWhat = iota + 1 // .fail side files
+	FindMmap                            // files with a memory-mapping hint
+	FindNoChecksum                      // files without a current checksum of an algorithm
+	FindPinned                          // pinned files
+	FindUnmigrated                      // no copy time, or modified since the last copy
+	FindNoCopyTime                      // no copy time only (2009's nolkfiles)
+	FindBadChecksum                     // (frm) data that failed its stored checksum
 )
 
 // ParseFindWhat matches a find type as frm_admin does: fail..failfiles
 // (at least 4 letters), mmap..mmapped (4), nocs or nochksum, pin..pinned
-// (3), unmi..unmigrated (4); and the 2009 name nolk..nolkfiles (4).
+// (3), unmi..unmigrated (4); the 2009 name nolk..nolkfiles (4); and frm's
+// badc..badchksum (4).
 func ParseFindWhat(w string) (FindWhat, bool) {
 	switch {
 	case prefixOf(w, "failfiles", 4):
@@ -39,6 +41,8 @@ func ParseFindWhat(w string) (FindWhat, bool) {
 		return FindUnmigrated, true
 	case prefixOf(w, "nolkfiles", 4):
 		return FindNoCopyTime, true
+	case prefixOf(w, "badchksum", 4):
+		return FindBadChecksum, true
 	}
 	return 0, false
 }
@@ -117,6 +121,10 @@ func (s *Site) Find(ctx context.Context, dirs []string, o FindOptions, fn func(F
 			// A shared catalog answers from an index of exactly these
 			// files instead of a walk of the whole namespace.
 			err = ix.FindUnmigrated(ctx, lfn, visit)
+		} else if o.What == FindBadChecksum {
+			// The mark is about this host's copy of the data and lives
+			// only on the files: they are walked, whatever the catalog.
+			err = s.fs.Walk(ctx, lfn, wo, visit)
 		} else {
 			err = s.Catalog.Walk(ctx, lfn, wo, visit)
 		}
@@ -186,6 +194,10 @@ func (s *Site) finder(o FindOptions) (catalog.Want, func(*catalog.Entry) (string
 				return "modified", true
 			}
 			return "", false
+		}
+	case FindBadChecksum:
+		return catalog.WantBadChecksum, func(e *catalog.Entry) (string, bool) {
+			return "", e.Type == catalog.File && e.HasBadChecksum
 		}
 	case FindNoCopyTime:
 		return catalog.WantCopy, func(e *catalog.Entry) (string, bool) {

@@ -160,6 +160,10 @@ func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalo
 	if want&catalog.WantChecksums != 0 {
 		e.Checksums, _ = meta.ListChecksums(e.PFN)
 	}
+	if want&catalog.WantBadChecksum != 0 {
+		// ok with a decode error is still a mark (see meta.GetBadChecksum).
+		e.BadChecksum, e.HasBadChecksum, _ = meta.GetBadChecksumAt(dirfd, name, e.PFN)
+	}
 	if want&catalog.WantFail != 0 {
 		var st unix.Stat_t
 		e.Failed = unix.Lstat(c.FailPath(e.PFN), &st) == nil

@@ -2,13 +2,16 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"frm/core/catalog"
 	"frm/core/catalog/catalogtest"
+	"frm/core/meta"
 	"frm/core/names"
 )
 
@@ -56,5 +59,61 @@ func TestResolveParentRefusesSymlinkEscape(t *testing.T) {
 	}
 	if err := ResolveParent(root, filepath.Join(root, "evil/f")); err == nil {
 		t.Error("a symlinked directory leading outside the root was accepted")
+	}
+}
+
+// TestBadChecksumMark: the mark is loaded on a plain file and through an
+// XA link (onto its data file), by Lookup and Walk, and only when asked.
+func TestBadChecksumMark(t *testing.T) {
+	root := t.TempDir()
+	ns, data := filepath.Join(root, "ns"), filepath.Join(root, "data")
+	os.MkdirAll(filepath.Join(ns, "d"), 0o755)
+	os.MkdirAll(data, 0o755)
+	plain := filepath.Join(ns, "d", "plain")
+	os.WriteFile(plain, []byte("p"), 0o644)
+	os.WriteFile(filepath.Join(data, "xa%"), []byte("x"), 0o644)
+	os.Symlink(filepath.Join(data, "xa%"), filepath.Join(ns, "d", "xa"))
+	os.WriteFile(filepath.Join(ns, "d", "clean"), []byte("c"), 0o644)
+	m := meta.BadChecksum{Alg: "adler32", Found: 2, MTime: 1, Stored: []byte{1, 2, 3, 4}, Computed: []byte{4, 3, 2, 1}}
+	for _, p := range []string{plain, filepath.Join(ns, "d", "xa")} {
+		if err := meta.SetBadChecksum(p, m); err != nil {
+			if errors.Is(err, meta.ErrNotSupported) {
+				t.Skip("no user xattrs here")
+			}
+			t.Fatal(err)
+		}
+	}
+	c := New(names.NewMapper(ns, ""), "", data)
+	ctx := context.Background()
+	tests := []struct {
+		lfn  string
+		want bool
+	}{{"/d/plain", true}, {"/d/xa", true}, {"/d/clean", false}}
+	for _, tc := range tests {
+		e, err := c.Lookup(ctx, tc.lfn, catalog.WantBadChecksum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.HasBadChecksum != tc.want || tc.want && !reflect.DeepEqual(e.BadChecksum, m) {
+			t.Errorf("Lookup %s: HasBadChecksum %v %+v, want %v", tc.lfn, e.HasBadChecksum, e.BadChecksum, tc.want)
+		}
+		if e, _ := c.Lookup(ctx, tc.lfn, catalog.WantStat); e.HasBadChecksum {
+			t.Errorf("Lookup %s without WantBadChecksum loaded the mark", tc.lfn)
+		}
+	}
+	got := map[string]bool{}
+	err := c.Walk(ctx, "/", catalog.WalkOptions{Recursive: true, Want: catalog.WantBadChecksum}, func(e *catalog.Entry) error {
+		if e.Type == catalog.File {
+			got[e.LFN] = e.HasBadChecksum
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		if got[tc.lfn] != tc.want {
+			t.Errorf("Walk %s: HasBadChecksum %v, want %v", tc.lfn, got[tc.lfn], tc.want)
+		}
 	}
 }
