@@ -164,7 +164,13 @@ func (c *Command) localView() bool {
 
 // local reports whether rfn lies below a local view of the MSS.
 func (c *Command) local(rfn string) bool {
-	return filepath.IsAbs(rfn) && filepath.Clean(rfn) == rfn && under(rfn, c.localRoot) && c.localView()
+	return c.below(rfn) && c.localView()
+}
+
+// below reports whether rfn lies below the configured local view of the
+// MSS, whether it is there (mounted) or not.
+func (c *Command) below(rfn string) bool {
+	return c.localRoot != "" && filepath.IsAbs(rfn) && filepath.Clean(rfn) == rfn && under(rfn, c.localRoot)
 }
 
 // Stat stats rfn when it is a local path that exists. When it does not
@@ -182,7 +188,7 @@ func (c *Command) Stat(ctx context.Context, rfn string) (Info, error) {
 			return Info{Size: st.Size(), ModTime: st.ModTime(), Checksum: xattrChecksum(rfn, st, c.o.StatAlg)}, nil
 		case err == nil:
 			return Info{}, Permanent(fmt.Errorf("mss command: %s is not a regular file", rfn))
-		case c.local(rfn):
+		case c.below(rfn):
 			if down := c.viewDown(); down != nil {
 				return Info{}, down
 			}
@@ -210,7 +216,7 @@ func (c *Command) Fetch(ctx context.Context, req Request, dst, alg string) (res 
 	}
 	v := newCopyVars(req, req.RFN, dst, dst)
 	if err := c.run(ctx, "copy command", expandArgs(argv, v.lookup)); err != nil {
-		if !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
+		if !IsOutage(err) && ctx.Err() == nil && c.below(req.RFN) {
 			if down := c.viewDown(); down != nil {
 				return Result{}, down
 			}
@@ -252,9 +258,16 @@ func (c *Command) Store(ctx context.Context, req Request, src, alg string) (Resu
 	if pfn == "" {
 		pfn = src
 	}
+	if c.below(req.RFN) {
+		// Not into an unmounted view: the copy command would create the
+		// mount point's directories on the local disk.
+		if down := c.viewDown(); down != nil {
+			return Result{}, down
+		}
+	}
 	v := newCopyVars(req, src, req.RFN, pfn)
 	if err := c.run(ctx, "copy command", expandArgs(argv, v.lookup)); err != nil {
-		if !IsOutage(err) && ctx.Err() == nil && c.local(req.RFN) {
+		if !IsOutage(err) && ctx.Err() == nil && c.below(req.RFN) {
 			if down := c.viewDown(); down != nil {
 				return Result{}, down
 			}

@@ -362,3 +362,29 @@ func TestNewCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandViewGone: with the local view of the MSS gone (unmounted), a
+// failing copy and a Stat are outages, not a missing file or a passing
+// fault that would end in a .fail once retried.
+func TestCommandViewGone(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "mss")
+	os.MkdirAll(filepath.Join(root, "d"), 0o755)
+	os.WriteFile(filepath.Join(root, "d", "f"), []byte("x"), 0o644)
+	b := newCommand(t, mss.CommandOptions{CopyIn: cpIn, CopyOut: cpOut, RemoteRoot: root})
+	ctx := context.Background()
+	if _, err := b.Stat(ctx, root+"/d/none"); !mss.IsNotExist(err) {
+		t.Fatalf("Stat of a missing file with the view there: %v", err)
+	}
+	os.Rename(root, root+".unmounted")
+	if _, err := b.Stat(ctx, root+"/d/f"); !mss.IsOutage(err) {
+		t.Errorf("Stat: %v", err)
+	}
+	if _, err := b.Fetch(ctx, mss.Request{RFN: root + "/d/f"}, filepath.Join(t.TempDir(), "dst"), ""); !mss.IsOutage(err) {
+		t.Errorf("Fetch: %v", err)
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	os.WriteFile(src, []byte("x"), 0o644)
+	if _, err := b.Store(ctx, mss.Request{RFN: root + "/d/g"}, src, ""); !mss.IsOutage(err) {
+		t.Errorf("Store: %v", err)
+	}
+}
