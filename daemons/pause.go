@@ -21,7 +21,7 @@ import (
 
 // defaultPauseBackoff is how long a paused direction waits between
 // probes (Transfer.PauseBackoff).
-var defaultPauseBackoff = retry.Policy{Base: 2 * time.Second, Max: time.Minute}
+var defaultPauseBackoff = retry.Policy{Base: 2 * time.Second, Max: 30 * time.Second}
 
 // mssPause is a paused direction (guarded by Transfer.mu).
 type mssPause struct {
