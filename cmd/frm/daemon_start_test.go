@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -68,5 +69,63 @@ func appendFile(t *testing.T, path, text string) {
 	defer f.Close()
 	if _, err := f.WriteString(text); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDaemonStartFailureLeavesNoSockets: a real frm daemon whose queue
+// cannot be opened exits 1 at once with a message naming the queue, and
+// leaves no socket; it used to log "frm daemon running", keep its sockets
+// and run the migration scan and the purger without a transfer daemon
+// until it was killed. A second start (queue repaired) is not blocked by
+// what the first left (the lock files stay: a lock dies with its process).
+func TestDaemonStartFailureLeavesNoSockets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts processes")
+	}
+	l := agentSite(t)
+	q := filepath.Join(l.AdminPath, "frm", "Queues", "pstgQ.0")
+	if err := os.MkdirAll(q, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildBin(t)
+	cmd := exec.Command(bin, "daemon", "-c", l.Config, "-drain", "1s")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second): // bounds a failure only
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("the daemon runs without its queue:\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), q) || strings.Contains(stderr.String(), "daemon running") {
+		t.Errorf("daemon exit %d, stderr:\n%s", code, stderr.String())
+	}
+	for _, f := range []string{"frm/frm.sock", "frm/xfrd.udp"} {
+		if _, err := os.Lstat(filepath.Join(l.AdminPath, f)); err == nil {
+			t.Errorf("%s left behind", f)
+		}
+	}
+
+	os.Remove(q)
+	d := exec.Command(bin, "daemon", "-c", l.Config, "-drain", "1s")
+	stderr.Reset()
+	d.Stderr = &stderr
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(l.AdminPath, "frm", "frm.sock")
+	waitFor(t, "the second daemon's control socket", func() bool { _, err := os.Stat(sock); return err == nil })
+	d.Process.Signal(syscall.SIGTERM)
+	if err := d.Wait(); err != nil {
+		t.Errorf("second daemon: %v\n%s", err, stderr.String())
+	}
+	if _, err := os.Lstat(sock); err == nil {
+		t.Error("control socket left after SIGTERM")
 	}
 }
