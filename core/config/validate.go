@@ -110,7 +110,7 @@ func (v *validator) absPath(key, p string, required bool) {
 const (
 	// MinInterval is the shortest period of a daemon loop (transfer.qcheck,
 	// migrate.wait_time, purge.wait_time; xrootd counts them in seconds):
-	// 0 would make time.NewTicker panic, less a busy loop.
+	// 0 makes time.NewTicker panic, a few milliseconds a busy loop.
 	MinInterval = time.Second
 	// MaxRetries bounds transfer.retries: the backoff doubles at every
 	// retry (2s << 20 is 24 days) and would overflow past 32.
