@@ -22,6 +22,11 @@ import (
 	"frm/core/xrdq"
 )
 
+// patience bounds the wait for something that takes milliseconds on an
+// idle machine. Only a failure waits that long, so it is generous: the
+// suite runs on loaded machines (CI, -race, several packages at once).
+const patience = 60 * time.Second
+
 type tsite struct {
 	l   sitegen.Layout
 	cfg *config.Config
@@ -96,14 +101,14 @@ func (r *running) stop(t *testing.T) {
 		if err != nil {
 			t.Errorf("daemon: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Error("daemon did not stop")
 	}
 }
 
 func (r *running) waitEvent(t *testing.T, typ, lfn string) Event {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience)
 	for time.Now().Before(deadline) {
 		r.mu.Lock()
 		for _, ev := range r.events {
@@ -149,20 +154,22 @@ func TestStageWithFIFONotification(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The requester has its FIFO open before the request exists (the
+	// daemon's non-blocking open finds no reader otherwise). O_RDWR: the
+	// reader holds a write end too, so it never sees EOF between
+	// notifications (a requester keeps its FIFO open).
+	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	got := make(chan string, 2)
 	go func() {
-		// O_RDWR: the reader holds a write end too, so it never sees EOF
-		// between notifications (a requester keeps its FIFO open).
-		f, err := os.OpenFile(fifo, os.O_RDWR, 0)
-		if err != nil {
-			return
-		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			got <- sc.Text()
 		}
 	}()
-	time.Sleep(50 * time.Millisecond) // let the reader open the FIFO
 	r := start(t, s, "stage")
 	queueAdd(t, s, "+tid1 req1 file://"+fifo+" 1 rsn /store/a.fits /store/none.fits")
 	r.d.Transfer.Wake()
@@ -177,7 +184,7 @@ func TestStageWithFIFONotification(t *testing.T) {
 			if !strings.HasPrefix(m, "stage OK /store/a.fits") && !strings.HasPrefix(m, "stage ENOENT /store/none.fits") {
 				t.Errorf("notification %q", m)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(patience):
 			t.Fatalf("notifications missing: %v", msgs)
 		}
 	}
@@ -193,11 +200,14 @@ func TestStageWithFIFONotification(t *testing.T) {
 }
 
 func TestDuplicatesMergedAndPriorityOrder(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
 	s := newSite(t, func(c *config.Config) {
 		c.Transfer.CopyMax = 1
 		c.MSS.Backend = "command"
-		// A slow copy so requests pile up while the first runs.
-		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 0.3; cp "$0" "$1"`, "$SRC", "$DST"}
+		// Copies wait for the gate, so requests pile up while the first
+		// runs however slow the machine is (a fixed sleep let the first
+		// finish before the others were all queued).
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `while [ ! -e "$2" ]; do sleep 0.02; done; cp "$0" "$1"`, "$SRC", "$DST", gate}
 		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
 	})
 	for _, f := range []string{"first", "low", "high", "dup"} {
@@ -212,6 +222,9 @@ func TestDuplicatesMergedAndPriorityOrder(t *testing.T) {
 	queueAdd(t, s, "+ r3 - 0 r /store/dup")
 	queueAdd(t, s, "+ r4 - 1 r /store/dup")
 	r.d.Transfer.Wake()
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{"first", "low", "high", "dup"} {
 		r.waitEvent(t, "done", "/store/"+f)
 	}
@@ -273,7 +286,7 @@ func TestControlSocketStatusQueueCancel(t *testing.T) {
 	queueAdd(t, s, "+ rw - 0 r /store/waiting")
 	r.d.Transfer.Wake()
 	r.waitEvent(t, "start", "/store/slow")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	b, err := Dial(ctx, s.cfg, ControlRequest{Cmd: "status"})
 	if err != nil {
@@ -315,7 +328,7 @@ func TestDrainRequeuesUnfinished(t *testing.T) {
 	cancel()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("drain did not end at its deadline")
 	}
 	n := 0
@@ -388,7 +401,7 @@ func TestUDPNotificationAndEventStream(t *testing.T) {
 	defer pc.Close()
 	r := start(t, s, "stage")
 	// Subscribe to the event stream before the work starts.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	var dl net.Dialer
 	var c net.Conn
@@ -408,7 +421,7 @@ func TestUDPNotificationAndEventStream(t *testing.T) {
 	queueAdd(t, s, "+ ru udp://"+pc.LocalAddr().String()+"/hello 0 rs /store/u.fits /store/missing.fits")
 	r.d.Transfer.Wake()
 	got := map[string]bool{}
-	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	pc.SetReadDeadline(time.Now().Add(patience))
 	buf := make([]byte, 512)
 	for len(got) < 2 {
 		n, _, err := pc.ReadFrom(buf)
@@ -423,7 +436,7 @@ func TestUDPNotificationAndEventStream(t *testing.T) {
 		}
 	}
 	seen := map[string]bool{}
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.SetReadDeadline(time.Now().Add(patience))
 	for !(seen["done /store/u.fits"] && seen["fail /store/missing.fits"]) && events.Scan() {
 		var ev Event
 		if err := json.Unmarshal(events.Bytes(), &ev); err != nil {
@@ -474,7 +487,7 @@ func TestCancelNotifiesWaitingRequester(t *testing.T) {
 		if l != "stage BAD /store/queued request cancelled" {
 			t.Errorf("requester was told %q", l)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("the requester of a cancelled request heard nothing")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -127,6 +128,12 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 			d.Close()
 			return nil, fmt.Errorf("a transfer daemon (frm or xrootd's frm_xfrd) already serves %s: %w", qdir, err)
 		}
+		// A queue that cannot be opened fails the start here, before any
+		// socket exists, rather than the transfer component after it.
+		if err := xrdq.Open(qdir).Init(); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("queue %s: %w", qdir, err)
+		}
 		in, out := SlotsFor(cfg)
 		d.Transfer = NewTransfer(e, xrdq.Open(qdir), admin, in, out, time.Duration(cfg.Transfer.QCheck), log.With("component", "transfer"))
 		d.Transfer.OnEvent = d.publish
@@ -193,10 +200,31 @@ func lockFile(path string) (*os.File, error) {
 }
 
 // Run runs the components until ctx is cancelled (SIGTERM), then drains
-// within drain.
+// within drain. A component that fails (returns an error or panics)
+// stops the others as SIGTERM does: the daemon does not run on without
+// it. The sockets Run creates are removed whatever the way it ends; the
+// lock files New created stay (a lock dies with its process, and a lock
+// file removed while another process opens it lets two daemons run).
 func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var wg sync.WaitGroup
 	errs := make(chan error, 5)
+	component := func(name string, run func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := recovered(name, run)
+			if ctx.Err() == nil { // it ended before the daemon was stopped
+				if err == nil {
+					err = fmt.Errorf("%s: ended on its own", name)
+				}
+				d.Log.Error("component failed; stopping the daemon", "component", name, "err", err)
+				stop()
+			}
+			errs <- err
+		}()
+	}
 	drainCtx, cancelDrain := context.WithCancel(context.Background())
 	defer cancelDrain()
 	go func() {
@@ -216,20 +244,16 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		} else {
 			defer stop()
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- d.Transfer.Run(ctx, drainCtx) }()
+		component("transfer", func() error { return d.Transfer.Run(ctx, drainCtx) })
 	}
 	if d.Migrator != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- d.Migrator.Run(ctx) }()
+		component("migrate", func() error { return d.Migrator.Run(ctx) })
 	}
 	if d.Purger != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- d.Purger.Run(ctx) }()
+		component("purge", func() error { return d.Purger.Run(ctx) })
 	}
 	if d.Scrubber != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs <- d.Scrubber.Run(ctx) }()
+		component("scrub", func() error { return d.Scrubber.Run(ctx) })
 	}
 	if d.Site.DB() != nil {
 		wg.Add(2)
@@ -246,6 +270,17 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		}
 	}
 	return errors.Join(all...)
+}
+
+// recovered runs a component, turning a panic into its error (with the
+// stack) so that the daemon stops in order and removes its sockets.
+func recovered(name string, run func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: panic: %v\n%s", name, r, debug.Stack())
+		}
+	}()
+	return run()
 }
 
 func (d *Daemon) components() []string {

@@ -117,7 +117,7 @@ func TestSharedQueueStagesLocalAndSharedRequests(t *testing.T) {
 		t.Errorf("%d records left in the queue files", n)
 	}
 	// Both requesters were told, once each.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience)
 	var b []byte
 	for time.Now().Before(deadline) {
 		if b, _ = os.ReadFile(notes); strings.Count(string(b), "\n") >= 2 {
@@ -128,7 +128,12 @@ func TestSharedQueueStagesLocalAndSharedRequests(t *testing.T) {
 	if got := string(b); strings.Count(got, "stage OK /store/local.fits") != 1 || strings.Count(got, "stage OK /store/shared.fits") != 1 {
 		t.Errorf("notifications:\n%s", got)
 	}
-	// The host registered itself and its partitions.
+	// The host registered itself and its partitions (at start, beside
+	// the transfers: not necessarily before they ended).
+	deadline = time.Now().Add(patience)
+	for count(t, pool, `SELECT count(*) FROM partitions WHERE host = $1`, host) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if n := count(t, pool, `SELECT count(*) FROM hosts WHERE name = $1 AND heartbeat > now() - interval '1 minute'`, host); n != 1 {
 		t.Errorf("host %s not registered", host)
 	}
@@ -150,7 +155,7 @@ func TestSharedCancelStopsRunningTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitEvent(t, "start", "/store/slow")
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	dctx, cancel := context.WithTimeout(ctx, patience)
 	defer cancel()
 	b, err := Dial(dctx, s.cfg, ControlRequest{Cmd: "queue"})
 	if err != nil {
@@ -188,7 +193,7 @@ func TestSharedDrainGivesRequestsBack(t *testing.T) {
 	}
 	select {
 	case <-started:
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("transfer did not start")
 	}
 	cancel()
@@ -217,7 +222,7 @@ func TestPurgeLeaderPerPartitionSet(t *testing.T) {
 	ra := start(t, a, "purge")
 	waitLead := func(r *running, want int) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(patience)
 		for len(r.d.Purger.leader.leading()) != want {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s leads %v, want %d spaces", r.d.Site.HostName(), r.d.Purger.leader.leading(), want)
@@ -261,7 +266,8 @@ func TestSharedSurvivesDatabaseRestart(t *testing.T) {
 	r.waitEvent(t, "done", "/store/before")
 
 	srv.Restart(t)
-	time.Sleep(500 * time.Millisecond) // the listener notices and reconnects
+	// No wait for the listener: whether its NOTIFY comes or falls while
+	// it reconnects, the reconnection itself wakes it (pgqueue.Listen).
 	add := func() error {
 		_, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/store/after", RID: "r2"})
 		return err
@@ -303,7 +309,7 @@ func TestRemoteChangesReachTheFile(t *testing.T) {
 	if _, err := ws.Apply(ctx, lfn, catalog.Change{Kind: catalog.SetPin, Pin: pin}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		e, err := fs.Lookup(ctx, lfn, catalog.WantPin)
 		if err == nil && e.HasPin && e.Pin.Flags == meta.PinForever {
@@ -329,9 +335,13 @@ func TestSharedTransfersStopWhenLeasesCannotBeRenewed(t *testing.T) {
 	}
 	srv := pgtest.Start(t)
 	ctx := context.Background()
+	// The copy waits for the gate, opened once the transfer was stopped:
+	// a fixed sleep raced the lease on a loaded machine (stopping the
+	// server alone can take seconds).
+	gate := filepath.Join(t.TempDir(), "gate")
 	s, pool := sharedSiteOn(t, srv, func(c *config.Config) {
 		c.MSS.Backend = "command"
-		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 8; cp "$0" "$1"`, "$SRC", "$DST"}
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `while [ ! -e "$2" ]; do sleep 0.05; done; cp "$0" "$1"`, "$SRC", "$DST", gate}
 		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
 	})
 	s.mssFile(t, "/store/partitioned", "x")
@@ -344,8 +354,11 @@ func TestSharedTransfersStopWhenLeasesCannotBeRenewed(t *testing.T) {
 	pool.Reset()
 	srv.Down(t)
 	r.waitEvent(t, "lost", "/store/partitioned") // within about a lease and a third
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	srv.Up(t)
-	deadline := time.Now().Add(40 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		var n int
 		pool.QueryRow(ctx, `SELECT count(*) FROM transfer_history WHERE final AND ok`).Scan(&n)

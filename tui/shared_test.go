@@ -59,7 +59,7 @@ func TestSharedQueueBackend(t *testing.T) {
 			if ev.Type != model.QueueChanged {
 				t.Fatalf("%s: event %+v", what, ev)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(patience):
 			t.Fatalf("no change event after %s", what)
 		}
 	}

@@ -256,6 +256,63 @@ func newTestAppKeys(f *fake, readOnly bool, keys map[string][]string) *App {
 	return New(Options{Backend: f, ReadOnly: readOnly, Now: func() time.Time { return t0 }, Loc: time.UTC, Every: -1, Keys: keys})
 }
 
+// patience bounds a wait that takes milliseconds on an idle machine; only
+// a failure waits that long.
+const patience = time.Minute
+
+// settled reports whether nothing the console started is still on its
+// way: no load of a view, no directory listing, no space walk, no audit,
+// no palette command, no action.
+func (a *App) settled() bool {
+	return !a.spaces.Refresh.InFlight() && !a.spaces.UseRefresh.InFlight() && !a.ns.Refresh.InFlight() && !a.ns.Loading &&
+		!a.queues.Refresh.InFlight() && !a.daemons.Refresh.InFlight() && !a.audit.Running && !a.pal.Running && a.busy == 0
+}
+
+// keyed is the console as teatest runs it, with keys that can be waited
+// for: send delivers a key and returns once the console has settled after
+// it, so that the next key finds what this one loaded, however slow the
+// machine (a fixed 20 ms pause failed as soon as a listing took longer).
+type keyed struct {
+	*App
+	st *keyState
+}
+
+type keyState struct {
+	last      int64        // the last numbered key delivered (runtime goroutine only)
+	settledAt atomic.Int64 // the last key after which the console was settled
+}
+
+// numberedKey is a key press with its sequence number.
+type numberedKey struct {
+	tea.KeyMsg
+	n int64
+}
+
+func (k keyed) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m, ok := msg.(numberedKey); ok {
+		k.st.last, msg = m.n, m.KeyMsg
+	}
+	_, cmd := k.App.Update(msg)
+	if k.App.settled() {
+		k.st.settledAt.Store(k.st.last)
+	}
+	return k, cmd
+}
+
+// send presses key (the n-th key, from 1) and waits until the console has
+// settled after it.
+func (k keyed) send(t *testing.T, tm *teatest.TestModel, key string, n int64) {
+	t.Helper()
+	tm.Send(numberedKey{keyMsg(key), n})
+	deadline := time.Now().Add(patience)
+	for k.st.settledAt.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the console never settled after key %d (%q)", n, key)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // drive runs cmd and feeds the messages it produces back into the app,
 // synchronously, until nothing is left (tea.Batch included). It stands in
 // for the tea runtime in Update tests.
@@ -455,7 +512,7 @@ func TestQueueEvents(t *testing.T) {
 	_, cmd := a.Update(keyMsg("3"))
 	drive(a, cmd)
 	// drive stops at the live stream; wait for its two events.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience)
 	for a.queues.Done == 0 || a.queues.Table.Total() != 3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("events not applied: done %d rows %v", a.queues.Done, a.queues.Table.Keys())
@@ -514,19 +571,19 @@ func TestGolden(t *testing.T) {
 			if w == 0 {
 				w = 80
 			}
-			tm := teatest.NewTestModel(t, a, teatest.WithInitialTermSize(w, 24))
+			k := keyed{App: a, st: &keyState{}}
+			tm := teatest.NewTestModel(t, k, teatest.WithInitialTermSize(w, 24))
 			if len(tc.keys) > 0 {
 				teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("public")) },
-					teatest.WithDuration(5*time.Second))
+					teatest.WithDuration(patience))
 			}
-			for _, k := range tc.keys {
-				tm.Send(keyMsg(k))
-				time.Sleep(20 * time.Millisecond) // let loads triggered by the key land
+			for i, key := range tc.keys {
+				k.send(t, tm, key, int64(i+1))
 			}
 			teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(tc.wait)) },
-				teatest.WithDuration(5*time.Second))
+				teatest.WithDuration(patience))
 			tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
-			final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*App)
+			final := tm.FinalModel(t, teatest.WithFinalTimeout(patience)).(keyed).App
 			golden.RequireEqual(t, []byte(final.View()))
 		})
 	}

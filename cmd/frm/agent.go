@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -23,7 +24,9 @@ stdin and writes the queue files the transfer daemon serves.
   ~reqid | ~ reqid                        cancel from the migrate and put queues
   ?[queues] [vars...]                     list (queues: + < & > = ^)
   ![queues]                               wake the daemon
-Exits 0 at end of input (xrootd's agent exits 8).
+Exits 0 at end of input (xrootd's agent exits 8), 1 when a line was refused:
+a line over 1 MiB, a line holding a NUL byte, a name climbing above the root
+with .. (each reported with its line number; the other requests go in).
 `
 
 func agentMain(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -60,21 +63,34 @@ func agentMain(ctx context.Context, name string, args []string, stdin io.Reader,
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	status := 0
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
+	in := xrdq.NewAgentReader(stdin, xrdq.MaxAgentLine)
+	for {
+		line, num, err := in.Next()
+		if err == io.EOF {
+			break
+		}
 		if ctx.Err() != nil {
 			return 130
 		}
-		line := sc.Text()
+		var tooLong *xrdq.LineTooLongError
+		switch {
+		case errors.As(err, &tooLong):
+			fmt.Fprintf(stderr, "%s: line %d: %v; refused\n", name, num, err)
+			status = 1
+			continue
+		case err != nil:
+			// A line cut by the error is not queued: it may name another file.
+			fmt.Fprintf(stderr, "%s: line %d: reading the requests: %v\n", name, num, err)
+			return 1
+		}
 		cmd, err := xrdq.ParseAgentLine(line)
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			fmt.Fprintf(stderr, "%s: line %d: %v\n", name, num, err)
 			status = 1
 			continue
 		}
 		for _, e := range cmd.PathErrors {
-			fmt.Fprintf(stderr, "%s: %v\n", name, e)
+			fmt.Fprintf(stderr, "%s: line %d: %v; not queued\n", name, num, e)
 			status = 1
 		}
 		switch cmd.Type {
@@ -83,7 +99,7 @@ func agentMain(ctx context.Context, name string, args []string, stdin io.Reader,
 			for _, p := range cmd.Paths {
 				r := xrdq.BuildRequest(cmd, p, instance, time.Now())
 				if err := q.Add(r); err != nil {
-					fmt.Fprintf(stderr, "%s: cannot queue %s: %v\n", name, p, err)
+					fmt.Fprintf(stderr, "%s: line %d: cannot queue %s: %v\n", name, num, p, err)
 					status = 1
 					continue
 				}
@@ -95,7 +111,7 @@ func agentMain(ctx context.Context, name string, args []string, stdin io.Reader,
 		case xrdq.CmdCancel:
 			n, err := q.Cancel(cmd.Kinds, cmd.ReqID)
 			if err != nil {
-				fmt.Fprintf(stderr, "%s: cancel %s: %v\n", name, cmd.ReqID, err)
+				fmt.Fprintf(stderr, "%s: line %d: cancel %s: %v\n", name, num, cmd.ReqID, err)
 				status = 1
 				continue
 			}

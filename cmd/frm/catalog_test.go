@@ -228,7 +228,7 @@ func TestQueueWatchOnSharedQueue(t *testing.T) {
 	}()
 	waitOut := func(what string, cond func(string) bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(patience)
 		for !cond(out.String()) {
 			if time.Now().After(deadline) {
 				t.Fatalf("no %s in the watch output:\n%s\nstderr:\n%s", what, out.String(), errb.String())
@@ -271,7 +271,7 @@ func TestQueueWatchOnSharedQueue(t *testing.T) {
 		if code != 130 {
 			t.Errorf("queue -watch ended with %d, want 130 (interrupted)", code)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("queue -watch did not stop")
 	}
 }

@@ -13,9 +13,14 @@ import (
 	"frm/core/sitegen"
 )
 
+// patience bounds the wait for something that takes a moment on an idle
+// machine. Only a failure waits that long, so it is generous: the suite
+// runs on loaded machines (CI, -race, several packages at once).
+const patience = 60 * time.Second
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -37,10 +42,13 @@ func TestDaemonKilledMidStageLosesNothing(t *testing.T) {
 	if err := l.WriteConfigs(); err != nil {
 		t.Fatal(err)
 	}
-	// A slow copy command, so the kill lands mid-transfer.
+	// A copy command that waits for a gate, so the kill lands
+	// mid-transfer however slow the machine (the gate opens for the second
+	// daemon).
+	gate := filepath.Join(t.TempDir(), "gate")
 	cfg, _ := os.ReadFile(l.Config)
 	slow := strings.Replace(string(cfg), `backend = "posix"`, `backend = "command"
-copy_in = ["/bin/sh", "-c", "sleep 2; cp \"$0\" \"$1\"", "$SRC", "$DST"]
+copy_in = ["/bin/sh", "-c", "while [ ! -e \"$2\" ]; do sleep 0.05; done; cp \"$0\" \"$1\"", "$SRC", "$DST", "`+gate+`"]
 copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 	slow = strings.Replace(slow, "[migrate]", "[transfer]\nqcheck = \"1s\"\n\n[migrate]", 1)
 	os.WriteFile(l.Config, []byte(slow), 0o644)
@@ -97,6 +105,9 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		t.Fatal("a killed stage left the file under its real name")
 	}
 
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	d2 := daemon()
 	waitFor(t, "the stage to finish after the restart", func() bool {
 		b, err := os.ReadFile(pfn)
@@ -118,7 +129,7 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		if err != nil {
 			t.Errorf("daemon exit after SIGTERM: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience):
 		t.Fatal("daemon did not stop on SIGTERM")
 	}
 }

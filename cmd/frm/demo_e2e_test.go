@@ -56,9 +56,9 @@ func TestDemoScript(t *testing.T) {
 		t.Helper()
 		tmux("new-window", "-d", "-n", win, "-e", "TERM=xterm",
 			"sh "+script+" "+bin+" "+site+"; echo EXIT=$?; sleep 60")
-		waitScreen(win, "the console", 60*time.Second, func(s string) bool { return strings.Contains(s, "[1 Spaces]") })
+		waitScreen(win, "the console", patience, func(s string) bool { return strings.Contains(s, "[1 Spaces]") })
 		tmux("send-keys", "-t", win, "5")
-		return waitScreen(win, "the daemon up with its log", 15*time.Second, func(s string) bool {
+		return waitScreen(win, "the daemon up with its log", patience, func(s string) bool {
 			return strings.Contains(s, "frm daemon pid") && strings.Contains(s, "daemon log "+filepath.Join(site, "daemon.log")) &&
 				strings.Contains(s, " INFO ")
 		})
@@ -66,7 +66,7 @@ func TestDemoScript(t *testing.T) {
 	quit := func(win string) string {
 		t.Helper()
 		tmux("send-keys", "-t", win, "q")
-		return waitScreen(win, "the script's end", 20*time.Second, func(s string) bool { return strings.Contains(s, "EXIT=0") })
+		return waitScreen(win, "the script's end", patience, func(s string) bool { return strings.Contains(s, "EXIT=0") })
 	}
 	tmux("new-session", "-d", "-x", "120", "-y", "30", "-n", "boot", "sleep 300")
 

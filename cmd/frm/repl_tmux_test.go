@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestREPLInTmux drives the interactive shell in a real terminal (tmux):
@@ -28,7 +27,7 @@ func TestREPLInTmux(t *testing.T) {
 	}
 	waitFor := func(what string) string {
 		t.Helper()
-		return tm.waitScreen("", fmt.Sprintf("%q", what), 10*time.Second, func(s string) bool { return strings.Contains(s, what) })
+		return tm.waitScreen("", fmt.Sprintf("%q", what), patience, func(s string) bool { return strings.Contains(s, what) })
 	}
 
 	start()

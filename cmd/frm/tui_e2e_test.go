@@ -31,8 +31,12 @@ func TestTUIInTmux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The copy waits for a gate, opened once the console has shown the
+	// transfer running (a 3 s sleep could end before a loaded machine
+	// drew the Queues view).
+	gate := filepath.Join(dir, "gate")
 	slow := strings.Replace(string(cfg), `backend = "posix"`, `backend = "command"
-copy_in = ["/bin/sh", "-c", "sleep 3; cp \"$0\" \"$1\"", "$SRC", "$DST"]
+copy_in = ["/bin/sh", "-c", "while [ ! -e \"$2\" ]; do sleep 0.05; done; cp \"$0\" \"$1\"", "$SRC", "$DST", "`+gate+`"]
 copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 	if slow == string(cfg) {
 		t.Fatal(`no backend = "posix" in the demo configuration`)
@@ -105,19 +109,19 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		t.Helper()
 		return tm.waitScreen("", what, d, ok)
 	}
-	waitScreen("the Spaces view", 10*time.Second, func(s string) bool { return strings.Contains(s, "[1 Spaces]") && strings.Contains(s, "public") })
+	waitScreen("the Spaces view", patience, func(s string) bool { return strings.Contains(s, "[1 Spaces]") && strings.Contains(s, "public") })
 	// Stage the dangling file from the Namespace view (it starts in the
 	// file's directory): filter down to it, S.
 	base := path.Base(lfn)
 	tmux("send-keys", "2")
-	waitScreen("the Namespace view with the file", 10*time.Second, func(s string) bool {
+	waitScreen("the Namespace view with the file", patience, func(s string) bool {
 		return strings.Contains(s, "[2 Namespace]") && strings.Contains(s, base) && strings.Contains(s, "dangling")
 	})
 	tmux("send-keys", "/")
 	tmux("send-keys", "-l", base)
 	tmux("send-keys", "Enter")
 	tmux("send-keys", "S")
-	s := waitScreen("the stage queued", 10*time.Second, func(s string) bool { return strings.Contains(s, "stage: 1 of 1 file queued as frm-") })
+	s := waitScreen("the stage queued", patience, func(s string) bool { return strings.Contains(s, "stage: 1 of 1 file queued as frm-") })
 	rid := ""
 	for _, f := range strings.Fields(s[strings.Index(s, "queued as frm-"):]) {
 		if strings.HasPrefix(f, "frm-") {
@@ -126,7 +130,7 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		}
 	}
 	tmux("send-keys", "3")
-	waitScreen("the Queues view with the daemon up", 10*time.Second, func(s string) bool {
+	waitScreen("the Queues view with the daemon up", patience, func(s string) bool {
 		return strings.Contains(s, "[3 Queues]") && strings.Contains(s, "daemon up")
 	})
 	row := func(s string) string {
@@ -137,12 +141,15 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		}
 		return ""
 	}
-	s = waitScreen("the transfer running with its progress", 10*time.Second, func(s string) bool {
+	s = waitScreen("the transfer running with its progress", patience, func(s string) bool {
 		r := row(s)
 		return strings.Contains(r, "stage") && (strings.Contains(r, "running") || strings.Contains(r, "%"))
 	})
 	t.Logf("while staging:\n%s", row(s))
-	s = waitScreen("the transfer gone from the queue", 20*time.Second, func(s string) bool {
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = waitScreen("the transfer gone from the queue", patience, func(s string) bool {
 		_, err := os.Stat(pfn)
 		return row(s) == "" && err == nil && strings.Contains(s, "running 0")
 	})
@@ -155,10 +162,10 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 	// The Daemons view shows the daemon, the stage event and the
 	// daemon's log line about it.
 	tmux("send-keys", "5")
-	waitScreen("the Daemons view", 10*time.Second, func(s string) bool {
+	waitScreen("the Daemons view", patience, func(s string) bool {
 		return strings.Contains(s, "frm daemon pid") && strings.Contains(s, "done") && strings.Contains(s, lfn) &&
 			strings.Contains(s, "daemon log "+logPath) && strings.Contains(s, "INFO transfer complete component=transfer kind=stage")
 	})
 	tmux("send-keys", "q")
-	waitScreen("frm tui to exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "EXIT=0") })
+	waitScreen("frm tui to exit", patience, func(s string) bool { return strings.Contains(s, "EXIT=0") })
 }

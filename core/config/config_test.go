@@ -324,11 +324,14 @@ func TestTOMLDecodeErrors(t *testing.T) {
 		{"[transfer]\ndeny = -5\n", `frm.toml:2: transfer.deny: invalid duration -5: negative`},
 		{"[[space]]\nname = \"a\"\n[[space.partitions]]\npath = \"/a\"\ncap = -1\n", `frm.toml:5: space.partitions.cap: invalid size -1: negative`},
 		{"[[export]]\npath = 5\n", `frm.toml:2: export.path: incompatible types`},
+		// The decoder quotes the rest of the line, newline included: the
+		// message stays on one line.
+		{"[transfer]\nqcheck = 0b\n", `frm.toml:2: transfer.qcheck: not a binary number: '0b\n'`},
 	}
 	for _, tc := range tests {
 		_, err := Parse([]byte(tc.toml), "frm.toml", "", nil)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Parse(%q) error = %v, want %q", tc.toml, err, tc.want)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Parse(%q) error = %q, want one line with %q", tc.toml, err, tc.want)
 		}
 	}
 }

@@ -129,11 +129,12 @@ func parseAs(format string, data []byte, name, instance string, debug func(strin
 	}
 	instance = NormalizeInstance(instance)
 	var (
-		c   *Config
-		err error
+		c     *Config
+		where map[string]string // xrootd: the directive that set a key
+		err   error
 	)
 	if format == FormatXrootd {
-		c, err = parseXrootd(data, name, instance, debug, allowFS)
+		c, where, err = parseXrootd(data, name, instance, debug, allowFS)
 	} else {
 		c, err = parseTOML(data, name, instance)
 	}
@@ -141,7 +142,7 @@ func parseAs(format string, data []byte, name, instance string, debug func(strin
 		return nil, err
 	}
 	c.Source, c.Format = name, format
-	if err := c.Validate(); err != nil {
+	if err := c.validateAt(where); err != nil {
 		return nil, err
 	}
 	return c, nil

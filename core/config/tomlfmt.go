@@ -51,8 +51,14 @@ func parseTOML(data []byte, name, instance string) (*Config, error) {
 	return c, nil
 }
 
-// tomlError renders a decoder error as "file:line: message".
+// tomlError renders a decoder error as "file:line: message", on one line
+// (the decoder quotes raw input, newlines included).
 func tomlError(name string, err error) error {
+	msg := strings.TrimRight(decodeMessage(name, err), "\n")
+	return errors.New(strings.ReplaceAll(msg, "\n", `\n`))
+}
+
+func decodeMessage(name string, err error) string {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		msg := pe.Message
@@ -60,9 +66,9 @@ func tomlError(name string, err error) error {
 			msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
 		}
 		if pe.Position.Line > 0 {
-			return fmt.Errorf("%s:%d: %s", name, pe.Position.Line, msg)
+			return fmt.Sprintf("%s:%d: %s", name, pe.Position.Line, msg)
 		}
-		return fmt.Errorf("%s: %s", name, msg)
+		return fmt.Sprintf("%s: %s", name, msg)
 	}
 	msg := strings.TrimPrefix(err.Error(), "toml: ")
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
@@ -70,9 +76,9 @@ func tomlError(name string, err error) error {
 		if key, err := strconv.Unquote(m[2]); err == nil && key != "" {
 			rest = key + ": " + rest
 		}
-		return fmt.Errorf("%s:%s: %s", name, m[1], rest)
+		return fmt.Sprintf("%s:%s: %s", name, m[1], rest)
 	}
-	return fmt.Errorf("%s: %s", name, msg)
+	return fmt.Sprintf("%s: %s", name, msg)
 }
 
 var lineRE = regexp.MustCompile(`^line (\d+)(?: \(last key ("[^"]*")\))?: `)

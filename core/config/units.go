@@ -17,6 +17,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	if t == "" {
 		return 0, fmt.Errorf("invalid duration %q: empty", s)
 	}
+	if t[0] == '-' {
+		return 0, fmt.Errorf("invalid duration %q: negative", s)
+	}
 	num, unit := t, time.Second
 	switch t[len(t)-1] {
 	case 's', 'S':

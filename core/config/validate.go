@@ -47,8 +47,13 @@ func oneOf(s string, list []string) bool {
 
 // Validate checks the configuration and returns every problem found,
 // each as "<source>: <key>: <what is wrong>" (joined with errors.Join).
-func (c *Config) Validate() error {
-	v := &validator{src: c.Source}
+func (c *Config) Validate() error { return c.validateAt(nil) }
+
+// validateAt is Validate naming a key by where, when it holds the key (or
+// one of its parents, "purge.policy[1]" for "purge.policy[1].hold"): for
+// xrootd files "file:line: directive", the key as the user wrote it.
+func (c *Config) validateAt(where map[string]string) error {
+	v := &validator{src: c.Source, where: where}
 	c.validate(v)
 	c.validateTUI(v)
 	c.validateScrub(v)
@@ -56,16 +61,35 @@ func (c *Config) Validate() error {
 }
 
 type validator struct {
-	src  string
-	errs []error
+	src   string
+	where map[string]string
+	errs  []error
 }
 
 func (v *validator) add(key, format string, args ...any) {
-	msg := key + ": " + fmt.Sprintf(format, args...)
+	detail := fmt.Sprintf(format, args...)
+	for k := key; k != ""; k = parentKey(k) {
+		if loc, ok := v.where[k]; ok {
+			if rest := strings.TrimPrefix(key[len(k):], "."); rest != "" {
+				detail = rest + ": " + detail
+			}
+			v.errs = append(v.errs, errors.New(loc+": "+detail))
+			return
+		}
+	}
+	msg := key + ": " + detail
 	if v.src != "" {
 		msg = v.src + ": " + msg
 	}
 	v.errs = append(v.errs, errors.New(msg))
+}
+
+// parentKey is "a.b" for "a.b.c" and "a.b[2]", "" for "a".
+func parentKey(k string) string {
+	if i := strings.LastIndexAny(k, ".["); i > 0 {
+		return k[:i]
+	}
+	return ""
 }
 
 func (v *validator) err() error { return errors.Join(v.errs...) }
@@ -83,9 +107,49 @@ func (v *validator) absPath(key, p string, required bool) {
 	}
 }
 
+// Limits of the numeric keys that are not plain "not negative".
+const (
+	// MinInterval is the shortest period of a daemon loop (transfer.qcheck,
+	// migrate.wait_time, purge.wait_time; xrootd counts them in seconds):
+	// 0 makes time.NewTicker panic, a few milliseconds a busy loop.
+	MinInterval = time.Second
+	// MaxRetries bounds transfer.retries: the backoff doubles at every
+	// retry (2s << 20 is 24 days) and would overflow past 32.
+	MaxRetries = 20
+	// MaxConns is PostgreSQL's own limit on max_connections.
+	MaxConns = 262143
+	// MaxStatementTimeout is PostgreSQL's limit on statement_timeout
+	// (an int of milliseconds).
+	MaxStatementTimeout = (1<<31 - 1) * time.Millisecond
+	// S3 part sizes: 5 MiB to 5 GiB (the S3 limits; one part is held in
+	// memory while it is sent).
+	MinPartSize = 5 << 20
+	MaxPartSize = 5 << 30
+)
+
+// duration checks that d is not negative.
 func (v *validator) duration(key string, d Duration) {
 	if d < 0 {
-		v.add(key, "must not be negative")
+		v.add(key, "must not be negative (is %s)", d)
+	}
+}
+
+// interval checks that d is at least min.
+func (v *validator) interval(key string, d Duration, min time.Duration) {
+	if d.Std() < min {
+		v.add(key, "must be at least %s (is %s)", Duration(min), d)
+	}
+}
+
+// count checks lo <= n <= hi (hi < 0: no upper bound).
+func (v *validator) count(key string, n, lo, hi int, why string) {
+	switch {
+	case n < lo && lo == 0:
+		v.add(key, "must not be negative (is %d)", n)
+	case n < lo:
+		v.add(key, "must be at least %d (is %d)", lo, n)
+	case hi >= 0 && n > hi:
+		v.add(key, "must be at most %d%s (is %d)", hi, why, n)
 	}
 }
 
@@ -150,7 +214,7 @@ func (c *Config) validate(v *validator) {
 			}
 			parts[p.Path] = j
 			if p.Cap < 0 {
-				v.add(pk+".cap", "must not be negative")
+				v.add(pk+".cap", "must not be negative (is %d)", p.Cap)
 			}
 		}
 	}
@@ -158,24 +222,18 @@ func (c *Config) validate(v *validator) {
 	c.validateMSS(v)
 
 	t := c.Transfer
-	if t.CopyMax < 1 {
-		v.add("transfer.copy_max", "must be at least 1 (is %d)", t.CopyMax)
-	}
-	if t.CopyMaxIn < 0 {
-		v.add("transfer.copy_max_in", "must not be negative")
-	}
-	if t.CopyMaxOut < 0 {
-		v.add("transfer.copy_max_out", "must not be negative")
-	}
-	if t.Retries < 0 {
-		v.add("transfer.retries", "must not be negative")
-	}
-	v.duration("transfer.qcheck", t.QCheck)
+	// Slots are goroutines of running transfers, nothing allocated ahead:
+	// no upper bound.
+	v.count("transfer.copy_max", t.CopyMax, 1, -1, "")
+	v.count("transfer.copy_max_in", t.CopyMaxIn, 0, -1, "")
+	v.count("transfer.copy_max_out", t.CopyMaxOut, 0, -1, "")
+	v.count("transfer.retries", t.Retries, 0, MaxRetries, "")
+	v.interval("transfer.qcheck", t.QCheck, MinInterval)
 	v.duration("transfer.deny", t.Deny)
 	v.absPath("transfer.queue_path", t.QueuePath, false)
 	v.absPath("transfer.fail_dir", t.FailDir, false)
 	v.duration("migrate.idle_hold", c.Migrate.IdleHold)
-	v.duration("migrate.wait_time", c.Migrate.WaitTime)
+	v.interval("migrate.wait_time", c.Migrate.WaitTime, MinInterval)
 
 	c.validatePurge(v)
 
@@ -184,10 +242,15 @@ func (c *Config) validate(v *validator) {
 	default:
 		v.add("catalog.kind", "must be embedded or postgres (is %q)", c.Catalog.Kind)
 	}
-	if c.Catalog.MaxConns < 0 {
-		v.add("catalog.max_conns", "must not be negative (is %d)", c.Catalog.MaxConns)
+	v.count("catalog.max_conns", c.Catalog.MaxConns, 0, MaxConns, ", PostgreSQL's limit")
+	switch st := c.Catalog.StatementTimeout; {
+	case st < 0:
+		v.duration("catalog.statement_timeout", st)
+	case st > 0 && st.Std() < time.Millisecond: // PostgreSQL counts milliseconds: it would be 0, none
+		v.add("catalog.statement_timeout", "must be 0 (none) or at least 1ms (is %s)", st)
+	case st.Std() > MaxStatementTimeout:
+		v.add("catalog.statement_timeout", "must be at most %s, PostgreSQL's limit (is %s)", Duration(MaxStatementTimeout), st)
 	}
-	v.duration("catalog.statement_timeout", c.Catalog.StatementTimeout)
 	v.duration("catalog.lease", c.Catalog.Lease)
 	if l := c.Catalog.Lease.Std(); l > 0 && l < 3*time.Second {
 		v.add("catalog.lease", "must be at least 3s, the lease is renewed every third of it (is %s)", c.Catalog.Lease)
@@ -243,8 +306,8 @@ func (c *Config) validateMSS(v *validator) {
 		if m.S3.Bucket == "" {
 			v.add("mss.s3.bucket", "must be set for the s3 backend")
 		}
-		if m.S3.PartSize < 0 {
-			v.add("mss.s3.part_size", "must not be negative")
+		if ps := m.S3.PartSize; ps != 0 && (ps < MinPartSize || ps > MaxPartSize) {
+			v.add("mss.s3.part_size", "must be 0 (the default, 64m) or from %s to %s (is %s)", Size(MinPartSize), Size(MaxPartSize), ps)
 		}
 	default:
 		v.add("mss.backend", "must be posix, command or s3 (is %q)", m.Backend)
@@ -252,8 +315,9 @@ func (c *Config) validateMSS(v *validator) {
 }
 
 func (c *Config) validatePurge(v *validator) {
-	v.duration("purge.dir_hold", c.Purge.DirHold)
-	v.duration("purge.wait_time", c.Purge.WaitTime)
+	// 0 is no "at once": the purger would take it as its default (40h).
+	v.interval("purge.dir_hold", c.Purge.DirHold, time.Second)
+	v.interval("purge.wait_time", c.Purge.WaitTime, MinInterval)
 	for i, name := range c.Purge.PolVars {
 		if !oneOf(name, polProgVars) {
 			v.add(fmt.Sprintf("purge.polprog_vars[%d]", i), "unknown variable %q (want one of %s)", name, strings.Join(polProgVars, " "))

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -132,9 +134,22 @@ type xrdParser struct {
 	exports  []xOpts
 	expIdx   map[string]int
 	defaults xOpts
+
+	// where maps the TOML keys set by a directive to "file:line:
+	// directive", so that validation names the key as the user wrote it.
+	where map[string]string
 }
 
-func parseXrootd(data []byte, name, instance string, debug func(string), allowFS bool) (*Config, error) {
+// setBy records that d set the given TOML keys.
+func (p *xrdParser) setBy(d *directive, keys ...string) {
+	for _, k := range keys {
+		p.where[k] = fmt.Sprintf("%s:%d: %s", d.file, d.line, d.name)
+	}
+}
+
+// parseXrootd returns the configuration and where each key was set (see
+// xrdParser.where).
+func parseXrootd(data []byte, name, instance string, debug func(string), allowFS bool) (*Config, map[string]string, error) {
 	p := &xrdParser{
 		cfg:      Default(),
 		instance: instance,
@@ -142,16 +157,17 @@ func parseXrootd(data []byte, name, instance string, debug func(string), allowFS
 		allowFS:  allowFS,
 		vars:     map[string]string{},
 		expIdx:   map[string]int{},
+		where:    map[string]string{},
 	}
 	if err := p.parseFile(data, name); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, e := range p.exports {
 		p.cfg.Exports = append(p.cfg.Exports, e.resolve(p.defaults))
 	}
 	p.cfg.Instance = instance
 	p.cfg.finalize(nil)
-	return p.cfg, nil
+	return p.cfg, p.where, nil
 }
 
 // directive is one logical configuration line.
@@ -503,17 +519,17 @@ func (p *xrdParser) directive(d *directive) error {
 	case "frm.xfr.qcheck":
 		return p.xqcheck(d)
 	case "frm.xfr.migr.idlehold":
-		return p.xtime(d, "idle time", &p.cfg.Migrate.IdleHold)
+		return p.xtime(d, "idle time", &p.cfg.Migrate.IdleHold, "migrate.idle_hold")
 	case "frm.xfr.migr.waittime":
-		return p.xtime(d, "migr wait", &p.cfg.Migrate.WaitTime)
+		return p.xtime(d, "migr wait", &p.cfg.Migrate.WaitTime, "migrate.wait_time")
 	case "frm.purge.policy":
 		return p.xpolicy(d)
 	case "frm.purge.polprog":
 		return p.xpolprog(d)
 	case "frm.purge.dirhold":
-		return p.xtime(d, "dirpolicy hold time", &p.cfg.Purge.DirHold)
+		return p.xtime(d, "dirpolicy hold time", &p.cfg.Purge.DirHold, "purge.dir_hold")
 	case "frm.purge.waittime":
-		return p.xtime(d, "purge wait", &p.cfg.Purge.WaitTime)
+		return p.xtime(d, "purge wait", &p.cfg.Purge.WaitTime, "purge.wait_time")
 	}
 	for _, pfx := range []string{"frm.xfr.", "frm.purge.", "frm.admin."} {
 		if strings.HasPrefix(d.name, pfx) {
@@ -631,6 +647,7 @@ func (p *xrdParser) xadminpath(d *directive) error {
 		return d.errf("adminpath not absolute: %s", v)
 	}
 	p.cfg.AdminPath, p.cfg.AdminGroup = v, false
+	p.setBy(d, "admin_path")
 	if m, ok := d.next(); ok {
 		if m != "group" {
 			return d.errf("invalid admin path modifier %q", m)
@@ -710,12 +727,14 @@ func (p *xrdParser) xroot(d *directive) error {
 			return d.errf("localroot must be absolute: %q", v)
 		}
 		p.cfg.LocalRoot = v
+		p.setBy(d, "local_root")
 		return nil
 	}
 	if !strings.HasPrefix(v, "/") && !isURL(v) {
 		return d.errf("remoteroot must be an absolute path or a URL: %q", v)
 	}
 	p.cfg.RemoteRoot = v
+	p.setBy(d, "remote_root")
 	return nil
 }
 
@@ -858,6 +877,7 @@ func (p *xrdParser) xusage(d *directive) error {
 				return d.errf("usage log directory must be absolute: %q", dir)
 			}
 			p.cfg.Usage.LogDir = dir
+			p.setBy(d, "usage.log_dir")
 		case "sync":
 			n, ok := d.next()
 			if !ok {
@@ -896,6 +916,7 @@ func (p *xrdParser) xxfr(d *directive) error {
 			}
 			if w == "deny" {
 				p.cfg.Transfer.Deny = Duration(t)
+				p.setBy(d, "transfer.deny")
 			}
 		case "fdir":
 			v, ok := d.next()
@@ -906,6 +927,7 @@ func (p *xrdParser) xxfr(d *directive) error {
 				return d.errf("xfr fdir must be absolute: %q", v)
 			}
 			p.cfg.Transfer.FailDir = v
+			p.setBy(d, "transfer.fail_dir")
 		default:
 			d.warnf("ignoring options from %q on", w)
 			return nil
@@ -981,6 +1003,7 @@ func (p *xrdParser) xcopycmd(d *directive) error {
 				return d.errf("copy command timeout: %v", err)
 			}
 			m.CopyTimeout = Duration(t)
+			p.setBy(d, "mss.copy_timeout")
 		default:
 			d.warnf("ignoring invalid copycmd option %q", w)
 		}
@@ -1008,33 +1031,60 @@ func (p *xrdParser) xcopycmd(d *directive) error {
 	return nil
 }
 
-// frm.xfr.copymax <n> | frm.xfr.copymax split <in> <out>
+// frm.xfr.copymax <n> | frm.xfr.copymax split <in> <out>   (the ranges are
+// checked by Validate)
 func (p *xrdParser) xcopymax(d *directive) error {
 	w, ok := d.next()
 	if !ok {
 		return d.errf("copymax value not specified")
 	}
 	t := &p.cfg.Transfer
+	p.setBy(d, "transfer.copy_max", "transfer.copy_max_in", "transfer.copy_max_out")
 	if w == "split" {
 		a, ok1 := d.next()
 		b, ok2 := d.next()
 		if !ok1 || !ok2 {
 			return d.errf("copymax split needs <in> <out>")
 		}
-		in, err1 := strconv.Atoi(a)
-		out, err2 := strconv.Atoi(b)
-		if err1 != nil || err2 != nil || in < 0 || out < 0 || in+out < 1 {
-			return d.errf("invalid copymax split values %q %q", a, b)
+		in, err := xint(a)
+		if err != nil {
+			return d.errf("invalid copymax split value %q: %v", a, err)
 		}
-		t.CopyMax, t.CopyMaxIn, t.CopyMaxOut = in+out, in, out
+		out, err := xint(b)
+		if err != nil {
+			return d.errf("invalid copymax split value %q: %v", b, err)
+		}
+		for _, n := range []int{in, out} {
+			if n < 0 {
+				return d.errf("must not be negative (is %d)", n)
+			}
+		}
+		sum := in + out
+		if sum < 0 {
+			sum = math.MaxInt // as many as asked for: unlimited
+		}
+		t.CopyMax, t.CopyMaxIn, t.CopyMaxOut = sum, in, out
 		return nil
 	}
-	n, err := strconv.Atoi(w)
-	if err != nil || n < 1 {
-		return d.errf("invalid copymax value %q (must be a number >= 1)", w)
+	n, err := xint(w)
+	if err != nil {
+		return d.errf("invalid copymax value %q: %v", w, err)
 	}
 	t.CopyMax, t.CopyMaxIn, t.CopyMaxOut = n, 0, 0
 	return nil
+}
+
+// xint parses a decimal integer, saying what is wrong with it.
+func xint(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		if ne.Err == strconv.ErrRange {
+			return 0, errors.New("out of range")
+		}
+		return 0, errors.New("not a number")
+	}
+	return n, err
 }
 
 // frm.xfr.qcheck [<t>] [<abs path>]
@@ -1049,6 +1099,7 @@ func (p *xrdParser) xqcheck(d *directive) error {
 			return d.errf("qcheck time: %v", err)
 		}
 		p.cfg.Transfer.QCheck = Duration(t)
+		p.setBy(d, "transfer.qcheck")
 		if w, ok = d.next(); !ok {
 			return nil
 		}
@@ -1057,10 +1108,11 @@ func (p *xrdParser) xqcheck(d *directive) error {
 		return d.errf("qcheck path not absolute: %q", w)
 	}
 	p.cfg.Transfer.QueuePath = w
+	p.setBy(d, "transfer.queue_path")
 	return nil
 }
 
-func (p *xrdParser) xtime(d *directive, what string, dst *Duration) error {
+func (p *xrdParser) xtime(d *directive, what string, dst *Duration, key string) error {
 	w, ok := d.next()
 	if !ok {
 		return d.errf("%s not specified", what)
@@ -1070,6 +1122,7 @@ func (p *xrdParser) xtime(d *directive, what string, dst *Duration) error {
 		return d.errf("%s: %v", what, err)
 	}
 	*dst = Duration(t)
+	p.setBy(d, key)
 	return nil
 }
 
@@ -1149,15 +1202,18 @@ func (p *xrdParser) xpolicy(d *directive) error {
 	if name == DefaultPolicySpace {
 		completePolicy(&pol, DefaultPolicy(), true)
 		(*pols)[0] = pol
+		p.setBy(d, "purge.policy[0]")
 		return nil
 	}
 	for i := range *pols {
 		if (*pols)[i].Space == name {
 			(*pols)[i] = pol
+			p.setBy(d, fmt.Sprintf("purge.policy[%d]", i))
 			return nil
 		}
 	}
 	*pols = append(*pols, pol)
+	p.setBy(d, fmt.Sprintf("purge.policy[%d]", len(*pols)-1))
 	return nil
 }
 

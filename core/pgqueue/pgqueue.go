@@ -447,7 +447,7 @@ func (q *Queue) Requeue(ctx context.Context, r Request, reason string, delay tim
 			var site, kind, lfn string
 			var claimed *time.Time
 			err := tx.QueryRow(ctx, `UPDATE requests SET state = 'queued', lease_owner = NULL, lease_expires = NULL,
-					error = $4, not_before = CASE WHEN $5 > 0 THEN now() + $5 * interval '1 microsecond' END, updated_at = now()
+					error = $4, not_before = CASE WHEN $5::bigint > 0 THEN now() + $5::bigint * interval '1 microsecond' END, updated_at = now()
 				WHERE id = $1 AND lease_owner = $2 AND attempts = $3
 				RETURNING site, kind, lfn, claimed_at`, r.ID, r.LeaseOwner, r.Attempts, reason, delay.Microseconds()).Scan(&site, &kind, &lfn, &claimed)
 			if errors.Is(err, pgx.ErrNoRows) {

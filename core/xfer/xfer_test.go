@@ -155,13 +155,27 @@ func TestStageChecksumMismatchNeverMarkedGood(t *testing.T) {
 	lfn := "/store/corrupt.fits"
 	v.putMSS(t, lfn, "original")
 	rfn, _ := v.s.Names.RFN(lfn)
-	// Corrupt the MSS copy behind the recorded checksum's back.
+	// Corrupt the MSS copy behind the recorded checksum's back. The record
+	// holds only while the file's mtime is the one it names, so the
+	// tampered file gets that mtime: written a second later it would
+	// otherwise have another, and nothing would be verified.
+	c, ok, err := meta.GetChecksum(rfn, "adler32")
+	if err != nil || !ok {
+		t.Fatalf("no checksum record on the MSS copy: %v", err)
+	}
 	if err := os.WriteFile(rfn+".tmp", []byte("tampered"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, _, _ := meta.GetChecksum(rfn, "adler32")
-	os.Rename(rfn+".tmp", rfn)
-	meta.SetChecksum(rfn, c)
+	mtime := time.Unix(c.MTime, 0)
+	if err := os.Chtimes(rfn+".tmp", mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(rfn+".tmp", rfn); err != nil {
+		t.Fatal(err)
+	}
+	if err := meta.SetChecksum(rfn, c); err != nil {
+		t.Fatal(err)
+	}
 	out := v.e.Run(v.ctx, Job{Kind: Stage, LFN: lfn})
 	if out.OK() {
 		t.Fatalf("a corrupt copy was staged: %+v", out)
@@ -189,7 +203,7 @@ func assertNoDataFiles(t *testing.T, v *env) {
 func TestCancelledStageLeavesNothing(t *testing.T) {
 	v := newEnv(t, func(c *config.Config) {
 		c.MSS.Backend = "command"
-		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 5; cp "$0" "$1"`, "$SRC", "$DST"}
+		c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep 60; cp "$0" "$1"`, "$SRC", "$DST"}
 		c.MSS.CopyOut = []string{"/bin/cp", "$SRC", "$DST"}
 	})
 	lfn := "/store/slow.fits"
@@ -200,7 +214,9 @@ func TestCancelledStageLeavesNothing(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	out := v.e.Run(ctx, Job{Kind: Stage, LFN: lfn})
-	if out.OK() || time.Since(start) > 3*time.Second {
+	// The copy sleeps a minute: well under that means the cancellation
+	// stopped it (3 s was tight for a loaded machine).
+	if out.OK() || time.Since(start) > 30*time.Second {
 		t.Fatalf("cancelled stage: %+v after %v", out, time.Since(start))
 	}
 	pfn := v.s.PFN(lfn)

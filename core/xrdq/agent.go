@@ -1,11 +1,15 @@
 package xrdq
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
+
+	"frm/core/names"
 )
 
 // The frm_xfragent request protocol (XrdFrmXfrAgent::Process), one request
@@ -75,10 +79,17 @@ const maxListVars = 12
 // 5.5.3 which always says '+'), "request id missing in cancel request.",
 // "Invalid request, ' bogus '.". Deviations from 5.5.3 (fixes): "- id" and
 // "~ id" cancel from both queues; a path's ?cgi is not part of the URL
-// check (and BuildRequest stores it apart from the path).
+// check (and BuildRequest stores it apart from the path); a line holding a
+// NUL byte is refused whole (frm_xfragent reads it as a C string and
+// queues the name cut at the NUL, another file); a path the daemon would
+// refuse (names.Clean: ".." above the root, a component over 255 bytes) is
+// a path error, not queued.
 func ParseAgentLine(line string) (AgentCmd, error) {
-	if i := strings.IndexAny(line, "\n\x00"); i >= 0 {
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]
+	}
+	if i := strings.IndexByte(line, 0); i >= 0 {
+		return AgentCmd{Type: CmdNone}, fmt.Errorf("request refused: NUL byte at offset %d in %q", i, clip(line, 200))
 	}
 	toks := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' })
 	if len(toks) == 0 {
@@ -153,13 +164,39 @@ func parseAdd(cmd AgentCmd, tp string, rest []string) (AgentCmd, error) {
 	cmd.ReqID, cmd.Notify, cmd.Mode = rest[0], rest[1], rest[3]
 	cmd.Prty = atoiPrty(rest[2])
 	for _, p := range rest[4:] {
-		if _, _, _, err := SplitObject(p); err != nil {
+		if err := checkAgentPath(p); err != nil {
 			cmd.PathErrors = append(cmd.PathErrors, err)
 			continue
 		}
 		cmd.Paths = append(cmd.Paths, p)
 	}
 	return cmd, nil
+}
+
+// checkAgentPath accepts what SplitObject accepts and whose path part
+// (the daemon's lfn) names.Clean accepts.
+func checkAgentPath(p string) error {
+	_, lfo, _, err := SplitObject(p)
+	if err != nil {
+		return err
+	}
+	obj, _, _ := strings.Cut(p, "?")
+	if _, err := names.Clean(obj[lfo:]); err != nil {
+		var ne *names.Error
+		if errors.As(err, &ne) {
+			return &names.Error{LFN: obj, Err: ne.Err}
+		}
+		return err
+	}
+	return nil
+}
+
+// clip shortens s for a message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // atoiPrty reproduces "Prty = atoi(tp)" into a signed char followed by the
@@ -285,5 +322,86 @@ func BuildRequest(cmd AgentCmd, path string, instance string, now time.Time) Req
 		Opaque:   opaque,
 		Op:       cmd.Op,
 		Priority: int8(clampPrty(cmd.Prty)),
+	}
+}
+
+// MaxAgentLine is the longest request line the agent accepts, in bytes
+// (without the newline): room for hundreds of paths of MaxLFN bytes.
+const MaxAgentLine = 1 << 20
+
+// LineTooLongError reports a request line longer than the reader's limit.
+// The reader has skipped it up to its newline; reading goes on.
+type LineTooLongError struct {
+	Len    int64  // the line's length in bytes
+	Max    int    // the limit
+	Prefix string // its first bytes
+}
+
+func (e *LineTooLongError) Error() string {
+	return fmt.Sprintf("request line too long (%d bytes, at most %d): %q", e.Len, e.Max, e.Prefix+"...")
+}
+
+// AgentReader splits the agent's input into request lines without
+// holding more than its limit of any one line in memory.
+type AgentReader struct {
+	r   *bufio.Reader
+	max int
+	num int
+	err error // sticky: the read error or io.EOF that ended the input
+}
+
+// NewAgentReader reads request lines from r; max bounds a line (0 means
+// MaxAgentLine).
+func NewAgentReader(r io.Reader, max int) *AgentReader {
+	if max <= 0 {
+		max = MaxAgentLine
+	}
+	return &AgentReader{r: bufio.NewReaderSize(r, min(max+1, 64<<10)), max: max}
+}
+
+// Next returns the next line without its newline and its number (from 1).
+// The last line needs no newline. A line over the limit gives its number
+// and a *LineTooLongError, and the next call reads the line after it. At
+// the end of the input Next returns io.EOF; a read error is returned (with
+// the number of the line it cut, which is dropped: a cut line may name
+// another file) and ends the input.
+func (a *AgentReader) Next() (line string, num int, err error) {
+	if a.err != nil {
+		return "", a.num, a.err
+	}
+	var buf []byte
+	var n int64
+	for {
+		chunk, err := a.r.ReadSlice('\n')
+		n += int64(len(chunk))
+		if len(buf)+len(chunk) <= a.max+1 { // +1: the newline
+			buf = append(buf, chunk...)
+		} else if len(buf) < a.max+1 {
+			buf = append(buf, chunk[:a.max+1-len(buf)]...)
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF:
+			a.err = io.EOF
+			if n == 0 {
+				return "", a.num, io.EOF
+			}
+		case err != nil:
+			a.num++
+			a.err = err
+			return "", a.num, err
+		}
+		a.num++
+		if err == nil { // ended by its newline
+			n--
+			if len(buf) > 0 && buf[len(buf)-1] == '\n' {
+				buf = buf[:len(buf)-1]
+			}
+		}
+		if n > int64(a.max) {
+			return "", a.num, &LineTooLongError{Len: n, Max: a.max, Prefix: string(buf[:min(len(buf), 40, a.max)])}
+		}
+		return string(buf), a.num, nil
 	}
 }

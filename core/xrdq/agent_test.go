@@ -1,10 +1,13 @@
 package xrdq
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -169,4 +172,108 @@ func ExampleParseAgentLine() {
 	s, _ := FormatVars(r, []string{"lfn", "lfncgi", "prty", "rid", "tod"}, time.Now())
 	fmt.Printf("%q\n", s)
 	// Output: "/stg/new1.dat /stg/new1.dat?oss.cgroup=fast 0 req1 1795329464 "
+}
+
+// TestParseAgentLineRefusesNUL: a line holding a NUL byte is refused
+// whole. frm_xfragent reads it as a C string and queues the name cut at
+// the NUL ("/stg/nul\x00.dat" becomes "/stg/nul", another file).
+func TestParseAgentLineRefusesNUL(t *testing.T) {
+	for _, line := range []string{"+ r1 - 0 r /stg/nul\x00.dat", "+ r1 - 0 r /stg/a\x00", "-r\x00x", "\x00", "?+ lfn\x00"} {
+		cmd, err := ParseAgentLine(line)
+		if err == nil || !strings.Contains(err.Error(), "NUL") {
+			t.Errorf("%q: err %v, cmd %+v", line, err, cmd)
+		}
+		if len(cmd.Paths) != 0 || cmd.Type != CmdNone {
+			t.Errorf("%q: a refused line still has work: %+v", line, cmd)
+		}
+	}
+}
+
+// TestParseAgentLineRefusesEscapingNames: names that climb above the root
+// (the daemon's names.Clean refuses them) or have an over-long component
+// are path errors at intake, like invalid URLs; the line's other paths
+// stay. ".." inside the root is canonicalised by the daemon and accepted.
+func TestParseAgentLineRefusesEscapingNames(t *testing.T) {
+	long := "/s/" + strings.Repeat("c", 256)
+	cmd, err := ParseAgentLine("+ r - 0 r /a/../../etc /ok /../x root://h//a/../../x root://h//a/../b?x=/../.. /a/.. " + long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/ok", "root://h//a/../b?x=/../..", "/a/.."}; !reflect.DeepEqual(cmd.Paths, want) {
+		t.Errorf("paths %q, want %q", cmd.Paths, want)
+	}
+	var msgs []string
+	for _, e := range cmd.PathErrors {
+		msgs = append(msgs, e.Error())
+	}
+	want := []string{
+		`invalid lfn "/a/../../etc": climbs above the namespace root with ..`,
+		`invalid lfn "/../x": climbs above the namespace root with ..`,
+		`invalid lfn "root://h//a/../../x": climbs above the namespace root with ..`,
+		`invalid lfn "` + long + `": path component too long`,
+	}
+	if !reflect.DeepEqual(msgs, want) {
+		t.Errorf("path errors:\n%q\nwant\n%q", msgs, want)
+	}
+}
+
+// TestAgentReader: lines come back without their newline, numbered from
+// 1; a line over the limit is skipped to its newline and reported with its
+// number and length, and reading goes on; the last line needs no newline;
+// a read error ends the input without returning the line it cut.
+func TestAgentReader(t *testing.T) {
+	type got struct {
+		line string
+		num  int
+		err  string
+	}
+	read := func(r io.Reader, max int) []got {
+		ar := NewAgentReader(r, max)
+		var out []got
+		for {
+			line, num, err := ar.Next()
+			if err == io.EOF {
+				return out
+			}
+			g := got{line, num, ""}
+			if err != nil {
+				g.err = err.Error()
+			}
+			out = append(out, g)
+			var tl *LineTooLongError
+			if err != nil && !errors.As(err, &tl) {
+				return out
+			}
+		}
+	}
+	cases := []struct {
+		in   string
+		want []got
+	}{
+		{"", nil},
+		{"\n", []got{{"", 1, ""}}},
+		{"a\nbb\n\nccc", []got{{"a", 1, ""}, {"bb", 2, ""}, {"", 3, ""}, {"ccc", 4, ""}}},
+		{"12345\n123456\nx\n1234567", []got{{"12345", 1, ""}, {"", 2, "request line too long (6 bytes, at most 5): \"12345...\""},
+			{"x", 3, ""}, {"", 4, "request line too long (7 bytes, at most 5): \"12345...\""}}},
+		{strings.Repeat("y", 100) + "\nz\n", []got{{"", 1, "request line too long (100 bytes, at most 5): \"yyyyy...\""}, {"z", 2, ""}}},
+	}
+	for _, c := range cases {
+		for _, r := range []io.Reader{strings.NewReader(c.in), iotest.OneByteReader(strings.NewReader(c.in))} {
+			if g := read(r, 5); !reflect.DeepEqual(g, c.want) {
+				t.Errorf("%q:\n got %+v\nwant %+v", c.in, g, c.want)
+			}
+		}
+	}
+	// A read error: the line it cut is not returned (it may name another
+	// file), the error is, and nothing after it.
+	r := io.MultiReader(strings.NewReader("a\nbcd"), iotest.ErrReader(errors.New("input/output error")))
+	want := []got{{"a", 1, ""}, {"", 2, "input/output error"}}
+	if g := read(r, 5); !reflect.DeepEqual(g, want) {
+		t.Errorf("read error:\n got %+v\nwant %+v", g, want)
+	}
+	// The default limit is a mebibyte.
+	long := strings.Repeat("p", MaxAgentLine)
+	if g := read(strings.NewReader(long+"\n"+long+"q\n"), 0); len(g) != 2 || g[0].line != long || g[1].err == "" || g[1].num != 2 {
+		t.Errorf("default limit: %d lines, second %q", len(g), g[len(g)-1].err)
+	}
 }

@@ -1,9 +1,15 @@
 package xrdq
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
+
+	"frm/core/names"
 )
 
 func FuzzDecodeRecord(f *testing.F) {
@@ -52,6 +58,7 @@ func FuzzParseAgentLine(f *testing.F) {
 		"<me r2 file:///x 1 wfn /g/a?x=1 root://h.ex//u/v?c=d bad",
 		"= r3 - 7 w /p/b", "-r7", "- r7", "~ r", "?+< lfn prty", "!+", "bogus", "",
 		"^ r - 99999999999999999999 qs x?a://b//c", "& a b c d :////",
+		"+ r - 0 r /a/../../x /ok root://h//../y /n\x00ul", "+ r - 0 r /a/./../b?c=/../..",
 	} {
 		f.Add(s)
 	}
@@ -65,12 +72,66 @@ func FuzzParseAgentLine(f *testing.F) {
 		}
 		for _, p := range cmd.Paths {
 			r := BuildRequest(cmd, p, "inst", time.Unix(1, 0))
+			// What is queued is what the daemon will take: no NUL cuts
+			// the name, and the path part is a name it accepts.
+			if strings.IndexByte(p, 0) >= 0 {
+				t.Fatalf("path %q with a NUL accepted", p)
+			}
+			if _, err := names.Clean(r.Path()); err != nil {
+				t.Fatalf("path %q accepted, the daemon refuses it: %v", p, err)
+			}
 			if _, err := EncodeRecord(r, 4096, 0); err != nil {
 				t.Fatalf("valid path %q gives an unencodable request: %v", p, err)
 			}
 			obj, _, _ := strings.Cut(p, "?")
 			if r.Object() != obj {
 				t.Fatalf("%q: Object %q", p, r.Object())
+			}
+		}
+	})
+}
+
+// FuzzAgentReader: the agent's line intake returns every line of its
+// input in order, numbered from 1, each at most the limit long; a longer
+// one is reported (with its length) instead, never cut, and reading goes
+// on; however the input arrives in pieces.
+func FuzzAgentReader(f *testing.F) {
+	f.Add([]byte("+ r1 - 0 r /a\n+ r2 - 0 r /b"), uint8(8), false)
+	f.Add([]byte("\n\n123456789\nx"), uint8(4), true)
+	f.Add([]byte(strings.Repeat("y", 300)+"\nz\n"), uint8(20), false)
+	f.Fuzz(func(t *testing.T, data []byte, max uint8, oneByte bool) {
+		limit := int(max)%64 + 1
+		var r io.Reader = bytes.NewReader(data)
+		if oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		want := strings.Split(string(data), "\n")
+		if strings.HasSuffix(string(data), "\n") || len(data) == 0 {
+			want = want[:len(want)-1]
+		}
+		ar := NewAgentReader(r, limit)
+		for i := 0; ; i++ {
+			line, num, err := ar.Next()
+			if err == io.EOF {
+				if i != len(want) {
+					t.Fatalf("EOF after %d lines, want %d", i, len(want))
+				}
+				if _, _, err := ar.Next(); err != io.EOF {
+					t.Fatalf("after EOF: %v", err)
+				}
+				return
+			}
+			if i >= len(want) || num != i+1 {
+				t.Fatalf("line %d numbered %d; %d lines in the input", i+1, num, len(want))
+			}
+			var tl *LineTooLongError
+			switch {
+			case len(want[i]) > limit:
+				if !errors.As(err, &tl) || tl.Len != int64(len(want[i])) || line != "" || !strings.HasPrefix(want[i], tl.Prefix) {
+					t.Fatalf("line %d (%d bytes, limit %d): %q, %v", num, len(want[i]), limit, line, err)
+				}
+			case err != nil || line != want[i]:
+				t.Fatalf("line %d: %q, %v; want %q", num, line, err, want[i])
 			}
 		}
 	})

@@ -463,3 +463,38 @@ func TestInteropCompactMatchesXfrd(t *testing.T) {
 		}
 	}
 }
+
+// TestInteropAgentBadNames records what frm_xfragent 5.5.3 does with
+// names frm refuses at intake (compat.md 37): it queues a name climbing
+// above the root, queues a name with a NUL byte cut at the NUL (another
+// file) and loses the line after it. frm's intake (AgentReader and
+// ParseAgentLine) refuses both and keeps the next line.
+func TestInteropAgentBadNames(t *testing.T) {
+	needBin(t, xfragentBin)
+	lines := []string{"+ r2 - 0 r /stg/../../etc/passwd", "+ r1 - 0 r /stg/nul\x00.dat", "+ r3 - 0 r /stg/ok"}
+	s := newSite(t)
+	s.agent(t, lines...)
+	var theirs []string
+	s.dir.List([]Kind{Stage}, -1, func(r Request) error { theirs = append(theirs, r.ID+" "+r.Path()); return nil })
+	if want := []string{"r2 /stg/../../etc/passwd", "r1 /stg/nul"}; !slices.Equal(theirs, want) {
+		t.Errorf("frm_xfragent queued %q; compat.md 37 says %q", theirs, want)
+	}
+	var ours, refused []string
+	in := NewAgentReader(strings.NewReader(strings.Join(lines, "\n")+"\n"), 0)
+	for {
+		line, num, err := in.Next()
+		if err != nil {
+			break
+		}
+		cmd, err := ParseAgentLine(line)
+		if err != nil || len(cmd.PathErrors) > 0 {
+			refused = append(refused, fmt.Sprint(num))
+		}
+		for _, p := range cmd.Paths {
+			ours = append(ours, cmd.ReqID+" "+p)
+		}
+	}
+	if !slices.Equal(ours, []string{"r3 /stg/ok"}) || !slices.Equal(refused, []string{"1", "2"}) {
+		t.Errorf("frm queues %q and refuses lines %q", ours, refused)
+	}
+}
