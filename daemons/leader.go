@@ -25,8 +25,12 @@ type purgeLeader struct {
 	ttl    time.Duration
 
 	mu   sync.Mutex
-	led  map[string]bool   // space name -> leads
-	keys map[string]string // space name -> lease name
+	led  map[string]bool      // space name -> leads
+	keys map[string]string    // space name -> lease name
+	held map[string]time.Time // space name -> when its lease was last taken or renewed
+	// down is the database error of the last refresh that could not
+	// reach the leases (said once, until a refresh reaches them again).
+	down error
 }
 
 // leaseName is the lease of a space's purge: its name and a digest of its
@@ -53,9 +57,10 @@ func (l *purgeLeader) refresh(ctx context.Context, spaces []space.Space, log fun
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.keys == nil {
-		l.keys, l.led = map[string]string{}, map[string]bool{}
+		l.keys, l.led, l.held = map[string]string{}, map[string]bool{}, map[string]time.Time{}
 	}
 	var led []string
+	var downErr error
 	for _, sp := range spaces {
 		key, ok := l.keys[sp.Name]
 		if !ok {
@@ -70,8 +75,22 @@ func (l *purgeLeader) refresh(ctx context.Context, spaces []space.Space, log fun
 		ok, err := l.queue.Lead(rctx, key, l.holder, l.ttl)
 		cancel()
 		if err != nil {
-			log("cannot reach the purge lease; not purging the space until it can", "space", sp.Name, "err", err)
-			ok = false
+			// The database is unreachable, which says nothing of the other
+			// hosts: a leader keeps purging for what is left of its lease
+			// (nobody else can have taken it meanwhile), then stops.
+			downErr = err
+			ok = l.led[sp.Name] && time.Since(l.held[sp.Name]) < l.ttl
+			if !ok && l.led[sp.Name] {
+				log("the purge lease could not be renewed for a whole lease; not purging the space until the database answers", "space", sp.Name, "err", err)
+			}
+			l.led[sp.Name] = ok
+			if ok {
+				led = append(led, sp.Name)
+			}
+			continue
+		}
+		if ok {
+			l.held[sp.Name] = time.Now()
 		}
 		if ok != l.led[sp.Name] {
 			if ok {
@@ -85,6 +104,13 @@ func (l *purgeLeader) refresh(ctx context.Context, spaces []space.Space, log fun
 			led = append(led, sp.Name)
 		}
 	}
+	switch {
+	case downErr != nil && l.down == nil:
+		log("cannot reach the purge leases (the catalog database); a space is purged only for what is left of its lease", "err", downErr)
+	case downErr == nil && l.down != nil:
+		log("the purge leases are reachable again")
+	}
+	l.down = downErr
 	return led
 }
 

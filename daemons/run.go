@@ -89,6 +89,11 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.CatalogErr(); err != nil {
+		// The daemons work on the shared catalog and queue: not without.
+		s.Close()
+		return nil, err
+	}
 	d := &Daemon{Site: s, Log: log, subs: map[chan Event]struct{}{}, version: o.Version}
 	admin := cfg.AdminDir()
 	if err := os.MkdirAll(admin, 0o700); err != nil {

@@ -98,6 +98,9 @@ func (t *Transfer) renewLeases(ctx context.Context, renewed *time.Time) {
 	var held []pgqueue.Request
 	byID := map[int64]*job{}
 	for _, j := range t.running {
+		if j.lost.Load() {
+			continue // already stopped: said once
+		}
 		for _, r := range j.recs {
 			if r.pg != nil {
 				held = append(held, *r.pg)
@@ -118,7 +121,10 @@ func (t *Transfer) renewLeases(ctx context.Context, renewed *time.Time) {
 			return
 		}
 		if time.Since(*renewed) < t.Shared.Lease {
-			t.Log.Warn("cannot renew leases; transfers go on and renew again", "held", len(held), "err", err)
+			if !t.renewFailing {
+				t.Log.Warn("cannot renew leases; transfers go on and renew again", "held", len(held), "err", err)
+			}
+			t.renewFailing = true
 			return
 		}
 		t.Log.Error("leases not renewed for a whole lease; stopping the shared transfers (other hosts take them over)", "held", len(held), "err", err)
@@ -126,6 +132,10 @@ func (t *Transfer) renewLeases(ctx context.Context, renewed *time.Time) {
 			lost = append(lost, r.ID)
 		}
 	} else {
+		if t.renewFailing {
+			t.Log.Info("leases renewed again")
+		}
+		t.renewFailing = false
 		*renewed = time.Now()
 	}
 	for _, id := range lost {

@@ -137,6 +137,8 @@ type Transfer struct {
 	// waitRoom: jobs (by key) that found no room on disk, and until when
 	// they wait (RoomFreed ends every wait).
 	waitRoom map[string]time.Time
+	// renewFailing: lease renewals fail (said once, renewLeases only).
+	renewFailing bool
 }
 
 // NewTransfer returns a transfer daemon over the queue in dir.

@@ -161,4 +161,16 @@ type Catalog interface {
 	// Apply applies changes to one file, in order, and reports how many
 	// of them changed something (clearing an absent pin does not).
 	Apply(ctx context.Context, lfn string, changes ...Change) (changed int, err error)
+	// Record brings what the catalog says of lfn in line with this
+	// host's files, after frm changed the namespace there: an entry
+	// created (a stage, a placement, a relocation), removed (rm, a
+	// purge), changed in a way Apply does not carry (new data, a fail
+	// file made or removed), or, with recursive, a directory whose
+	// subtree changed. It records what the files say at the moment it
+	// is called. An entry that no longer exists leaves the catalog with
+	// everything below it (other hosts' entries aside).
+	Record(ctx context.Context, lfn string, recursive bool) error
+	// Rename records that oldLFN, with everything below it, was renamed
+	// to newLFN on this host's files (the caller renamed them first).
+	Rename(ctx context.Context, oldLFN, newLFN string) error
 }

@@ -407,6 +407,18 @@ func (x *executor) flush(ctx context.Context, sr *SpaceResult) {
 		x.fail(err)
 		return
 	}
+	// The site's catalog learns what went (and what came back) once the
+	// batch is settled.
+	lfns := make([]string, len(batch))
+	for i, h := range batch {
+		lfns[i] = h.c.LFN
+	}
+	ch := x.s.BeginChange(false, lfns...)
+	defer func() {
+		if err := ch.Done(ctx); err != nil {
+			x.fail(err)
+		}
+	}()
 	hidden := batch[:0:0]
 	for _, h := range batch {
 		if err := h.hide(); err != nil {

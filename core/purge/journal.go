@@ -2,6 +2,7 @@ package purge
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -75,7 +76,19 @@ func (j *journal) close() {
 // recoverJournals). Execute calls it first; the daemon also at start, so a
 // repair does not wait for the next purge a space needs.
 func Recover(s *site.Site, onErr func(error)) {
-	recoverJournals(filepath.Join(s.Config().AdminDir(), journalDir), onErr)
+	recovered := recoverJournals(filepath.Join(s.Config().AdminDir(), journalDir), onErr)
+	var lfns []string
+	for _, ns := range recovered {
+		if lfn, ok := s.Names.LFN(ns); ok {
+			lfns = append(lfns, lfn)
+		}
+	}
+	if len(lfns) > 0 {
+		// The site's catalog learns what came back and what went.
+		if err := s.BeginChange(false, lfns...).Done(context.Background()); err != nil {
+			onErr(err)
+		}
+	}
 }
 
 // recoverJournals repairs what purges that died left behind in dir: a file
@@ -83,10 +96,10 @@ func Recover(s *site.Site, onErr func(error)) {
 // decides about it again); a data file whose hidden name was already
 // removed is removed, completing the purge. Journals of running purges
 // are left alone. Problems are reported through onErr.
-func recoverJournals(dir string, onErr func(error)) {
+func recoverJournals(dir string, onErr func(error)) (recovered []string) {
 	names, err := filepath.Glob(filepath.Join(dir, "journal.*"))
 	if err != nil || len(names) == 0 {
-		return
+		return nil
 	}
 	for _, name := range names {
 		f, err := os.OpenFile(name, os.O_RDWR, 0)
@@ -101,9 +114,13 @@ func recoverJournals(dir string, onErr func(error)) {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			if err := recoverLine(sc.Text()); err != nil {
+			ns, err := recoverLine(sc.Text())
+			if err != nil {
 				onErr(err)
 				ok = false
+			}
+			if ns != "" {
+				recovered = append(recovered, ns)
 			}
 		}
 		if err := sc.Err(); err != nil {
@@ -115,18 +132,21 @@ func recoverJournals(dir string, onErr func(error)) {
 		}
 		f.Close()
 	}
+	return recovered
 }
 
-func recoverLine(line string) error {
+// recoverLine repairs one journal line; it returns the namespace entry it
+// concerned ("" for a malformed line).
+func recoverLine(line string) (string, error) {
 	var ns, hidden, data string
 	rest, ok := strings.CutPrefix(line, "hide ")
 	if !ok {
-		return fmt.Errorf("purge journal: unknown line %q", line)
+		return "", fmt.Errorf("purge journal: unknown line %q", line)
 	}
 	for _, p := range []*string{&ns, &hidden, &data} {
 		q, err := strconv.QuotedPrefix(rest)
 		if err != nil {
-			return fmt.Errorf("purge journal: malformed line %q", line)
+			return "", fmt.Errorf("purge journal: malformed line %q", line)
 		}
 		*p, _ = strconv.Unquote(q)
 		rest = strings.TrimPrefix(rest[len(q):], " ")
@@ -135,24 +155,24 @@ func recoverLine(line string) error {
 	if unix.Lstat(hidden, &st) == nil {
 		err := unix.Renameat2(unix.AT_FDCWD, hidden, unix.AT_FDCWD, ns, unix.RENAME_NOREPLACE)
 		if err != nil {
-			return fmt.Errorf("purge journal: put %s back from %s: %w (left under the second name)", ns, hidden, err)
+			return ns, fmt.Errorf("purge journal: put %s back from %s: %w (left under the second name)", ns, hidden, err)
 		}
-		return nil
+		return ns, nil
 	}
 	if data == "" || unix.Lstat(data, &st) != nil {
-		return nil // removed, or never hidden
+		return ns, nil // removed, or never hidden
 	}
 	// The hidden name went, the data file did not: finish, unless the
 	// namespace entry leads to it again (the rename never happened).
 	var ds, ts unix.Stat_t
 	if unix.Stat(data, &ds) == nil && unix.Stat(ns, &ts) == nil && ds.Ino == ts.Ino && ds.Dev == ts.Dev {
-		return nil
+		return ns, nil
 	}
 	if ref, ok, _ := meta.GetPfn(data); ok && ref != ns {
-		return nil // another name's data file now
+		return ns, nil // another name's data file now
 	}
 	if err := os.Remove(data); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("purge journal: remove data file %s: %w", data, err)
+		return ns, fmt.Errorf("purge journal: remove data file %s: %w", data, err)
 	}
-	return nil
+	return ns, nil
 }

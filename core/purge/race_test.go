@@ -588,18 +588,18 @@ func TestRecoverLine(t *testing.T) {
 	ns, data := mk("/store/j/a")
 	hidden := hiddenName(ns, 1)
 	os.Rename(ns, hidden)
-	if err := recoverLine(line(ns, hidden, data)); err != nil || !f.exists(ns) || f.exists(hidden) {
+	if _, err := recoverLine(line(ns, hidden, data)); err != nil || !f.exists(ns) || f.exists(hidden) {
 		t.Errorf("hidden file: %v, ns %v hidden %v", err, f.exists(ns), f.exists(hidden))
 	}
 	// The hidden name went, the data file did not: the purge is finished.
 	ns, data = mk("/store/j/b")
 	os.Remove(ns)
-	if err := recoverLine(line(ns, hiddenName(ns, 2), data)); err != nil || f.exists(data) {
+	if _, err := recoverLine(line(ns, hiddenName(ns, 2), data)); err != nil || f.exists(data) {
 		t.Errorf("half-removed file: %v, data left %v", err, f.exists(data))
 	}
 	// Never hidden (killed before the rename): nothing happens.
 	ns, data = mk("/store/j/c")
-	if err := recoverLine(line(ns, hiddenName(ns, 3), data)); err != nil || !f.exists(ns) || !f.exists(data) {
+	if _, err := recoverLine(line(ns, hiddenName(ns, 3), data)); err != nil || !f.exists(ns) || !f.exists(data) {
 		t.Errorf("untouched file: %v", err)
 	}
 	// Hidden, and a new file took the name meanwhile: both stay, and the
@@ -608,10 +608,10 @@ func TestRecoverLine(t *testing.T) {
 	hidden = hiddenName(ns, 4)
 	os.Rename(ns, hidden)
 	os.WriteFile(ns, []byte("new"), 0o644)
-	if err := recoverLine(line(ns, hidden, data)); err == nil || !f.exists(hidden) {
+	if _, err := recoverLine(line(ns, hidden, data)); err == nil || !f.exists(hidden) {
 		t.Errorf("name taken: %v, hidden kept %v", err, f.exists(hidden))
 	}
-	if err := recoverLine("bogus"); err == nil {
+	if _, err := recoverLine("bogus"); err == nil {
 		t.Error("a malformed line was accepted")
 	}
 }

@@ -178,6 +178,7 @@ func (s *Site) Makelf(ctx context.Context, lspecs []string, mode Mode, owner *Ow
 			err = os.Lchown(tmp, uid, gid)
 			if err == nil {
 				err = os.Rename(tmp, lock)
+				s.BeginChange(false, e.LFN+meta.SuffixLock).Done(ctx)
 			}
 			if err != nil {
 				os.Remove(tmp)

@@ -195,6 +195,9 @@ func (s *Site) auditName(ctx context.Context, e *catalog.Entry, mode Mode, o *Au
 			o.fail(r, opErr("remove symlink", e.PFN, err))
 			return nil
 		}
+		if err := s.recordPFN(ctx, e.PFN); err != nil {
+			o.fail(r, err)
+		}
 		o.fixed(r, ev)
 		return nil // nothing more to check on a missing file
 	}
@@ -459,7 +462,7 @@ func (s *Site) staleXref(ctx context.Context, idx *linkIndex, data, pfn string, 
 	if err != nil || !fix {
 		return true, false, err
 	}
-	if err := s.fixData(ev); err != nil {
+	if err := s.fixData(ctx, ev); err != nil {
 		o.fail(r, err)
 		return true, false, nil
 	}
@@ -505,7 +508,7 @@ func (s *Site) auditData(ctx context.Context, idx *linkIndex, data string, size 
 			return err
 		}
 		if fix {
-			if err := s.linkData(pfn, data); err != nil {
+			if err := s.linkData(ctx, pfn, data); err != nil {
 				o.fail(r, err)
 				fix = false
 			} else {
@@ -574,6 +577,7 @@ func (s *Site) auditData(ctx context.Context, idx *linkIndex, data string, size 
 		r.Unreachable += size
 		return nil
 	}
+	defer s.recordPFN(ctx, pfn)
 	if err := replaceSymlink(data, pfn); err != nil {
 		o.fail(r, opErr("change pfn symlink", pfn, err))
 		r.Unreachable += size
@@ -586,7 +590,8 @@ func (s *Site) auditData(ctx context.Context, idx *linkIndex, data string, size 
 // linkData creates the namespace symlink pfn -> data, refusing a back
 // reference that points outside the namespace: a data file's xattr must not
 // make frm create links anywhere.
-func (s *Site) linkData(pfn, data string) error {
+func (s *Site) linkData(ctx context.Context, pfn, data string) error {
+	defer s.recordPFN(ctx, pfn)
 	lfn, ok := s.Names.LFN(pfn)
 	if !ok {
 		return opErr("create pfn symlink", pfn, errors.New("outside the namespace root"))

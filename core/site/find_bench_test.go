@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"frm/core/config"
+	"frm/core/pgtest"
 	"frm/core/site"
 	"frm/core/sitegen"
 )
@@ -63,6 +64,7 @@ func TestMain(m *testing.M) {
 	if benchDir != "" {
 		os.RemoveAll(benchDir)
 	}
+	pgtest.StopShared()
 	os.Exit(code)
 }
 

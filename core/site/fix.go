@@ -100,7 +100,7 @@ func (s *Site) FixProblem(ctx context.Context, ev AuditEvent) error {
 		if err := os.Remove(ev.PFN); err != nil {
 			return opErr("remove symlink", ev.PFN, err)
 		}
-		return nil
+		return s.recordPFN(ctx, ev.PFN)
 	case NoCopyTime:
 		e, err := s.lookupPFN(ctx, ev.PFN, catalog.WantStat|catalog.WantLink|catalog.WantCopy)
 		if err != nil {
@@ -140,7 +140,7 @@ func (s *Site) FixProblem(ctx context.Context, ev AuditEvent) error {
 	case DataNoXref:
 		return fmt.Errorf("%s: %w (the data file has no back reference: its owner is unknown)", ev.Data, ErrNoFix)
 	case DataXrefMissing, DataXrefNotLink, DataXrefOther, DataXrefStale:
-		return s.fixData(ev)
+		return s.fixData(ctx, ev)
 	case UsageMismatch:
 		return s.fixUsage(ctx, ev)
 	}
@@ -168,7 +168,7 @@ func (s *Site) lookupPFN(ctx context.Context, pfn string, want catalog.Want) (ca
 
 // fixData fixes a data-file problem of audit space after checking the data
 // file still refers to the same pfn and the pfn is in the same state.
-func (s *Site) fixData(ev AuditEvent) error {
+func (s *Site) fixData(ctx context.Context, ev AuditEvent) error {
 	if fi, err := os.Lstat(ev.Data); err != nil || !fi.Mode().IsRegular() {
 		return changed("data file %s is gone", ev.Data)
 	}
@@ -189,12 +189,12 @@ func (s *Site) fixData(ev AuditEvent) error {
 		if err := meta.SetPfn(ev.Data, ev.Other); err != nil {
 			return opErr("set pfn xref for", ev.Other, err)
 		}
-		return nil
+		return s.recordPFN(ctx, ev.Other)
 	case DataXrefMissing:
 		if lerr == nil {
 			return changed("%s exists now", ev.PFN)
 		}
-		return s.linkData(ev.PFN, ev.Data)
+		return s.linkData(ctx, ev.PFN, ev.Data)
 	case DataXrefNotLink:
 		if lerr != nil || isLink {
 			return changed("%s is no longer a non-symlink file", ev.PFN)
@@ -228,7 +228,7 @@ func (s *Site) fixData(ev AuditEvent) error {
 	if err := replaceSymlink(ev.Data, ev.PFN); err != nil {
 		return opErr("change pfn symlink", ev.PFN, err)
 	}
-	return nil
+	return s.recordPFN(ctx, ev.PFN)
 }
 
 // fixUsage recounts the space and sets its usage log to what is on disk,

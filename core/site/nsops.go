@@ -118,60 +118,76 @@ const mssGiveUp = mssRenameWorkers
 // leaves behind.
 //
 // Mv works on this host's files (their xattrs, through the embedded
-// catalog); a shared PostgreSQL catalog is not told of the rename (audit
-// catalog -fix updates it).
+// catalog); the site's catalog is told at the end (Catalog.Rename), or,
+// when the mv failed half way, of what the files then say under both
+// names, so a shared catalog never keeps the old name.
 func (s *Site) Mv(ctx context.Context, oldLFN, newLFN string) (MvResult, error) {
+	r, ch, err := s.mv(ctx, oldLFN, newLFN)
+	if ch != nil {
+		if cerr := ch.Done(ctx); cerr != nil {
+			r.Errors = append(r.Errors, cerr)
+		}
+	}
+	return r, err
+}
+
+func (s *Site) mv(ctx context.Context, oldLFN, newLFN string) (MvResult, *Change, error) {
 	var r MvResult
 	o, err := s.Clean(oldLFN)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	n, err := s.Clean(newLFN)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	op, np := s.PFN(o), s.PFN(n)
 	var st, nst unix.Stat_t
 	if err := unix.Lstat(op, &st); err != nil {
-		return r, opErr("rename", oldLFN, err)
+		return r, nil, opErr("rename", oldLFN, err)
 	}
 	if err := unix.Lstat(np, &nst); err == nil {
-		return r, opErr("rename", oldLFN, syscall.EEXIST)
+		return r, nil, opErr("rename", oldLFN, syscall.EEXIST)
 	}
 	r.Dir = st.Mode&unix.S_IFMT == unix.S_IFDIR
 	if o == "/" || strings.HasPrefix(n, o+"/") {
 		// Checked before anything is changed: rename(2) would refuse it
 		// only after the marks and MSS renames below.
-		return r, opErr("rename", oldLFN, syscall.EINVAL)
+		return r, nil, opErr("rename", oldLFN, syscall.EINVAL)
 	}
 	if err := os.MkdirAll(filepath.Dir(np), 0o770); err != nil {
-		return r, opErr("rename", oldLFN, err)
+		return r, nil, opErr("rename", oldLFN, err)
 	}
 	moved, err := s.migratedUnder(ctx, o, r.Dir)
 	if err != nil {
-		return r, opErr("rename", oldLFN, err)
+		return r, nil, opErr("rename", oldLFN, err)
 	}
 	r.Migrated = len(moved)
 	newName := func(lfn string) string { return n + strings.TrimPrefix(lfn, o) }
+
+	// From here on the files change: the catalog is told at the end,
+	// or at the next start after a crash.
+	ch := s.BeginChange(true, o, n)
 
 	// 1. Mark every migrated file migratable under its old name.
 	for i, m := range moved {
 		if err := s.setCopyTime(ctx, m.lfn, m.mtime-MarkDelta); err != nil {
 			s.restoreCopyTimes(moved[:i], nil, &r)
-			return r, opErr("rename", oldLFN, fmt.Errorf("mark %s migratable: %w", m.lfn, err))
+			return r, ch, opErr("rename", oldLFN, fmt.Errorf("mark %s migratable: %w", m.lfn, err))
 		}
 	}
 	// 2. Rename their MSS copies.
 	r.Why = s.renameInMSS(ctx, moved, newName)
 	if err := ctx.Err(); err != nil {
 		s.undoMv(ctx, moved, newName, &r)
-		return r, opErr("rename", oldLFN, err)
+		return r, ch, opErr("rename", oldLFN, err)
 	}
 	// 3. Rename the namespace entry.
 	if err := renameNoReplace(op, np); err != nil {
 		s.undoMv(ctx, moved, newName, &r)
-		return r, opErr("rename", oldLFN, err)
+		return r, ch, opErr("rename", oldLFN, err)
 	}
+	ch.Renamed()
 	// 4. Files whose copy followed are migrated again.
 	for _, m := range moved {
 		if m.renamed {
@@ -189,7 +205,7 @@ func (s *Site) Mv(ctx context.Context, oldLFN, newLFN string) (MvResult, error) 
 	}
 	// 5. Back references.
 	s.rewriteXrefs(ctx, n, r.Dir, &r)
-	return r, nil
+	return r, ch, nil
 }
 
 // migratedUnder lists the migrated files at lfn (a file, or every file
@@ -491,52 +507,72 @@ func (s *Site) Rm(ctx context.Context, lspecs []string, o RmOptions) RmResult {
 		pfn := s.PFN(lfn)
 		var st unix.Stat_t
 		if err := unix.Lstat(pfn, &st); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				// Gone already (by hand, by another tool): a shared
+				// catalog that still lists it learns it now.
+				s.BeginChange(true, lfn).Done(ctx)
+			}
 			fail(opErr("remove", pfn, err))
 			continue
 		}
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-		switch {
-		case !isDir && star:
-			fail(opErr("remove", name, syscall.ENOTDIR))
-		case !isDir:
-			if err := s.removeFile(pfn); err != nil {
-				fail(opErr("remove", pfn, err))
-				continue
-			}
-			removed(RmEvent{PFN: pfn, LFN: lfn})
-		case star || o.Recursive:
-			q := "Remove EVERYTHING in " + name + "?"
-			if !star {
-				q = "Remove EVERYTHING starting at " + name + "?"
-			}
-			if !o.Force {
-				switch p.Ask(q, No) {
-				case Abort:
-					r.Aborted = true
-					return r
-				case No:
-					continue
-				}
-			}
-			if star {
-				s.rmEntries(ctx, lfn, pfn, false, removed, fail)
-			} else {
-				s.rmEntries(ctx, lfn, pfn, true, removed, fail)
-				if err := os.Remove(pfn); err != nil {
-					fail(opErr("remove directory", pfn, err))
-				} else {
-					removed(RmEvent{PFN: pfn, LFN: lfn, Dir: true})
-				}
-			}
-		default:
-			if err := os.Remove(pfn); err != nil {
-				fail(opErr("remove directory", pfn, err))
-				continue
-			}
-			removed(RmEvent{PFN: pfn, LFN: lfn, Dir: true, Rmdir: true})
+		// The catalog learns what went once this lspec is done.
+		ch := s.BeginChange(isDir, lfn)
+		aborted := s.rmOne(ctx, name, lfn, pfn, isDir, star, o, p, removed, fail)
+		if err := ch.Done(ctx); err != nil {
+			fail(err)
+		}
+		if aborted {
+			r.Aborted = true
+			return r
 		}
 	}
 	return r
+}
+
+// rmOne removes what one lspec names (Rm). It reports whether the
+// administrator aborted.
+func (s *Site) rmOne(ctx context.Context, name, lfn, pfn string, isDir, star bool, o RmOptions, p Prompter, removed func(RmEvent), fail func(error)) bool {
+	switch {
+	case !isDir && star:
+		fail(opErr("remove", name, syscall.ENOTDIR))
+	case !isDir:
+		if err := s.removeFile(pfn); err != nil {
+			fail(opErr("remove", pfn, err))
+			return false
+		}
+		removed(RmEvent{PFN: pfn, LFN: lfn})
+	case star || o.Recursive:
+		q := "Remove EVERYTHING in " + name + "?"
+		if !star {
+			q = "Remove EVERYTHING starting at " + name + "?"
+		}
+		if !o.Force {
+			switch p.Ask(q, No) {
+			case Abort:
+				return true
+			case No:
+				return false
+			}
+		}
+		if star {
+			s.rmEntries(ctx, lfn, pfn, false, removed, fail)
+		} else {
+			s.rmEntries(ctx, lfn, pfn, true, removed, fail)
+			if err := os.Remove(pfn); err != nil {
+				fail(opErr("remove directory", pfn, err))
+			} else {
+				removed(RmEvent{PFN: pfn, LFN: lfn, Dir: true})
+			}
+		}
+	default:
+		if err := os.Remove(pfn); err != nil {
+			fail(opErr("remove directory", pfn, err))
+			return false
+		}
+		removed(RmEvent{PFN: pfn, LFN: lfn, Dir: true, Rmdir: true})
+	}
+	return false
 }
 
 // rmEntries removes what is in directory pfn: files (side files silently),
@@ -636,13 +672,19 @@ func (s *Site) Reloc(ctx context.Context, lfnArg, target string) error {
 	if err := meta.SetPfn(data, pfn); err != nil {
 		return undo(err)
 	}
+	ch := s.BeginChange(false, lfn)
 	if err := replaceSymlink(data, pfn); err != nil {
+		ch.Done(ctx)
 		return undo(err)
 	}
 	if e.Link != "" {
 		if _, ok := s.Spaces.Contains(e.Link); ok {
 			os.Remove(e.Link)
 		}
+	}
+	// The catalog learns the new space and partition.
+	if err := ch.Done(ctx); err != nil {
+		return fail(err)
 	}
 	return nil
 }

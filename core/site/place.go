@@ -18,11 +18,22 @@ import (
 // and the namespace gets an absolute symlink to it. The data is fsync'd
 // under a temporary name and only then made visible, so a crash never
 // leaves a partial file under the real name. An existing lfn is an error.
+//
+// The site's catalog records the new file (Catalog.Record).
 func (s *Site) Place(ctx context.Context, lfnArg, spaceName string, src io.Reader, size int64) (string, error) {
 	lfn, err := s.Clean(lfnArg)
 	if err != nil {
 		return "", err
 	}
+	ch := s.BeginChange(false, lfn)
+	pfn, err := s.place(ctx, lfn, spaceName, src, size)
+	if cerr := ch.Done(ctx); err == nil && cerr != nil {
+		return pfn, cerr
+	}
+	return pfn, err
+}
+
+func (s *Site) place(ctx context.Context, lfn, spaceName string, src io.Reader, size int64) (string, error) {
 	pfn := s.PFN(lfn)
 	if _, err := os.Lstat(pfn); err == nil {
 		return "", opErr("create", lfn, os.ErrExist)

@@ -48,6 +48,8 @@ type Site struct {
 
 	closers []func()
 	pool    *pgxpool.Pool // the shared catalog's connections; nil when embedded
+	catErr  error         // the shared catalog could not be opened (CatalogErr)
+	shared  bool          // the catalog is a shared database (reached or not)
 
 	mssMu  sync.Mutex // guards the fields below
 	mssSet bool       // mss and mssErr are decided
@@ -97,6 +99,30 @@ func (s *Site) Config() *config.Config { return s.cfg.Load() }
 // were built from the first one and do not change.
 func (s *Site) SetConfig(c *config.Config) { s.cfg.Store(c) }
 
+// ErrCatalogUnavailable is wrapped by every error of a site whose shared
+// catalog database could not be reached when it was opened.
+var ErrCatalogUnavailable = errors.New("the catalog database is unavailable")
+
+// CatalogErr says why the site's shared catalog is unavailable (nil when
+// it is there, or the catalog is the files).
+func (s *Site) CatalogErr() error { return s.catErr }
+
+// unavailableCatalog stands for a shared catalog that could not be
+// reached: every call fails with the reason.
+type unavailableCatalog struct{ err error }
+
+func (u unavailableCatalog) Lookup(context.Context, string, catalog.Want) (catalog.Entry, error) {
+	return catalog.Entry{}, u.err
+}
+func (u unavailableCatalog) Walk(context.Context, string, catalog.WalkOptions, func(*catalog.Entry) error) error {
+	return u.err
+}
+func (u unavailableCatalog) Apply(context.Context, string, ...catalog.Change) (int, error) {
+	return 0, u.err
+}
+func (u unavailableCatalog) Record(context.Context, string, bool) error   { return u.err }
+func (u unavailableCatalog) Rename(context.Context, string, string) error { return u.err }
+
 // DB returns the connection pool of the shared PostgreSQL catalog, or nil
 // for an embedded site: callers use it to reach the shared queue.
 func (s *Site) DB() *pgxpool.Pool { return s.pool }
@@ -134,27 +160,38 @@ func Open(cfg *config.Config) (*Site, error) {
 		if dsn == "" {
 			return nil, errors.New("catalog kind postgres needs a dsn (catalog.dsn or $FRM_CATALOG_DSN)")
 		}
+		s.shared = true
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		pool, err := pgcat.Open(ctx, dsn, pgcat.PoolOptions{
 			MaxConns:         int32(cfg.Catalog.MaxConns),
 			StatementTimeout: cfg.Catalog.StatementTimeout.Std(),
 		})
-		if err != nil {
-			return nil, err
+		if err == nil {
+			var st schema.Status
+			if st, err = schema.GetStatus(ctx, pool); err != nil {
+				err = fmt.Errorf("catalog %s: %w", config.RedactDSN(dsn), err)
+			} else if !st.Current() {
+				err = fmt.Errorf("catalog %s: schema is not current (run 'frm db migrate')", config.RedactDSN(dsn))
+			}
+			if err != nil {
+				pool.Close()
+			}
 		}
-		st, err := schema.GetStatus(ctx, pool)
 		if err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("catalog %s: %w", config.RedactDSN(dsn), err)
-		}
-		if !st.Current() {
-			pool.Close()
-			return nil, fmt.Errorf("catalog %s: schema is not current (run 'frm db migrate')", config.RedactDSN(dsn))
+			// The site still opens: what needs only the files or the
+			// daemon (status, wake, queue files, ls of the files) works,
+			// and everything that needs the catalog says why it cannot.
+			s.catErr = fmt.Errorf("%w: %w", ErrCatalogUnavailable, err)
+			s.Catalog = unavailableCatalog{s.catErr}
+			break
 		}
 		s.Catalog = pgcat.New(pool, pgcat.Options{Names: m, Site: cfg.Site, Host: pgcat.HostName(cfg.Instance), WriteThrough: fs, Spaces: s.Spaces})
 		s.closers = append(s.closers, pool.Close)
 		s.pool = pool
+		// Changes a process that died made to the files but could not
+		// tell the catalog: told now (what fails stays pending).
+		s.ReplayChanges(ctx)
 	case cfg.Catalog.Kind != "" && cfg.Catalog.Kind != "embedded":
 		return nil, fmt.Errorf("unknown catalog kind %q (embedded or postgres)", cfg.Catalog.Kind)
 	}

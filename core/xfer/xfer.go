@@ -179,6 +179,15 @@ func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 		return Outcome{Err: err}
 	}
 	j.LFN = lfn
+	// What the transfer changes on disk (a staged file, a fail file made
+	// or removed) reaches the site's catalog at the end, or at the next
+	// start after a crash.
+	ch := e.Site.BeginChange(false, lfn, lfn+meta.SuffixFail)
+	defer func() {
+		if err := ch.Done(ctx); err != nil {
+			e.Log.Warn("catalog not updated", "lfn", lfn, "err", err)
+		}
+	}()
 	var out Outcome
 	policy := retry.Policy{Retries: e.Site.Config().Transfer.Retries, Base: e.Backoff, Max: maxBackoff}
 	tries, _ := policy.Do(ctx, func(ctx context.Context) error {
@@ -495,11 +504,20 @@ func danglingLink(p string) bool {
 }
 
 func setChecksum(path string, c mss.Checksum, mtime int64, now time.Time) error {
-	v, err := meta.ParseChecksumValue(c.Alg, c.Hex)
+	rec, err := checksumRecord(c, mtime, now)
 	if err != nil {
 		return err
 	}
-	return meta.SetChecksum(path, meta.Checksum{Alg: c.Alg, Value: v, MTime: mtime, Delta: int32(now.Unix() - mtime)})
+	return meta.SetChecksum(path, rec)
+}
+
+// checksumRecord is the user.XrdCks record of c for a file of mtime.
+func checksumRecord(c mss.Checksum, mtime int64, now time.Time) (meta.Checksum, error) {
+	v, err := meta.ParseChecksumValue(c.Alg, c.Hex)
+	if err != nil {
+		return meta.Checksum{}, err
+	}
+	return meta.Checksum{Alg: c.Alg, Value: v, MTime: mtime, Delta: int32(now.Unix() - mtime)}, nil
 }
 
 func syncFile(path string) error {
@@ -585,7 +603,9 @@ func (e *Engine) copyOut(ctx context.Context, j Job) Outcome {
 		return Outcome{Err: fmt.Errorf("%s %s: %w", j.Kind, j.LFN, ErrModified)}
 	}
 	if res.Checksum != nil {
-		if err := setChecksum(pfn, *res.Checksum, before.Mtim.Sec, e.Now()); err != nil {
+		if c, err := checksumRecord(*res.Checksum, before.Mtim.Sec, e.Now()); err != nil {
+			e.Log.Warn("cannot record checksum", "lfn", j.LFN, "err", err)
+		} else if _, err := s.Catalog.Apply(ctx, j.LFN, catalog.Change{Kind: catalog.SetChecksum, Checksum: c}); err != nil {
 			e.Log.Warn("cannot record checksum", "lfn", j.LFN, "err", err)
 		}
 	}

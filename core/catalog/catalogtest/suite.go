@@ -258,6 +258,119 @@ func Run(t *testing.T, newCatalog Factory) {
 			t.Errorf("attributes on the file outside: %q %v", names, err)
 		}
 	})
+	t.Run("Record", func(t *testing.T) {
+		// Changes made on disk reach the catalog through Record, which
+		// records what the files say at that moment.
+		tr := Build(t, t.TempDir())
+		c := newCatalog(t, tr)
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		mt := time.Unix(1700000500, 0)
+		put := func(lfn, body string) string {
+			t.Helper()
+			p := filepath.Join(tr.Root, lfn)
+			must(os.MkdirAll(filepath.Dir(p), 0o755))
+			must(os.WriteFile(p, []byte(body), 0o644))
+			os.Chtimes(p, mt, mt)
+			return p
+		}
+		gone := func(lfn string) {
+			t.Helper()
+			if _, err := c.Lookup(ctx, lfn, catalog.WantAll); !errors.Is(err, catalog.ErrNotExist) {
+				t.Errorf("%s after its removal was recorded: %v", lfn, err)
+			}
+		}
+		// A new file, in a new directory: the directories come too.
+		must(meta.SetCopyTime(put("c/d/new.dat", "new"), mt.Unix()))
+		must(c.Record(ctx, "/c/d/new.dat", false))
+		e, err := c.Lookup(ctx, "/c/d/new.dat", catalog.WantAll)
+		if err != nil || e.Size != 3 || !e.Migrated() {
+			t.Errorf("new file: %+v, %v", e, err)
+		}
+		var seen []string
+		must(c.Walk(ctx, "/c", catalog.WalkOptions{Recursive: true}, func(e *catalog.Entry) error { seen = append(seen, e.LFN); return nil }))
+		if len(seen) != 1 || seen[0] != "/c/d/new.dat" {
+			t.Errorf("walk of the new directory: %q", seen)
+		}
+		// New data under the same name.
+		put("a/mod.dat", "modified again")
+		must(c.Record(ctx, "/a/mod.dat", false))
+		if e, _ := c.Lookup(ctx, "/a/mod.dat", catalog.WantAll); e.Size != 14 || !e.HasPin {
+			t.Errorf("rewritten file: %+v", e)
+		}
+		// A fail file made and removed.
+		must(os.WriteFile(filepath.Join(tr.Root, "a/plain.dat.fail"), nil, 0o644))
+		must(c.Record(ctx, "/a/plain.dat", false))
+		if e, _ := c.Lookup(ctx, "/a/plain.dat", catalog.WantFail); !e.Failed {
+			t.Error("a fail file made is not recorded")
+		}
+		must(os.Remove(filepath.Join(tr.Root, "a/plain.dat.fail")))
+		must(c.Record(ctx, "/a/plain.dat", false))
+		if e, _ := c.Lookup(ctx, "/a/plain.dat", catalog.WantFail); e.Failed {
+			t.Error("a fail file removed is not recorded")
+		}
+		// A removal, of a file and of a tree.
+		must(os.Remove(filepath.Join(tr.Root, "a/plain.dat")))
+		must(c.Record(ctx, "/a/plain.dat", false))
+		gone("/a/plain.dat")
+		must(os.RemoveAll(filepath.Join(tr.Root, "a/sub")))
+		must(c.Record(ctx, "/a/sub", true))
+		gone("/a/sub/deep.dat")
+		gone("/a/sub")
+		// A whole new tree at once.
+		put("t/u/one.dat", "1")
+		put("t/two.dat", "22")
+		must(c.Record(ctx, "/t", true))
+		for _, l := range []string{"/t", "/t/u", "/t/u/one.dat", "/t/two.dat"} {
+			if _, err := c.Lookup(ctx, l, catalog.WantStat); err != nil {
+				t.Errorf("%s after a recursive record: %v", l, err)
+			}
+		}
+		// A tree rewritten: what went goes, what came comes.
+		must(os.Remove(filepath.Join(tr.Root, "t/u/one.dat")))
+		put("t/u/three.dat", "333")
+		must(c.Record(ctx, "/t", true))
+		gone("/t/u/one.dat")
+		if e, err := c.Lookup(ctx, "/t/u/three.dat", catalog.WantStat); err != nil || e.Size != 3 {
+			t.Errorf("three.dat: %+v %v", e, err)
+		}
+		// Recording a name nobody has is fine.
+		must(c.Record(ctx, "/no/such/thing", false))
+	})
+	t.Run("Rename", func(t *testing.T) {
+		tr := Build(t, t.TempDir())
+		c := newCatalog(t, tr)
+		if err := os.Rename(filepath.Join(tr.Root, "a"), filepath.Join(tr.Root, "z")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Rename(ctx, "/a", "/z"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Lookup(ctx, "/a/xa.dat", catalog.WantAll); !errors.Is(err, catalog.ErrNotExist) {
+			t.Errorf("old name after the rename: %v", err)
+		}
+		x, err := c.Lookup(ctx, "/z/xa.dat", catalog.WantAll)
+		if err != nil || x.Space != "data" || !x.Migrated() || x.Link == "" {
+			t.Errorf("new name: %+v %v", x, err)
+		}
+		if d, err := c.Lookup(ctx, "/z/sub/deep.dat", catalog.WantAll); err != nil || !d.HasMem {
+			t.Errorf("below the new name: %+v %v", d, err)
+		}
+		// A file renamed alone.
+		if err := os.Rename(filepath.Join(tr.Root, "z/mod.dat"), filepath.Join(tr.Root, "b/mod.dat")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Rename(ctx, "/z/mod.dat", "/b/mod.dat"); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := c.Lookup(ctx, "/b/mod.dat", catalog.WantAll); err != nil || !m.HasPin || !m.NeedsMigration() {
+			t.Errorf("renamed file: %+v %v", m, err)
+		}
+	})
 }
 
 func listAttrs(path string) ([]string, error) {

@@ -61,6 +61,13 @@ func (c *Catalog) Lookup(ctx context.Context, lfn string, want catalog.Want) (ca
 		}
 		return e, &os.PathError{Op: "lstat", Path: e.PFN, Err: err}
 	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if name := filepath.Base(e.PFN); name == meta.DirLockName || meta.IsSideFile(name) {
+			// As a walk reports it: a side file is never data.
+			e.Type = catalog.Side
+			return e, nil
+		}
+	}
 	c.fill(&e, modeType(st.Mode), &st, want, unix.AT_FDCWD, e.PFN)
 	return e, nil
 }
@@ -231,6 +238,14 @@ func (c *Catalog) Apply(ctx context.Context, lfn string, changes ...catalog.Chan
 	}
 	return n, nil
 }
+
+// Record implements catalog.Catalog: the embedded catalog is the files,
+// so there is nothing to record.
+func (c *Catalog) Record(ctx context.Context, lfn string, recursive bool) error { return ctx.Err() }
+
+// Rename implements catalog.Catalog: the files were renamed, which is all
+// there is to it.
+func (c *Catalog) Rename(ctx context.Context, oldLFN, newLFN string) error { return ctx.Err() }
 
 // Walk implements catalog.Catalog with a parallel directory walk: up to
 // Workers directories are read at once and their entries loaded in
