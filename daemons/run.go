@@ -261,9 +261,10 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		component("scrub", func() error { return d.Scrubber.Run(ctx) })
 	}
 	if d.Site.DB() != nil {
-		wg.Add(2)
+		wg.Add(3)
 		go func() { defer wg.Done(); d.heartbeat(ctx) }()
 		go func() { defer wg.Done(); d.applyRemote(ctx) }()
+		go func() { defer wg.Done(); d.discover(ctx) }()
 	}
 	d.Log.Info("frm daemon running", "admin", d.Site.Config().AdminDir(), "components", d.components())
 	wg.Wait()
@@ -439,6 +440,32 @@ func (d *Daemon) heartbeat(ctx context.Context) {
 				d.Log.Warn("heartbeat failed", "host", d.Site.HostName(), "err", err)
 			}
 			cancel()
+		}
+	}
+}
+
+// discover finds the changes made to this host's files outside frm
+// (site.Discover) at start and every catalog.scan_interval, so a shared
+// catalog lags the files by at most that period plus a pass. A failing
+// pass is said once until one succeeds again.
+func (d *Daemon) discover(ctx context.Context) {
+	var failing error
+	for {
+		r, err := d.Site.Discover(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && failing == nil:
+			d.Log.Warn("cannot compare this host's files with the catalog; trying again every scan_interval", "err", err)
+		case err == nil && failing != nil:
+			d.Log.Info("the catalog is compared with this host's files again")
+		}
+		failing = err
+		if err == nil && (r.Full || r.Recorded > 0) {
+			d.Log.Info("changes made outside frm recorded in the catalog", "entries", r.Recorded, "dirs_read", r.Changed, "dirs", r.Dirs, "full", r.Full, "took", r.Took.Round(time.Millisecond))
+		}
+		if !waitPeriod(ctx, time.Now(), func() time.Duration { return d.Site.Config().Catalog.ScanIntervalOrDefault() }, nil, nil) {
+			return
 		}
 	}
 }

@@ -179,6 +179,24 @@ type Catalog struct {
 	// renewal (renewed every third of it); a host silent that long loses
 	// its requests to the others. 0: DefaultLease.
 	Lease Duration `toml:"lease,omitempty"`
+	// ScanInterval is the period of the daemon's pass that finds changes
+	// made to this host's files outside frm (core/site Discover). 0:
+	// DefaultScanInterval.
+	ScanInterval Duration `toml:"scan_interval,omitempty"`
+}
+
+// DefaultScanInterval is the discovery period when catalog.scan_interval
+// is not set: the longest time a file written outside frm stays unknown
+// to a shared catalog, plus the pass itself.
+const DefaultScanInterval = Duration(time.Minute)
+
+// ScanIntervalOrDefault is the configured discovery period, or the
+// default.
+func (c Catalog) ScanIntervalOrDefault() time.Duration {
+	if c.ScanInterval > 0 {
+		return c.ScanInterval.Std()
+	}
+	return DefaultScanInterval.Std()
 }
 
 // DefaultLease is the request lease when catalog.lease is not set.

@@ -15,6 +15,7 @@ var ReloadableKeys = []string{
 	"migrate",
 	"purge",
 	"checksum.default",
+	"catalog.scan_interval",
 	"scrub.rate", "scrub.interval", "scrub.readers", // scrub.enabled: the components are chosen at start
 	"tui",
 }

@@ -252,6 +252,9 @@ func (c *Config) validate(v *validator) {
 		v.add("catalog.statement_timeout", "must be at most %s, PostgreSQL's limit (is %s)", Duration(MaxStatementTimeout), st)
 	}
 	v.duration("catalog.lease", c.Catalog.Lease)
+	if d := c.Catalog.ScanInterval; d != 0 {
+		v.interval("catalog.scan_interval", d, time.Second)
+	}
 	if l := c.Catalog.Lease.Std(); l > 0 && l < 3*time.Second {
 		v.add("catalog.lease", "must be at least 3s, the lease is renewed every third of it (is %s)", c.Catalog.Lease)
 	}

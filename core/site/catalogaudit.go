@@ -277,6 +277,17 @@ func (s *Site) ApplyRemoteChanges(ctx context.Context) (int, error) {
 			return changed, err
 		}
 		for _, p := range pending {
+			if len(p.Changes) > 0 {
+				// The change itself, onto the file and its row (a
+				// record of the file meanwhile may have rewritten the
+				// row from the xattrs).
+				if _, err := pc.Apply(ctx, p.LFN, p.Changes...); err != nil && !errors.Is(err, catalog.ErrNotExist) {
+					return changed, fmt.Errorf("apply a remote change to %s: %w", p.LFN, err)
+				} else if err == nil {
+					changed++
+				}
+				continue
+			}
 			row, err := pc.Lookup(ctx, p.LFN, catalog.WantAll)
 			if err == nil && row.Type == catalog.File {
 				file, ferr := s.fs.Lookup(ctx, p.LFN, catalog.WantAll)

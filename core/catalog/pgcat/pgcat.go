@@ -503,7 +503,7 @@ func (c *Catalog) Apply(ctx context.Context, lfn string, changes ...catalog.Chan
 				if s.host != "" && s.host != c.opt.Host {
 					// Another host's file: that host writes the xattrs.
 					if _, err := tx.Exec(ctx, `INSERT INTO events (site, host, kind, lfn, detail) VALUES ($1, $2, 'remote_apply', $3, $4)`,
-						c.opt.Site, s.host, lfn, remoteDetail(c.opt.Host)); err != nil {
+						c.opt.Site, s.host, lfn, remoteDetail(c.opt.Host, changes)); err != nil {
 						return err
 					}
 					if _, err := tx.Exec(ctx, `SELECT pg_notify('`+RemoteApplyChannel+`', $1)`, s.host); err != nil {

@@ -2,11 +2,13 @@ package pgcat
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	"frm/core/catalog"
+	"frm/core/meta"
 )
 
 // What an audit of the catalog against this host's filesystem needs: the
@@ -76,9 +78,52 @@ func (c *Catalog) Forget(ctx context.Context, lfn string) error {
 // that another host changed one of its files' rows.
 const RemoteApplyChannel = "frm_remote_apply"
 
-func remoteDetail(by string) string {
-	b, _ := json.Marshal(map[string]string{"by": by})
+// remoteChange is a catalog.Change as a remote_apply event carries it:
+// the change itself, so the host of the file applies exactly it (a later
+// record of the file from its xattrs cannot lose it).
+type remoteChange struct {
+	Kind     catalog.ChangeKind `json:"kind"`
+	Time     int64              `json:"time,omitempty"`
+	PinFlags uint8              `json:"pin_flags,omitempty"`
+	PinTime  int64              `json:"pin_time,omitempty"`
+	Mem      uint8              `json:"mem,omitempty"`
+	Alg      string             `json:"alg,omitempty"`
+	Value    string             `json:"value,omitempty"` // hex
+	MTime    int64              `json:"mtime,omitempty"`
+	Delta    int32              `json:"delta,omitempty"`
+	PfnRef   string             `json:"pfn_ref,omitempty"`
+}
+
+func remoteDetail(by string, changes []catalog.Change) string {
+	rcs := make([]remoteChange, len(changes))
+	for i, ch := range changes {
+		rcs[i] = remoteChange{Kind: ch.Kind, Time: ch.Time, PinFlags: uint8(ch.Pin.Flags), PinTime: ch.Pin.Time,
+			Mem: uint8(ch.Mem), Alg: ch.Checksum.Alg, Value: hex.EncodeToString(ch.Checksum.Value),
+			MTime: ch.Checksum.MTime, Delta: ch.Checksum.Delta, PfnRef: ch.PfnRef}
+	}
+	b, _ := json.Marshal(struct {
+		By      string         `json:"by"`
+		Changes []remoteChange `json:"changes"`
+	}{by, rcs})
 	return string(b)
+}
+
+// decodeRemote returns the changes a remote_apply event carries (nil for
+// events written before they carried them).
+func decodeRemote(detail []byte) []catalog.Change {
+	var d struct {
+		Changes []remoteChange `json:"changes"`
+	}
+	if json.Unmarshal(detail, &d) != nil {
+		return nil
+	}
+	out := make([]catalog.Change, 0, len(d.Changes))
+	for _, rc := range d.Changes {
+		v, _ := hex.DecodeString(rc.Value)
+		out = append(out, catalog.Change{Kind: rc.Kind, Time: rc.Time, Pin: meta.Pin{Flags: meta.PinFlags(rc.PinFlags), Time: rc.PinTime},
+			Mem: meta.MemFlags(rc.Mem), Checksum: meta.Checksum{Alg: rc.Alg, Value: v, MTime: rc.MTime, Delta: rc.Delta}, PfnRef: rc.PfnRef})
+	}
+	return out
 }
 
 // RemoteChange is a change another host made to a row of this host's
@@ -86,6 +131,9 @@ func remoteDetail(by string) string {
 type RemoteChange struct {
 	ID  int64 // event id
 	LFN string
+	// Changes are the changes made (nil for events of frm versions that
+	// did not record them: the row's state is applied then).
+	Changes []catalog.Change
 }
 
 // PendingRemote returns up to limit changes other hosts made to this
@@ -94,7 +142,7 @@ func (c *Catalog) PendingRemote(ctx context.Context, limit int) ([]RemoteChange,
 	var out []RemoteChange
 	err := c.opt.Retry.Do(ctx, func(ctx context.Context) error {
 		out = out[:0]
-		rows, err := c.pool.Query(ctx, `SELECT e.id, e.lfn FROM events e
+		rows, err := c.pool.Query(ctx, `SELECT e.id, e.lfn, e.detail FROM events e
 			WHERE e.kind = 'remote_apply' AND e.site = $1 AND e.host = $2
 				AND e.id > COALESCE((SELECT applied_event FROM hosts WHERE name = $2), 0)
 			ORDER BY e.id LIMIT $3`, c.opt.Site, c.opt.Host, limit)
@@ -104,9 +152,11 @@ func (c *Catalog) PendingRemote(ctx context.Context, limit int) ([]RemoteChange,
 		defer rows.Close()
 		for rows.Next() {
 			var rc RemoteChange
-			if err := rows.Scan(&rc.ID, &rc.LFN); err != nil {
+			var detail []byte
+			if err := rows.Scan(&rc.ID, &rc.LFN, &detail); err != nil {
 				return err
 			}
+			rc.Changes = decodeRemote(detail)
 			out = append(out, rc)
 		}
 		return rows.Err()
