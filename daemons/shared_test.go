@@ -320,8 +320,18 @@ func TestRemoteChangesReachTheFile(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := count(t, pool, `SELECT applied_event FROM hosts WHERE name = $1`, host); n == 0 {
-		t.Error("the applied change is not recorded")
+	// The host registers itself beside its work: the mark of the applied
+	// change may reach its row a moment later.
+	for {
+		var n int64
+		err := pool.QueryRow(ctx, `SELECT applied_event FROM hosts WHERE name = $1`, host).Scan(&n)
+		if err == nil && n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the applied change is not recorded: %d %v", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -268,3 +268,24 @@ func TestOpenPoolSettings(t *testing.T) {
 		t.Errorf("a statement past the timeout: %v (want query_canceled, not transient)", err)
 	}
 }
+
+// TestMarkAppliedBeforeRegistration: a host may apply other hosts'
+// changes before its registration has written its row (both start
+// together); the mark of what it applied must not be lost, or the changes
+// would be applied again after every restart. (The daemons test saw it
+// under load: no hosts row.)
+func TestMarkAppliedBeforeRegistration(t *testing.T) {
+	pool, _ := newDB(t, pgtest.Shared(t))
+	ctx := context.Background()
+	c := New(pool, Options{Names: names.NewMapper(t.TempDir(), ""), Site: "s", Host: "h1"})
+	if err := c.MarkApplied(ctx, 7); err != nil {
+		t.Fatal(err)
+	}
+	if err := RegisterHost(ctx, pool, "h1", "v", nil, Retry{}); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := pool.QueryRow(ctx, `SELECT applied_event FROM hosts WHERE name = 'h1'`).Scan(&n); err != nil || n != 7 {
+		t.Errorf("applied_event = %d, %v; want 7", n, err)
+	}
+}

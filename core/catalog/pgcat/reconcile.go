@@ -168,7 +168,10 @@ func (c *Catalog) PendingRemote(ctx context.Context, limit int) ([]RemoteChange,
 // event id.
 func (c *Catalog) MarkApplied(ctx context.Context, id int64) error {
 	return c.opt.Retry.Do(ctx, func(ctx context.Context) error {
-		_, err := c.pool.Exec(ctx, `UPDATE hosts SET applied_event = GREATEST(applied_event, $2) WHERE name = $1`, c.opt.Host, id)
+		// An upsert: the host may apply changes before it has registered
+		// (both start together), and the mark must not be lost.
+		_, err := c.pool.Exec(ctx, `INSERT INTO hosts (name, applied_event) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET applied_event = GREATEST(hosts.applied_event, EXCLUDED.applied_event)`, c.opt.Host, id)
 		return err
 	})
 }
