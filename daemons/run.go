@@ -424,6 +424,7 @@ func (d *Daemon) heartbeat(ctx context.Context) {
 		}
 	}
 	register()
+	failing := false // heartbeats fail: said once
 	beat := time.NewTicker(HeartbeatEvery)
 	defer beat.Stop()
 	reg := time.NewTicker(registerEvery)
@@ -436,10 +437,16 @@ func (d *Daemon) heartbeat(ctx context.Context) {
 			register()
 		case <-beat.C:
 			rctx, cancel := context.WithTimeout(ctx, dbTimeout)
-			if err := d.Site.Heartbeat(rctx); err != nil && ctx.Err() == nil {
-				d.Log.Warn("heartbeat failed", "host", d.Site.HostName(), "err", err)
-			}
+			err := d.Site.Heartbeat(rctx)
 			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil && !failing:
+				d.Log.Warn("heartbeat failed; other hosts will take this host's requests over if it lasts a lease", "host", d.Site.HostName(), "err", err)
+				failing = true
+			case err == nil && failing:
+				d.Log.Info("heartbeat again", "host", d.Site.HostName())
+				failing = false
+			}
 		}
 	}
 }

@@ -213,10 +213,15 @@ func (t *Transfer) fillShared(ctx context.Context) {
 			reqs, err := t.Shared.Queue.Claim(rctx, t.Shared.Worker, names, free, t.Shared.Lease)
 			cancel()
 			if err != nil {
-				if ctx.Err() == nil {
-					t.Log.Warn("cannot claim requests", "kinds", names, "err", err)
+				if ctx.Err() == nil && !t.claimFailing {
+					t.Log.Warn("cannot claim requests from the shared queue; trying again at every look at the queue", "err", err)
 				}
+				t.claimFailing = true
 				break
+			}
+			if t.claimFailing {
+				t.Log.Info("requests are claimed from the shared queue again")
+				t.claimFailing = false
 			}
 			if len(reqs) == 0 {
 				break

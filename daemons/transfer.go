@@ -137,8 +137,10 @@ type Transfer struct {
 	// waitRoom: jobs (by key) that found no room on disk, and until when
 	// they wait (RoomFreed ends every wait).
 	waitRoom map[string]time.Time
-	// renewFailing: lease renewals fail (said once, renewLeases only).
+	// renewFailing: lease renewals fail (said once, renewLeases only);
+	// claimFailing: claims fail (said once, fillShared only).
 	renewFailing bool
+	claimFailing bool
 }
 
 // NewTransfer returns a transfer daemon over the queue in dir.

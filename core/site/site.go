@@ -182,7 +182,9 @@ func Open(cfg *config.Config) (*Site, error) {
 			// The site still opens: what needs only the files or the
 			// daemon (status, wake, queue files, ls of the files) works,
 			// and everything that needs the catalog says why it cannot.
-			s.catErr = fmt.Errorf("%w: %w", ErrCatalogUnavailable, err)
+			// The cause as text: its errno (a missing socket is ENOENT)
+			// must not make every lookup read "no such file".
+			s.catErr = fmt.Errorf("%w: %s", ErrCatalogUnavailable, err)
 			s.Catalog = unavailableCatalog{s.catErr}
 			break
 		}
