@@ -38,6 +38,18 @@ type Change struct {
 	renamed bool
 }
 
+// Drop says the change turned out not to touch lfn after all: Done does
+// not record it.
+func (c *Change) Drop(lfn string) {
+	out := c.lfns[:0:0]
+	for _, l := range c.lfns {
+		if l != lfn {
+			out = append(out, l)
+		}
+	}
+	c.lfns = out
+}
+
 // Renamed says the change renamed the first of its names to the second.
 func (c *Change) Renamed() { c.renamed = len(c.lfns) == 2 }
 

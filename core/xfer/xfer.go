@@ -104,6 +104,8 @@ type Outcome struct {
 	// space.
 	NoRoom bool
 	Tries  int
+	// failTouched: a .fail file was made or removed (the catalog is told).
+	failTouched bool
 }
 
 // OK reports success.
@@ -183,12 +185,18 @@ func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 	// or removed) reaches the site's catalog at the end, or at the next
 	// start after a crash.
 	ch := e.Site.BeginChange(false, lfn, lfn+meta.SuffixFail)
+	var out Outcome
 	defer func() {
+		if !j.Kind.Inbound() {
+			ch.Drop(lfn) // a copy out changes the file's row through Apply only
+		}
+		if !out.failTouched {
+			ch.Drop(lfn + meta.SuffixFail)
+		}
 		if err := ch.Done(ctx); err != nil {
 			e.Log.Warn("catalog not updated", "lfn", lfn, "err", err)
 		}
 	}()
-	var out Outcome
 	policy := retry.Policy{Retries: e.Site.Config().Transfer.Retries, Base: e.Backoff, Max: maxBackoff}
 	tries, _ := policy.Do(ctx, func(ctx context.Context) error {
 		if j.Kind.Inbound() {
@@ -214,12 +222,15 @@ func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 			out.Outage = true
 		}
 	}
+	touched := out.failTouched
 	if out.Err != nil && ctx.Err() == nil && marksFailure(out) {
 		e.markFailed(j, out.NotFound)
+		touched = true
 	}
-	if out.Err == nil {
-		e.clearFailed(e.Site.PFN(j.LFN))
+	if out.Err == nil && e.clearFailed(e.Site.PFN(j.LFN)) {
+		touched = true
 	}
+	out.failTouched = touched
 	return out
 }
 
@@ -274,26 +285,27 @@ func (e *Engine) markFailed(j Job, notFound bool) {
 
 // clearFailed removes the .fail file of pfn after a success: the file no
 // longer has a failed transfer to report.
-func (e *Engine) clearFailed(pfn string) {
-	if err := os.Remove(e.Site.FailPath(pfn)); err != nil && !errors.Is(err, os.ErrNotExist) {
+func (e *Engine) clearFailed(pfn string) bool {
+	err := os.Remove(e.Site.FailPath(pfn))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		e.Log.Warn("cannot remove fail file", "file", e.Site.FailPath(pfn), "err", err)
 	}
+	return err == nil
 }
 
 // checkFailed refuses a file whose .fail file is younger than
 // transfer.deny and
 // removes an older one.
-func (e *Engine) checkFailed(pfn string) error {
+func (e *Engine) checkFailed(pfn string) (removed bool, err error) {
 	fail := e.Site.FailPath(pfn)
 	var st unix.Stat_t
 	if err := unix.Stat(fail, &st); err != nil {
-		return nil
+		return false, nil
 	}
 	if e.Now().Sub(time.Unix(st.Ctim.Sec, st.Ctim.Nsec)) < time.Duration(e.Site.Config().Transfer.Deny) {
-		return ErrPreviouslyFailed
+		return false, ErrPreviouslyFailed
 	}
-	os.Remove(fail)
-	return nil
+	return os.Remove(fail) == nil, nil
 }
 
 func (e *Engine) request(j Job, pfn, rfn string) mss.Request {
@@ -321,15 +333,19 @@ func (e *Engine) stageSpace(cgi string) (string, string, error) {
 	return "", "", nil
 }
 
-func (e *Engine) stage(ctx context.Context, j Job) Outcome {
+func (e *Engine) stage(ctx context.Context, j Job) (out Outcome) {
 	s := e.Site
 	pfn := s.PFN(j.LFN)
 	rfn, err := s.Names.RFN(j.LFN)
 	if err != nil {
 		return Outcome{Err: err}
 	}
-	if err := e.checkFailed(pfn); err != nil {
+	expired, err := e.checkFailed(pfn)
+	if err != nil {
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+	}
+	if expired {
+		defer func() { out.failTouched = true }()
 	}
 	// "Already resident" is a claim about the file: the files say, not a
 	// shared catalog that may lag.

@@ -41,23 +41,28 @@ func (c *Catalog) Record(ctx context.Context, lfn string, recursive bool) error 
 	case err != nil:
 		return fmt.Errorf("catalog record %s: %w", lfn, err)
 	}
-	if err := c.ensureParents(ctx, fs, lfn); err != nil {
-		return err
-	}
 	if e.Type == catalog.Dir && recursive {
-		return c.syncTree(ctx, fs, lfn)
-	}
-	return c.opt.Retry.Do(ctx, func(ctx context.Context) error {
-		return pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-			if err := c.upsertOne(ctx, tx, &e); err != nil {
+		var batch pgx.Batch
+		c.queueParents(ctx, &batch, fs, lfn)
+		if batch.Len() > 0 {
+			if err := c.opt.Retry.Do(ctx, func(ctx context.Context) error { return c.pool.SendBatch(ctx, &batch).Close() }); err != nil {
 				return err
 			}
-			if e.Type != catalog.Dir {
-				// A file where a directory was: its old subtree goes.
-				return c.deleteBelow(ctx, tx, lfn)
-			}
-			return nil
-		})
+		}
+		return c.syncTree(ctx, fs, lfn)
+	}
+	// One round trip: the statements of a batch run as one implicit
+	// transaction.
+	row := importRow(&e, ImportOptions{Site: c.opt.Site, Host: c.opt.Host, Spaces: c.opt.Spaces})
+	return c.opt.Retry.Do(ctx, func(ctx context.Context) error {
+		var batch pgx.Batch
+		c.queueParents(ctx, &batch, fs, lfn)
+		batch.Queue(upsertOneSQL, row...)
+		if e.Type != catalog.Dir {
+			// A file where a directory was: its old subtree goes.
+			queueDeleteBelow(&batch, c.opt.Site, c.opt.Host, lfn)
+		}
+		return c.pool.SendBatch(ctx, &batch).Close()
 	})
 }
 
@@ -88,62 +93,29 @@ func (c *Catalog) upsertOne(ctx context.Context, tx pgx.Tx, e *catalog.Entry) er
 	return err
 }
 
-// ensureParents records the directories above lfn that the catalog does
-// not have yet (a stage into a new directory), so that walks reach lfn.
-func (c *Catalog) ensureParents(ctx context.Context, fs catalog.Catalog, lfn string) error {
+// queueParents queues, for each directory above lfn, an insert of its
+// row unless it has one (a stage into a new directory), so that walks
+// reach lfn. Nothing is read from the database: the batch does it all in
+// the round trip of the change itself.
+func (c *Catalog) queueParents(ctx context.Context, batch *pgx.Batch, fs catalog.Catalog, lfn string) {
 	if lfn == "/" {
-		return nil
+		return
 	}
-	var parents []string
+	opt := ImportOptions{Site: c.opt.Site, Host: c.opt.Host}
 	for p := Parent(lfn); ; p = Parent(p) {
-		parents = append(parents, p)
+		if e, err := fs.Lookup(ctx, p, catalog.WantStat); err == nil && e.Type == catalog.Dir {
+			batch.Queue(insertDirSQL, importRow(&e, opt)...)
+		}
 		if p == "/" {
-			break
+			return
 		}
 	}
-	return c.opt.Retry.Do(ctx, func(ctx context.Context) error {
-		have := map[string]bool{}
-		rows, err := c.pool.Query(ctx, `SELECT lfn FROM files WHERE site = $1 AND lfn = ANY($2)`, c.opt.Site, parents)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var l string
-			if err := rows.Scan(&l); err != nil {
-				rows.Close()
-				return err
-			}
-			have[l] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var missing []catalog.Entry
-		for _, p := range parents {
-			if have[p] {
-				continue
-			}
-			e, err := fs.Lookup(ctx, p, catalog.WantStat)
-			if err != nil {
-				continue // raced away: the entry's own record fails or forgets
-			}
-			missing = append(missing, e)
-		}
-		if len(missing) == 0 {
-			return nil
-		}
-		return pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-			for i := range missing {
-				if _, err := tx.Exec(ctx, upsertOneSQL+` WHERE files.type = 2`,
-					importRow(&missing[i], ImportOptions{Site: c.opt.Site, Host: c.opt.Host})...); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	})
 }
+
+const insertDirSQL = `INSERT INTO files (site, lfn, parent, type, host, space, partition, link, dangling,
+	size, mtime, atime, ctime, mode, copy_time, pin_flags, pin_time, mem_flags, pfn_ref, failed, checksums)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+ON CONFLICT (site, lfn) DO NOTHING`
 
 // syncTree records the subtree of the directory lfn as the files have it:
 // every entry written (in batches), then this host's rows below lfn that
@@ -201,33 +173,26 @@ func (c *Catalog) syncTree(ctx context.Context, fs catalog.Catalog, lfn string) 
 // hosts' entries stay.
 func (c *Catalog) forgetTree(ctx context.Context, lfn string) error {
 	return c.opt.Retry.Do(ctx, func(ctx context.Context) error {
-		return pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `DELETE FROM files WHERE site = $1 AND lfn = $2 AND host IN ('', $3) AND type <> 2`,
-				c.opt.Site, lfn, c.opt.Host); err != nil {
-				return err
-			}
-			if err := c.deleteBelow(ctx, tx, lfn); err != nil {
-				return err
-			}
-			// The directory itself, when nothing of others is below it.
-			lo, hi := prefixRange(lfn)
-			_, err := tx.Exec(ctx, `DELETE FROM files d WHERE d.site = $1 AND d.lfn = $2 AND d.type = 2 AND d.host IN ('', $3)
-				AND NOT EXISTS (SELECT 1 FROM files f WHERE f.site = $1 AND f.lfn > $4 AND f.lfn < $5 AND f.type <> 2)`,
-				c.opt.Site, lfn, c.opt.Host, lo, hi)
-			return err
-		})
+		var batch pgx.Batch
+		batch.Queue(`DELETE FROM files WHERE site = $1 AND lfn = $2 AND host IN ('', $3) AND type <> 2`, c.opt.Site, lfn, c.opt.Host)
+		queueDeleteBelow(&batch, c.opt.Site, c.opt.Host, lfn)
+		// The directory itself, when nothing of others is below it.
+		lo, hi := prefixRange(lfn)
+		batch.Queue(`DELETE FROM files d WHERE d.site = $1 AND d.lfn = $2 AND d.type = 2 AND d.host IN ('', $3)
+			AND NOT EXISTS (SELECT 1 FROM files f WHERE f.site = $1 AND f.lfn > $4 AND f.lfn < $5 AND f.type <> 2)`,
+			c.opt.Site, lfn, c.opt.Host, lo, hi)
+		return c.pool.SendBatch(ctx, &batch).Close()
 	})
 }
 
-// deleteBelow removes this host's rows strictly below lfn (directories
-// only when no other host's entry remains below them).
-func (c *Catalog) deleteBelow(ctx context.Context, tx pgx.Tx, lfn string) error {
+// queueDeleteBelow queues the removal of the host's rows strictly below
+// lfn (directories only when no other host's entry remains below them).
+func queueDeleteBelow(batch *pgx.Batch, site, host, lfn string) {
 	lo, hi := prefixRange(lfn)
-	if _, err := tx.Exec(ctx, `DELETE FROM files WHERE site = $1 AND lfn > $2 AND lfn < $3 AND host IN ('', $4) AND type <> 2`,
-		c.opt.Site, lo, hi, c.opt.Host); err != nil {
-		return err
-	}
-	return c.deleteEmptyDirs(ctx, tx, lo, hi, time.Time{})
+	batch.Queue(`DELETE FROM files WHERE site = $1 AND lfn > $2 AND lfn < $3 AND host IN ('', $4) AND type <> 2`, site, lo, hi, host)
+	batch.Queue(`DELETE FROM files d WHERE d.site = $1 AND d.lfn > $2 AND d.lfn < $3 AND d.type = 2 AND d.host IN ('', $4)
+		AND NOT EXISTS (SELECT 1 FROM files f WHERE f.site = $1 AND f.lfn > d.lfn || '/' AND f.lfn < d.lfn || '0' AND f.type <> 2)`,
+		site, lo, hi, host)
 }
 
 // deleteEmptyDirs removes this host's directory rows in (lo, hi) that no
