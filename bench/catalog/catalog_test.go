@@ -5,13 +5,14 @@
 //     FRM_BENCH_OPS files (default 10,000) on a site whose catalog is the
 //     files (embedded) and on the same site with a PostgreSQL catalog, in
 //     the same run; the extra is the write-through (a Record per change).
+//
 //   - BenchmarkDiscoverNoChange: the discovery pass that finds changes made
 //     outside frm, over FRM_BENCH_FILES files (default 100,000; 1,000,000
 //     for the figure) when nothing changed, against a full walk
 //     of the same files.
 //
-//	go test -run '^$' -bench . -benchtime 1x ./bench/catalog/
-//	FRM_BENCH_FILES=1000000 go test -run '^$' -bench Discover -benchtime 3x -timeout 1h ./bench/catalog/
+//     go test -run '^$' -bench . -benchtime 1x ./bench/catalog/
+//     FRM_BENCH_FILES=1000000 go test -run '^$' -bench Discover -benchtime 3x -timeout 1h ./bench/catalog/
 package catalog
 
 import (
