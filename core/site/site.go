@@ -171,11 +171,11 @@ func Open(cfg *config.Config) (*Site, error) {
 			var st schema.Status
 			if st, err = schema.GetStatus(ctx, pool); err != nil {
 				err = fmt.Errorf("catalog %s: %w", config.RedactDSN(dsn), err)
-			} else if !st.Current() {
-				err = fmt.Errorf("catalog %s: schema is not current (run 'frm db migrate')", config.RedactDSN(dsn))
-			}
-			if err != nil {
 				pool.Close()
+			} else if !st.Current() {
+				// A setup to finish, not an outage to ride out.
+				pool.Close()
+				return nil, fmt.Errorf("catalog %s: schema is not current (run 'frm db migrate')", config.RedactDSN(dsn))
 			}
 		}
 		if err != nil {
