@@ -62,6 +62,9 @@ func TestToolsWorkWithTheDatabaseDown(t *testing.T) {
 	if code, out := admin("wake"); code != 0 {
 		t.Errorf("wake with the database down: %d\n%s", code, out)
 	}
+	if code, out := admin("queue"); code != 0 || !strings.Contains(out, "queue files") {
+		t.Errorf("queue with the database down: %d\n%s", code, out)
+	}
 	if code, out := admin("ls", "/store"); code == 0 || !strings.Contains(out, "catalog database is unavailable") {
 		t.Errorf("ls with the database down: %d\n%s", code, out)
 	}
