@@ -47,8 +47,24 @@ func (r Retry) Do(ctx context.Context, op func(ctx context.Context) error) error
 		return err
 	}
 	_, err := retry.Policy{Retries: r.Attempts - 1, Base: r.MinWait, Max: r.MaxWait}.Do(ctx, op, Transient, nil)
+	if err != nil && ctx.Err() == nil && Transient(err) {
+		// The retries are spent on a passing fault: the database is not
+		// there now. Said as such, and without the cause's errno (a
+		// missing socket is ENOENT, which must not read as "no such
+		// file" for the entry asked about).
+		return &unavailableError{cause: err.Error()}
+	}
 	return err
 }
+
+// ErrUnavailable is wrapped by the errors of operations that could not
+// reach the catalog database after their retries.
+var ErrUnavailable = errors.New("the catalog database is unavailable")
+
+type unavailableError struct{ cause string }
+
+func (e *unavailableError) Error() string { return ErrUnavailable.Error() + ": " + e.cause }
+func (e *unavailableError) Unwrap() error { return ErrUnavailable }
 
 // Transient reports whether err is worth retrying: serialization failures
 // and deadlocks, connection failures (class 08), server shutdown or
@@ -61,6 +77,9 @@ func Transient(err error) bool {
 	var pe *permanentError
 	if errors.As(err, &pe) {
 		return false
+	}
+	if errors.Is(err, ErrUnavailable) {
+		return true
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
