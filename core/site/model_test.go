@@ -168,7 +168,11 @@ func TestCatalogModel(t *testing.T) {
 		if shared {
 			name = "postgres"
 		}
-		t.Run(name, func(t *testing.T) { runModel(t, shared, steps, 11) })
+		seed := int64(11)
+		if v, err := strconv.ParseInt(os.Getenv("FRM_MODEL_SEED"), 10, 64); err == nil {
+			seed = v
+		}
+		t.Run(name, func(t *testing.T) { runModel(t, shared, steps, seed) })
 	}
 }
 
