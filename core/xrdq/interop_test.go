@@ -358,9 +358,29 @@ func TestInteropCancelBothWays(t *testing.T) {
 }
 
 // TestInteropCompactMatchesXfrd: frm_xfrd's start-up compaction and ours
-// produce the same files.
+// produce the same files. frm_xfrd's queue threads start as its
+// initialization ends and may take a request before the test kills it
+// (seen under load: its outbound threads do not always wait for the stop
+// files), which changes its file after the compaction; compaction is
+// deterministic, so a run in which frm_xfrd took nothing decides: up to
+// three are made.
 func TestInteropCompactMatchesXfrd(t *testing.T) {
 	needBin(t, xfrdBin)
+	var diffs []string
+	for attempt := 0; attempt < 3; attempt++ {
+		if diffs = compactAgainstXfrd(t); len(diffs) == 0 {
+			return
+		}
+		t.Logf("attempt %d: %v (frm_xfrd may have served a request meanwhile; trying again)", attempt+1, diffs)
+	}
+	t.Errorf("compacted files differ in every attempt: %v", diffs)
+}
+
+// compactAgainstXfrd runs frm_xfrd's start-up compaction and ours on the
+// same queue files and returns the differences.
+func compactAgainstXfrd(t *testing.T) []string {
+	t.Helper()
+	var diffs []string
 	s := newSite(t,
 		"frm.xfr.copycmd in /bin/false $SRC $DST",
 		"frm.xfr.copycmd out /bin/false $SRC $DST",
@@ -458,10 +478,11 @@ func TestInteropCompactMatchesXfrd(t *testing.T) {
 			// frm_xfrd's queue threads may already have taken requests
 			// (Get moves header First only), so compare from byte 4 on.
 			if len(theirs) != len(mine) || !bytes.Equal(theirs[4:], mine[4:]) {
-				t.Errorf("%s: compacted files differ (len %d vs %d)", name, len(theirs), len(mine))
+				diffs = append(diffs, fmt.Sprintf("%s: compacted files differ (len %d vs %d)", name, len(theirs), len(mine)))
 			}
 		}
 	}
+	return diffs
 }
 
 // TestInteropAgentBadNames records what frm_xfragent 5.5.3 does with
