@@ -12,9 +12,11 @@ import (
 	"frm/core/catalog"
 	"frm/core/catalog/pgcat"
 	"frm/core/config"
+	"frm/core/mss"
 	"frm/core/pgtest"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/xfer"
 	schema "frm/sql"
 )
 
@@ -261,4 +263,38 @@ func TestDiscoverOutsideChanges(t *testing.T) {
 		t.Errorf("the pass after: %+v %v", again, err)
 	}
 	auditClean(t, s)
+}
+
+// TestStageTrustsTheFilesNotTheRows: a file gone from disk while the
+// catalog still has its row (removed behind frm's back, not yet found by
+// a discovery pass) is staged for real, not answered "already resident"
+// from the stale row. Before, the stage said "stage OK" and recorded a
+// transfer of 0 bytes.
+func TestStageTrustsTheFilesNotTheRows(t *testing.T) {
+	s, l := openPGDemo(t, 60)
+	ctx := context.Background()
+	e := findEntry(t, s, "/store", func(e *catalog.Entry) bool {
+		if !e.Migrated() || e.Link == "" {
+			return false
+		}
+		_, err := os.Stat(filepath.Join(l.RemoteRoot, e.LFN))
+		return err == nil
+	})
+	os.Remove(e.Link)
+	os.Remove(e.PFN)
+	if _, err := s.Catalog.Lookup(ctx, e.LFN, catalog.WantStat); err != nil {
+		t.Fatalf("the test needs the stale row: %v", err)
+	}
+	b, err := mss.Open(s.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := xfer.New(s, b, nil).Run(ctx, xfer.Job{Kind: xfer.Stage, LFN: e.LFN})
+	if !out.OK() || out.Skipped != "" || out.Bytes == 0 {
+		t.Fatalf("stage: %+v", out)
+	}
+	if _, err := os.Stat(e.PFN); err != nil {
+		t.Errorf("the file is not on disk after the stage: %v", err)
+	}
+	sameAsFiles(t, s, e.LFN)
 }

@@ -224,6 +224,29 @@ func Run(t *testing.T, newCatalog Factory) {
 		if _, err := c.Apply(ctx, "/a/none", catalog.Change{Kind: catalog.SetCopyTime, Time: 1}); err == nil {
 			t.Error("Apply on a missing file succeeded")
 		}
+		// The rest of the change kinds, each seen by Lookup and on the
+		// file itself.
+		n, err = c.Apply(ctx, "/a/xa.dat",
+			catalog.Change{Kind: catalog.ClearMem},
+			catalog.Change{Kind: catalog.ClearChecksum, Checksum: meta.Checksum{Alg: "adler32"}},
+			catalog.Change{Kind: catalog.SetPfnRef, PfnRef: filepath.Join(tr.Root, "a/elsewhere")},
+			catalog.Change{Kind: catalog.SetPin, Pin: meta.Pin{Flags: meta.PinForever}})
+		if err != nil || n != 4 {
+			t.Fatalf("Apply = %d, %v", n, err)
+		}
+		e, _ = c.Lookup(ctx, "/a/xa.dat", catalog.WantAll)
+		if e.HasMem || len(e.Checksums) != 0 || e.PfnRef != filepath.Join(tr.Root, "a/elsewhere") || e.Pin.Flags != meta.PinForever {
+			t.Errorf("after the second Apply: %+v", e)
+		}
+		if ref, _, _ := meta.GetPfn(e.Link); ref != filepath.Join(tr.Root, "a/elsewhere") {
+			t.Errorf("back reference on the data file: %q", ref)
+		}
+		if _, ok, _ := meta.GetMem(e.Link); ok {
+			t.Error("memory flags still on the data file")
+		}
+		if n, err := c.Apply(ctx, "/a/xa.dat", catalog.Change{Kind: catalog.ClearMem}); err != nil || n != 0 {
+			t.Errorf("clearing absent memory flags counted %d, %v", n, err)
+		}
 	})
 	t.Run("ApplyStaysInside", func(t *testing.T) {
 		// A namespace entry leading outside the namespace root and the
