@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -285,13 +286,15 @@ func (c *Config) validateMSS(v *validator) {
 		v.add("mss.rename_cmd", "only the command backend runs a rename command (%s renames by itself)", m.Backend)
 	}
 	v.duration("mss.copy_timeout", m.CopyTimeout)
+	var badStatus []string
 	for _, st := range m.PermanentStatus {
-		switch {
-		case st < 1 || st > 255:
-			v.add("mss.permanent_status", "%d is not an exit status (1-255)", st)
-		case st == 2:
-			v.add("mss.permanent_status", "2 already means \"file not found\" (no retry, the fail file's not-found mark)")
+		if st < 1 || st > 255 || st == 2 {
+			badStatus = append(badStatus, strconv.Itoa(st))
 		}
+	}
+	if len(badStatus) > 0 {
+		// One message for the key, whatever the number of bad values.
+		v.add("mss.permanent_status", "must list exit statuses from 1 to 255 but 2, which already means \"file not found\" (has %s)", strings.Join(badStatus, ", "))
 	}
 	switch m.Backend {
 	case "":

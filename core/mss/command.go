@@ -537,19 +537,7 @@ func procGroup(pid int) (pgrp int, start uint64, err error) {
 // viewDown returns an Outage error when the local view of the MSS
 // (RemoteRoot) is not there: the MSS is not mounted, and a failed copy is
 // no fault of the file.
-func (c *Command) viewDown() error {
-	if c.localRoot == "" {
-		return nil
-	}
-	fi, err := os.Stat(c.localRoot)
-	if err != nil {
-		return Outage(fmt.Errorf("mss command: remote root %s (not mounted?): %w", c.localRoot, err))
-	}
-	if !fi.IsDir() {
-		return Outage(fmt.Errorf("mss command: remote root %s is not a directory", c.localRoot))
-	}
-	return nil
-}
+func (c *Command) viewDown() error { return rootMissing("mss command", c.localRoot) }
 
 // Probe implements Prober: every configured copy program must be there
 // and executable, and a local view of the MSS (RemoteRoot) must be a

@@ -2,7 +2,9 @@ package mss
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"syscall"
 )
 
@@ -164,4 +166,22 @@ func classifyErrno(err error, lookup bool) error {
 		return Transient(err)
 	}
 	return err
+}
+
+// rootMissing returns an Outage error when root, the mount point of the
+// MSS ("" for none), is not a directory: the MSS is not mounted, every
+// name below it would look missing, and a store would write into the
+// empty mount point on the local disk.
+func rootMissing(backend, root string) error {
+	if root == "" {
+		return nil
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return Outage(fmt.Errorf("%s: remote root %s (not mounted?): %w", backend, root, err))
+	}
+	if !fi.IsDir() {
+		return Outage(fmt.Errorf("%s: remote root %s is not a directory", backend, root))
+	}
+	return nil
 }

@@ -91,19 +91,7 @@ func (p *Posix) Probe(ctx context.Context) error {
 // rootDown returns an Outage error when the remote root is not there: the
 // MSS is not mounted, and every name below it would look missing (and a
 // store would write into the empty mount point).
-func (p *Posix) rootDown() error {
-	if p.root == "" {
-		return nil
-	}
-	fi, err := os.Stat(p.root)
-	if err != nil {
-		return Outage(fmt.Errorf("mss posix: remote root %s (not mounted?): %w", p.root, err))
-	}
-	if !fi.IsDir() {
-		return Outage(fmt.Errorf("mss posix: remote root %s is not a directory", p.root))
-	}
-	return nil
-}
+func (p *Posix) rootDown() error { return rootMissing("mss posix", p.root) }
 
 // check validates rfn: absolute, clean, strictly below the root.
 func (p *Posix) check(rfn string) error {

@@ -15,6 +15,7 @@ import (
 
 	"frm/core/guard"
 	"frm/core/meta"
+	"frm/core/retry"
 )
 
 // ErrChangedWhileRead is wrapped by the error for a file whose mtime or
@@ -370,12 +371,5 @@ func (l *limiter) wait(ctx context.Context, n int) error {
 	if d == 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return retry.Sleep(ctx, d)
 }

@@ -160,7 +160,11 @@ const upsertSQL = `INSERT INTO files (site, lfn, parent, type, host, space, part
 SELECT site, lfn, parent, type, host, space, partition, link, dangling,
 	size, mtime, atime, ctime, mode, copy_time, pin_flags, pin_time, mem_flags, pfn_ref, failed, checksums
 FROM frm_import
-ON CONFLICT (site, lfn) DO UPDATE SET
+` + upsertConflict
+
+// upsertConflict replaces a row with what the files say (every upsert of
+// an entry: imports, records).
+const upsertConflict = `ON CONFLICT (site, lfn) DO UPDATE SET
 	parent = EXCLUDED.parent, type = EXCLUDED.type, host = EXCLUDED.host, space = EXCLUDED.space,
 	partition = EXCLUDED.partition, link = EXCLUDED.link, dangling = EXCLUDED.dangling,
 	size = EXCLUDED.size, mtime = EXCLUDED.mtime, atime = EXCLUDED.atime, ctime = EXCLUDED.ctime,

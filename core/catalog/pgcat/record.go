@@ -78,13 +78,7 @@ func (c *Catalog) Rename(ctx context.Context, oldLFN, newLFN string) error {
 const upsertOneSQL = `INSERT INTO files (site, lfn, parent, type, host, space, partition, link, dangling,
 	size, mtime, atime, ctime, mode, copy_time, pin_flags, pin_time, mem_flags, pfn_ref, failed, checksums)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-ON CONFLICT (site, lfn) DO UPDATE SET
-	parent = EXCLUDED.parent, type = EXCLUDED.type, host = EXCLUDED.host, space = EXCLUDED.space,
-	partition = EXCLUDED.partition, link = EXCLUDED.link, dangling = EXCLUDED.dangling,
-	size = EXCLUDED.size, mtime = EXCLUDED.mtime, atime = EXCLUDED.atime, ctime = EXCLUDED.ctime,
-	mode = EXCLUDED.mode, copy_time = EXCLUDED.copy_time, pin_flags = EXCLUDED.pin_flags,
-	pin_time = EXCLUDED.pin_time, mem_flags = EXCLUDED.mem_flags, pfn_ref = EXCLUDED.pfn_ref,
-	failed = EXCLUDED.failed, checksums = EXCLUDED.checksums, updated_at = now()`
+` + upsertConflict
 
 // upsertOne writes e's row (one statement: a single change must not pay
 // for the bulk path's temporary table).
