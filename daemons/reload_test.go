@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/meta"
 	"frm/core/site"
@@ -293,4 +294,35 @@ func TestReloadTakesEffect(t *testing.T) {
 		r.d.Transfer.Wake()
 		r.waitEvent(t, "done", "/store/o/a")
 	})
+}
+
+// TestReloadScanInterval: a shorter catalog.scan_interval takes effect at
+// once: a file written outside frm reaches the shared catalog within the
+// new period, not after the old one.
+func TestReloadScanInterval(t *testing.T) {
+	s, pool := sharedSite(t, func(c *config.Config) { c.Catalog.ScanInterval = config.Duration(time.Hour) })
+	r := start(t, s, "purge")
+	ctx := context.Background()
+	deadline := time.Now().Add(patience)
+	for count(t, pool, `SELECT count(*) FROM dir_stamps`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no first discovery pass")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pfn := filepath.Join(s.cfg.LocalRoot, "/store/outside/new.fits")
+	os.MkdirAll(filepath.Dir(pfn), 0o755)
+	os.WriteFile(pfn, []byte("written by a server"), 0o644)
+	next := *r.d.Site.Config()
+	next.Catalog.ScanInterval = config.Duration(200 * time.Millisecond)
+	r.d.Reload(&next)
+	for {
+		if _, err := r.d.Site.Catalog.Lookup(ctx, "/store/outside/new.fits", catalog.WantStat); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the file written outside frm never reached the catalog after the reload")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

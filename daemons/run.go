@@ -52,6 +52,9 @@ type Daemon struct {
 	lock    *os.File
 	xfrLock *os.File
 	version string
+	// discoverReconf tells the discovery loop a reload may have changed
+	// catalog.scan_interval.
+	discoverReconf chan struct{}
 
 	metrics *metrics // nil unless ServeMetrics was called
 
@@ -94,7 +97,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		s.Close()
 		return nil, err
 	}
-	d := &Daemon{Site: s, Log: log, subs: map[chan Event]struct{}{}, version: o.Version}
+	d := &Daemon{Site: s, Log: log, subs: map[chan Event]struct{}{}, version: o.Version, discoverReconf: make(chan struct{}, 1)}
 	admin := cfg.AdminDir()
 	if err := os.MkdirAll(admin, 0o700); err != nil {
 		return nil, fmt.Errorf("admin directory: %w", err)
@@ -362,6 +365,7 @@ func (d *Daemon) Reload(next *config.Config) {
 	if d.Scrubber != nil {
 		d.Scrubber.SetConfig(applied)
 	}
+	poke(d.discoverReconf)
 	d.Log.Info("configuration reloaded", "changed", len(changes)-restart, "restart_needed", restart)
 }
 
@@ -471,7 +475,7 @@ func (d *Daemon) discover(ctx context.Context) {
 		if err == nil && (r.Full || r.Recorded > 0) {
 			d.Log.Info("changes made outside frm recorded in the catalog", "entries", r.Recorded, "dirs_read", r.Changed, "dirs", r.Dirs, "full", r.Full, "took", r.Took.Round(time.Millisecond))
 		}
-		if !waitPeriod(ctx, time.Now(), func() time.Duration { return d.Site.Config().Catalog.ScanIntervalOrDefault() }, nil, nil) {
+		if !waitPeriod(ctx, time.Now(), func() time.Duration { return d.Site.Config().Catalog.ScanIntervalOrDefault() }, nil, d.discoverReconf) {
 			return
 		}
 	}
