@@ -14,6 +14,7 @@ import (
 	"frm/core/catalog"
 	"frm/core/meta"
 	"frm/core/site"
+	"frm/core/units"
 	"frm/core/xrdq"
 )
 
@@ -969,7 +970,7 @@ func runChksumTree(ctx context.Context, sh *Shell, r *report, o parsedOpts, dirs
 	start := time.Now()
 	pr := sh.startProgressFunc(func() string {
 		return fmt.Sprintf("chksum verify: %d entries scanned, %d files verified, %s read, %d mismatches",
-			c.Entries.Load(), c.Files.Load(), human(c.Bytes.Load()), c.Mismatches.Load())
+			c.Entries.Load(), c.Files.Load(), units.Bytes(c.Bytes.Load()), c.Mismatches.Load())
 	})
 	sum, err := sh.Site.Scrub(ctx, dirs, site.ScrubOptions{Alg: o.value("type"), Rate: sh.Site.Config().Scrub.CommandRate(),
 		Workers:  sh.Site.Config().Scrub.ReadersOrDefault(),
@@ -993,7 +994,7 @@ func runChksumTree(ctx context.Context, sh *Shell, r *report, o parsedOpts, dirs
 	}
 	secs := time.Since(start).Seconds()
 	lines := []string{fmt.Sprintf("%s verified (%s bytes, %.2fs, %s/s): %s, %d marked bad now, %d marked bad in all.",
-		plural(sum.Files, "file", "files"), strconv.FormatInt(sum.Bytes, 10), secs, human(int64(float64(sum.Bytes)/max(secs, 1e-3))),
+		plural(sum.Files, "file", "files"), strconv.FormatInt(sum.Bytes, 10), secs, units.Bytes(int64(float64(sum.Bytes)/max(secs, 1e-3))),
 		plural(int64(sum.Mismatches), "mismatch", "mismatches"), sum.Marked, sum.Bad)}
 	var skipped []string
 	if sum.Stale > 0 {
@@ -1188,14 +1189,14 @@ var dfCmd = &command{
 		}
 		r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", "SPACE", "TOTAL", "USED", "FREE", "USE%", "FILES", "PARTITION"), map[string]any{"header": true})
 		for _, su := range sus {
-			r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", su.Name, human(su.Total), human(su.Total-su.Free), human(su.Free), pct(su.Total-su.Free, su.Total), files(su.Files), "(all)"),
+			r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", su.Name, units.Bytes(su.Total), units.Bytes(su.Total-su.Free), units.Bytes(su.Free), pct(su.Total-su.Free, su.Total), files(su.Files), "(all)"),
 				map[string]any{"space": su.Name, "total": su.Total, "used": su.Total - su.Free, "free": su.Free, "files": su.Files, "bytes": su.Bytes})
 			for _, p := range su.Partitions {
 				if p.Err != nil {
 					r.fail(p.Err)
 					continue
 				}
-				r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", "", human(p.Total), human(p.Used()), human(p.Free), pct(p.Used(), p.Total), files(p.Files), p.Path),
+				r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", "", units.Bytes(p.Total), units.Bytes(p.Used()), units.Bytes(p.Free), pct(p.Used(), p.Total), files(p.Files), p.Path),
 					map[string]any{"space": su.Name, "partition": p.Path, "total": p.Total, "used": p.Used(), "free": p.Free, "files": p.Files, "bytes": p.Bytes, "cap": p.Cap})
 			}
 		}
@@ -1209,20 +1210,4 @@ func pct(used, total int64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%d%%", (used*100+total-1)/total)
-}
-
-// human formats bytes with 1024-based units and one decimal, as
-// frm_purged does ("3.9K", "251.9G").
-func human(n int64) string {
-	const units = "KMGTPE"
-	if n < 1024 {
-		return strconv.FormatInt(n, 10)
-	}
-	f := float64(n)
-	i := -1
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.1f%c", f, units[i])
 }

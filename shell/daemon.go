@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"frm/core/pgqueue"
+	"frm/core/units"
 	"frm/core/xrdq"
 	"frm/daemons"
 )
@@ -44,9 +45,9 @@ var statusCmd = &command{
 			for _, a := range t.Active {
 				prog := ""
 				if a.Done >= 0 && a.Size > 0 {
-					prog = fmt.Sprintf(" %s/%s %s/s", human(a.Done), human(a.Size), human(int64(a.Rate)))
+					prog = fmt.Sprintf(" %s/%s %s/s", units.Bytes(a.Done), units.Bytes(a.Size), units.Bytes(int64(a.Rate)))
 				} else if a.Size > 0 {
-					prog = " " + human(a.Size)
+					prog = " " + units.Bytes(a.Size)
 				}
 				r.result(fmt.Sprintf("  %-7s %s  rid=%s tid=%s prty=%d running %s%s", a.Kind, a.LFN, a.RID, a.TID, a.Priority, time.Since(a.Started).Round(time.Second), prog), a)
 			}
@@ -61,13 +62,13 @@ var statusCmd = &command{
 		if sc := st.Scrub; sc != nil {
 			rate := "unlimited"
 			if sc.Rate > 0 {
-				rate = human(sc.Rate) + "/s"
+				rate = units.Bytes(sc.Rate) + "/s"
 			}
 			r.result(fmt.Sprintf("scrub: rate %s, a pass every %s; %d files marked bad", rate, sc.Interval, sc.Bad),
 				map[string]any{"scrub_rate": sc.Rate, "scrub_interval": sc.Interval.Seconds(), "bad_files": sc.Bad})
 			if p := sc.Running; p != nil {
 				r.result(fmt.Sprintf("  scrub pass running since %s: %d files, %s read, %d mismatches", p.Started.Format(time.DateTime),
-					p.Files, human(p.Bytes), p.Mismatches), map[string]any{"scrub_running": p})
+					p.Files, units.Bytes(p.Bytes), p.Mismatches), map[string]any{"scrub_running": p})
 			}
 			if p := sc.Last; p != nil {
 				how := "ended"
@@ -75,7 +76,7 @@ var statusCmd = &command{
 					how = "stopped"
 				}
 				r.result(fmt.Sprintf("  last scrub pass %s %s after %s: %d files, %s read, %d mismatches (%d newly marked bad), %d errors",
-					how, p.Ended.Format(time.DateTime), p.Ended.Sub(p.Started).Round(time.Second), p.Files, human(p.Bytes), p.Mismatches, p.Marked, p.Errors),
+					how, p.Ended.Format(time.DateTime), p.Ended.Sub(p.Started).Round(time.Second), p.Files, units.Bytes(p.Bytes), p.Mismatches, p.Marked, p.Errors),
 					map[string]any{"scrub_last": p})
 			}
 		}
@@ -340,7 +341,7 @@ var hostsCmd = &command{
 				map[string]any{"host": h.Name, "alive": state == "alive", "heartbeat": h.Heartbeat, "age_seconds": h.Age.Seconds(),
 					"pid": h.PID, "version": h.Version, "started": h.Started, "partitions": len(h.Partitions)})
 			for _, p := range h.Partitions {
-				r.result(fmt.Sprintf("  %-12s %10s %10s %10s %5s  %s", p.Space, human(p.Total), human(p.Total-p.Free), human(p.Free), pct(p.Total-p.Free, p.Total), p.Path),
+				r.result(fmt.Sprintf("  %-12s %10s %10s %10s %5s  %s", p.Space, units.Bytes(p.Total), units.Bytes(p.Total-p.Free), units.Bytes(p.Free), pct(p.Total-p.Free, p.Total), p.Path),
 					map[string]any{"host": h.Name, "space": p.Space, "partition": p.Path, "total": p.Total, "free": p.Free, "cap": p.Cap, "updated": p.Updated})
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"frm/core/purge"
 	"frm/core/site"
+	"frm/core/units"
 )
 
 // ---- purge (frm addition: frm_purged's cycle as a command) ----
@@ -227,13 +228,13 @@ func spaceLine(sp *purge.SpacePlan) string {
 	var b strings.Builder
 	b.WriteString("++++++ " + sp.Space + " ")
 	if sp.UsedKnown {
-		fmt.Fprintf(&b, "used %s (%d%%) ", purge.FormatBytes(sp.Used), pctOf(sp.Used, sp.Total))
+		fmt.Fprintf(&b, "used %s (%d%%) ", units.Bytes(sp.Used), pctOf(sp.Used, sp.Total))
 	}
-	fmt.Fprintf(&b, "free %s (%d%%) %d files %d idle; ", purge.FormatBytes(sp.Free), pctOf(sp.Free, sp.Total), sp.Files, sp.Eligible)
+	fmt.Fprintf(&b, "free %s (%d%%) %d files %d idle; ", units.Bytes(sp.Free), pctOf(sp.Free, sp.Total), sp.Files, sp.Eligible)
 	if !sp.Enabled {
 		b.WriteString("nopurge")
 	} else {
-		b.WriteString(purge.FormatBytes(sp.Needed) + " needed")
+		b.WriteString(units.Bytes(sp.Needed) + " needed")
 	}
 	return b.String()
 }
@@ -260,11 +261,11 @@ func finalLine(sp *purge.SpacePlan, sr purge.SpaceResult) string {
 	b.WriteString("++++++ " + sp.Space + " ")
 	if sp.UsedKnown {
 		u := sp.Used - sr.Bytes
-		fmt.Fprintf(&b, "used %s (%d%%) ", purge.FormatBytes(u), pctOf(u, sp.Total))
+		fmt.Fprintf(&b, "used %s (%d%%) ", units.Bytes(u), pctOf(u, sp.Total))
 	}
-	fmt.Fprintf(&b, "free %s (%d%%) %d files %d prgd; %s freed ", purge.FormatBytes(sr.Free), pctOf(sr.Free, sp.Total), sp.Files, sr.Files, purge.FormatBytes(sr.Bytes))
+	fmt.Fprintf(&b, "free %s (%d%%) %d files %d prgd; %s freed ", units.Bytes(sr.Free), pctOf(sr.Free, sp.Total), sp.Files, sr.Files, units.Bytes(sr.Bytes))
 	if d := sr.Max - sr.Free; d > 0 {
-		b.WriteString(purge.FormatBytes(d) + " deficit")
+		b.WriteString(units.Bytes(d) + " deficit")
 	} else {
 		b.WriteString("need met")
 	}
@@ -283,7 +284,7 @@ func finalItem(sp *purge.SpacePlan, sr purge.SpaceResult) map[string]any {
 // fileLine is frm_purged's per-file line: what ("Zorch  " or "Purged "),
 // space, size 8 wide, access time (local, YYMMDD HH:MM:SS), pfn.
 func fileLine(what string, c purge.Candidate, loc *time.Location) string {
-	return fmt.Sprintf("%s%s %8s %s %s", what, c.Space, purge.FormatBytes(c.Size), time.Unix(c.Atime, 0).In(loc).Format("060102 15:04:05"), c.PFN)
+	return fmt.Sprintf("%s%s %8s %s %s", what, c.Space, units.Bytes(c.Size), time.Unix(c.Atime, 0).In(loc).Format("060102 15:04:05"), c.PFN)
 }
 
 func keptLine(k purge.Kept, loc *time.Location) string {

@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"frm/core/units"
 	"frm/shell"
 	"frm/tui/model"
 )
@@ -341,7 +342,7 @@ func (a *App) auditView() (string, string, []string, string) {
 		}
 		size := ""
 		if p.Size > 0 {
-			size = model.Bytes(p.Size)
+			size = units.Bytes(p.Size)
 		}
 		s := mark + col(p.Kind, 20) + " " + col(ansi.TruncateLeft(p.Name, max(len(p.Name)-nameW, 0), "…"), nameW) + " " + rcol(size, 8) + " " + col(state, 6)
 		body = append(body, a.row(s, i == sel))

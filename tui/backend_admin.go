@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"frm/core/site"
+	"frm/core/units"
 	"frm/daemons"
 	"frm/shell"
 	"frm/tui/model"
@@ -55,7 +56,7 @@ func problemOf(ev site.AuditEvent) model.AuditProblem {
 		p.Kind, p.Name, p.Fix = "stale xref", ev.Data, "rewrite the back reference of "+ev.Data+" to "+ev.Other+" (it names "+ev.PFN+")"
 	case site.UsageMismatch:
 		p.Kind, p.Name, p.Space, p.Claimed, p.Other = "usage mismatch", ev.Space, ev.Space, ev.Claimed,
-			fmt.Sprintf("log %s, disk %s", model.Bytes(ev.Claimed), model.Bytes(ev.Size))
+			fmt.Sprintf("log %s, disk %s", units.Bytes(ev.Claimed), units.Bytes(ev.Size))
 		p.Fix = fmt.Sprintf("adjust the usage log of %s to the bytes on disk (%d when audited; it says %d)", ev.Space, ev.Size, ev.Claimed)
 		p.Size = 0 // the space's bytes, not a file's size
 	default:
@@ -93,7 +94,7 @@ func (b *SiteBackend) Audit(ctx context.Context, req AuditRequest, emit func(mod
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("audit space %s: %d problems in %d files (%s), %s unreachable", req.Target, r.Problems, r.Files, model.Bytes(r.Bytes), model.Bytes(r.Unreachable)), es.err()
+		return fmt.Sprintf("audit space %s: %d problems in %d files (%s), %s unreachable", req.Target, r.Problems, r.Files, units.Bytes(r.Bytes), units.Bytes(r.Unreachable)), es.err()
 	case "usage":
 		n, spaces := 0, 0
 		err := b.Site.AuditUsage(ctx, req.Target, o, func(u site.UsageAudit) {

@@ -758,7 +758,7 @@ func TestSpaceUse(t *testing.T) {
 	f.useGo = make(chan struct{})
 	a := newTestApp(f, false)
 	drive(a, a.Init()) // the walk blocks: drive gives up waiting for it
-	if v := a.View(); !strings.Contains(v, "public [ok] · to migrate … · pinned … · purge below 5.0G free ┃ until 10G ╎") {
+	if v := a.View(); !strings.Contains(v, "public [ok] · to migrate … · pinned … · purge below 5.0G free ┃ until 10.0G ╎") {
 		t.Errorf("no … while the walk runs:\n%s", v)
 	}
 	if cmd := a.refreshUse(true); cmd != nil {
@@ -772,11 +772,11 @@ func TestSpaceUse(t *testing.T) {
 	if n := f.useCalls.Load(); n != 1 {
 		t.Fatalf("%d walks at start", n)
 	}
-	if v := a.View(); !strings.Contains(v, "to migrate 1.2G (3) · pinned 3.0G (1)") {
+	if v := a.View(); !strings.Contains(v, "to migrate 1.1G (3) · pinned 3.0G (1)") {
 		t.Errorf("use not shown:\n%s", v)
 	}
 	press(a, "j") // a partition
-	if v := a.View(); !strings.Contains(v, "public:/srv/pub1 [ok] · to migrate 1.2G (3) · pinned 0B (0) · not purged") {
+	if v := a.View(); !strings.Contains(v, "public:/srv/pub1 [ok] · to migrate 1.1G (3) · pinned 0 (0) · not purged") {
 		t.Errorf("partition use not shown:\n%s", v)
 	}
 	for range 10 { // two periodic refreshes of the rows: the walk is not due
@@ -806,7 +806,7 @@ func TestSpaceUse(t *testing.T) {
 	// Wide terminals have columns.
 	a.Update(tea.WindowSizeMsg{Width: 120, Height: 24})
 	lines := strings.Split(a.View(), "\n")
-	if !strings.Contains(lines[2], "to mig  pinned") || !strings.HasSuffix(strings.TrimRight(lines[3], " "), "1.2G    3.0G") {
+	if !strings.Contains(lines[2], "to mig  pinned") || !strings.HasSuffix(strings.TrimRight(lines[3], " "), "1.1G    3.0G") {
 		t.Errorf("no columns at 120:\n%s\n%s", lines[2], lines[3])
 	}
 }

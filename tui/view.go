@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"frm/core/units"
 	"frm/tui/model"
 )
 
@@ -222,12 +223,12 @@ func (a *App) spacesView() (string, string, []string, string) {
 		if i != sel {
 			bar = a.levelStyle(lvl).Render(bar)
 		}
-		s := col(ansi.TruncateLeft(name, max(lipgloss.Width(name)-22, 0), "…"), 22) + " " + bar + " " + rcol(pct, 5) + " " + rcol(model.Bytes(r.Free), 7) + " " +
-			rcol(model.Bytes(r.Total), 7) + " " + rcol(fmt.Sprint(r.Files), 7) + " " + rcol(model.Bytes(r.Bytes), 7)
+		s := col(ansi.TruncateLeft(name, max(lipgloss.Width(name)-22, 0), "…"), 22) + " " + bar + " " + rcol(pct, 5) + " " + rcol(units.Bytes(r.Free), 7) + " " +
+			rcol(units.Bytes(r.Total), 7) + " " + rcol(fmt.Sprint(r.Files), 7) + " " + rcol(units.Bytes(r.Bytes), 7)
 		if wide {
 			mig, pin := "…", "…"
 			if u, ok := a.spaces.UseOf(r.Key()); ok {
-				mig, pin = model.Bytes(u.MigBytes), model.Bytes(u.PinBytes)
+				mig, pin = units.Bytes(u.MigBytes), units.Bytes(u.PinBytes)
 			}
 			s += " " + rcol(mig, 7) + " " + rcol(pin, 7)
 		}
@@ -242,7 +243,7 @@ func (a *App) spacesView() (string, string, []string, string) {
 		// watermarks are drawn on the bar anyway.
 		purge := "not purged"
 		if !r.NoPurge {
-			purge = fmt.Sprintf("purge below %s free ┃ until %s ╎", model.Bytes(r.MinFree), model.Bytes(r.MaxFree))
+			purge = fmt.Sprintf("purge below %s free ┃ until %s ╎", units.Bytes(r.MinFree), units.Bytes(r.MaxFree))
 		}
 		detail = r.Key() + " " + levelWord(r.Level()) + " · " + a.useText(r.Key()) + " · " + purge
 	}
@@ -259,7 +260,7 @@ func (a *App) useText(k string) string {
 		}
 		return "to migrate … · pinned …"
 	}
-	s := fmt.Sprintf("to migrate %s (%d) · pinned %s (%d)", model.Bytes(u.MigBytes), u.MigFiles, model.Bytes(u.PinBytes), u.PinFiles)
+	s := fmt.Sprintf("to migrate %s (%d) · pinned %s (%d)", units.Bytes(u.MigBytes), u.MigFiles, units.Bytes(u.PinBytes), u.PinFiles)
 	if a.spaces.UseRefresh.Err != nil {
 		s += " (walk: " + a.spaces.UseRefresh.Err.Error() + ")"
 	}
@@ -324,7 +325,7 @@ func (a *App) namespaceView() (string, string, []string, string) {
 	now := a.opt.Now()
 	for i, r := range rows {
 		name := r.Name
-		size := model.Bytes(r.Size)
+		size := units.Bytes(r.Size)
 		if r.Dir {
 			name += "/"
 			size = ""

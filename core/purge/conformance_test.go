@@ -24,6 +24,7 @@ import (
 	"frm/core/meta"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/units"
 )
 
 const xrootdPurged = "/usr/bin/frm_purged"
@@ -319,7 +320,7 @@ func diffLines(a, b []string) string {
 
 // zorchLine is frm_purged's -T line for c, the site directory replaced.
 func zorchLine(c Candidate, dir string) string {
-	return strings.ReplaceAll(fmt.Sprintf("Zorch  %s %8s %s %s", c.Space, FormatBytes(c.Size),
+	return strings.ReplaceAll(fmt.Sprintf("Zorch  %s %8s %s %s", c.Space, units.Bytes(c.Size),
 		time.Unix(c.Atime, 0).Format("060102 15:04:05"), c.PFN), dir, "$SITE")
 }
 

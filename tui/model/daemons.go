@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"frm/core/units"
 )
 
 // DaemonStatus is what the daemon's control socket says ("status"), plus
@@ -111,7 +113,7 @@ func (d *Daemons) SetStatus(st DaemonStatus, now time.Time) {
 				case st.PurgeSkipped:
 					r.Detail = "last purge " + Duration(now.Sub(st.PurgeAt)) + " ago: not needed"
 				default:
-					r.Detail = fmt.Sprintf("last purge %s ago: %d files, %s", Duration(now.Sub(st.PurgeAt)), st.PurgeFiles, Bytes(st.PurgeBytes))
+					r.Detail = fmt.Sprintf("last purge %s ago: %d files, %s", Duration(now.Sub(st.PurgeAt)), st.PurgeFiles, units.Bytes(st.PurgeBytes))
 					if st.PurgeErrors > 0 {
 						r.Detail += fmt.Sprintf(", %d errors", st.PurgeErrors)
 					}
@@ -168,7 +170,7 @@ func EventText(e QueueEvent, loc *time.Location) string {
 		s += " " + e.LFN
 	}
 	if e.Bytes > 0 {
-		s += " " + Bytes(e.Bytes)
+		s += " " + units.Bytes(e.Bytes)
 	}
 	if e.Err != "" {
 		s += ": " + e.Err

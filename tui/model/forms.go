@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"frm/core/meta"
+	"frm/core/units"
 )
 
 // PinCheck validates a pin keep spec as it is typed (meta.ParseKeep, the
@@ -100,10 +101,10 @@ func (p *Picker) Selected() (PickItem, bool) {
 func RelocChoices(rows []SpaceRow, from string) Picker {
 	p := Picker{Title: "Relocate to"}
 	for _, r := range rows {
-		label := fmt.Sprintf("%-10s %8s free", r.Space, Bytes(r.Free))
+		label := fmt.Sprintf("%-10s %8s free", r.Space, units.Bytes(r.Free))
 		v := r.Space
 		if r.Partition != "" {
-			label = fmt.Sprintf("  %-30s %8s free", r.Partition, Bytes(r.Free))
+			label = fmt.Sprintf("  %-30s %8s free", r.Partition, units.Bytes(r.Free))
 			v = r.Space + ":" + r.Partition
 		}
 		p.Items = append(p.Items, PickItem{Value: v, Label: label, Disabled: r.Space == from && r.Partition == "" || r.Err != ""})

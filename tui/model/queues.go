@@ -200,24 +200,6 @@ func (q *Queues) Sparkline() string {
 	return b.String()
 }
 
-// Bytes renders n with a binary unit: 0, 512B, 1.5K, 20M, 3.2G, 1.1T.
-func Bytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%dB", n)
-	}
-	units := "KMGTPE"
-	v := float64(n)
-	i := -1
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if v < 10 {
-		return fmt.Sprintf("%.1f%c", v, units[i])
-	}
-	return fmt.Sprintf("%.0f%c", v, units[i])
-}
-
 // Duration renders d compactly: 45s, 12m, 3h, 5d.
 func Duration(d time.Duration) string {
 	switch {
