@@ -2,6 +2,7 @@ package daemons
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"frm/core/config"
+	"frm/core/control"
 	"frm/core/meta"
 	"frm/core/sitegen"
 	"frm/core/xrdq"
@@ -65,18 +67,24 @@ type running struct {
 	cancel context.CancelFunc
 	done   chan error
 	mu     sync.Mutex
-	events []Event
+	events []control.Event
 }
 
 func start(t *testing.T, s tsite, only ...string) *running {
 	t.Helper()
-	d, err := New(s.cfg, Options{Only: only, Log: testLog()})
+	return startLogging(t, s, testLog(), only...)
+}
+
+// startLogging is start with the daemon's log going to log.
+func startLogging(t *testing.T, s tsite, log *slog.Logger, only ...string) *running {
+	t.Helper()
+	d, err := New(s.cfg, Options{Only: only, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &running{d: d, done: make(chan error, 1)}
 	if d.Transfer != nil {
-		d.Transfer.OnEvent = func(ev Event) {
+		d.Transfer.OnEvent = func(ev control.Event) {
 			r.mu.Lock()
 			r.events = append(r.events, ev)
 			r.mu.Unlock()
@@ -106,7 +114,7 @@ func (r *running) stop(t *testing.T) {
 	}
 }
 
-func (r *running) waitEvent(t *testing.T, typ, lfn string) Event {
+func (r *running) waitEvent(t *testing.T, typ, lfn string) control.Event {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for time.Now().Before(deadline) {
@@ -123,7 +131,7 @@ func (r *running) waitEvent(t *testing.T, typ, lfn string) Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t.Fatalf("no %s event for %s; events: %+v", typ, lfn, r.events)
-	return Event{}
+	return control.Event{}
 }
 
 // addSeq orders test requests: records added within one second tie, and
@@ -281,37 +289,41 @@ func TestControlSocketStatusQueueCancel(t *testing.T) {
 	})
 	s.mssFile(t, "/store/slow", "x")
 	s.mssFile(t, "/store/waiting", "y")
-	r := start(t, s, "stage")
+	var logged lockedBuffer
+	r := startLogging(t, s, slog.New(slog.NewTextHandler(&logged, nil)), "stage")
 	queueAdd(t, s, "+ rs - 0 r /store/slow")
 	queueAdd(t, s, "+ rw - 0 r /store/waiting")
 	r.d.Transfer.Wake()
 	r.waitEvent(t, "start", "/store/slow")
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	b, err := Dial(ctx, s.cfg, ControlRequest{Cmd: "status"})
+	c := control.New(s.cfg.AdminDir())
+	st, err := c.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st StatusReply
-	json.Unmarshal(b, &st)
 	if st.Transfer == nil || len(st.Transfer.Active) != 1 || st.Transfer.Active[0].LFN != "/store/slow" {
-		t.Fatalf("status %s", b)
+		t.Fatalf("status %+v", st)
 	}
-	b, _ = Dial(ctx, s.cfg, ControlRequest{Cmd: "queue"})
-	var q []QueueEntry
-	json.Unmarshal(b, &q)
-	if len(q) != 2 {
-		t.Fatalf("queue %s", b)
+	q, err := c.Queue(ctx)
+	if err != nil || len(q) != 2 {
+		t.Fatalf("queue %+v %v", q, err)
 	}
-	b, _ = Dial(ctx, s.cfg, ControlRequest{Cmd: "cancel", RID: "rs"})
-	if !strings.Contains(string(b), `"cancelled":1`) {
-		t.Fatalf("cancel: %s", b)
+	if n, err := c.Cancel(ctx, "rs"); err != nil || n != 1 {
+		t.Fatalf("cancel: %d %v", n, err)
+	}
+	if n, err := c.Cancel(ctx, "nonexistent"); err != nil || n != 0 {
+		t.Fatalf("cancel of no request: %d %v", n, err)
+	}
+	if l := logged.String(); !strings.Contains(l, `msg="request cancelled" rid=rs records=1 running_stopped=1 lfns=[/store/slow]`) ||
+		strings.Contains(l, "nonexistent") {
+		t.Errorf("cancel not logged as it should be:\n%s", l)
 	}
 	r.waitEvent(t, "start", "/store/waiting") // the slot was freed
 	if fi, err := os.Stat(s.cfg.AdminDir()); err != nil || fi.Mode().Perm()&0o007 != 0 {
 		t.Errorf("admin dir permissions %v %v", fi.Mode(), err)
 	}
-	if fi, err := os.Stat(ControlSocket(s.cfg)); err != nil || fi.Mode().Perm() != 0o660 {
+	if fi, err := os.Stat(control.SocketPath(s.cfg.AdminDir())); err != nil || fi.Mode().Perm() != 0o660 {
 		t.Errorf("control socket mode %v %v", fi, err)
 	}
 }
@@ -406,7 +418,7 @@ func TestUDPNotificationAndEventStream(t *testing.T) {
 	var dl net.Dialer
 	var c net.Conn
 	for {
-		if c, err = dl.DialContext(ctx, "unix", ControlSocket(s.cfg)); err == nil {
+		if c, err = dl.DialContext(ctx, "unix", control.SocketPath(s.cfg.AdminDir())); err == nil {
 			break
 		}
 		if ctx.Err() != nil {
@@ -438,7 +450,7 @@ func TestUDPNotificationAndEventStream(t *testing.T) {
 	seen := map[string]bool{}
 	c.SetReadDeadline(time.Now().Add(patience))
 	for !(seen["done /store/u.fits"] && seen["fail /store/missing.fits"]) && events.Scan() {
-		var ev Event
+		var ev control.Event
 		if err := json.Unmarshal(events.Bytes(), &ev); err != nil {
 			t.Fatalf("event line %q: %v", events.Text(), err)
 		}
@@ -493,6 +505,24 @@ func TestCancelNotifiesWaitingRequester(t *testing.T) {
 }
 
 // testLog discards the daemon's log unless FRM_TEST_LOG is set.
+// lockedBuffer is a log destination that goroutines share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func testLog() *slog.Logger {
 	if os.Getenv("FRM_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -519,7 +549,7 @@ func runDraining(t *testing.T, s tsite, drain time.Duration) (*Daemon, chan stru
 	}
 	t.Cleanup(d.Close)
 	started := make(chan struct{}, 1)
-	d.Transfer.OnEvent = func(ev Event) {
+	d.Transfer.OnEvent = func(ev control.Event) {
 		if ev.Type == "start" {
 			started <- struct{}{}
 		}

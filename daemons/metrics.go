@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"frm/core/control"
 	"frm/core/space"
 	"frm/core/xrdq"
 )
@@ -33,7 +34,7 @@ func newMetrics(d *Daemon) *metrics {
 	return m
 }
 
-func (m *metrics) observe(ev Event) {
+func (m *metrics) observe(ev control.Event) {
 	switch ev.Type {
 	case "done", "fail", "skipped":
 		m.transfers.WithLabelValues(ev.Kind, ev.Type).Inc()

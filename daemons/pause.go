@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"frm/core/control"
 	"frm/core/mss"
 	"frm/core/retry"
 )
@@ -33,14 +34,6 @@ type mssPause struct {
 	// trial: a backend that cannot probe may start one transfer to test
 	// the MSS; trialRunning: it has started.
 	trial, trialRunning bool
-}
-
-// PauseStatus is what status shows of a paused direction.
-type PauseStatus struct {
-	Direction string    `json:"direction"` // "in" (stage, get) or "out" (migrate, put)
-	Since     time.Time `json:"since"`
-	Cause     string    `json:"cause"`
-	Probes    int       `json:"probes"`
 }
 
 var dirNames = [2]string{"in", "out"}
@@ -73,7 +66,7 @@ func (t *Transfer) outageLocked(dir int, cause error, trial bool) {
 	t.paused[dir] = p
 	t.Log.Error("the MSS is unavailable; transfers of this direction are paused and their requests stay queued until it answers again",
 		"direction", dirNames[dir], "err", cause)
-	t.emit(Event{Type: "paused", Kind: dirNames[dir], Err: cause.Error()})
+	t.emit(control.Event{Type: "paused", Kind: dirNames[dir], Err: cause.Error()})
 	if t.OnPause != nil {
 		t.OnPause(dir, true)
 	}
@@ -88,7 +81,7 @@ func (t *Transfer) resumeLocked(dir int, how string) {
 	}
 	t.paused[dir] = nil
 	t.Log.Info("the MSS answers again; transfers resume", "direction", dirNames[dir], "paused", time.Since(p.Since).Round(time.Second), "by", how)
-	t.emit(Event{Type: "resumed", Kind: dirNames[dir]})
+	t.emit(control.Event{Type: "resumed", Kind: dirNames[dir]})
 	if t.OnPause != nil {
 		t.OnPause(dir, false)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"frm/core/control"
 	"frm/core/purge"
 	"frm/core/site"
 )
@@ -16,7 +17,7 @@ import (
 type Purger struct {
 	Site    *site.Site
 	Log     *slog.Logger
-	OnEvent func(Event)
+	OnEvent func(control.Event)
 	// OnFreed is called after a cycle that removed files (stages waiting
 	// for room try again).
 	OnFreed func()
@@ -25,22 +26,9 @@ type Purger struct {
 	leader *purgeLeader
 
 	mu     sync.Mutex // guards last
-	last   PurgeStatus
+	last   control.PurgeStatus
 	reconf chan struct{}
 	wake   chan struct{}
-}
-
-// PurgeStatus is what the last cycle did.
-type PurgeStatus struct {
-	At      time.Time `json:"at"`
-	Skipped bool      `json:"skipped"`
-	Files   int       `json:"files"`
-	Bytes   int64     `json:"bytes"`
-	Errors  int       `json:"errors"`
-	Stopped bool      `json:"stopped"` // STOPPURGE present
-	// Leading lists the spaces this host purges, with a shared catalog
-	// (other hosts purge the rest); nil means all.
-	Leading []string `json:"leading,omitempty"`
 }
 
 // NewPurger returns a purger for the site. Its settings (purge.*) are
@@ -72,7 +60,7 @@ func (p *Purger) Wake() {
 }
 
 // Last returns the last cycle's status.
-func (p *Purger) Last() PurgeStatus {
+func (p *Purger) Last() control.PurgeStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.last
@@ -116,8 +104,8 @@ func (p *Purger) Run(ctx context.Context) error {
 }
 
 // Cycle runs one purge cycle.
-func (p *Purger) Cycle(ctx context.Context) PurgeStatus {
-	st := PurgeStatus{At: time.Now()}
+func (p *Purger) Cycle(ctx context.Context) control.PurgeStatus {
+	st := control.PurgeStatus{At: time.Now()}
 	opt := purge.Options{Lazy: true, OnError: func(err error) { p.Log.Warn("purge scan", "err", err) }}
 	if p.leader != nil {
 		opt.Spaces = p.leader.leading()
@@ -151,7 +139,7 @@ func (p *Purger) Cycle(ctx context.Context) PurgeStatus {
 	res, err := purge.Execute(ctx, p.Site, plan, purge.ExecOptions{Refresh: true,
 		OnPurged: func(c purge.Candidate) {
 			if p.OnEvent != nil {
-				p.OnEvent(Event{Time: time.Now(), Type: "purged", Kind: "purge", LFN: c.LFN, Bytes: c.Size})
+				p.OnEvent(control.Event{Time: time.Now(), Type: "purged", Kind: "purge", LFN: c.LFN, Bytes: c.Size})
 			}
 		},
 		OnError: func(err error) { p.Log.Warn("purge", "err", err) }})

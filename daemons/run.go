@@ -18,6 +18,7 @@ import (
 
 	"frm/core/catalog/pgcat"
 	"frm/core/config"
+	"frm/core/control"
 	"frm/core/mss"
 	"frm/core/pgqueue"
 	"frm/core/site"
@@ -59,8 +60,8 @@ type Daemon struct {
 	metrics *metrics // nil unless ServeMetrics was called
 
 	mu     sync.Mutex // guards events subscribers
-	subs   map[chan Event]struct{}
-	recent []Event
+	subs   map[chan control.Event]struct{}
+	recent []control.Event
 }
 
 // New prepares a daemon: takes the single-instance lock, builds the
@@ -97,7 +98,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		s.Close()
 		return nil, err
 	}
-	d := &Daemon{Site: s, Log: log, subs: map[chan Event]struct{}{}, version: o.Version, discoverReconf: make(chan struct{}, 1)}
+	d := &Daemon{Site: s, Log: log, subs: map[chan control.Event]struct{}{}, version: o.Version, discoverReconf: make(chan struct{}, 1)}
 	admin := cfg.AdminDir()
 	if err := os.MkdirAll(admin, 0o700); err != nil {
 		return nil, fmt.Errorf("admin directory: %w", err)
@@ -369,7 +370,7 @@ func (d *Daemon) Reload(next *config.Config) {
 	d.Log.Info("configuration reloaded", "changed", len(changes)-restart, "restart_needed", restart)
 }
 
-func (d *Daemon) publish(ev Event) {
+func (d *Daemon) publish(ev control.Event) {
 	if d.metrics != nil {
 		d.metrics.observe(ev)
 	}
@@ -387,12 +388,15 @@ func (d *Daemon) publish(ev Event) {
 	}
 }
 
-func (d *Daemon) subscribe() (chan Event, func()) {
-	c := make(chan Event, 256)
+// subscribe returns the recent events, a channel of the ones that follow
+// and the function that ends the subscription (control.Handler).
+func (d *Daemon) subscribe() ([]control.Event, <-chan control.Event, func()) {
+	c := make(chan control.Event, 256)
 	d.mu.Lock()
 	d.subs[c] = struct{}{}
+	recent := append([]control.Event(nil), d.recent...)
 	d.mu.Unlock()
-	return c, func() {
+	return recent, c, func() {
 		d.mu.Lock()
 		delete(d.subs, c)
 		d.mu.Unlock()
@@ -408,13 +412,10 @@ func sortedKeys(m map[string]bool) []string {
 	return k
 }
 
-// Heartbeat and registration periods in a shared catalog: the heartbeat
-// says the host lives (tools show silent hosts), the registration
-// refreshes its partitions' sizes as SUMS keeps sum_partn_avail.
-const (
-	HeartbeatEvery = 10 * time.Second
-	registerEvery  = 5 * time.Minute
-)
+// registerEvery is how often a host refreshes its partitions' sizes in a
+// shared catalog, as SUMS keeps sum_partn_avail; its heartbeat comes
+// every pgcat.HeartbeatEvery (tools show silent hosts).
+const registerEvery = 5 * time.Minute
 
 // heartbeat registers this host in the shared catalog and keeps its
 // heartbeat fresh until ctx ends. Failures are logged and retried at the
@@ -429,7 +430,7 @@ func (d *Daemon) heartbeat(ctx context.Context) {
 	}
 	register()
 	failing := false // heartbeats fail: said once
-	beat := time.NewTicker(HeartbeatEvery)
+	beat := time.NewTicker(pgcat.HeartbeatEvery)
 	defer beat.Stop()
 	reg := time.NewTicker(registerEvery)
 	defer reg.Stop()

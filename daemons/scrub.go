@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"frm/core/config"
+	"frm/core/control"
 	"frm/core/site"
 )
 
@@ -21,7 +22,7 @@ import (
 type Scrubber struct {
 	Site    *site.Site
 	Log     *slog.Logger
-	OnEvent func(Event)
+	OnEvent func(control.Event)
 	// Counters add up every pass since the daemon started (the metrics).
 	Counters site.ScrubCounters
 
@@ -29,35 +30,10 @@ type Scrubber struct {
 	rate     int64
 	readers  int
 	interval time.Duration
-	last     ScrubStatus // the last pass that ended
-	running  *ScrubStatus
+	last     control.ScrubPass // the last pass that ended
+	running  *control.ScrubPass
 	bad      int  // files marked bad: counted at start, then per pass
 	badKnown bool // bad has been counted
-}
-
-// ScrubStatus is one scrub pass.
-type ScrubStatus struct {
-	Started    time.Time `json:"started"`
-	Ended      time.Time `json:"ended,omitzero"`
-	Files      int64     `json:"files"`
-	Bytes      int64     `json:"bytes"`
-	Mismatches int       `json:"mismatches"`
-	Marked     int       `json:"marked"` // marked bad by this pass
-	Bad        int       `json:"bad"`    // files marked bad at its end
-	Stale      int       `json:"stale"`
-	NoChecksum int       `json:"no_checksum"`
-	Errors     int       `json:"errors"`
-	// Complete: the pass went through every export (not stopped).
-	Complete bool `json:"complete"`
-}
-
-// ScrubReport is the scrubber's part of a status reply.
-type ScrubReport struct {
-	Rate     int64         `json:"rate"` // bytes a second, 0 unlimited
-	Interval time.Duration `json:"interval"`
-	Running  *ScrubStatus  `json:"running,omitempty"` // the pass under way, counts so far
-	Last     *ScrubStatus  `json:"last,omitempty"`
-	Bad      int           `json:"bad"` // files marked bad, as last counted
 }
 
 // NewScrubber returns a scrubber with the site's [scrub] settings.
@@ -99,10 +75,10 @@ func (sc *Scrubber) Roots() []string {
 }
 
 // Report returns the scrubber's state for a status reply.
-func (sc *Scrubber) Report() ScrubReport {
+func (sc *Scrubber) Report() control.ScrubReport {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	r := ScrubReport{Rate: sc.rate, Interval: sc.interval, Bad: sc.bad}
+	r := control.ScrubReport{Rate: sc.rate, Interval: sc.interval, Bad: sc.bad}
 	if sc.running != nil {
 		run := *sc.running
 		run.Files = sc.Counters.Files.Load() - run.Files // counted from the pass's start
@@ -163,12 +139,12 @@ func (sc *Scrubber) Run(ctx context.Context) error {
 }
 
 // Pass scrubs roots once.
-func (sc *Scrubber) Pass(ctx context.Context, roots []string) ScrubStatus {
+func (sc *Scrubber) Pass(ctx context.Context, roots []string) control.ScrubPass {
 	sc.mu.Lock()
 	rate, readers := sc.rate, sc.readers
-	st := ScrubStatus{Started: time.Now()}
+	st := control.ScrubPass{Started: time.Now()}
 	// Until the pass ends, running holds the counters at its start.
-	run := ScrubStatus{Started: st.Started, Files: sc.Counters.Files.Load(), Bytes: sc.Counters.Bytes.Load(),
+	run := control.ScrubPass{Started: st.Started, Files: sc.Counters.Files.Load(), Bytes: sc.Counters.Bytes.Load(),
 		Mismatches: int(sc.Counters.Mismatches.Load()), Marked: int(sc.Counters.Marked.Load())}
 	sc.running = &run
 	sc.mu.Unlock()
@@ -189,7 +165,7 @@ func (sc *Scrubber) Pass(ctx context.Context, roots []string) ScrubStatus {
 			sc.bad++
 			sc.mu.Unlock()
 			if sc.OnEvent != nil {
-				sc.OnEvent(Event{Time: time.Now(), Type: "bad_checksum", Kind: "scrub", LFN: r.LFN, Bytes: r.Size, Err: detail})
+				sc.OnEvent(control.Event{Time: time.Now(), Type: "bad_checksum", Kind: "scrub", LFN: r.LFN, Bytes: r.Size, Err: detail})
 			}
 		})
 	st.Ended = time.Now()
@@ -211,7 +187,7 @@ func (sc *Scrubber) Pass(ctx context.Context, roots []string) ScrubStatus {
 	sc.Log.Info("scrub pass ended", "files", st.Files, "bytes", st.Bytes, "secs", secs, "mismatches", st.Mismatches,
 		"marked", st.Marked, "bad", st.Bad, "stale", st.Stale, "no_checksum", st.NoChecksum, "errors", st.Errors)
 	if sc.OnEvent != nil {
-		ev := Event{Time: st.Ended, Type: "scrub_pass", Kind: "scrub", Bytes: st.Bytes, Secs: secs}
+		ev := control.Event{Time: st.Ended, Type: "scrub_pass", Kind: "scrub", Bytes: st.Bytes, Secs: secs}
 		if st.Mismatches > 0 || st.Errors > 0 {
 			ev.Err = fmt.Sprintf("%d mismatches (%d new), %d errors", st.Mismatches, st.Marked, st.Errors)
 		}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"frm/core/config"
+	"frm/core/control"
 	"frm/core/meta"
 	"frm/core/site"
 )
@@ -59,7 +60,7 @@ func scrubFiles(t *testing.T, s tsite, files map[string]int, bad ...string) {
 
 // waitRecent waits for an event of type typ (and lfn, when not "") among
 // the daemon's recent events.
-func waitRecent(t *testing.T, d *Daemon, typ, lfn string) Event {
+func waitRecent(t *testing.T, d *Daemon, typ, lfn string) control.Event {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -76,7 +77,7 @@ func waitRecent(t *testing.T, d *Daemon, typ, lfn string) Event {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t.Fatalf("no %s event for %q; events %+v", typ, lfn, d.recent)
-	return Event{}
+	return control.Event{}
 }
 
 // TestScrubDaemon: frm daemon -only scrub finds the file whose data rotted,

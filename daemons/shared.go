@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"frm/core/control"
 	"frm/core/pgqueue"
 	"frm/core/xrdq"
 )
@@ -253,7 +254,7 @@ func (t *Transfer) startClaimed(ctx context.Context, dir int, reqs []pgqueue.Req
 		key := jobKey(jx.Kind, jx.LFN)
 		if j := t.running[key]; j != nil {
 			j.recs = append(j.recs, ref)
-			t.emit(Event{Type: "merged", Kind: jx.Kind.String(), LFN: jx.LFN, RID: jx.RID})
+			t.emit(control.Event{Type: "merged", Kind: jx.Kind.String(), LFN: jx.LFN, RID: jx.RID})
 			continue
 		}
 		t.start(ctx, dir, &job{key: key, x: jx, recs: []recRef{ref}})

@@ -2,7 +2,6 @@ package daemons
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"frm/core/catalog/embedded"
 	"frm/core/catalog/pgcat"
 	"frm/core/config"
+	"frm/core/control"
 	"frm/core/meta"
 	"frm/core/names"
 	"frm/core/pgqueue"
@@ -157,18 +157,16 @@ func TestSharedCancelStopsRunningTransfer(t *testing.T) {
 	r.waitEvent(t, "start", "/store/slow")
 	dctx, cancel := context.WithTimeout(ctx, patience)
 	defer cancel()
-	b, err := Dial(dctx, s.cfg, ControlRequest{Cmd: "queue"})
+	c := control.New(s.cfg.AdminDir())
+	entries, err := c.Queue(dctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var entries []QueueEntry
-	json.Unmarshal(b, &entries)
 	if len(entries) != 1 || !entries[0].Running || entries[0].Owner != r.d.Site.HostName() {
-		t.Fatalf("queue over the control socket: %s", b)
+		t.Fatalf("queue over the control socket: %+v", entries)
 	}
-	b, _ = Dial(dctx, s.cfg, ControlRequest{Cmd: "cancel", RID: "rslow"})
-	if !strings.Contains(string(b), `"cancelled":1`) {
-		t.Fatalf("cancel: %s", b)
+	if n, err := c.Cancel(dctx, "rslow"); err != nil || n != 1 {
+		t.Fatalf("cancel: %d %v", n, err)
 	}
 	r.waitEvent(t, "lost", "/store/slow")
 	if n := count(t, pool, `SELECT count(*) FROM requests WHERE state = 'cancelled' AND rid = 'rslow'`); n != 1 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"frm/core/control"
 )
 
 // breakQueue puts a directory where the transfer daemon's first queue
@@ -58,7 +60,7 @@ func runUntilItStops(t *testing.T, d *Daemon) error {
 
 func checkSocketsRemoved(t *testing.T, s tsite) {
 	t.Helper()
-	for _, p := range []string{ControlSocket(s.cfg), WakeSocket(s.cfg)} {
+	for _, p := range []string{control.SocketPath(s.cfg.AdminDir()), WakeSocket(s.cfg)} {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("%s left behind", p)
 		}

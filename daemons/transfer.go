@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"frm/core/config"
+	"frm/core/control"
 	"frm/core/pgqueue"
 	"frm/core/retry"
 	"frm/core/xfer"
@@ -29,34 +30,6 @@ var stopFiles = map[xrdq.Kind]string{
 
 // StopFile is the stop file of a queue kind.
 func StopFile(adminDir string, k xrdq.Kind) string { return filepath.Join(adminDir, stopFiles[k]) }
-
-// Event reports what a component did; the control socket streams them.
-type Event struct {
-	Time  time.Time `json:"time"`
-	Type  string    `json:"type"` // queued, start, done, fail, merged, skipped, cancel; purged; bad_checksum, scrub_pass (kind scrub)
-	Kind  string    `json:"kind,omitempty"`
-	LFN   string    `json:"lfn,omitempty"`
-	RID   string    `json:"rid,omitempty"`
-	Bytes int64     `json:"bytes,omitempty"`
-	Secs  float64   `json:"secs,omitempty"`
-	Err   string    `json:"error,omitempty"`
-}
-
-// Active describes a transfer in progress.
-type Active struct {
-	Kind     string    `json:"kind"`
-	LFN      string    `json:"lfn"`
-	RID      string    `json:"rid"`
-	TID      string    `json:"tid"`
-	Priority int       `json:"priority"`
-	Started  time.Time `json:"started"`
-	Merged   int       `json:"merged"` // duplicate requests riding along
-	// Size is the file's size; Done the bytes written so far (inbound;
-	// -1 when unknown, as for copies out); Rate in bytes per second.
-	Size int64   `json:"size"`
-	Done int64   `json:"done"`
-	Rate float64 `json:"rate"`
-}
 
 // recRef names one queue record a job serves.
 type recRef struct {
@@ -103,7 +76,7 @@ type Transfer struct {
 	SlotsIn, SlotsOut int
 	QCheck            time.Duration
 	Log               *slog.Logger
-	OnEvent           func(Event)
+	OnEvent           func(control.Event)
 	// Shared, when set, is the queue work is claimed from (a PostgreSQL
 	// catalog); nil serves the local queue files directly.
 	Shared *Shared
@@ -219,31 +192,20 @@ func (t *Transfer) Submit(j xfer.Job) bool {
 	return true
 }
 
-func (t *Transfer) emit(ev Event) {
+func (t *Transfer) emit(ev control.Event) {
 	ev.Time = time.Now()
 	if t.OnEvent != nil {
 		t.OnEvent(ev)
 	}
 }
 
-// Status is a snapshot for the control socket.
-type Status struct {
-	SlotsIn, SlotsOut int
-	InUse             [2]int
-	Active            []Active
-	Internal          int
-	Draining          bool
-	// Paused lists the directions paused because the MSS is unavailable.
-	Paused []PauseStatus `json:"paused,omitempty"`
-}
-
 // Status returns what the daemon is doing.
-func (t *Transfer) Status() Status {
+func (t *Transfer) Status() control.TransferStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st := Status{SlotsIn: t.SlotsIn, SlotsOut: t.SlotsOut, InUse: t.inUse, Internal: len(t.internal), Draining: t.draining}
+	st := control.TransferStatus{SlotsIn: t.SlotsIn, SlotsOut: t.SlotsOut, InUse: t.inUse, Internal: len(t.internal), Draining: t.draining}
 	for _, j := range t.running {
-		a := Active{Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID, TID: j.x.TID, Priority: j.x.Priority, Started: j.started, Merged: max(len(j.recs)-1, 0), Done: -1}
+		a := control.Active{Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID, TID: j.x.TID, Priority: j.x.Priority, Started: j.started, Merged: max(len(j.recs)-1, 0), Done: -1}
 		if p := j.progress.Load(); p != nil {
 			a.Size = p.size
 			if p.local != "" {
@@ -260,7 +222,7 @@ func (t *Transfer) Status() Status {
 	sort.Slice(st.Active, func(a, b int) bool { return st.Active[a].Started.Before(st.Active[b].Started) })
 	for dir, p := range t.paused {
 		if p != nil {
-			st.Paused = append(st.Paused, PauseStatus{Direction: dirNames[dir], Since: p.Since, Cause: p.Cause, Probes: p.Probes})
+			st.Paused = append(st.Paused, control.PauseStatus{Direction: dirNames[dir], Since: p.Since, Cause: p.Cause, Probes: p.Probes})
 		}
 	}
 	return st
@@ -438,7 +400,7 @@ func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
 		if j := t.running[c.key]; j != nil {
 			j.recs = append(j.recs, c.rec)
 			t.busy[c.rec.slot()] = true
-			t.emit(Event{Type: "merged", Kind: c.job.Kind.String(), LFN: c.job.LFN, RID: c.job.RID})
+			t.emit(control.Event{Type: "merged", Kind: c.job.Kind.String(), LFN: c.job.LFN, RID: c.job.RID})
 			continue
 		}
 		fresh = append(fresh, c)
@@ -495,7 +457,7 @@ func (t *Transfer) start(ctx context.Context, dir int, j *job) {
 	jctx, cancel := context.WithCancel(ctx)
 	j.cancel = cancel
 	j.x.OnCopy = func(local string, size int64) { j.progress.Store(&copyProgress{local, size}) }
-	t.emit(Event{Type: "start", Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID})
+	t.emit(control.Event{Type: "start", Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID})
 	go func() {
 		out := t.Engine.Run(jctx, j.x)
 		cancel()
@@ -537,7 +499,7 @@ func (t *Transfer) finish(d *job) {
 
 	secs := time.Since(d.started).Seconds()
 	interrupted := out.Err != nil && errors.Is(out.Err, context.Canceled)
-	ev := Event{Kind: d.x.Kind.String(), LFN: d.x.LFN, RID: d.x.RID, Bytes: out.Bytes, Secs: secs}
+	ev := control.Event{Kind: d.x.Kind.String(), LFN: d.x.LFN, RID: d.x.RID, Bytes: out.Bytes, Secs: secs}
 	switch {
 	case interrupted && lost:
 		ev.Type, ev.Err = "lost", "lease lost"

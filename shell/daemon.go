@@ -2,16 +2,15 @@ package shell
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"frm/core/control"
 	"frm/core/pgqueue"
 	"frm/core/units"
 	"frm/core/xrdq"
-	"frm/daemons"
 )
 
 // Commands that talk to a running frm daemon through its control socket.
@@ -22,13 +21,9 @@ var statusCmd = &command{
 		"Shows the running frm daemon: components, transfer slots, active transfers,",
 		"stop files, the last purge cycle and the checksum scrubber."),
 	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
-		b, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "status"})
+		st, err := daemonOf(sh).Status(ctx)
 		if err != nil {
 			return err
-		}
-		var st daemons.StatusReply
-		if err := json.Unmarshal(b, &st); err != nil {
-			return fmt.Errorf("daemon reply: %w", err)
 		}
 		r.result(fmt.Sprintf("frm daemon pid %d, up %s: %s", st.PID, time.Since(st.Started).Round(time.Second), strings.Join(st.Components, ", ")),
 			map[string]any{"pid": st.PID, "started": st.Started, "components": st.Components, "stopped": st.Stopped})
@@ -106,23 +101,27 @@ var queueCmd = &command{
 			return usagef("queue takes no arguments (%s given).", pos[0])
 		}
 		if !o.set["watch"] {
-			entries, err := queueEntries(ctx, sh, r)
+			q, err := sh.Site.ListQueue(ctx, daemonOf(sh))
+			if q.Note != "" {
+				r.note(q.Note)
+			}
 			if err != nil {
 				return err
 			}
-			for _, e := range entries {
+			for _, e := range q.Entries {
 				r.result(queueLine(e, time.Now()), e)
 			}
-			r.done(ExitOK, map[string]any{"entries": len(entries)}, plural(int64(len(entries)), "request", "requests")+" queued.")
+			r.done(ExitOK, map[string]any{"entries": len(q.Entries), "source": q.Source}, plural(int64(len(q.Entries)), "request", "requests")+" queued.")
 			return nil
 		}
 		snapshots := 0
 		show := func() {
-			entries, err := queueEntries(ctx, sh, nil)
+			q, err := sh.Site.ListQueue(ctx, daemonOf(sh))
 			if err != nil {
 				r.fail(err)
 				return
 			}
+			entries := q.Entries
 			snapshots++
 			now := time.Now()
 			if sh.JSON {
@@ -145,14 +144,14 @@ var queueCmd = &command{
 	},
 }
 
-func nonNilEntries(e []daemons.QueueEntry) []daemons.QueueEntry {
+func nonNilEntries(e []control.QueueEntry) []control.QueueEntry {
 	if e == nil {
-		return []daemons.QueueEntry{}
+		return []control.QueueEntry{}
 	}
 	return e
 }
 
-func queueLine(e daemons.QueueEntry, now time.Time) string {
+func queueLine(e control.QueueEntry, now time.Time) string {
 	state := "queued"
 	if e.Running {
 		state = "running"
@@ -165,37 +164,6 @@ func queueLine(e daemons.QueueEntry, now time.Time) string {
 		line += "  for " + e.Host
 	}
 	return line
-}
-
-// queueEntries lists the queue: the shared queue of a PostgreSQL catalog,
-// else the daemon's view, else the queue files. r, when not nil, is told
-// which source was used when the daemon could not be asked.
-func queueEntries(ctx context.Context, sh *Shell, r *report) ([]daemons.QueueEntry, error) {
-	if q := sh.Site.SharedQueue(); q != nil {
-		return daemons.SharedQueueEntries(ctx, q)
-	}
-	var entries []daemons.QueueEntry
-	b, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "queue"})
-	if err == nil {
-		err = json.Unmarshal(b, &entries)
-	}
-	if err == nil {
-		return entries, nil
-	}
-	if r != nil {
-		r.note(err.Error() + "; reading the queue files")
-	}
-	d := xrdq.Open(sh.Site.Config().QueueDir())
-	if !d.Exists() {
-		return nil, fmt.Errorf("No transfer queues found in %s/", sh.Site.Config().QueueDir())
-	}
-	entries = nil
-	err = d.Walk([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, -1, func(q xrdq.Request) error {
-		k, _ := xrdq.KindForOp(q.Op)
-		entries = append(entries, daemons.QueueEntry{Kind: pgqueue.KindName(k), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Notify: q.Notify, Added: q.Added, Op: string(q.Op)})
-		return nil
-	})
-	return entries, err
 }
 
 // watchDebounce is how long a watcher waits after a change before it
@@ -220,7 +188,7 @@ func watchQueue(ctx context.Context, sh *Shell, show func()) {
 		// The daemon's event stream while there is a daemon; without
 		// one, a look at the queue files every 2 seconds.
 		for ctx.Err() == nil {
-			daemons.Events(ctx, sh.Site.Config(), func(daemons.Event) { signal() })
+			daemonOf(sh).Events(ctx, func(control.Event) { signal() })
 			select {
 			case <-ctx.Done():
 				return
@@ -259,40 +227,43 @@ var cancelCmd = &command{
 		}
 		total := 0
 		for _, rid := range args {
-			b, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "cancel", RID: rid})
-			var n int
+			n, err := cancelRequest(ctx, sh, rid)
 			if err != nil {
-				// No daemon: cancel in the queue files themselves.
-				n, err = xrdq.Open(sh.Site.Config().QueueDir()).Cancel([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid)
-				if err != nil {
-					r.fail(err)
-					continue
-				}
-			} else {
-				var rep struct {
-					Cancelled int    `json:"cancelled"`
-					Error     string `json:"error"`
-				}
-				json.Unmarshal(b, &rep)
-				if rep.Error != "" {
-					r.fail(errors.New(rep.Error))
-					continue
-				}
-				n = rep.Cancelled
+				r.fail(err)
+				continue
 			}
 			total += n
 			r.result(fmt.Sprintf("%s has %d entries; %d removed.", rid, n, n), map[string]any{"rid": rid, "cancelled": n})
 		}
-		r.done(statusFor(total+1, r.nErrs), map[string]any{"cancelled": total})
+		r.done(statusFor(len(args)-r.nErrs, r.nErrs), map[string]any{"cancelled": total})
 		return nil
 	},
+}
+
+// errNoRequest is a cancel of a request id no queue holds.
+var errNoRequest = errors.New("no such request")
+
+// cancelRequest cancels rid through the daemon, or, with none running, in
+// the queue files themselves. A request no queue holds is an error.
+func cancelRequest(ctx context.Context, sh *Shell, rid string) (int, error) {
+	n, err := daemonOf(sh).Cancel(ctx, rid)
+	if control.IsNotRunning(err) {
+		n, err = xrdq.Open(sh.Site.Config().QueueDir()).Cancel([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid)
+	}
+	if err == nil && n == 0 {
+		err = errNoRequest
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cancel %s: %w", rid, err)
+	}
+	return n, nil
 }
 
 var wakeCmd = &command{
 	name: "wake", min: 4, needSite: true,
 	usage: "Usage: wake\n\nMakes the daemon look at its queue, scan for migrations and check purge policies now.",
 	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
-		if _, err := controlCall(ctx, sh, daemons.ControlRequest{Cmd: "wake"}); err != nil {
+		if err := daemonOf(sh).Wake(ctx); err != nil {
 			return err
 		}
 		r.done(ExitOK, nil, "daemon woken.")
@@ -300,21 +271,8 @@ var wakeCmd = &command{
 	},
 }
 
-func controlCall(ctx context.Context, sh *Shell, req daemons.ControlRequest) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	b, err := daemons.Dial(ctx, sh.Site.Config(), req)
-	if err != nil {
-		return nil, err
-	}
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		return nil, errors.New(e.Error)
-	}
-	return b, nil
-}
+// daemonOf is the client of the shell's site's daemon.
+func daemonOf(sh *Shell) *control.Client { return control.New(sh.Site.Config().AdminDir()) }
 
 var hostsCmd = &command{
 	name: "hosts", min: 5, needSite: true,
@@ -333,7 +291,7 @@ var hostsCmd = &command{
 		silent := 0
 		for _, h := range hosts {
 			state := "alive"
-			if h.Age > 3*daemons.HeartbeatEvery {
+			if h.Silent() {
 				state = "SILENT"
 				silent++
 			}

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"frm/core/xrdq"
-	"frm/daemons"
 )
 
 // priorityCmd changes the priority of queued requests (site.SetPriority:
@@ -38,7 +37,7 @@ var priorityCmd = &command{
 				map[string]any{"rid": rid, "moved": n, "priority": p})
 		}
 		if total > 0 {
-			controlCall(ctx, sh, daemons.ControlRequest{Cmd: "wake"}) // no daemon: it reads the queues when it starts
+			daemonOf(sh).Wake(ctx) // no daemon: it reads the queues when it starts
 		}
 		r.done(statusFor(len(rids)-r.nErrs, r.nErrs), map[string]any{"moved": total})
 		return nil

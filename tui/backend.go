@@ -1,22 +1,19 @@
 package tui
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"path"
 	"sync/atomic"
 	"time"
 
 	"frm/core/catalog"
+	"frm/core/control"
 	"frm/core/pgqueue"
 	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/xrdq"
-	"frm/daemons"
 	"frm/tui/model"
 )
 
@@ -263,64 +260,46 @@ func (b *SiteBackend) List(ctx context.Context, dir string, emit func([]model.Fi
 	return nil
 }
 
-// control sends one request to the daemon and decodes its reply into v.
-func (b *SiteBackend) control(ctx context.Context, req daemons.ControlRequest, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	line, err := daemons.Dial(ctx, b.Site.Config(), req)
-	if err != nil {
-		return err
-	}
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(line, &e) == nil && e.Error != "" {
-		return errors.New(e.Error)
-	}
-	if v == nil {
-		return nil
-	}
-	return json.Unmarshal(line, v)
+// daemon is the client of the site's daemon.
+func (b *SiteBackend) daemon() *control.Client { return control.New(b.Site.Config().AdminDir()) }
+
+// daemonTimeout bounds a request to the daemon: the console stays live
+// when the daemon hangs.
+const daemonTimeout = 5 * time.Second
+
+func withDaemonTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, daemonTimeout)
 }
 
-var allKinds = []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
-
-// Queue implements Backend: the daemon's queue and active transfers, or
-// the queue files when no daemon answers.
+// Queue implements Backend: the site's queue as site.ListQueue finds it
+// (shared queue, daemon, queue files), with the daemon's active transfers
+// and their progress.
 func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
-	var entries []daemons.QueueEntry
-	var err error
-	if q := b.Site.SharedQueue(); q != nil {
-		// The site's shared queue, every host's requests, from the
-		// database whether or not this host runs a daemon.
-		if entries, err = daemons.SharedQueueEntries(ctx, q); err != nil {
-			return QueueSnapshot{DaemonErr: err.Error()}, err
-		}
-	} else {
-		err = b.control(ctx, daemons.ControlRequest{Cmd: "queue"}, &entries)
-	}
-	if err != nil {
-		snap := QueueSnapshot{DaemonErr: err.Error()}
-		d := xrdq.Open(b.Site.Config().QueueDir())
-		if !d.Exists() {
+	ctx, cancel := withDaemonTimeout(ctx)
+	defer cancel()
+	q, err := b.Site.ListQueue(ctx, b.daemon())
+	if q.Source == site.FromQueueFiles {
+		snap := QueueSnapshot{DaemonErr: q.Note}
+		var none *site.NoQueuesError
+		if errors.As(err, &none) {
 			return snap, nil
 		}
-		err := d.Walk(allKinds, -1, func(q xrdq.Request) error {
-			k, _ := xrdq.KindForOp(q.Op)
-			snap.Rows = append(snap.Rows, model.QueueRow{Kind: pgqueue.KindName(k), Priority: int(q.Priority), LFN: q.Path(), RID: q.ID, TID: q.User, Added: q.Added, Done: -1})
-			return nil
-		})
+		for _, e := range q.Entries {
+			snap.Rows = append(snap.Rows, model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Done: -1})
+		}
 		return snap, err
 	}
+	if err != nil {
+		return QueueSnapshot{DaemonErr: err.Error()}, err
+	}
 	snap := QueueSnapshot{DaemonUp: true}
-	var st daemons.StatusReply
-	active := map[string]daemons.Active{}
-	if b.control(ctx, daemons.ControlRequest{Cmd: "status"}, &st) == nil && st.Transfer != nil {
+	active := map[string]control.Active{}
+	if st, err := b.daemon().Status(ctx); err == nil && st.Transfer != nil {
 		for _, a := range st.Transfer.Active {
 			active[a.RID+"\x00"+a.LFN] = a
 		}
 	}
-	for _, e := range entries {
+	for _, e := range q.Entries {
 		r := model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1}
 		if a, ok := active[e.RID+"\x00"+e.LFN]; ok {
 			r.Running, r.Size, r.Done, r.Rate = true, a.Size, a.Done, a.Rate
@@ -336,10 +315,10 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 	return snap, nil
 }
 
-// Events implements Backend: the control socket's "events" stream. With a
-// PostgreSQL catalog the queue's changes on every host come from the
-// database (LISTEN/NOTIFY) as "changed" events, which make the Queues view
-// reload; this host's daemon, if any, adds its transfer events.
+// Events implements Backend: the daemon's event stream. With a PostgreSQL
+// catalog the queue's changes on every host come from the database
+// (LISTEN/NOTIFY) as "changed" events, which make the Queues view reload;
+// this host's daemon, if any, adds its transfer events.
 func (b *SiteBackend) Events(ctx context.Context, emit func(model.QueueEvent)) error {
 	if pool := b.Site.DB(); pool != nil {
 		go b.daemonEvents(ctx, emit)
@@ -351,58 +330,46 @@ func (b *SiteBackend) Events(ctx context.Context, emit func(model.QueueEvent)) e
 }
 
 func (b *SiteBackend) daemonEvents(ctx context.Context, emit func(model.QueueEvent)) error {
-	var dl net.Dialer
-	c, err := dl.DialContext(ctx, "unix", daemons.ControlSocket(b.Site.Config()))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	if _, err := c.Write([]byte(`{"cmd":"events"}` + "\n")); err != nil {
-		return err
-	}
-	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var ev daemons.Event
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			continue
-		}
+	err := b.daemon().Events(ctx, func(ev control.Event) {
 		emit(model.QueueEvent{Time: ev.Time, Type: ev.Type, Kind: ev.Kind, LFN: ev.LFN, RID: ev.RID, Bytes: ev.Bytes, Secs: ev.Secs, Err: ev.Err})
-	}
+	})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return errors.New("daemon closed the event stream")
+	return err
 }
 
 // Cancel implements Backend: through the daemon, else in the queue files
 // (as `frm admin cancel`).
 func (b *SiteBackend) Cancel(ctx context.Context, rid string) (string, error) {
-	var rep struct {
-		Cancelled int `json:"cancelled"`
+	cctx, cancel := withDaemonTimeout(ctx)
+	defer cancel()
+	n, err := b.daemon().Cancel(cctx, rid)
+	if control.IsNotRunning(err) {
+		n, err = xrdq.Open(b.Site.Config().QueueDir()).Cancel([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid)
 	}
-	err := b.control(ctx, daemons.ControlRequest{Cmd: "cancel", RID: rid}, &rep)
 	if err != nil {
-		n, qerr := xrdq.Open(b.Site.Config().QueueDir()).Cancel(allKinds, rid)
-		if qerr != nil {
-			return "", qerr
-		}
-		rep.Cancelled = n
+		return "", err
 	}
-	return fmt.Sprintf("cancel %s: %d %s removed", rid, rep.Cancelled, plural(rep.Cancelled, "entry", "entries")), nil
+	if n == 0 {
+		return "", fmt.Errorf("cancel %s: no such request", rid)
+	}
+	return fmt.Sprintf("cancel %s: %d %s removed", rid, n, plural(n, "entry", "entries")), nil
 }
 
 // Wake implements Backend.
 func (b *SiteBackend) Wake(ctx context.Context) (string, error) {
-	if err := b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil); err != nil {
+	if err := b.wake(ctx); err != nil {
 		return "", err
 	}
 	return "daemon woken", nil
+}
+
+// wake wakes the daemon, if one runs.
+func (b *SiteBackend) wake(ctx context.Context) error {
+	ctx, cancel := withDaemonTimeout(ctx)
+	defer cancel()
+	return b.daemon().Wake(ctx)
 }
 
 // errs collects per-file errors of a batch into one.
@@ -510,7 +477,7 @@ func (b *SiteBackend) requested(ctx context.Context, what string, lfns []string,
 		text += "; " + path.Base(sk.LFN) + " " + sk.Why
 	}
 	if r.Queued > 0 {
-		if b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil) != nil {
+		if b.wake(ctx) != nil {
 			text += " (no daemon: queued for its next start)"
 		}
 	}
@@ -526,7 +493,7 @@ func (b *SiteBackend) SetPriority(ctx context.Context, rid string, prty int) (st
 		return "", err
 	}
 	if n > 0 {
-		b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil) // no daemon: nothing to wake
+		b.wake(ctx) // no daemon: nothing to wake
 	}
 	return fmt.Sprintf("%s: %d %s moved to priority %d", rid, n, plural(n, "entry", "entries"), prty), nil
 }

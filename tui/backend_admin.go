@@ -13,7 +13,6 @@ import (
 
 	"frm/core/site"
 	"frm/core/units"
-	"frm/daemons"
 	"frm/shell"
 	"frm/tui/model"
 )
@@ -165,8 +164,10 @@ func (b *SiteBackend) Daemons(ctx context.Context) (model.DaemonStatus, error) {
 			st.Stopped[sf.File] = true
 		}
 	}
-	var rep daemons.StatusReply
-	if err := b.control(ctx, daemons.ControlRequest{Cmd: "status"}, &rep); err != nil {
+	sctx, cancel := withDaemonTimeout(ctx)
+	defer cancel()
+	rep, err := b.daemon().Status(sctx)
+	if err != nil {
 		st.Err = err.Error()
 		return st, nil
 	}
@@ -216,7 +217,7 @@ func (b *SiteBackend) SetStop(ctx context.Context, file string, on bool) (string
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
-	b.control(ctx, daemons.ControlRequest{Cmd: "wake"}, nil)
+	b.wake(ctx) // no daemon: the work resumes when it starts
 	return "removed " + p, nil
 }
 

@@ -85,6 +85,14 @@ type HostInfo struct {
 	Partitions []PartitionInfo
 }
 
+// HeartbeatEvery is how often a daemon refreshes its host's heartbeat; a
+// host whose heartbeat is older than three periods is silent.
+const HeartbeatEvery = 10 * time.Second
+
+// Silent reports whether the host missed three heartbeats (its daemon is
+// down, or cut off from the database).
+func (h HostInfo) Silent() bool { return h.Age > 3*HeartbeatEvery }
+
 // PartitionInfo is one partition row.
 type PartitionInfo struct {
 	Space, Path      string
