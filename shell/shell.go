@@ -114,44 +114,6 @@ func (sh *Shell) Exec(ctx context.Context, words []string) int {
 	return r.status
 }
 
-// Split breaks a command line into words: blank separated, as frm_admin.
-// Single or double quotes group words (frm_admin has no quoting; names
-// with blanks are otherwise impossible to type).
-func Split(line string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	for _, c := range line {
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			} else {
-				cur.WriteRune(c)
-			}
-		case c == '"' || c == '\'':
-			quote, inWord = c, true
-		case c == ' ' || c == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(c)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, usagef("unterminated quote in %q", line)
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
-}
-
 // worst combines statuses: the most severe wins (interrupted, config,
 // partial, usage, error).
 func worst(a, b int) int {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -245,38 +246,80 @@ func TestREPLScript(t *testing.T) {
 
 func TestCompletion(t *testing.T) {
 	s, _ := testSite(t)
-	c := &completer{sh: &Shell{Site: s}}
+	ctx := context.Background()
+	for _, lfn := range []string{"/store/q/a b.txt", "/store/q/it's.txt", `/store/q/say "hi".txt`, "/store/q/dir x/f"} {
+		if _, err := s.Place(ctx, lfn, "", strings.NewReader("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh := &Shell{Site: s}
 	cases := []struct {
 		line string
-		want string
+		want string // one of the suffixes
+		name string // what the last word reads back as ("": not checked)
 	}{
-		{"fi", "nd"},
-		{"find unm", "igrated"},
-		{"find -r", "ecursive"},
-		{"ls /sto", "re/"},
-		{"ls /store/a/mig", "rated.fits"},
-		{"reloc /store/a/x.fits fa", "st"},
+		{"fi", "nd", ""},
+		{"find unm", "igrated", ""},
+		{"find -r", "ecursive", ""},
+		{"ls /sto", "re/", ""},
+		{"ls /store/a/mig", "rated.fits", ""},
+		{"reloc /store/a/x.fits fa", "st", ""},
+		// Names with blanks and quotes, begun unquoted, quoted or escaped.
+		{"ls /store/q/a", `\ b.txt`, "/store/q/a b.txt"},
+		{"ls '/store/q/a", ` b.txt'`, "/store/q/a b.txt"},
+		{`ls "/store/q/a`, ` b.txt"`, "/store/q/a b.txt"},
+		{`ls /store/q/a\ `, `b.txt`, "/store/q/a b.txt"},
+		{"ls /store/q/it", `\'s.txt`, "/store/q/it's.txt"},
+		{`ls "/store/q/it`, `'s.txt"`, "/store/q/it's.txt"},
+		{"ls '/store/q/it", `'\''s.txt'`, "/store/q/it's.txt"},
+		{"ls /store/q/sa", `y\ \"hi\".txt`, `/store/q/say "hi".txt`},
+		{`ls "/store/q/sa`, `y \"hi\".txt"`, `/store/q/say "hi".txt`},
+		{"ls '/store/q/di", `r x/`, ""}, // a directory: the quote stays open
+		{"ls '/store/q/dir x/", `f'`, "/store/q/dir x/f"},
 	}
 	for _, tc := range cases {
-		got, _ := c.Do([]rune(tc.line), len([]rune(tc.line)))
-		found := false
-		for _, g := range got {
-			if string(g) == tc.want {
-				found = true
+		got, _ := sh.Complete(tc.line)
+		if !slices.Contains(got, tc.want) {
+			t.Errorf("complete %q = %q, want %q among them", tc.line, got, tc.want)
+			continue
+		}
+		if tc.name != "" {
+			words, err := Split(tc.line + tc.want)
+			if err != nil || words[len(words)-1] != tc.name {
+				t.Errorf("%q reads back as %q (%v), want %q", tc.line+tc.want, words, err, tc.name)
 			}
 		}
-		if !found {
-			t.Errorf("complete %q = %q, want %q among them", tc.line, runesList(got), tc.want)
-		}
+	}
+	// The palette's form: one candidate inserted, several shown whole.
+	if line, c := sh.CompleteLine("ls '/store/q/it"); line != `ls '/store/q/it'\''s.txt' ` || c != nil {
+		t.Errorf("CompleteLine = %q %q", line, c)
+	}
+	if line, c := sh.CompleteLine("m"); line != "m" || !slices.Equal(c, []string{"makelf", "mark", "mmap", "mv"}) {
+		t.Errorf("CompleteLine(m) = %q %q", line, c)
 	}
 }
 
-func runesList(r [][]rune) []string {
-	var s []string
-	for _, x := range r {
-		s = append(s, string(x))
+func TestSplit(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want []string
+		bad  bool
+	}{
+		{"find -r unmigrated /d", []string{"find", "-r", "unmigrated", "/d"}, false},
+		{`ls "a b" 'c d'`, []string{"ls", "a b", "c d"}, false},
+		{`ls a\ b c\'d`, []string{"ls", "a b", "c'd"}, false},
+		{`ls "x\"y\\z\n"`, []string{"ls", `x"y\z\n`}, false},
+		{`ls 'a\b'`, []string{"ls", `a\b`}, false},
+		{`ls '' ""`, []string{"ls", "", ""}, false},
+		{`ls 'it'\''s'`, []string{"ls", "it's"}, false},
+		{"ls 'open", nil, true},
+		{`ls end\`, nil, true},
+	} {
+		got, err := Split(tc.line)
+		if (err != nil) != tc.bad || !tc.bad && !slices.Equal(got, tc.want) {
+			t.Errorf("Split(%q) = %q, %v; want %q", tc.line, got, err, tc.want)
+		}
 	}
-	return s
 }
 
 func TestAbbreviations(t *testing.T) {
@@ -315,6 +358,10 @@ func FuzzSplit(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// A word quoted by Quote reads back whole, alone or after others.
+		if w, err := Split("ls " + Quote(s) + " x"); err != nil || len(w) != 3 || w[1] != s {
+			t.Fatalf("Quote(%q) = %q reads back as %q, %v", s, Quote(s), w, err)
+		}
 		words, err := Split(s)
 		if err != nil {
 			return

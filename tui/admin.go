@@ -13,7 +13,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"frm/core/units"
-	"frm/shell"
 	"frm/tui/model"
 )
 
@@ -565,7 +564,7 @@ func (a *App) paletteKey(m tea.KeyMsg) tea.Cmd {
 		}
 		return nil
 	case "tab":
-		line, cands := model.Complete(a.palInput.Value(), shell.CommandNames())
+		line, cands := a.opt.Backend.Complete(a.palInput.Value())
 		a.palInput.SetValue(line)
 		a.palInput.CursorEnd()
 		if len(cands) > 1 {

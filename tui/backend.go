@@ -66,6 +66,9 @@ type Backend interface {
 	// Exec runs one `frm admin` command line and returns its output and
 	// exit status.
 	Exec(ctx context.Context, line string) (string, int, error)
+	// Complete completes the last word of a command line as the shell
+	// does: the completed line, and the candidates when several remain.
+	Complete(line string) (string, []string)
 }
 
 // QueueSnapshot is the content of the Queues view.

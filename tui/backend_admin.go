@@ -221,6 +221,11 @@ func (b *SiteBackend) SetStop(ctx context.Context, file string, on bool) (string
 	return "removed " + p, nil
 }
 
+// Complete implements Backend with the shell's completion.
+func (b *SiteBackend) Complete(line string) (string, []string) {
+	return (&shell.Shell{Site: b.Site}).CompleteLine(line)
+}
+
 // Exec implements Backend: one `frm admin` command line through package
 // shell, text output, every question answered no.
 func (b *SiteBackend) Exec(ctx context.Context, line string) (string, int, error) {

@@ -22,6 +22,7 @@ import (
 
 	"frm/core/config"
 	"frm/core/meta"
+	"frm/shell"
 	"frm/tui/model"
 )
 
@@ -234,6 +235,9 @@ func (f *fake) SetStop(ctx context.Context, file string, on bool) (string, error
 	f.daemon.Stopped[file] = on
 	f.mu.Unlock()
 	return fmt.Sprintf("stop %s %v", file, on), nil
+}
+func (f *fake) Complete(line string) (string, []string) {
+	return (&shell.Shell{}).CompleteLine(line)
 }
 func (f *fake) Exec(ctx context.Context, line string) (string, int, error) {
 	f.record("exec " + line)

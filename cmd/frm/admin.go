@@ -13,6 +13,7 @@ import (
 
 	"frm/core/site"
 	"frm/shell"
+	"frm/shell/lineedit"
 )
 
 const adminUsage = `Usage: frm admin [-c cfgfile] [-d] [-h] [-n name] [-v] [-o text|json] [--echo] [help | cmd & opts]
@@ -86,7 +87,7 @@ func adminMain(ctx context.Context, name string, args []string, stdin io.Reader,
 		if sh.SiteErr != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", name, sh.SiteErr)
 		}
-		lr, err := sh.NewReadline(historyFile())
+		lr, err := lineedit.New(sh, historyFile())
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: cannot start the line editor: %v\n", name, err)
 			return shell.ExitError

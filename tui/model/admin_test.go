@@ -123,16 +123,6 @@ func TestPalette(t *testing.T) {
 	if s, _ := p.Next(); s != "dr" {
 		t.Errorf("draft %q", s)
 	}
-	names := []string{"audit", "mark", "mmap", "mv", "query", "queue"}
-	for _, tc := range []struct {
-		in, out string
-		n       int
-	}{{"a", "audit ", 0}, {"m", "m", 4 - 1}, {"qu", "que", 2}, {"zz", "zz", 0}, {"ls /st", "ls /st", 0}} {
-		out, c := Complete(tc.in, names)
-		if out != tc.out || len(c) != tc.n {
-			t.Errorf("complete %q: %q %v", tc.in, out, c)
-		}
-	}
 	p.SetOutput("ls", strings.Repeat("x\n", 30), 0)
 	p.ScrollBy(100, 10)
 	if p.Scroll != 20 {

@@ -56,35 +56,6 @@ func (p *Palette) Next() (string, bool) {
 	return p.History[p.hist], true
 }
 
-// Complete completes the command name (the first word) of line from names:
-// a unique match is completed with a blank after it, several extend the
-// line to their common prefix and are returned as candidates.
-func Complete(line string, names []string) (string, []string) {
-	if strings.ContainsAny(strings.TrimLeft(line, " "), " \t") {
-		return line, nil // only the command name is completed
-	}
-	word := strings.TrimLeft(line, " ")
-	var c []string
-	for _, n := range names {
-		if strings.HasPrefix(n, word) {
-			c = append(c, n)
-		}
-	}
-	switch len(c) {
-	case 0:
-		return line, nil
-	case 1:
-		return c[0] + " ", nil
-	}
-	pre := c[0]
-	for _, n := range c[1:] {
-		for !strings.HasPrefix(n, pre) {
-			pre = pre[:len(pre)-1]
-		}
-	}
-	return pre, c
-}
-
 // SetOutput shows the output of a command line.
 func (p *Palette) SetOutput(line, out string, status int) {
 	p.Last, p.Status, p.Running = line, status, false

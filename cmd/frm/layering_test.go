@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLayering checks that dependencies point downwards: faces speak to the
+// daemons through core/control and never link package daemons; the TUI
+// links no line editor; the engine (core) knows no face, no daemon and no
+// wiring; the protocol package stands alone.
+func TestLayering(t *testing.T) {
+	deps := func(pkgs ...string) map[string]bool {
+		out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %v: %v", pkgs, err)
+		}
+		m := map[string]bool{}
+		for _, p := range strings.Fields(string(out)) {
+			m[p] = true
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		pkgs      []string
+		forbidden []string
+	}{
+		{[]string{"frm/shell", "frm/tui", "frm/tui/model"}, []string{"frm/daemons", "frm/cmd/frm"}},
+		{[]string{"frm/tui", "frm/tui/model"}, []string{"github.com/chzyer/readline", "frm/shell/lineedit"}},
+		{[]string{"frm/shell"}, []string{"github.com/chzyer/readline", "github.com/charmbracelet/bubbletea"}},
+		{[]string{"frm/core/..."}, []string{"frm/shell", "frm/tui", "frm/daemons", "frm/cmd/frm", "github.com/charmbracelet/bubbletea", "github.com/chzyer/readline"}},
+	} {
+		got := deps(tc.pkgs...)
+		for _, f := range tc.forbidden {
+			if got[f] {
+				t.Errorf("%v depends on %s", tc.pkgs, f)
+			}
+		}
+	}
+	for p := range deps("frm/core/control") {
+		if strings.HasPrefix(p, "frm/") && p != "frm/core/control" {
+			t.Errorf("frm/core/control depends on %s: the protocol package imports no other frm package", p)
+		}
+	}
+}
