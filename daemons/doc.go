@@ -13,5 +13,8 @@
 //     own; in the default set only when [scrub] enables it).
 //
 // Run starts any subset in one process. Components only use package site,
-// xfer, purge and xrdq; nothing here knows about terminals.
+// xfer, purge and xrdq; nothing here knows about terminals. The control
+// socket speaks package control's protocol (this package implements its
+// Handler); faces dial it with control.Client and never import daemons.
+// The site comes from package wire, which chose its implementations.
 package daemons

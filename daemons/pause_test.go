@@ -12,7 +12,7 @@ import (
 	"frm/core/config"
 	"frm/core/meta"
 	"frm/core/retry"
-	"frm/core/site"
+	"frm/core/wire"
 	"frm/core/xrdq"
 )
 
@@ -130,7 +130,7 @@ func TestNoRoomWaitsForThePurger(t *testing.T) {
 		c.Purge.WaitTime = config.Duration(time.Hour) // only the wake-up purges
 		c.Purge.Policies = []config.Policy{{Space: "*", Min: "10%", Max: "90%", Hold: 0}}
 	})
-	st, err := site.Open(s.cfg)
+	st, err := wire.Open(s.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/meta"
-	"frm/core/site"
+	"frm/core/wire"
 )
 
 // TestReloadTakesEffect changes every reloadable key of a running daemon
@@ -121,7 +121,7 @@ func TestReloadTakesEffect(t *testing.T) {
 	// A modified file, idle for ten minutes.
 	modified := func(t *testing.T, s tsite, lfn string) {
 		t.Helper()
-		st, err := site.Open(s.cfg)
+		st, err := wire.Open(s.cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +166,7 @@ func TestReloadTakesEffect(t *testing.T) {
 	// Old migrated files in public, and a purge that wants them gone.
 	purgeable := func(t *testing.T, s tsite, dir string, n int) []string {
 		t.Helper()
-		st, err := site.Open(s.cfg)
+		st, err := wire.Open(s.cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,12 +16,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"frm/core/catalog/pgcat"
+	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/control"
 	"frm/core/mss"
-	"frm/core/pgqueue"
 	"frm/core/site"
+	"frm/core/wire"
 	"frm/core/xfer"
 	"frm/core/xrdq"
 )
@@ -89,7 +89,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 			want[k] = k != "scrub" || cfg.Scrub.Enabled
 		}
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -146,10 +146,10 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		in, out := SlotsFor(cfg)
 		d.Transfer = NewTransfer(e, xrdq.Open(qdir), admin, in, out, time.Duration(cfg.Transfer.QCheck), log.With("component", "transfer"))
 		d.Transfer.OnEvent = d.publish
-		if pool := s.DB(); pool != nil {
-			host := s.HostName()
+		if sh, ok := s.Shared(); ok {
+			host := sh.HostName()
 			d.Transfer.Shared = &Shared{
-				Queue:  pgqueue.New(pool, pgqueue.Options{Site: cfg.Site, Host: host}),
+				Queue:  sh.SharedQueue(),
 				Worker: host, Host: host, Lease: cfg.Catalog.LeaseOrDefault(),
 			}
 		}
@@ -169,9 +169,8 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 			t.OnNoRoom = d.Purger.Wake
 			d.Purger.OnFreed = t.RoomFreed
 		}
-		if pool := s.DB(); pool != nil {
-			d.Purger.leader = &purgeLeader{queue: pgqueue.New(pool, pgqueue.Options{Site: cfg.Site}),
-				holder: s.HostName(), ttl: cfg.Catalog.LeaseOrDefault()}
+		if sh, ok := s.Shared(); ok {
+			d.Purger.leader = &purgeLeader{queue: sh.SharedQueue(), holder: sh.HostName(), ttl: cfg.Catalog.LeaseOrDefault()}
 		}
 	}
 	if want["scrub"] {
@@ -264,7 +263,7 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 	if d.Scrubber != nil {
 		component("scrub", func() error { return d.Scrubber.Run(ctx) })
 	}
-	if d.Site.DB() != nil {
+	if _, shared := d.Site.Shared(); shared {
 		wg.Add(3)
 		go func() { defer wg.Done(); d.heartbeat(ctx) }()
 		go func() { defer wg.Done(); d.applyRemote(ctx) }()
@@ -414,7 +413,7 @@ func sortedKeys(m map[string]bool) []string {
 
 // registerEvery is how often a host refreshes its partitions' sizes in a
 // shared catalog, as SUMS keeps sum_partn_avail; its heartbeat comes
-// every pgcat.HeartbeatEvery (tools show silent hosts).
+// every catalog.HeartbeatEvery (tools show silent hosts).
 const registerEvery = 5 * time.Minute
 
 // heartbeat registers this host in the shared catalog and keeps its
@@ -430,7 +429,7 @@ func (d *Daemon) heartbeat(ctx context.Context) {
 	}
 	register()
 	failing := false // heartbeats fail: said once
-	beat := time.NewTicker(pgcat.HeartbeatEvery)
+	beat := time.NewTicker(catalog.HeartbeatEvery)
 	defer beat.Stop()
 	reg := time.NewTicker(registerEvery)
 	defer reg.Stop()
@@ -486,9 +485,13 @@ func (d *Daemon) discover(ctx context.Context) {
 // hosts made to them (site.ApplyRemoteChanges): at start, when one is
 // notified, and every minute as a safety net.
 func (d *Daemon) applyRemote(ctx context.Context) {
-	me := d.Site.HostName()
+	sh, ok := d.Site.Shared()
+	if !ok {
+		return
+	}
+	me := sh.HostName()
 	kick := make(chan struct{}, 1)
-	go pgqueue.ListenOn(ctx, d.Site.DB(), pgcat.RemoteApplyChannel, func(host string) {
+	go sh.WatchRemoteChanges(ctx, func(host string) {
 		if host == "" || host == me {
 			select {
 			case kick <- struct{}{}:

@@ -16,7 +16,7 @@ import (
 	"frm/core/config"
 	"frm/core/control"
 	"frm/core/meta"
-	"frm/core/site"
+	"frm/core/wire"
 )
 
 // scrubFiles places files with stored adler32 records through a site of
@@ -24,7 +24,7 @@ import (
 // byte changed, mtime kept).
 func scrubFiles(t *testing.T, s tsite, files map[string]int, bad ...string) {
 	t.Helper()
-	st, err := site.Open(s.cfg)
+	st, err := wire.Open(s.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 	"frm/core/pgqueue"
 	"frm/core/pgtest"
 	"frm/core/xrdq"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 func TestMain(m *testing.M) {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"frm/core/control"
-	"frm/core/pgqueue"
 	"frm/core/units"
 	"frm/core/xrdq"
 )
@@ -173,8 +172,8 @@ const watchDebounce = 250 * time.Millisecond
 
 // watchQueue calls show whenever the queue changes, until ctx ends.
 func watchQueue(ctx context.Context, sh *Shell, show func()) {
-	if pool := sh.Site.DB(); pool != nil {
-		pgqueue.Watch(ctx, pool, watchDebounce, show)
+	if shared, ok := sh.Site.Shared(); ok {
+		shared.WatchQueue(ctx, watchDebounce, show)
 		return
 	}
 	kick := make(chan struct{}, 1)

@@ -1,6 +1,9 @@
 // Package shell is the frm_admin command language over the core engine:
 // one command registry serving one-shot argv commands, batch commands on
-// standard input, and an interactive REPL with history and completion.
+// standard input, an interactive REPL, the TUI's command palette,
+// completion (Complete) and help. It has no terminal code: the REPL's
+// line editor is package shell/lineedit, so faces that only run commands
+// link none. Running daemons are reached through package control.
 // Output is frm_admin's text (results on stdout, diagnostics on stderr) or
 // one JSON document per command. The shell only parses and prints; all work
 // is done by package site.

@@ -16,6 +16,7 @@ import (
 	"frm/core/meta"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -32,7 +33,7 @@ func testSite(t *testing.T) (*site.Site, sitegen.Layout) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func FuzzCommandLine(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s, _ := site.Open(cfg)
+	s, _ := wire.Open(cfg)
 	f.Fuzz(func(t *testing.T, line string) {
 		var out, errb bytes.Buffer
 		sh := &Shell{Name: "frm_admin", Out: &out, Err: &errb, Site: s, Prompter: site.Always(site.No)}

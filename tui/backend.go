@@ -10,7 +10,6 @@ import (
 
 	"frm/core/catalog"
 	"frm/core/control"
-	"frm/core/pgqueue"
 	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/xrdq"
@@ -323,9 +322,9 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 // (LISTEN/NOTIFY) as "changed" events, which make the Queues view reload;
 // this host's daemon, if any, adds its transfer events.
 func (b *SiteBackend) Events(ctx context.Context, emit func(model.QueueEvent)) error {
-	if pool := b.Site.DB(); pool != nil {
+	if sh, ok := b.Site.Shared(); ok {
 		go b.daemonEvents(ctx, emit)
-		return pgqueue.Watch(ctx, pool, 250*time.Millisecond, func() {
+		return sh.WatchQueue(ctx, 250*time.Millisecond, func() {
 			emit(model.QueueEvent{Time: time.Now(), Type: model.QueueChanged})
 		})
 	}

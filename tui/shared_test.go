@@ -10,9 +10,9 @@ import (
 	"frm/core/config"
 	"frm/core/pgqueue"
 	"frm/core/pgtest"
-	"frm/core/site"
 	"frm/core/sitegen"
-	schema "frm/sql"
+	"frm/core/wire"
+	"frm/sql/schema"
 	"frm/tui/model"
 )
 
@@ -43,7 +43,7 @@ func TestSharedQueueBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Catalog = config.Catalog{Kind: "postgres", DSN: dsn}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"frm/core/site"
 	"frm/core/sitegen"
 	"frm/core/usage"
+	"frm/core/wire"
 	"frm/tui/model"
 )
 
@@ -355,7 +356,7 @@ func TestTailFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func demoSite(t *testing.T, files int, seed int64) (*site.Site, sitegen.Summary)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,8 +34,9 @@ import (
 	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 	"frm/core/xfer"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 func TestMain(m *testing.M) {
@@ -78,16 +79,16 @@ func benchSite(b *testing.B, n int, pg bool) (*site.Site, sitegen.Layout, sitege
 		pool.Close()
 		cfg.Catalog = config.Catalog{Kind: "postgres", DSN: dsn}
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(s.Close)
 	if pg {
-		if _, err := pgcat.Import(ctx, s.DB(), s.Files(), "/", pgcat.ImportOptions{Site: cfg.Site, Host: s.HostName(), Spaces: s.Spaces}); err != nil {
+		if _, err := pgcat.Import(ctx, wire.Pool(s), s.Files(), "/", pgcat.ImportOptions{Site: cfg.Site, Host: s.HostName(), Spaces: s.Spaces}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.DB().Exec(ctx, "VACUUM ANALYZE files"); err != nil {
+		if _, err := wire.Pool(s).Exec(ctx, "VACUUM ANALYZE files"); err != nil {
 			b.Fatal(err)
 		}
 	}

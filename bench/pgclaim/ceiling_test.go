@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"frm/core/pgtest"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 // TestCeiling prints, with FRM_BENCH_CEILING=1, what this machine does

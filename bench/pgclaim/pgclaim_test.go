@@ -12,7 +12,7 @@ import (
 
 	"frm/core/pgqueue"
 	"frm/core/pgtest"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 func TestMain(m *testing.M) {

@@ -16,7 +16,8 @@ import (
 	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/sitegen"
-	schema "frm/sql"
+	"frm/core/wire"
+	"frm/sql/schema"
 )
 
 func TestMain(m *testing.M) {
@@ -45,7 +46,7 @@ func BenchmarkScan(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	emb, err := site.Open(cfg)
+	emb, err := wire.Open(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func BenchmarkScan(b *testing.B) {
 	}
 	pgCfg := *cfg
 	pgCfg.Catalog = config.Catalog{Kind: "postgres", DSN: dsn}
-	pg, err := site.Open(&pgCfg)
+	pg, err := wire.Open(&pgCfg)
 	if err != nil {
 		b.Fatal(err)
 	}

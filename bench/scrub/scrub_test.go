@@ -21,6 +21,7 @@ import (
 	"frm/core/meta"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 )
 
 func envInt(b *testing.B, name string, def int64, size bool) int64 {
@@ -56,7 +57,7 @@ func benchSite(b *testing.B, dir string, n int, size int64) (*site.Site, []strin
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

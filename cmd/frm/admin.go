@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"frm/core/site"
+	"frm/core/wire"
 	"frm/shell"
 	"frm/shell/lineedit"
 )
@@ -117,5 +118,5 @@ func openSite(cfgPath, instance string, log *slog.Logger) (*site.Site, error) {
 		return nil, err
 	}
 	log.Debug("configuration loaded", "file", path, "format", cfg.Format)
-	return site.Open(cfg)
+	return wire.Open(cfg)
 }

@@ -5,17 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"frm/core/catalog"
 	"frm/core/catalog/embedded"
 	"frm/core/catalog/pgcat"
 	"frm/core/names"
 	"frm/core/pgqueue"
 	"frm/core/space"
+	"frm/core/wire"
 	"frm/core/xrdq"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 const catalogUsage = `Usage: frm catalog import [-c FILE] [-n NAME]
@@ -64,11 +65,11 @@ func catalogMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "frm catalog: %v\n", err)
 		return 4
 	}
-	if os.Getenv("FRM_CATALOG_DSN") == "" && cfg.Catalog.Kind != "postgres" {
+	dsn, postgres, _ := wire.CatalogDSN(cfg)
+	if !postgres {
 		fmt.Fprintf(stderr, "frm catalog: the catalog of %s is %q; set [catalog] kind = \"postgres\" and dsn, or $FRM_CATALOG_DSN\n", cfg.Source, cfg.Catalog.Kind)
 		return 4
 	}
-	dsn := pgcat.DSN(cfg.Catalog)
 
 	ctx, cancel := interruptible(ctx)
 	defer cancel()
@@ -96,7 +97,7 @@ func catalogMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 3
 	}
 
-	host := pgcat.HostName(cfg.Instance)
+	host := catalog.HostName(cfg.Instance)
 	m := names.NewMapper(cfg.LocalRoot, cfg.RemoteRoot)
 	var sps []space.Space
 	for _, s := range cfg.Spaces {

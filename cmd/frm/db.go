@@ -9,10 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"frm/core/catalog"
 	"frm/core/catalog/pgcat"
 	"frm/core/config"
 	"frm/core/space"
-	schema "frm/sql"
+	"frm/core/wire"
+	"frm/sql/schema"
 )
 
 const dbUsage = `Usage: frm db init    [-c FILE] [-n NAME]
@@ -58,7 +60,7 @@ func dbMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "frm db %s: unexpected argument %q\n", sub, fs.Arg(0))
 		return 2
 	}
-	envDSN := os.Getenv("FRM_CATALOG_DSN")
+	envDSN := os.Getenv(wire.DSNEnv)
 	_, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, nil)
 	if err != nil && (envDSN == "" || sub == "init" || *fs.cfgPath != "") {
 		// Without a configuration only $FRM_CATALOG_DSN names the
@@ -68,11 +70,11 @@ func dbMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var dsn string
 	if cfg != nil {
-		if envDSN == "" && cfg.Catalog.Kind != "postgres" {
+		var postgres bool
+		if dsn, postgres, err = wire.CatalogDSN(cfg); !postgres {
 			fmt.Fprintf(stderr, "frm db: the catalog of %s is %q; set [catalog] kind = \"postgres\" and dsn, or $FRM_CATALOG_DSN\n", cfg.Source, cfg.Catalog.Kind)
 			return 4
 		}
-		dsn = pgcat.DSN(cfg.Catalog)
 	} else {
 		dsn = envDSN
 	}
@@ -90,7 +92,7 @@ func dbMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg != nil {
 		instance = cfg.Instance
 	}
-	host := pgcat.HostName(instance)
+	host := catalog.HostName(instance)
 	fail := func(err error) int {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(stderr, "frm db: interrupted")

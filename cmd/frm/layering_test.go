@@ -38,6 +38,25 @@ func TestLayering(t *testing.T) {
 			}
 		}
 	}
+	// The engine is given its implementations (package wire chooses
+	// them): it names no catalog implementation and no schema.
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "frm/core/...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		for _, imp := range f[1:] {
+			// sitegen builds demo and test sites through the wiring,
+			// as a command would.
+			if imp == "frm/core/wire" && f[0] != "frm/core/sitegen" {
+				t.Errorf("%s imports frm/core/wire: only commands, daemons and faces open sites", f[0])
+			}
+			if f[0] == "frm/core/site" && (imp == "frm/core/catalog/pgcat" || imp == "frm/sql/schema") {
+				t.Errorf("frm/core/site imports %s: the wiring chooses implementations", imp)
+			}
+		}
+	}
 	for p := range deps("frm/core/control") {
 		if strings.HasPrefix(p, "frm/") && p != "frm/core/control" {
 			t.Errorf("frm/core/control depends on %s: the protocol package imports no other frm package", p)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"frm/core/catalog/pgcat"
+	"frm/core/catalog"
 	"frm/core/pgqueue"
 	"frm/core/pgtest"
 	"frm/core/sitegen"
@@ -106,7 +106,7 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	hostName := func(h *mhHost) string { return pgcat.HostName(h.name) }
+	hostName := func(h *mhHost) string { return catalog.HostName(h.name) }
 
 	// Requests for any host go straight into the database; requests for
 	// h3 are bound to it; h2's own requester writes its queue file (as

@@ -82,7 +82,7 @@ var ErrLeaseLost = errors.New("pgqueue: lease lost (expired, reclaimed or cancel
 // Options configures a Queue.
 type Options struct {
 	Site string // requests.site: one database may hold several sites
-	Host string // this host (pgcat.HostName); Claim takes requests of this host or of none
+	Host string // this host (catalog.HostName); Claim takes requests of this host or of none
 	// MaxAttempts, when > 0, fails a request for good once its lease has
 	// expired that many times (a request that kills its worker is not
 	// retried forever).

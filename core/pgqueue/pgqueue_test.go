@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"frm/core/pgtest"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 func TestMain(m *testing.M) {

@@ -22,9 +22,9 @@ import (
 	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/meta"
-	"frm/core/site"
 	"frm/core/sitegen"
 	"frm/core/units"
+	"frm/core/wire"
 )
 
 const xrootdPurged = "/usr/bin/frm_purged"
@@ -57,7 +57,7 @@ func shapeR03(t *testing.T, dir string, now time.Time) []r03Case {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestConformanceFrmPurged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

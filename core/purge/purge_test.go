@@ -16,6 +16,7 @@ import (
 	"frm/core/site"
 	"frm/core/sitegen"
 	"frm/core/space"
+	"frm/core/wire"
 )
 
 // now is the fixed clock of the unit tests.
@@ -41,7 +42,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"frm/core/config"
 	"frm/core/site"
+	"frm/core/wire"
 )
 
 // The tests here race what an operator, a writer and an xrootd server do
@@ -59,7 +60,7 @@ func racerMain(cfgPath string, in io.Reader, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -270,7 +271,7 @@ func polprogMain(cfgPath string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -554,7 +555,7 @@ func execMain(cfgPath string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -18,6 +18,7 @@ import (
 	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 	"frm/shell"
 )
 
@@ -41,7 +42,7 @@ func shellSite(t *testing.T) (*site.Site, sitegen.Layout) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"frm/core/catalog"
-	"frm/core/catalog/pgcat"
 	"frm/core/names"
 )
 
@@ -100,6 +99,30 @@ func differences(c, f catalogRec) string {
 	return strings.Join(d, ",")
 }
 
+// hostRows is a catalog that holds rows of several hosts' files (pgcat):
+// what audit catalog needs to compare this host's rows with its files and
+// to repair them.
+type hostRows interface {
+	catalog.Catalog
+	// HostWalk calls fn for every row of this host under ldir.
+	HostWalk(ctx context.Context, ldir string, fn func(*catalog.Entry) error) error
+	// Put writes the row of an entry as it is on this host's files.
+	Put(ctx context.Context, e *catalog.Entry) error
+	// Forget deletes this host's row of lfn.
+	Forget(ctx context.Context, lfn string) error
+}
+
+// remoteChanges is a catalog in which other hosts change the rows of this
+// host's files (pgcat): the changes to write onto the files.
+type remoteChanges interface {
+	catalog.Catalog
+	// PendingRemote returns up to limit changes not yet applied, oldest
+	// first.
+	PendingRemote(ctx context.Context, limit int) ([]catalog.RemoteChange, error)
+	// MarkApplied records that the changes up to event id are applied.
+	MarkApplied(ctx context.Context, id int64) error
+}
+
 // AuditCatalog compares the shared catalog with this host's filesystem
 // under ldir (always recursively): files on disk the catalog lacks,
 // catalog rows of this host for files no longer on disk, and files whose
@@ -110,9 +133,9 @@ func differences(c, f catalogRec) string {
 // or, with from = FromCatalog, the file's xattrs from the row.
 func (s *Site) AuditCatalog(ctx context.Context, ldir string, from CatalogSide, o AuditOptions) (AuditResult, error) {
 	var r AuditResult
-	pc, ok := s.Catalog.(*pgcat.Catalog)
+	pc, ok := s.Catalog.(hostRows)
 	if !ok {
-		return r, fmt.Errorf("audit catalog: %w", errNotShared)
+		return r, fmt.Errorf("audit catalog: %w", s.notShared())
 	}
 	lfn, err := names.Clean(ldir)
 	if err != nil {
@@ -273,9 +296,9 @@ func (s *Site) applyCatalogState(ctx context.Context, e, c *catalog.Entry) error
 // say), so that each file keeps telling its own state. It returns how many
 // files it changed. Files gone meanwhile are skipped.
 func (s *Site) ApplyRemoteChanges(ctx context.Context) (int, error) {
-	pc, ok := s.Catalog.(*pgcat.Catalog)
+	pc, ok := s.Catalog.(remoteChanges)
 	if !ok {
-		return 0, errNotShared
+		return 0, s.notShared()
 	}
 	changed := 0
 	for {

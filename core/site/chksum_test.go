@@ -16,6 +16,7 @@ import (
 	"frm/core/meta"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 )
 
 // cksSite makes an empty site (sitegen layout: /store, /scratch; spaces
@@ -30,7 +31,7 @@ func cksSite(t *testing.T) *site.Site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

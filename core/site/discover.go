@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"frm/core/catalog"
-	"frm/core/catalog/pgcat"
 )
 
 // Changes made to this host's files outside frm — xrootd's server writing
@@ -39,12 +38,22 @@ type DiscoverResult struct {
 	Took     time.Duration // how long the pass took
 }
 
+// dirStamper is a catalog that keeps, per host, the mtime each directory
+// had when it was last compared with the files (pgcat): what discovery
+// needs to read only the directories that changed.
+type dirStamper interface {
+	catalog.Catalog
+	DirStamps(ctx context.Context) (map[string]int64, error)
+	// SetDirStamps stores the stamps in set and deletes those of gone.
+	SetDirStamps(ctx context.Context, set map[string]int64, gone []string) error
+}
+
 // Discover runs one pass (see above). With the embedded catalog (the
 // files) it has nothing to do.
 func (s *Site) Discover(ctx context.Context) (DiscoverResult, error) {
 	start := time.Now()
 	var r DiscoverResult
-	pc, ok := s.Catalog.(*pgcat.Catalog)
+	pc, ok := s.Catalog.(dirStamper)
 	if !ok {
 		if err := s.CatalogErr(); err != nil {
 			return r, err
@@ -117,7 +126,7 @@ func (s *Site) Discover(ctx context.Context) (DiscoverResult, error) {
 // compareDir compares the entries of directory dir on disk with the
 // catalog's and records those that differ. It returns how many it
 // recorded and the stamps of directories found below dir that had none.
-func (s *Site) compareDir(ctx context.Context, pc *pgcat.Catalog, dir string, stamps map[string]int64) (int, map[string]int64, error) {
+func (s *Site) compareDir(ctx context.Context, pc dirStamper, dir string, stamps map[string]int64) (int, map[string]int64, error) {
 	ents, err := os.ReadDir(s.PFN(dir))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -21,6 +21,7 @@ import (
 	"frm/core/pgtest"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 )
 
 var (
@@ -51,7 +52,7 @@ func openBenchSite(b *testing.B) (*site.Site, sitegen.FlatCounts) {
 		if cfg, benchErr = config.Load(l.Config, ""); benchErr != nil {
 			return
 		}
-		benchSite, benchErr = site.Open(cfg)
+		benchSite, benchErr = wire.Open(cfg)
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)

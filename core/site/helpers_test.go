@@ -9,6 +9,7 @@ import (
 	"frm/core/config"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 )
 
 // openDemo creates a small demo site (sitegen.Demo) in a temporary
@@ -23,7 +24,7 @@ func openDemo(t *testing.T, files int) *site.Site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,9 @@ import (
 	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 	"frm/core/xfer"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 // The model-based test of the catalog: a random sequence of the changes a
@@ -47,7 +48,7 @@ type modelHost struct {
 
 func (h *modelHost) reopen(t *testing.T) {
 	t.Helper()
-	s, err := site.Open(h.cfg)
+	s, err := wire.Open(h.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

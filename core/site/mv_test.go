@@ -17,6 +17,7 @@ import (
 	"frm/core/mss/msstest"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 )
 
 // mssConfigs are [mss] set-ups of the demo site (whose MSS is a posix tree
@@ -69,7 +70,7 @@ func openDemoMSS(t *testing.T, files int, mssConfig string) (*site.Site, sitegen
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,9 @@ import (
 	"frm/core/pgtest"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 	"frm/core/xfer"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 // openPGDemo creates a small demo site whose catalog is a PostgreSQL
@@ -46,12 +47,12 @@ func openPGDemo(t *testing.T, files int) (*site.Site, sitegen.Layout) {
 	}
 	cfg.Catalog.Kind, cfg.Catalog.DSN = "postgres", dsn
 	t.Setenv("FRM_CATALOG_DSN", "")
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	if _, err := pgcat.Import(ctx, s.DB(), s.Files(), "/", pgcat.ImportOptions{Site: cfg.Site, Host: s.HostName(), Spaces: s.Spaces}); err != nil {
+	if _, err := pgcat.Import(ctx, wire.Pool(s), s.Files(), "/", pgcat.ImportOptions{Site: cfg.Site, Host: s.HostName(), Spaces: s.Spaces}); err != nil {
 		t.Fatal(err)
 	}
 	return s, l
@@ -195,7 +196,7 @@ func TestSharedCatalogFollowsChanges(t *testing.T) {
 		if _, err := s.Catalog.Lookup(ctx, e.LFN, catalog.WantStat); err != nil {
 			t.Fatalf("the test needs the row still there: %v", err)
 		}
-		s2, err := site.Open(s.Config())
+		s2, err := wire.Open(s.Config())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,8 +38,8 @@ var allKinds = []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
 // (nil: not asked), which knows which requests run; else the queue files
 // themselves.
 func (s *Site) ListQueue(ctx context.Context, c *control.Client) (QueueListing, error) {
-	if q := s.SharedQueue(); q != nil {
-		e, err := SharedQueueEntries(ctx, q)
+	if sh, ok := s.Shared(); ok {
+		e, err := SharedQueueEntries(ctx, sh.SharedQueue())
 		return QueueListing{Entries: e, Source: FromSharedQueue}, err
 	}
 	var note string

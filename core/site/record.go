@@ -63,7 +63,7 @@ type pendingRecord struct {
 // records it in the catalog.
 func (s *Site) BeginChange(recursive bool, lfns ...string) *Change {
 	c := &Change{s: s, lfns: lfns, recursive: recursive}
-	if !s.shared {
+	if !s.apart {
 		return c
 	}
 	b, _ := json.Marshal(pendingRecord{LFNs: lfns, Recursive: recursive})
@@ -84,7 +84,7 @@ func (s *Site) BeginChange(recursive bool, lfns ...string) *Change {
 // recorded at the next start (or by the daemon's discovery of outside
 // changes, whichever comes first).
 func (c *Change) Done(ctx context.Context) error {
-	if !c.s.shared {
+	if !c.s.apart {
 		return nil // the files are the catalog
 	}
 	var errs []error
@@ -111,7 +111,7 @@ func (c *Change) Done(ctx context.Context) error {
 // ReplayChanges records in the catalog the changes a process that died
 // left pending (see BeginChange). It returns how many it recorded.
 func (s *Site) ReplayChanges(ctx context.Context) (int, error) {
-	if s.pool == nil {
+	if !s.apart || s.catErr != nil {
 		return 0, nil
 	}
 	names, err := filepath.Glob(filepath.Join(s.Config().AdminDir(), pendingDir, "*"))
@@ -145,7 +145,7 @@ func (s *Site) ReplayChanges(ctx context.Context) (int, error) {
 // too small to be worth a pending record first.
 func (s *Site) recordPFN(ctx context.Context, pfn string) error {
 	lfn, ok := s.Names.LFN(pfn)
-	if !ok || !s.shared {
+	if !ok || !s.apart {
 		return nil
 	}
 	return s.BeginChange(false, lfn).Done(ctx)

@@ -181,8 +181,8 @@ func (s *Site) SetPriority(ctx context.Context, rid string, prty int) (int, erro
 	if err != nil {
 		return n, fmt.Errorf("priority of %s in the queue files: %w", rid, err)
 	}
-	if q := s.SharedQueue(); q != nil {
-		m, err := q.SetPriority(ctx, rid, prty)
+	if sh, ok := s.Shared(); ok {
+		m, err := sh.SharedQueue().SetPriority(ctx, rid, prty)
 		n += m
 		if err != nil {
 			return n, fmt.Errorf("priority of %s in the shared queue: %w", rid, err)

@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"frm/core/catalog/pgcat"
-	"frm/core/pgqueue"
+	"frm/core/catalog"
 	"frm/core/space"
 )
 
@@ -29,34 +28,37 @@ func (s *Site) PartitionUsage() []space.Usage {
 // Register records this host, its partitions and their sizes in the
 // shared catalog and refreshes its heartbeat.
 func (s *Site) Register(ctx context.Context, version string) error {
-	if s.pool == nil {
-		return errNotShared
+	sh, ok := s.Shared()
+	if !ok {
+		return s.notShared()
 	}
-	return pgcat.RegisterHost(ctx, s.pool, s.HostName(), version, s.PartitionUsage(), pgcat.Retry{})
+	return sh.RegisterHost(ctx, version, s.PartitionUsage())
 }
 
 // Heartbeat tells the shared catalog this host is alive.
 func (s *Site) Heartbeat(ctx context.Context) error {
-	if s.pool == nil {
-		return errNotShared
+	sh, ok := s.Shared()
+	if !ok {
+		return s.notShared()
 	}
-	return pgcat.Heartbeat(ctx, s.pool, s.HostName(), pgcat.Retry{})
-}
-
-// SharedQueue returns the shared request queue of a PostgreSQL catalog,
-// or nil for an embedded site (whose queue is the local queue files).
-func (s *Site) SharedQueue() *pgqueue.Queue {
-	if s.pool == nil {
-		return nil
-	}
-	return pgqueue.New(s.pool, pgqueue.Options{Site: s.Config().Site, Host: s.HostName()})
+	return sh.Heartbeat(ctx)
 }
 
 // Hosts lists the hosts registered in the shared catalog with their
 // partitions (sizes as each host last reported them).
-func (s *Site) Hosts(ctx context.Context) ([]pgcat.HostInfo, error) {
-	if s.pool == nil {
-		return nil, errNotShared
+func (s *Site) Hosts(ctx context.Context) ([]catalog.HostInfo, error) {
+	sh, ok := s.Shared()
+	if !ok {
+		return nil, s.notShared()
 	}
-	return pgcat.Hosts(ctx, s.pool, pgcat.Retry{})
+	return sh.Hosts(ctx)
+}
+
+// notShared says why a shared-catalog operation cannot be done: the
+// catalog is the files, or the shared one is unavailable.
+func (s *Site) notShared() error {
+	if s.catErr != nil {
+		return s.catErr
+	}
+	return errNotShared
 }

@@ -5,6 +5,14 @@
 // callbacks with structured values, ask questions through a Prompter, and
 // return errors that name the file. The shell, the TUI and the daemons are
 // faces over it.
+//
+// It does not choose its implementations: New gives a site whose catalog
+// is the files (package embedded); package wire, the one place that reads
+// which catalog the configuration names, hands it another (UseCatalog).
+// What a shared catalog adds (the host registry, the shared queue,
+// notifications, reconciling) is found by type assertion on the catalog,
+// through small interfaces defined where they are used (Shared, hostRows,
+// remoteChanges, dirStamper).
 package site
 
 import (
@@ -18,17 +26,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"frm/core/catalog"
 	"frm/core/catalog/embedded"
-	"frm/core/catalog/pgcat"
 	"frm/core/config"
 	"frm/core/guard"
 	"frm/core/mss"
 	"frm/core/names"
+	"frm/core/pgqueue"
 	"frm/core/space"
-	schema "frm/sql"
 )
 
 // Site is one configured frm site.
@@ -47,9 +52,10 @@ type Site struct {
 	Loc *time.Location
 
 	closers []func()
-	pool    *pgxpool.Pool // the shared catalog's connections; nil when embedded
-	catErr  error         // the shared catalog could not be opened (CatalogErr)
-	shared  bool          // the catalog is a shared database (reached or not)
+	catErr  error // the catalog kept apart could not be reached (CatalogErr)
+	// apart: the catalog is kept apart from the files (a shared
+	// database, reached or not), so every change is recorded in it.
+	apart bool
 
 	mssMu  sync.Mutex // guards the fields below
 	mssSet bool       // mss and mssErr are decided
@@ -123,17 +129,11 @@ func (u unavailableCatalog) Apply(context.Context, string, ...catalog.Change) (i
 func (u unavailableCatalog) Record(context.Context, string, bool) error   { return u.err }
 func (u unavailableCatalog) Rename(context.Context, string, string) error { return u.err }
 
-// DB returns the connection pool of the shared PostgreSQL catalog, or nil
-// for an embedded site: callers use it to reach the shared queue.
-func (s *Site) DB() *pgxpool.Pool { return s.pool }
-
-// HostName is the name this host registers under in a shared catalog.
-func (s *Site) HostName() string { return pgcat.HostName(s.Config().Instance) }
-
-// Open builds a Site from a loaded configuration. With a PostgreSQL
-// catalog (catalog.kind = "postgres", or $FRM_CATALOG_DSN) it connects and
-// checks the schema is current; Close releases the connections.
-func Open(cfg *config.Config) (*Site, error) {
+// New builds a site from a loaded configuration, with the files as its
+// catalog (the embedded catalog: extended attributes, fail files, as
+// xrootd keeps them). Package wire opens a site with the catalog its
+// configuration names (UseCatalog, CatalogUnavailable).
+func New(cfg *config.Config) *Site {
 	m := names.NewMapper(cfg.LocalRoot, cfg.RemoteRoot)
 	var sps []space.Space
 	for _, s := range cfg.Spaces {
@@ -154,50 +154,67 @@ func Open(cfg *config.Config) (*Site, error) {
 		Loc:     time.Local,
 	}
 	s.cfg.Store(cfg)
-	dsn := pgcat.DSN(cfg.Catalog)
-	switch {
-	case cfg.Catalog.Kind == "postgres" || os.Getenv("FRM_CATALOG_DSN") != "":
-		if dsn == "" {
-			return nil, errors.New("catalog kind postgres needs a dsn (catalog.dsn or $FRM_CATALOG_DSN)")
-		}
-		s.shared = true
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		pool, err := pgcat.Open(ctx, dsn, pgcat.PoolOptions{
-			MaxConns:         int32(cfg.Catalog.MaxConns),
-			StatementTimeout: cfg.Catalog.StatementTimeout.Std(),
-		})
-		if err == nil {
-			var st schema.Status
-			if st, err = schema.GetStatus(ctx, pool); err != nil {
-				err = fmt.Errorf("catalog %s: %w", config.RedactDSN(dsn), err)
-				pool.Close()
-			} else if !st.Current() {
-				// A setup to finish, not an outage to ride out.
-				pool.Close()
-				return nil, fmt.Errorf("catalog %s: schema is not current (run 'frm db migrate')", config.RedactDSN(dsn))
-			}
-		}
-		if err != nil {
-			// The site still opens: what needs only the files or the
-			// daemon (status, wake, queue files, ls of the files) works,
-			// and everything that needs the catalog says why it cannot.
-			// The cause as text: its errno (a missing socket is ENOENT)
-			// must not make every lookup read "no such file".
-			s.catErr = fmt.Errorf("%w: %s", ErrCatalogUnavailable, err)
-			s.Catalog = unavailableCatalog{s.catErr}
-			break
-		}
-		s.Catalog = pgcat.New(pool, pgcat.Options{Names: m, Site: cfg.Site, Host: pgcat.HostName(cfg.Instance), WriteThrough: fs, Spaces: s.Spaces})
-		s.closers = append(s.closers, pool.Close)
-		s.pool = pool
-		// Changes a process that died made to the files but could not
-		// tell the catalog: told now (what fails stays pending).
-		s.ReplayChanges(ctx)
-	case cfg.Catalog.Kind != "" && cfg.Catalog.Kind != "embedded":
-		return nil, fmt.Errorf("unknown catalog kind %q (embedded or postgres)", cfg.Catalog.Kind)
+	return s
+}
+
+// UseCatalog makes c, a catalog kept apart from the files (a database
+// shared by hosts), the site's catalog: every change to the files is
+// recorded in it (BeginChange, Done), and the changes a process that died
+// left pending are recorded now. Close calls closer. c may offer the
+// capabilities of a shared catalog (Shared).
+func (s *Site) UseCatalog(ctx context.Context, c catalog.Catalog, closer func()) {
+	s.Catalog, s.apart = c, true
+	if closer != nil {
+		s.closers = append(s.closers, closer)
 	}
-	return s, nil
+	// Changes a process that died made to the files but could not tell
+	// the catalog: told now (what fails stays pending).
+	s.ReplayChanges(ctx)
+}
+
+// CatalogUnavailable records that the site's catalog is kept apart from
+// the files but could not be reached: the site still opens, so that what
+// needs only the files or the daemon (status, wake, queue files, ls of the
+// files) works, and every call that needs the catalog fails with err.
+func (s *Site) CatalogUnavailable(err error) {
+	// The cause as text: its errno (a missing socket is ENOENT) must not
+	// make every lookup read "no such file".
+	s.catErr = fmt.Errorf("%w: %s", ErrCatalogUnavailable, err)
+	s.Catalog, s.apart = unavailableCatalog{s.catErr}, true
+}
+
+// Shared is what a catalog that many hosts share offers besides recording
+// (an optional capability of the site's catalog, found by type assertion
+// as io/fs finds ReadDirFS): the host registry, the request queue every
+// host serves, and notifications. Package wire provides it over
+// PostgreSQL; a site whose catalog is the files has none.
+type Shared interface {
+	catalog.Catalog
+	catalog.HostRegistry
+	// SharedQueue is the request queue every host serves.
+	SharedQueue() *pgqueue.Queue
+	// WatchQueue calls fn, at most once per interval, whenever the
+	// shared queue changes, until ctx ends.
+	WatchQueue(ctx context.Context, interval time.Duration, fn func()) error
+	// WatchRemoteChanges calls fn with the host named by each
+	// notification that other hosts changed rows of that host's files,
+	// until ctx ends.
+	WatchRemoteChanges(ctx context.Context, fn func(host string)) error
+}
+
+// Shared returns the site's catalog as a shared catalog, when it is one
+// and was reached.
+func (s *Site) Shared() (Shared, bool) {
+	sh, ok := s.Catalog.(Shared)
+	return sh, ok
+}
+
+// HostName is the name this host registers under in a shared catalog.
+func (s *Site) HostName() string {
+	if r, ok := s.Catalog.(catalog.HostRegistry); ok {
+		return r.HostName()
+	}
+	return catalog.HostName(s.Config().Instance)
 }
 
 // dataDirs lists the partitions' data directories: the places besides the

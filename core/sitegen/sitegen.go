@@ -18,6 +18,7 @@ import (
 	"frm/core/meta"
 	"frm/core/site"
 	"frm/core/space"
+	"frm/core/wire"
 )
 
 // Layout names the parts of a generated site.
@@ -174,7 +175,7 @@ func Demo(ctx context.Context, dir string, o DemoOptions) (Layout, Summary, erro
 	if err != nil {
 		return l, sum, fmt.Errorf("demo config: %w", err)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		return l, sum, err
 	}

@@ -19,6 +19,7 @@ import (
 	"frm/core/mss"
 	"frm/core/site"
 	"frm/core/sitegen"
+	"frm/core/wire"
 )
 
 // TestMain doubles as a helper process that holds a file's fcntl lock
@@ -60,7 +61,7 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	s, err := site.Open(cfg)
+	s, err := wire.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,22 +8,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"frm/core/catalog"
 	"frm/core/space"
 )
-
-// HostName is the name a host registers under: the machine's host name,
-// with "/instance" appended for a named instance, so several instances on
-// one machine are several hosts.
-func HostName(instance string) string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		h = "localhost"
-	}
-	if instance != "" {
-		h += "/" + instance
-	}
-	return h
-}
 
 // RegisterHost records host (refreshing its heartbeat), the spaces of its
 // partitions, and the partitions with their totals and free bytes, in one
@@ -73,36 +60,9 @@ func Heartbeat(ctx context.Context, pool *pgxpool.Pool, host string, retry Retry
 	})
 }
 
-// HostInfo is a registered host with its partitions as it last reported
-// them.
-type HostInfo struct {
-	Name       string
-	PID        int
-	Version    string
-	Started    time.Time
-	Heartbeat  time.Time
-	Age        time.Duration // since the heartbeat, by the database's clock
-	Partitions []PartitionInfo
-}
-
-// HeartbeatEvery is how often a daemon refreshes its host's heartbeat; a
-// host whose heartbeat is older than three periods is silent.
-const HeartbeatEvery = 10 * time.Second
-
-// Silent reports whether the host missed three heartbeats (its daemon is
-// down, or cut off from the database).
-func (h HostInfo) Silent() bool { return h.Age > 3*HeartbeatEvery }
-
-// PartitionInfo is one partition row.
-type PartitionInfo struct {
-	Space, Path      string
-	Cap, Total, Free int64
-	Updated          time.Time
-}
-
 // Hosts lists the registered hosts and their partitions, by name.
-func Hosts(ctx context.Context, pool *pgxpool.Pool, retry Retry) ([]HostInfo, error) {
-	var out []HostInfo
+func Hosts(ctx context.Context, pool *pgxpool.Pool, retry Retry) ([]catalog.HostInfo, error) {
+	var out []catalog.HostInfo
 	err := retry.Do(ctx, func(ctx context.Context) error {
 		out = out[:0]
 		rows, err := pool.Query(ctx, `SELECT h.name, COALESCE(h.pid, 0), h.version, h.started_at, h.heartbeat,
@@ -115,7 +75,7 @@ func Hosts(ctx context.Context, pool *pgxpool.Pool, retry Retry) ([]HostInfo, er
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var h HostInfo
+			var h catalog.HostInfo
 			var age float64
 			var sp, path *string
 			var capb, total, free *int64
@@ -129,10 +89,29 @@ func Hosts(ctx context.Context, pool *pgxpool.Pool, retry Retry) ([]HostInfo, er
 			}
 			if path != nil {
 				last := &out[len(out)-1]
-				last.Partitions = append(last.Partitions, PartitionInfo{Space: *sp, Path: *path, Cap: *capb, Total: *total, Free: *free, Updated: *upd})
+				last.Partitions = append(last.Partitions, catalog.PartitionInfo{Space: *sp, Path: *path, Cap: *capb, Total: *total, Free: *free, Updated: *upd})
 			}
 		}
 		return rows.Err()
 	})
 	return out, err
 }
+
+// RegisterHost records this host (Options.Host), its partitions and their
+// sizes, and refreshes its heartbeat (catalog.HostRegistry).
+func (c *Catalog) RegisterHost(ctx context.Context, version string, us []space.Usage) error {
+	return RegisterHost(ctx, c.pool, c.opt.Host, version, us, c.opt.Retry)
+}
+
+// Heartbeat refreshes this host's heartbeat (catalog.HostRegistry).
+func (c *Catalog) Heartbeat(ctx context.Context) error {
+	return Heartbeat(ctx, c.pool, c.opt.Host, c.opt.Retry)
+}
+
+// Hosts lists the hosts sharing this catalog (catalog.HostRegistry).
+func (c *Catalog) Hosts(ctx context.Context) ([]catalog.HostInfo, error) {
+	return Hosts(ctx, c.pool, c.opt.Retry)
+}
+
+// HostName is this host's name in the catalog.
+func (c *Catalog) HostName() string { return c.opt.Host }

@@ -79,17 +79,6 @@ type PoolOptions struct {
 	AppName          string        // application_name; "" means "frm"
 }
 
-// DSN returns the DSN to use: $FRM_CATALOG_DSN when set (it wins over the
-// configuration), else the configured one. An empty DSN is valid: the
-// standard libpq environment (PGHOST, PGDATABASE, ... and ~/.pgpass)
-// supplies everything.
-func DSN(c config.Catalog) string {
-	if v := os.Getenv("FRM_CATALOG_DSN"); v != "" {
-		return v
-	}
-	return c.DSN
-}
-
 // Open creates a connection pool for dsn and checks that the server
 // answers. Errors name the DSN with its password redacted.
 func Open(ctx context.Context, dsn string, opt PoolOptions) (*pgxpool.Pool, error) {

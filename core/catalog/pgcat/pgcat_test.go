@@ -18,7 +18,7 @@ import (
 	"frm/core/meta"
 	"frm/core/names"
 	"frm/core/pgtest"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 // newDB creates a migrated database on srv and returns a pool on it.

@@ -126,20 +126,10 @@ func decodeRemote(detail []byte) []catalog.Change {
 	return out
 }
 
-// RemoteChange is a change another host made to a row of this host's
-// files, still to be written onto the file.
-type RemoteChange struct {
-	ID  int64 // event id
-	LFN string
-	// Changes are the changes made (nil for events of frm versions that
-	// did not record them: the row's state is applied then).
-	Changes []catalog.Change
-}
-
 // PendingRemote returns up to limit changes other hosts made to this
 // host's files after the last one this host applied, oldest first.
-func (c *Catalog) PendingRemote(ctx context.Context, limit int) ([]RemoteChange, error) {
-	var out []RemoteChange
+func (c *Catalog) PendingRemote(ctx context.Context, limit int) ([]catalog.RemoteChange, error) {
+	var out []catalog.RemoteChange
 	err := c.opt.Retry.Do(ctx, func(ctx context.Context) error {
 		out = out[:0]
 		rows, err := c.pool.Query(ctx, `SELECT e.id, e.lfn, e.detail FROM events e
@@ -151,7 +141,7 @@ func (c *Catalog) PendingRemote(ctx context.Context, limit int) ([]RemoteChange,
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var rc RemoteChange
+			var rc catalog.RemoteChange
 			var detail []byte
 			if err := rows.Scan(&rc.ID, &rc.LFN, &detail); err != nil {
 				return err

@@ -206,7 +206,7 @@ func (c *Catalog) deleteEmptyDirs(ctx context.Context, tx pgx.Tx, lo, hi string,
 
 // DirStamps returns this host's directory stamps: for every directory of
 // its namespace, the mtime in nanoseconds it had when its entries were
-// last compared with the catalog (sql/006_dir_stamps.sql).
+// last compared with the catalog (sql/schema/006_dir_stamps.sql).
 func (c *Catalog) DirStamps(ctx context.Context) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := c.opt.Retry.Do(ctx, func(ctx context.Context) error {

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"frm/core/pgtest"
-	schema "frm/sql"
+	"frm/sql/schema"
 )
 
 func TestMigrationsWellFormed(t *testing.T) {
