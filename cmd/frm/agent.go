@@ -14,7 +14,7 @@ import (
 	"frm/daemons"
 )
 
-const agentUsage = `Usage: frm pstga [-c cfgfile] [-n name]
+const agentUsage = `Usage: frm pstga [-c cfgfile] [-n name] [-ack]
 
 The request agent (xrootd's frm_xfragent protocol): reads request lines on
 stdin and writes the queue files the transfer daemon serves.
@@ -24,6 +24,11 @@ stdin and writes the queue files the transfer daemon serves.
   ~reqid | ~ reqid                        cancel from the migrate and put queues
   ?[queues] [vars...]                     list (queues: + < & > = ^)
   ![queues]                               wake the daemon
+Requests are committed in groups: all the lines already read are written,
+made durable with one fsync per queue file, and only then acknowledged (the
+daemon is woken; with -ack, "ack N" is printed on stdout, N the number of the
+last line whose requests are all durable). A kill at any moment loses no
+acknowledged request.
 Exits 0 at end of input (xrootd's agent exits 8), 1 when a line was refused:
 a line over 1 MiB, a line holding a NUL byte, a name climbing above the root
 with .. (each reported with its line number; the other requests go in).
@@ -31,6 +36,7 @@ with .. (each reported with its line number; the other requests go in).
 
 func agentMain(ctx context.Context, name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := siteFlags(name)
+	ack := fs.Bool("ack", false, "")
 	if code, done := fs.parse(args, agentUsage, stdout, stderr); done {
 		return code
 	}
@@ -63,13 +69,60 @@ func agentMain(ctx context.Context, name string, args []string, stdin io.Reader,
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	status := 0
+	// Requests are committed in groups: every request already read is
+	// written, made durable with one fsync per queue file, and only
+	// then is the daemon woken (the acknowledgement); a group ends when
+	// no further line is ready without waiting, at maxGroup requests, or
+	// before any other command, so that commands keep their order.
+	const maxGroup = 4096
+	type pendingAdd struct {
+		req  xrdq.Request
+		line int
+		path string
+	}
+	var group []pendingAdd
+	acked := 0 // the last line acknowledged
+	commit := func() {
+		if len(group) == 0 {
+			return
+		}
+		last := group[len(group)-1].line
+		rs := make([]xrdq.Request, len(group))
+		for i, p := range group {
+			rs[i] = p.req
+		}
+		done, err := q.AddBatch(rs)
+		added := 0
+		for i, p := range group {
+			if done[i] {
+				added++
+				continue
+			}
+			fmt.Fprintf(stderr, "%s: line %d: cannot queue %s: %v\n", name, p.line, p.path, err)
+			status = 1
+		}
+		group = group[:0]
+		if added > 0 {
+			wake()
+		}
+		if *ack && last > acked {
+			acked = last
+			fmt.Fprintf(out, "ack %d\n", last)
+			out.Flush()
+		}
+	}
+	defer commit()
 	in := xrdq.NewAgentReader(stdin, xrdq.MaxAgentLine)
 	for {
+		if len(group) > 0 && (len(group) >= maxGroup || !in.Ready()) {
+			commit()
+		}
 		line, num, err := in.Next()
 		if err == io.EOF {
 			break
 		}
 		if ctx.Err() != nil {
+			commit() // what was read before the interrupt is kept
 			return 130
 		}
 		var tooLong *xrdq.LineTooLongError
@@ -80,6 +133,7 @@ func agentMain(ctx context.Context, name string, args []string, stdin io.Reader,
 			continue
 		case err != nil:
 			// A line cut by the error is not queued: it may name another file.
+			commit()
 			fmt.Fprintf(stderr, "%s: line %d: reading the requests: %v\n", name, num, err)
 			return 1
 		}
@@ -93,21 +147,15 @@ func agentMain(ctx context.Context, name string, args []string, stdin io.Reader,
 			fmt.Fprintf(stderr, "%s: line %d: %v; not queued\n", name, num, e)
 			status = 1
 		}
-		switch cmd.Type {
-		case xrdq.CmdAdd:
-			added := 0
+		if cmd.Type == xrdq.CmdAdd {
+			now := time.Now()
 			for _, p := range cmd.Paths {
-				r := xrdq.BuildRequest(cmd, p, instance, time.Now())
-				if err := q.Add(r); err != nil {
-					fmt.Fprintf(stderr, "%s: line %d: cannot queue %s: %v\n", name, num, p, err)
-					status = 1
-					continue
-				}
-				added++
+				group = append(group, pendingAdd{req: xrdq.BuildRequest(cmd, p, instance, now), line: num, path: p})
 			}
-			if added > 0 {
-				wake()
-			}
+			continue
+		}
+		commit()
+		switch cmd.Type {
 		case xrdq.CmdCancel:
 			n, err := q.Cancel(cmd.Kinds, cmd.ReqID)
 			if err != nil {
@@ -134,5 +182,6 @@ func agentMain(ctx context.Context, name string, args []string, stdin io.Reader,
 			wake()
 		}
 	}
+	commit()
 	return status
 }

@@ -2,6 +2,7 @@ package xrdq
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -357,6 +358,17 @@ func NewAgentReader(r io.Reader, max int) *AgentReader {
 		max = MaxAgentLine
 	}
 	return &AgentReader{r: bufio.NewReaderSize(r, min(max+1, 64<<10)), max: max}
+}
+
+// Ready reports whether Next can return without waiting for more input:
+// a whole line is buffered, or the input has ended. A writer that commits
+// requests in groups commits when nothing more is ready.
+func (a *AgentReader) Ready() bool {
+	if a.err != nil {
+		return true
+	}
+	b, _ := a.r.Peek(a.r.Buffered())
+	return bytes.IndexByte(b, '\n') >= 0
 }
 
 // Next returns the next line without its newline and its number (from 1).

@@ -440,6 +440,192 @@ func (qf *qfile) add(r Request) error {
 	return qf.writeHeader()
 }
 
+// AddBatch queues the requests of rs in their queues (by operation and
+// priority) with one fsync per queue file touched, as a group commit: the
+// records of a file are written and made durable, then linked in one step
+// (the tail's Next and the header), which is made durable before AddBatch
+// returns. A crash before the link leaves none of that file's batch
+// queued (their slots are reclaimed by compaction); after it, all. A
+// request is therefore durable when AddBatch returns, and only then.
+// committed[i] says whether rs[i] was queued: on an error, the requests of
+// the files committed before it stay queued.
+func (d *Dir) AddBatch(rs []Request) (committed []bool, err error) {
+	type fileKey struct {
+		k    Kind
+		prty int
+	}
+	committed = make([]bool, len(rs))
+	var order []fileKey
+	byFile := map[fileKey][]int{}
+	for i, r := range rs {
+		k, ok := KindForOp(r.Op)
+		if !ok {
+			return committed, fmt.Errorf("xrdq: invalid request operation %q", r.Op)
+		}
+		fk := fileKey{k, clampPrty(int(r.Priority))}
+		if _, seen := byFile[fk]; !seen {
+			order = append(order, fk)
+		}
+		byFile[fk] = append(byFile[fk], i)
+	}
+	for _, fk := range order {
+		idx := byFile[fk]
+		batch := make([]Request, len(idx))
+		for j, i := range idx {
+			batch[j] = rs[i]
+		}
+		if err := d.Queue(fk.k, fk.prty).AddBatch(batch); err != nil {
+			return committed, err
+		}
+		for _, i := range idx {
+			committed[i] = true
+		}
+	}
+	return committed, nil
+}
+
+// AddBatch is Dir.AddBatch for one queue file: every request goes to q
+// (its Priority is set to q's). Registration records, which xrootd chains
+// first, are added one by one.
+func (q *Queue) AddBatch(rs []Request) error {
+	var plain []Request
+	for _, r := range rs {
+		r.Priority = int8(q.prty)
+		if r.Added == 0 {
+			r.Added = time.Now().Unix()
+		}
+		if r.Instance == "" {
+			r.Instance = "anon"
+		}
+		if _, err := EncodeRecord(r, 0, 0); err != nil {
+			return err
+		}
+		if r.Options&Register != 0 {
+			if err := q.Add(r); err != nil {
+				return err
+			}
+			continue
+		}
+		plain = append(plain, r)
+	}
+	if len(plain) == 0 {
+		return nil
+	}
+	qf, err := q.open(true, true)
+	if err != nil {
+		return err
+	}
+	defer qf.close()
+	return qf.addBatch(plain)
+}
+
+// addBatch writes rs into free slots (then new ones at the end), chained
+// to each other, makes them durable, then links the first to the tail and
+// updates the header.
+func (qf *qfile) addBatch(rs []Request) error {
+	h := qf.hdr
+	slots := make([]int32, len(rs))
+	free := h.free
+	end := (qf.size + RecordSize - 1) / RecordSize * RecordSize
+	if end < RecordSize {
+		end = RecordSize
+	}
+	for i := range rs {
+		if qf.valid(free) {
+			b, err := qf.readRecord(free)
+			if err != nil {
+				return err
+			}
+			// As in add: only a zeroed (or tombstoned) slot is free.
+			if b[offLFN] == 0 {
+				slots[i] = free
+				nxt := int32(ne.Uint32(b[offNext:]))
+				if nxt == free || nxt != 0 && !qf.valid(nxt) || slices.Contains(slots[:i], nxt) {
+					nxt = 0
+				}
+				free = nxt
+				continue
+			}
+			free = 0
+		}
+		if end > 1<<31-RecordSize {
+			return qf.errorf("queue file full")
+		}
+		slots[i] = int32(end)
+		end += RecordSize
+	}
+	// 1. Every record, already chained to the next one of the batch.
+	buf := make([]byte, 0, RecordSize*min(len(rs), 256))
+	flush := func(at int64) error {
+		if len(buf) == 0 {
+			return nil
+		}
+		_, err := qf.f.WriteAt(buf, at)
+		buf = buf[:0]
+		return err
+	}
+	runStart := int64(-1)
+	for i, r := range rs {
+		var next int32
+		if i+1 < len(rs) {
+			next = slots[i+1]
+		}
+		rec, err := EncodeRecord(r, slots[i], next)
+		if err != nil {
+			return err
+		}
+		at := int64(slots[i])
+		// Consecutive slots are written in one call.
+		if runStart < 0 || at != runStart+int64(len(buf)) || len(buf) == cap(buf) {
+			if err := flush(runStart); err != nil {
+				return err
+			}
+			runStart = at
+		}
+		buf = append(buf, rec[:]...)
+		if at+RecordSize > qf.size {
+			qf.size = at + RecordSize
+		}
+	}
+	if err := flush(runStart); err != nil {
+		return err
+	}
+	if err := qf.sync(); err != nil {
+		return err
+	}
+	// 2. Link the batch after the tail, 3. the header.
+	first, last := slots[0], slots[len(slots)-1]
+	if !qf.valid(h.first) {
+		h.first = 0
+	}
+	if h.first == 0 {
+		h.first = first
+	} else {
+		tail := h.last
+		stale := !qf.valid(tail) || slices.Contains(slots, tail)
+		if !stale {
+			nxt, err := qf.readNext(tail)
+			if err != nil {
+				return err
+			}
+			stale = nxt != 0
+		}
+		if stale {
+			var err error
+			if tail, err = qf.findTail(); err != nil {
+				return err
+			}
+		}
+		if err := qf.writeNext(tail, first); err != nil {
+			return err
+		}
+	}
+	h.last = last
+	h.free = free
+	qf.hdr = h
+	return qf.writeHeader()
+}
+
 // Cancel tombstones every record with request id id in the given kinds
 // (all priorities), as XrdFrcReqFile::Can: LFN[0] becomes NUL and the
 // record stays chained until a daemon skips it. Like xrootd, every record
