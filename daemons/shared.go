@@ -229,7 +229,7 @@ func (t *Transfer) fillShared(ctx context.Context) {
 			}
 			t.startClaimed(ctx, dir, reqs)
 		}
-		t.startFrom(ctx, dir, nil) // internal migrations use the slots left
+		t.startFrom(ctx, dir) // internal migrations use the slots left (the local index is empty)
 	}
 }
 

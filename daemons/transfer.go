@@ -39,14 +39,6 @@ type recRef struct {
 	pg   *pgqueue.Request // the shared request it stands for; nil for a queue-file record
 }
 
-func (r recRef) slot() slotKey { return slotKey{r.kind, r.prty, r.req.Offset} }
-
-type slotKey struct {
-	kind xrdq.Kind
-	prty int
-	off  int32
-}
-
 type job struct {
 	progress atomic.Pointer[copyProgress]
 	lost     atomic.Bool // its shared requests' lease was lost: stopped, not completed
@@ -97,12 +89,14 @@ type Transfer struct {
 	// wake-up, the queue check): with a shared queue they are read only
 	// then, not after every finished transfer.
 	lookLocal atomic.Bool
+	// checkDue: the periodic queue check is due (Run's qcheck tick).
+	checkDue atomic.Bool
 
 	mu       sync.Mutex // guards the fields below
 	running  map[string]*job
-	busy     map[slotKey]bool
-	internal []xfer.Job // migrations found by the scanner
-	inUse    [2]int     // running jobs per direction
+	index    *queueIndex // the local queue files (without a shared queue)
+	internal []xfer.Job  // migrations found by the scanner
+	inUse    [2]int      // running jobs per direction
 	turn     [2]prtyTurn
 	draining bool
 	paused   [2]*mssPause // directions paused by an MSS outage (pause.go)
@@ -126,7 +120,7 @@ func NewTransfer(e *xfer.Engine, q *xrdq.Dir, adminDir string, in, out int, qche
 	}
 	return &Transfer{Engine: e, Queue: q, AdminDir: adminDir, SlotsIn: in, SlotsOut: out, QCheck: qcheck, Log: log,
 		PauseBackoff: defaultPauseBackoff,
-		wake:         make(chan struct{}, 1), reconf: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, busy: map[slotKey]bool{},
+		wake:         make(chan struct{}, 1), reconf: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, index: newQueueIndex(q),
 		turn: [2]prtyTurn{{prty: xrdq.MaxPriority}, {prty: xrdq.MaxPriority}}}
 }
 
@@ -271,6 +265,7 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 		case <-t.wake:
 		case <-tick.C:
 			t.lookLocal.Store(true)
+			t.checkDue.Store(true)
 			tick.Reset(t.qcheck())
 		case <-t.reconf:
 			if !tick.Stop() {
@@ -325,13 +320,6 @@ func (t *Transfer) stopped(k xrdq.Kind) bool {
 	return err == nil
 }
 
-// candidate is a queued request not yet running.
-type candidate struct {
-	rec recRef
-	job xfer.Job
-	key string
-}
-
 func toJob(r recRef) xfer.Job {
 	req := r.req
 	j := xfer.Job{Kind: queueKind[r.kind], LFN: req.Path(), CGI: req.CGI(), RID: req.ID, TID: req.User, Priority: r.prty, Mode: 'r'}
@@ -355,81 +343,82 @@ func (t *Transfer) fill(ctx context.Context) {
 		t.fillShared(ctx)
 		return
 	}
-	for dir, kinds := range [2][]xrdq.Kind{{xrdq.Stage, xrdq.Get}, {xrdq.Migrate, xrdq.Put}} {
-		var cands []candidate
-		for _, k := range kinds {
-			if t.stopped(k) {
-				continue
-			}
-			for p := 0; p <= xrdq.MaxPriority; p++ {
-				err := t.Queue.Queue(k, p).Walk(func(r xrdq.Request) error {
-					if r.Options&xrdq.Register != 0 || r.Path() == "" {
-						return nil
-					}
-					ref := recRef{kind: k, prty: p, req: r}
-					j := toJob(ref)
-					cands = append(cands, candidate{rec: ref, job: j, key: jobKey(j.Kind, r.LFN)})
-					return nil
-				})
-				if err != nil {
-					t.Log.Warn("cannot read queue", "queue", t.Queue.Queue(k, p).Path(), "err", err)
-				}
-			}
-		}
-		t.startFrom(ctx, dir, cands)
+	t.mu.Lock()
+	if t.checkDue.Swap(false) {
+		// The queue check: reclaim the finished requests' slots, and
+		// every tenth time read every file whatever its signature.
+		t.index.sweep(t.Log)
+		t.index.ticks++
+		t.index.refresh(t.index.ticks%10 == 1, t.Log, t.mergeLocked)
+	} else if t.lookLocal.Swap(false) {
+		t.index.refresh(false, t.Log, t.mergeLocked)
+	}
+	t.mu.Unlock()
+	for dir := range 2 {
+		t.startFrom(ctx, dir)
 	}
 }
 
-func (t *Transfer) startFrom(ctx context.Context, dir int, cands []candidate) {
+// mergeLocked attaches a record new to the index to the running job of
+// the same file, if there is one: it rides along. t.mu is held.
+func (t *Transfer) mergeLocked(e *qentry) {
+	j := t.running[e.key]
+	if j == nil {
+		return
+	}
+	for _, m := range t.index.take(e.key) {
+		j.recs = append(j.recs, m.rec)
+		t.emit(control.Event{Type: "merged", Kind: m.job.Kind.String(), LFN: m.job.LFN, RID: m.job.RID})
+	}
+}
+
+// dirKinds are the queues of each direction (in, out), in the order a
+// tie in age is broken.
+var dirKinds = [2][]xrdq.Kind{{xrdq.Stage, xrdq.Get}, {xrdq.Migrate, xrdq.Put}}
+
+// startFrom starts jobs of direction dir while its slots are free: the
+// local queue's requests by priority turn and age (every waiting record
+// for the same file rides along), then the migrations the scan found.
+func (t *Transfer) startFrom(ctx context.Context, dir int) {
+	var kinds []xrdq.Kind
+	for _, k := range dirKinds[dir] {
+		if !t.stopped(k) {
+			kinds = append(kinds, k)
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	slots := t.slots(dir)
-	// Records already served (running) or for a running lfn (merge).
-	var fresh []candidate
 	now := time.Now()
-	for _, c := range cands {
-		if t.busy[c.rec.slot()] {
-			continue
+	waiting := func(e *qentry) bool {
+		until, ok := t.waitRoom[e.key]
+		if ok && !now.Before(until) {
+			delete(t.waitRoom, e.key)
+			return false
 		}
-		if until, ok := t.waitRoom[c.key]; ok {
-			if now.Before(until) {
-				continue // waits for the purger to free space
-			}
-			delete(t.waitRoom, c.key)
-		}
-		if j := t.running[c.key]; j != nil {
-			j.recs = append(j.recs, c.rec)
-			t.busy[c.rec.slot()] = true
-			t.emit(control.Event{Type: "merged", Kind: c.job.Kind.String(), LFN: c.job.LFN, RID: c.job.RID})
-			continue
-		}
-		fresh = append(fresh, c)
+		return ok // waits for the purger to free space
 	}
-	sort.SliceStable(fresh, func(a, b int) bool {
-		if fresh[a].rec.prty != fresh[b].rec.prty {
-			return fresh[a].rec.prty > fresh[b].rec.prty
+	// oldest is the next request of priority p, or nil.
+	oldest := func(p int) *qentry {
+		var best *qentry
+		for _, k := range kinds {
+			if e := t.index.head(fileKey{k, p}, waiting); e != nil && (best == nil || before(e, best)) {
+				best = e
+			}
 		}
-		return fresh[a].rec.req.Added < fresh[b].rec.req.Added
-	})
+		return best
+	}
 	for t.inUse[dir] < slots {
 		if paused, _ := t.pausedLocked(dir); paused {
 			return // the MSS is unavailable: requests wait in the queue
 		}
 		var j *job
-		if len(fresh) > 0 {
-			c := t.turn[dir].pick(fresh)
-			j = &job{key: c.key, x: c.job}
-			// Every waiting record for the same lfn rides along.
-			rest := fresh[:0]
-			for _, o := range fresh {
-				if o.key == c.key {
-					j.recs = append(j.recs, o.rec)
-					t.busy[o.rec.slot()] = true
-				} else {
-					rest = append(rest, o)
-				}
+		if p, ok := t.turn[dir].pick(func(p int) bool { return oldest(p) != nil }); ok {
+			e := oldest(p)
+			j = &job{key: e.key, x: e.job}
+			for _, m := range t.index.take(e.key) {
+				j.recs = append(j.recs, m.rec)
 			}
-			fresh = rest
 		} else if dir == 1 && len(t.internal) > 0 && !t.stoppedLocked(xrdq.Migrate) {
 			x := t.internal[0]
 			t.internal = t.internal[1:]
@@ -478,11 +467,6 @@ func (t *Transfer) finish(d *job) {
 	}
 	t.inUse[dir]--
 	recs := j.recs
-	for _, r := range recs {
-		if r.pg == nil {
-			delete(t.busy, r.slot())
-		}
-	}
 	lost := j.lost.Load()
 	out := d.outcome
 	outage := out.Outage && !lost
@@ -503,6 +487,7 @@ func (t *Transfer) finish(d *job) {
 	switch {
 	case interrupted && lost:
 		ev.Type, ev.Err = "lost", "lease lost"
+		t.releaseLocal(recs)
 		t.emit(ev)
 		return
 	case outage:
@@ -510,6 +495,7 @@ func (t *Transfer) finish(d *job) {
 		// shared one goes back to the queue, for a host whose MSS works
 		// or for this one once it answers), nobody is told it failed.
 		ev.Type, ev.Err = "requeued", "MSS unavailable: "+out.Err.Error()
+		t.releaseLocal(recs)
 		t.emit(ev)
 		for _, r := range recs {
 			if r.pg != nil {
@@ -529,6 +515,7 @@ func (t *Transfer) finish(d *job) {
 		t.waitRoom[d.key] = time.Now().Add(noRoomWait)
 		t.mu.Unlock()
 		t.Log.Warn("no room on disk; the request waits for the purger", "kind", d.x.Kind, "lfn", d.x.LFN, "err", out.Err)
+		t.releaseLocal(recs)
 		t.emit(ev)
 		for _, r := range recs {
 			if r.pg != nil {
@@ -543,6 +530,7 @@ func (t *Transfer) finish(d *job) {
 	case interrupted:
 		ev.Type, ev.Err = "requeued", "interrupted by shutdown"
 		t.Log.Info("transfer interrupted; request stays queued", "kind", d.x.Kind, "lfn", d.x.LFN)
+		t.releaseLocal(recs)
 		t.emit(ev)
 		for _, r := range recs {
 			if r.pg != nil {
@@ -573,6 +561,8 @@ func (t *Transfer) finish(d *job) {
 			// and runs on its own.
 			if r.pg != nil {
 				t.requeueShared(r, "ran with another request's parameters")
+			} else {
+				t.releaseLocal([]recRef{r})
 			}
 			retried = true
 			continue
@@ -586,9 +576,9 @@ func (t *Transfer) finish(d *job) {
 			}
 			continue
 		}
-		if _, _, err := t.Queue.Take(r.kind, r.prty, func(q xrdq.Request) bool { return q.Offset == r.req.Offset && q.ID == r.req.ID }); err != nil {
-			t.Log.Warn("cannot remove finished request from its queue", "queue", t.Queue.Queue(r.kind, r.prty).Path(), "err", err)
-		}
+		t.mu.Lock()
+		t.index.complete(r, t.Log)
+		t.mu.Unlock()
 		for _, err := range notify(r.req, out.Err == nil, out.NotFound, emsg) {
 			t.Log.Warn("notification failed", "lfn", d.x.LFN, "err", err)
 		}
@@ -598,6 +588,18 @@ func (t *Transfer) finish(d *job) {
 	t.emit(ev)
 	if retried {
 		t.Wake()
+	}
+}
+
+// releaseLocal puts the local queue records of a job that ended without
+// completing them back among the waiting requests.
+func (t *Transfer) releaseLocal(recs []recRef) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range recs {
+		if r.pg == nil {
+			t.index.release(r)
+		}
 	}
 }
 
@@ -625,17 +627,9 @@ type prtyTurn struct {
 	served int
 }
 
-// pick returns the candidate to start from cands (sorted by priority,
-// then age).
-func (pt *prtyTurn) pick(cands []candidate) candidate {
-	has := func(p int) int {
-		for i, c := range cands {
-			if c.rec.prty == p {
-				return i
-			}
-		}
-		return -1
-	}
+// pick returns the priority to serve next, given which priorities have
+// a request waiting (has), and false when none has.
+func (pt *prtyTurn) pick(has func(p int) bool) (int, bool) {
 	for tries := 0; tries < 2*(xrdq.MaxPriority+1); tries++ {
 		if pt.served > pt.prty { // this priority had its share
 			pt.served = 0
@@ -644,11 +638,11 @@ func (pt *prtyTurn) pick(cands []candidate) candidate {
 				pt.prty = xrdq.MaxPriority
 			}
 		}
-		if i := has(pt.prty); i >= 0 {
+		if has(pt.prty) {
 			pt.served++
-			return cands[i]
+			return pt.prty, true
 		}
 		pt.served = pt.prty + 1 // nothing at this priority: move on
 	}
-	return cands[0]
+	return 0, false
 }

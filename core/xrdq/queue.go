@@ -787,6 +787,15 @@ func (q *Queue) Walk(fn func(Request) error) error {
 	if err != nil || len(data) < RecordSize {
 		return err
 	}
+	return walkChain(q.Path(), data, fn)
+}
+
+// walkChain calls fn for every live record of a queue file's contents, in
+// chain order.
+func walkChain(path string, data []byte, fn func(Request) error) error {
+	if len(data) < RecordSize {
+		return nil
+	}
 	size := int64(len(data))
 	valid := func(off int32) bool {
 		return off >= RecordSize && off%RecordSize == 0 && int64(off)+RecordSize <= size
@@ -794,7 +803,7 @@ func (q *Queue) Walk(fn func(Request) error) error {
 	off := int32(ne.Uint32(data[hdrFirstOff:]))
 	for steps := size / RecordSize; off != 0; steps-- {
 		if !valid(off) || steps <= 0 {
-			return fmt.Errorf("xrdq: %s: broken request chain at offset %d", q.Path(), off)
+			return fmt.Errorf("xrdq: %s: broken request chain at offset %d", path, off)
 		}
 		r, next, _ := DecodeRecord(data[off : off+RecordSize])
 		r.Offset = off

@@ -1,0 +1,277 @@
+package daemons
+
+import (
+	"log/slog"
+	"sort"
+
+	"frm/core/xfer"
+	"frm/core/xrdq"
+)
+
+// queueIndex is the transfer daemon's copy of its local queue files, kept
+// in memory so that starting and finishing a transfer costs the same with
+// ten requests queued or a hundred thousand: the files are read at start,
+// a file again only when its signature shows that somebody else (the
+// agent, frm admin, xrootd's tools) changed it, and all of them on the
+// periodic queue check. A finished request is ended where it is
+// (xrdq.Complete, one write); the tombstones it leaves are swept on the
+// queue check. The files stay xrootd's format throughout.
+type queueIndex struct {
+	dir   *xrdq.Dir
+	files map[fileKey]*indexFile
+	// lanes hold the pending entries of each queue file in service order
+	// (age, then the order read); busy and gone entries are dropped
+	// lazily from the front.
+	lanes map[fileKey][]*qentry
+	// byKey: the pending entries of each job key, which ride along when
+	// a job for that key starts.
+	byKey map[string][]*qentry
+	seq   uint64
+	// ticks counts queue checks: every tenth reads every file whatever
+	// its signature says.
+	ticks int
+}
+
+type fileKey struct {
+	kind xrdq.Kind
+	prty int
+}
+
+type indexFile struct {
+	loaded bool
+	known  xrdq.Sig
+	recs   map[int32]*qentry // live records by offset
+	// completed counts the tombstones this daemon left since the last
+	// sweep.
+	completed int
+}
+
+// qentry is one queued record.
+type qentry struct {
+	rec  recRef
+	job  xfer.Job
+	key  string
+	seq  uint64
+	busy bool // serving: part of a running job
+	gone bool // no longer in its file
+}
+
+var queueKinds = []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
+
+func newQueueIndex(dir *xrdq.Dir) *queueIndex {
+	return &queueIndex{dir: dir, files: map[fileKey]*indexFile{}, lanes: map[fileKey][]*qentry{}, byKey: map[string][]*qentry{}}
+}
+
+// refresh reads the files that changed since the index last saw them
+// (all of them with force). onNew is called for every record new to the
+// index, after it is indexed.
+func (x *queueIndex) refresh(force bool, log *slog.Logger, onNew func(*qentry)) {
+	for _, k := range queueKinds {
+		for p := 0; p <= xrdq.MaxPriority; p++ {
+			fk := fileKey{k, p}
+			f := x.files[fk]
+			if f == nil {
+				f = &indexFile{recs: map[int32]*qentry{}}
+				x.files[fk] = f
+			}
+			q := x.dir.Queue(k, p)
+			if !force && f.loaded {
+				sig, err := q.Signature()
+				if err != nil {
+					log.Warn("cannot read queue", "queue", q.Path(), "err", err)
+					continue
+				}
+				if sig == f.known {
+					continue
+				}
+			}
+			x.reload(fk, f, log, onNew)
+		}
+	}
+}
+
+// reload reads one file whole and brings its entries in line: records
+// still there keep their entries (and their state), new ones are added,
+// vanished ones are dropped.
+func (x *queueIndex) reload(fk fileKey, f *indexFile, log *slog.Logger, onNew func(*qentry)) {
+	q := x.dir.Queue(fk.kind, fk.prty)
+	seen := map[int32]bool{}
+	var fresh []*qentry
+	sig, err := q.WalkSig(func(r xrdq.Request) error {
+		if r.Options&xrdq.Register != 0 || r.Path() == "" {
+			return nil
+		}
+		seen[r.Offset] = true
+		if e := f.recs[r.Offset]; e != nil && e.rec.req.ID == r.ID && e.rec.req.Added == r.Added && e.rec.req.LFN == r.LFN {
+			return nil
+		}
+		if e := f.recs[r.Offset]; e != nil {
+			x.drop(e) // another request in the same slot
+		}
+		ref := recRef{kind: fk.kind, prty: fk.prty, req: r}
+		j := toJob(ref)
+		x.seq++
+		e := &qentry{rec: ref, job: j, key: jobKey(j.Kind, r.LFN), seq: x.seq}
+		f.recs[r.Offset] = e
+		fresh = append(fresh, e)
+		return nil
+	})
+	if err != nil {
+		log.Warn("cannot read queue", "queue", q.Path(), "err", err)
+		return
+	}
+	for off, e := range f.recs {
+		if !seen[off] {
+			x.drop(e)
+			delete(f.recs, off)
+		}
+	}
+	f.loaded, f.known = true, sig
+	// Queue files are in insertion order, mostly by age: new records go
+	// at the end of their lane unless older than its last.
+	sort.SliceStable(fresh, func(a, b int) bool { return fresh[a].rec.req.Added < fresh[b].rec.req.Added })
+	for _, e := range fresh {
+		x.pend(e)
+		if onNew != nil {
+			onNew(e)
+		}
+	}
+}
+
+// before orders entries within a lane: by age, then as read.
+func before(a, b *qentry) bool {
+	if a.rec.req.Added != b.rec.req.Added {
+		return a.rec.req.Added < b.rec.req.Added
+	}
+	return a.seq < b.seq
+}
+
+// pend makes e pending: in its lane (in order) and under its key.
+func (x *queueIndex) pend(e *qentry) {
+	e.busy = false
+	fk := fileKey{e.rec.kind, e.rec.prty}
+	lane := x.lanes[fk]
+	i := len(lane)
+	if i > 0 && before(e, lane[i-1]) {
+		i = sort.Search(len(lane), func(k int) bool { return before(e, lane[k]) })
+	}
+	lane = append(lane, nil)
+	copy(lane[i+1:], lane[i:])
+	lane[i] = e
+	x.lanes[fk] = lane
+	x.byKey[e.key] = append(x.byKey[e.key], e)
+}
+
+// drop forgets e (its record left the file).
+func (x *queueIndex) drop(e *qentry) {
+	e.gone = true
+	x.unkey(e)
+}
+
+func (x *queueIndex) unkey(e *qentry) {
+	list := x.byKey[e.key]
+	for i, o := range list {
+		if o == e {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(x.byKey, e.key)
+	} else {
+		x.byKey[e.key] = list
+	}
+}
+
+// head returns the first pending entry of a queue file that skip does not
+// refuse, dropping busy and gone entries from the front.
+func (x *queueIndex) head(fk fileKey, skip func(*qentry) bool) *qentry {
+	lane := x.lanes[fk]
+	for len(lane) > 0 && (lane[0].busy || lane[0].gone) {
+		lane[0] = nil
+		lane = lane[1:]
+	}
+	x.lanes[fk] = lane
+	for _, e := range lane {
+		if !e.busy && !e.gone && (skip == nil || !skip(e)) {
+			return e
+		}
+	}
+	return nil
+}
+
+// take makes every pending entry of key busy and returns them (the
+// records a job for key serves).
+func (x *queueIndex) take(key string) []*qentry {
+	list := x.byKey[key]
+	delete(x.byKey, key)
+	for _, e := range list {
+		e.busy = true
+	}
+	return list
+}
+
+// complete ends a served record in its file (a tombstone) and forgets it.
+// A record that is no longer the request (cancelled, moved) is only
+// forgotten.
+func (x *queueIndex) complete(r recRef, log *slog.Logger) {
+	fk := fileKey{r.kind, r.prty}
+	f := x.files[fk]
+	q := x.dir.Queue(r.kind, r.prty)
+	done, before, after, err := q.Complete(r.req.Offset, r.req.ID, r.req.Added)
+	if err != nil {
+		log.Warn("cannot remove finished request from its queue", "queue", q.Path(), "err", err)
+		return
+	}
+	if f == nil {
+		return
+	}
+	if e := f.recs[r.req.Offset]; e != nil && e.rec.req.ID == r.req.ID {
+		e.gone = true
+		delete(f.recs, r.req.Offset)
+	}
+	if done {
+		f.completed++
+		if before == f.known {
+			f.known = after // our own change: no reason to read the file again
+		}
+	}
+}
+
+// release makes served records pending again (their job ended without
+// completing them: the request stays queued).
+func (x *queueIndex) release(r recRef) {
+	f := x.files[fileKey{r.kind, r.prty}]
+	if f == nil {
+		return
+	}
+	if e := f.recs[r.req.Offset]; e != nil && e.busy && !e.gone {
+		x.pend(e)
+	}
+}
+
+// sweep reclaims the tombstones of the files this daemon completed
+// requests in.
+func (x *queueIndex) sweep(log *slog.Logger) {
+	for fk, f := range x.files {
+		if f.completed == 0 {
+			continue
+		}
+		q := x.dir.Queue(fk.kind, fk.prty)
+		if _, _, err := q.Sweep(); err != nil {
+			log.Warn("cannot reclaim finished requests' slots", "queue", q.Path(), "err", err)
+			continue
+		}
+		f.completed = 0
+		f.known = xrdq.Sig{} // read it again: the sweep moved the chain
+	}
+}
+
+// depth counts the pending and serving records (metrics, status).
+func (x *queueIndex) depth() int {
+	n := 0
+	for _, f := range x.files {
+		n += len(f.recs)
+	}
+	return n
+}
