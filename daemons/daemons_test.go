@@ -560,3 +560,14 @@ func runDraining(t *testing.T, s tsite, drain time.Duration) (*Daemon, chan stru
 	go func() { done <- d.Run(ctx, drain) }()
 	return d, started, cancel, done
 }
+
+// TestQueuedBeforeStartServedAtOnce: requests queued while no daemon ran
+// are served as soon as it starts, without a wake-up and long before the
+// queue check (an hour here).
+func TestQueuedBeforeStartServedAtOnce(t *testing.T) {
+	s := newSite(t, nil)
+	s.mssFile(t, "/store/early.fits", "early")
+	queueAdd(t, s, "+ re - 0 r /store/early.fits")
+	r := start(t, s, "stage")
+	r.waitEvent(t, "done", "/store/early.fits")
+}

@@ -48,7 +48,10 @@ type job struct {
 	started  time.Time
 	cancel   context.CancelFunc
 	outcome  xfer.Outcome
-	trial    bool // the one transfer a paused direction lets through
+	// slotFreed: the copy is done and the job gave its slot back while
+	// its file is made durable (guarded by Transfer.mu).
+	slotFreed bool
+	trial     bool // the one transfer a paused direction lets through
 }
 
 // copyProgress is what a job's copy reports: the local file written
@@ -84,7 +87,10 @@ type Transfer struct {
 
 	wake   chan struct{}
 	reconf chan struct{}
-	done   chan *job
+	// slotFree: a job gave its slot back before it ended (its copy is
+	// done): start the next one.
+	slotFree chan struct{}
+	done     chan *job
 	// lookLocal says the local queue files may have new records (a
 	// wake-up, the queue check): with a shared queue they are read only
 	// then, not after every finished transfer.
@@ -120,7 +126,7 @@ func NewTransfer(e *xfer.Engine, q *xrdq.Dir, adminDir string, in, out int, qche
 	}
 	return &Transfer{Engine: e, Queue: q, AdminDir: adminDir, SlotsIn: in, SlotsOut: out, QCheck: qcheck, Log: log,
 		PauseBackoff: defaultPauseBackoff,
-		wake:         make(chan struct{}, 1), reconf: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, index: newQueueIndex(q),
+		wake:         make(chan struct{}, 1), reconf: make(chan struct{}, 1), slotFree: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, index: newQueueIndex(q),
 		turn: [2]prtyTurn{{prty: xrdq.MaxPriority}, {prty: xrdq.MaxPriority}}}
 }
 
@@ -251,6 +257,7 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 		defer stopShared()
 		go t.runShared(sharedCtx)
 	}
+	t.lookLocal.Store(true) // read the queue files now, not at the first check
 	tick := time.NewTimer(t.qcheck())
 	defer tick.Stop()
 	stopCheck := time.NewTicker(5 * time.Second) // stop files appear and vanish
@@ -263,6 +270,7 @@ func (t *Transfer) Run(ctx, drainCtx context.Context) error {
 		case j := <-t.done:
 			t.finish(j)
 		case <-t.wake:
+		case <-t.slotFree:
 		case <-tick.C:
 			t.lookLocal.Store(true)
 			t.checkDue.Store(true)
@@ -446,6 +454,17 @@ func (t *Transfer) start(ctx context.Context, dir int, j *job) {
 	jctx, cancel := context.WithCancel(ctx)
 	j.cancel = cancel
 	j.x.OnCopy = func(local string, size int64) { j.progress.Store(&copyProgress{local, size}) }
+	j.x.OnCopied = func() {
+		// The MSS is done with this job: its slot serves the next copy
+		// while the file waits for the group flush.
+		t.mu.Lock()
+		if !j.slotFreed {
+			j.slotFreed = true
+			t.inUse[dir]--
+		}
+		t.mu.Unlock()
+		poke(t.slotFree)
+	}
 	t.emit(control.Event{Type: "start", Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID})
 	go func() {
 		out := t.Engine.Run(jctx, j.x)
@@ -465,7 +484,9 @@ func (t *Transfer) finish(d *job) {
 	if !d.x.Kind.Inbound() {
 		dir = 1
 	}
-	t.inUse[dir]--
+	if !j.slotFreed {
+		t.inUse[dir]--
+	}
 	recs := j.recs
 	lost := j.lost.Load()
 	out := d.outcome

@@ -185,9 +185,11 @@ func (a *atomicFile) abort() {
 }
 
 // commit gives the temporary file mode perm and mtime (zero: keep), runs
-// before (if not nil) on the temporary name, syncs it, renames it to dst
-// and syncs the directory. On error the temporary file is removed.
-func (a *atomicFile) commit(perm fs.FileMode, mtime time.Time, before func(tmp string) error) error {
+// before (if not nil) on the temporary name, syncs it (when durable),
+// renames it to dst and syncs the directory (when durable). On error the
+// temporary file is removed. A fetched file need not be durable (the
+// transfer engine syncs many at once); an MSS copy must.
+func (a *atomicFile) commit(perm fs.FileMode, mtime time.Time, durable bool, before func(tmp string) error) error {
 	err := a.f.Chmod(perm)
 	if err == nil && !mtime.IsZero() {
 		err = os.Chtimes(a.tmp, time.Time{}, mtime)
@@ -195,7 +197,7 @@ func (a *atomicFile) commit(perm fs.FileMode, mtime time.Time, before func(tmp s
 	if err == nil && before != nil {
 		err = before(a.tmp)
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = a.f.Sync()
 	}
 	if cerr := a.f.Close(); err == nil {
@@ -207,6 +209,9 @@ func (a *atomicFile) commit(perm fs.FileMode, mtime time.Time, before func(tmp s
 	if err != nil {
 		os.Remove(a.tmp)
 		return classifyErrno(err, false)
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(filepath.Dir(a.dst))
 }

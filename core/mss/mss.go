@@ -125,7 +125,8 @@ type Backend interface {
 	// the MSS recorded a checksum with the object, a backend that streams
 	// the data verifies it and fails with ErrChecksumMismatch (Permanent)
 	// on a mismatch. An algorithm meta.NewHash does not know is a
-	// Permanent error (for Store too).
+	// Permanent error (for Store too). Fetch need not make dst durable:
+	// the caller does, for many fetched files at once (one syncfs).
 	Fetch(ctx context.Context, req Request, dst string, alg string) (Result, error)
 
 	// Store copies the local file src to req.RFN in the MSS, creating the

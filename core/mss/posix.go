@@ -200,7 +200,7 @@ func (p *Posix) Fetch(ctx context.Context, req Request, dst, alg string) (res Re
 			return Transient(fmt.Errorf("%w: %s", ErrModified, req.RFN))
 		}
 		return hs.verify(rec, req.RFN)
-	}, alg)
+	}, alg, false)
 }
 
 // Store copies src to rfn atomically (see Posix) and records the alg
@@ -237,13 +237,13 @@ func (p *Posix) Store(ctx context.Context, req Request, src, alg string) (Result
 			return nil // the MSS file system cannot keep it
 		}
 		return err
-	}, alg)
+	}, alg, true)
 }
 
 // copy copies in (described by st) to dst through hs, runs check(bytes,
 // tmp) before the rename and commits with st's mode and mtime.
 func (p *Posix) copy(ctx context.Context, in *os.File, st fs.FileInfo, dst string, hs *hashSet,
-	check func(n int64, tmp string) error, alg string) (Result, error) {
+	check func(n int64, tmp string) error, alg string, durable bool) (Result, error) {
 	af, err := createAtomic(dst)
 	if err != nil {
 		return Result{}, err
@@ -256,7 +256,7 @@ func (p *Posix) copy(ctx context.Context, in *os.File, st fs.FileInfo, dst strin
 		}
 		return Result{}, classifyErrno(fmt.Errorf("mss posix: copy to %s: %w", dst, err), false)
 	}
-	if err := af.commit(st.Mode().Perm(), st.ModTime(), func(tmp string) error { return check(n, tmp) }); err != nil {
+	if err := af.commit(st.Mode().Perm(), st.ModTime(), durable, func(tmp string) error { return check(n, tmp) }); err != nil {
 		return Result{}, err
 	}
 	return Result{Bytes: n, Checksum: hs.sum(alg)}, nil

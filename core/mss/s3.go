@@ -334,7 +334,7 @@ func (s *S3) Fetch(ctx context.Context, req Request, dst, alg string) (res Resul
 		af.abort()
 		return Result{}, s.err(ctx, "get", key, err)
 	}
-	if err := af.commit(0o644, objMtime(oi), nil); err != nil {
+	if err := af.commit(0o644, objMtime(oi), false, nil); err != nil {
 		return Result{}, err
 	}
 	return Result{Bytes: n, Checksum: hs.sum(alg)}, nil

@@ -84,6 +84,11 @@ type Job struct {
 	// being written (inbound) or read (outbound) and the expected size,
 	// so a caller can report progress.
 	OnCopy func(local string, size int64)
+	// OnCopied, when set, is called when a stage's data is fetched and
+	// verified, before it is made durable and given its name: the MSS is
+	// no longer needed, so the daemon lets another transfer start while
+	// this one waits for the group flush (see groupSync).
+	OnCopied func()
 }
 
 // Outcome is the result of a job.
@@ -421,6 +426,9 @@ func (e *Engine) stage(ctx context.Context, j Job) (out Outcome) {
 		cleanup()
 		return Outcome{Err: fmt.Errorf("stage %s: fetched %d bytes, the MSS copy has %d", j.LFN, res.Bytes, info.Size)}
 	}
+	if j.OnCopied != nil {
+		j.OnCopied()
+	}
 	if err := e.finishStage(ctx, j, pfn, anew, dst, data, res); err != nil {
 		cleanup()
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
@@ -452,12 +460,15 @@ func (e *Engine) allocate(spaceName, partDir string, size int64) (string, error)
 	return data, nil
 }
 
-// finishStage makes the fetched file durable and visible: fsync, copy
-// time (in mig/purge exports) and checksum attributes, back reference, and
-// finally the atomic rename of the placeholder to the real name.
+// finishStage makes the fetched file durable and visible: its data made
+// durable (with the other stages finishing at the same time: one syncfs
+// for them all), copy time (in mig/purge exports) and checksum
+// attributes, back reference, the atomic rename of the placeholder to the
+// real name, and that name made durable (again in a group) before the
+// stage is reported done.
 func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data string, res mss.Result) error {
-	if err := syncFile(dst); err != nil {
-		return err
+	if err := durability.Sync(dst); err != nil {
+		return fmt.Errorf("flushing %s: %w", dst, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(dst, &st); err != nil {
@@ -507,7 +518,10 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 			return err
 		}
 	}
-	return syncDir(filepath.Dir(pfn))
+	if err := durability.Sync(filepath.Dir(pfn)); err != nil {
+		return fmt.Errorf("flushing %s: %w", filepath.Dir(pfn), err)
+	}
+	return nil
 }
 
 // danglingLink reports whether p is a symlink whose target does not exist.
@@ -534,27 +548,6 @@ func checksumRecord(c mss.Checksum, mtime int64, now time.Time) (meta.Checksum, 
 		return meta.Checksum{}, err
 	}
 	return meta.Checksum{Alg: c.Alg, Value: v, MTime: mtime, Delta: int32(now.Unix() - mtime)}, nil
-}
-
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		// read-only files: fsync works on a read descriptor on Linux
-		if f, err = os.Open(path); err != nil {
-			return err
-		}
-	}
-	defer f.Close()
-	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 func (e *Engine) copyOut(ctx context.Context, j Job) Outcome {

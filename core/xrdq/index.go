@@ -75,9 +75,10 @@ func (q *Queue) WalkSig(fn func(Request) error) (Sig, error) {
 
 // Complete ends the request at offset off of q, if the record there is
 // still the live request id added at added: it becomes a tombstone (LFN[0]
-// NUL, as a cancel leaves it; xrootd skips it, Sweep reclaims it), made
-// durable before Complete returns. It is one read and one write whatever
-// the length of the queue. before and after are the file's signatures
+// NUL, as a cancel leaves it; xrootd skips it, Sweep reclaims it). It is
+// one read and one write whatever the length of the queue, and no flush:
+// the tombstone becomes durable with the file system's next flush, and a
+// crash before it only runs the request again (which finds its work done). before and after are the file's signatures
 // around the change: before differing from what the caller last saw means
 // somebody else changed the file meanwhile.
 func (q *Queue) Complete(off int32, id string, added int64) (done bool, before, after Sig, err error) {
@@ -104,9 +105,6 @@ func (q *Queue) Complete(off int32, id string, added int64) (done bool, before, 
 		return false, before, before, nil
 	}
 	if _, err := qf.f.WriteAt([]byte{0}, int64(off)+offLFN); err != nil {
-		return false, before, before, err
-	}
-	if err := qf.sync(); err != nil {
 		return false, before, before, err
 	}
 	after, err = qf.sig()
