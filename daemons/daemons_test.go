@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"frm/core/control"
 	"frm/core/meta"
 	"frm/core/sitegen"
+	"frm/core/xfer"
 	"frm/core/xrdq"
 )
 
@@ -78,9 +81,19 @@ func start(t *testing.T, s tsite, only ...string) *running {
 // startLogging is start with the daemon's log going to log.
 func startLogging(t *testing.T, s tsite, log *slog.Logger, only ...string) *running {
 	t.Helper()
+	return startWith(t, s, log, nil, only...)
+}
+
+// startWith is startLogging with prepare called on the daemon before it
+// runs.
+func startWith(t *testing.T, s tsite, log *slog.Logger, prepare func(*Daemon), only ...string) *running {
+	t.Helper()
 	d, err := New(s.cfg, Options{Only: only, Log: log})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(d)
 	}
 	r := &running{d: d, done: make(chan error, 1)}
 	if d.Transfer != nil {
@@ -570,4 +583,41 @@ func TestQueuedBeforeStartServedAtOnce(t *testing.T) {
 	queueAdd(t, s, "+ re - 0 r /store/early.fits")
 	r := start(t, s, "stage")
 	r.waitEvent(t, "done", "/store/early.fits")
+}
+
+// TestPanickingTransferIsRequeued: a transfer that panics does not take
+// the daemon down: the panic is logged with its request, the request stays
+// queued (and is tried again later), and other requests go on.
+func TestPanickingTransferIsRequeued(t *testing.T) {
+	s := newSite(t, nil)
+	s.mssFile(t, "/store/boom.fits", "boom")
+	s.mssFile(t, "/store/fine.fits", "fine")
+	var logged lockedBuffer
+	var panics atomic.Int32
+	r := startWith(t, s, slog.New(slog.NewTextHandler(&logged, nil)), func(d *Daemon) {
+		d.Transfer.beforeRun = func(x xfer.Job) {
+			if x.LFN == "/store/boom.fits" && panics.Add(1) == 1 {
+				panic("injected fault")
+			}
+		}
+	}, "stage")
+	queueAdd(t, s, "+ rb - 0 r /store/boom.fits")
+	queueAdd(t, s, "+ rf - 0 r /store/fine.fits")
+	r.d.Transfer.Wake()
+	ev := r.waitEvent(t, "requeued", "/store/boom.fits")
+	if !strings.Contains(ev.Err, "injected fault") {
+		t.Errorf("requeued event: %+v", ev)
+	}
+	r.waitEvent(t, "done", "/store/fine.fits")
+	if l := logged.String(); !strings.Contains(l, `msg="transfer panicked; its request stays queued"`) || !strings.Contains(l, "rid=rb") || !strings.Contains(l, "goroutine") {
+		t.Errorf("panic not logged with its request and stack:\n%s", l)
+	}
+	var ids []string
+	xrdq.Open(s.cfg.QueueDir()).List([]xrdq.Kind{xrdq.Stage}, -1, func(q xrdq.Request) error { ids = append(ids, q.ID); return nil })
+	if !slices.Equal(ids, []string{"rb"}) {
+		t.Errorf("queued after the panic: %v, want [rb]", ids)
+	}
+	// After its hold the request runs again, and this time succeeds.
+	r.d.Transfer.RoomFreed() // ends the hold now
+	r.waitEvent(t, "done", "/store/boom.fits")
 }

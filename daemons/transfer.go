@@ -3,9 +3,11 @@ package daemons
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -107,13 +109,18 @@ type Transfer struct {
 	draining bool
 	paused   [2]*mssPause // directions paused by an MSS outage (pause.go)
 	runCtx   context.Context
-	// waitRoom: jobs (by key) that found no room on disk, and until when
-	// they wait (RoomFreed ends every wait).
+	// waitRoom: jobs (by key) that found no room on disk, or whose
+	// transfer panicked, and until when they wait (RoomFreed ends every
+	// wait).
 	waitRoom map[string]time.Time
 	// renewFailing: lease renewals fail (said once, renewLeases only);
 	// claimFailing: claims fail (said once, fillShared only).
 	renewFailing bool
 	claimFailing bool
+
+	// beforeRun, when set (tests), is called in each transfer's goroutine
+	// before the engine runs it.
+	beforeRun func(xfer.Job)
 }
 
 // NewTransfer returns a transfer daemon over the queue in dir.
@@ -467,10 +474,34 @@ func (t *Transfer) start(ctx context.Context, dir int, j *job) {
 	}
 	t.emit(control.Event{Type: "start", Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID})
 	go func() {
-		out := t.Engine.Run(jctx, j.x)
+		out := t.run(jctx, j.x)
 		cancel()
 		t.done <- &job{key: j.key, x: j.x, started: j.started, recs: nil, cancel: nil, outcome: out}
 	}()
+}
+
+// errPanicked is the outcome of a transfer that panicked.
+var errPanicked = errors.New("transfer panicked")
+
+// panicHold is how long the request of a transfer that panicked waits
+// before it is tried again (a panic that repeats must not spin).
+const panicHold = time.Minute
+
+// run runs one transfer under supervision: a panic is recovered, logged
+// with its request and stack, and becomes an outcome that requeues the
+// request rather than ending the daemon.
+func (t *Transfer) run(ctx context.Context, x xfer.Job) (out xfer.Outcome) {
+	defer func() {
+		if p := recover(); p != nil {
+			t.Log.Error("transfer panicked; its request stays queued", "kind", x.Kind, "lfn", x.LFN, "rid", x.RID,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out = xfer.Outcome{Err: fmt.Errorf("%w: %v", errPanicked, p)}
+		}
+	}()
+	if t.beforeRun != nil {
+		t.beforeRun(x)
+	}
+	return t.Engine.Run(ctx, x)
 }
 
 // finish records a job's end: queue records removed (unless the job was
@@ -547,6 +578,25 @@ func (t *Transfer) finish(d *job) {
 			t.OnNoRoom()
 		}
 		time.AfterFunc(noRoomWait, t.Wake)
+		return
+	case errors.Is(out.Err, errPanicked):
+		// A fault of frm, not of the file: the request stays queued and
+		// is tried again after panicHold.
+		ev.Type, ev.Err = "requeued", out.Err.Error()
+		t.mu.Lock()
+		if t.waitRoom == nil {
+			t.waitRoom = map[string]time.Time{}
+		}
+		t.waitRoom[d.key] = time.Now().Add(panicHold)
+		t.mu.Unlock()
+		t.releaseLocal(recs)
+		t.emit(ev)
+		for _, r := range recs {
+			if r.pg != nil {
+				t.requeueShared(r, out.Err.Error())
+			}
+		}
+		time.AfterFunc(panicHold, t.Wake)
 		return
 	case interrupted:
 		ev.Type, ev.Err = "requeued", "interrupted by shutdown"
