@@ -17,7 +17,11 @@
 //     queued (-depths): the time to stage the first 500 of them (4 KiB
 //     files), per file.
 //
-//     go run ./bench/queue [-frm bin/frm] [-scenario all|agent|stage|depth] [-n 20000] [-runs 3] [-files 1000] [-size 1048576] [-depths 1000,10000,100000]
+//   - list: `frm admin queue` (text) with -list requests queued (default
+//     100,000) and no daemon running (the queue files are read); best of
+//     -runs.
+//
+//     go run ./bench/queue [-frm bin/frm] [-scenario all|agent|stage|depth|list] [-n 20000] [-runs 3] [-files 1000] [-size 1048576] [-depths 1000,10000,100000]
 //
 // These are measurements, not tests: they print their figures and exit 0
 // unless the harness itself fails.
@@ -51,6 +55,7 @@ func main() {
 	files := flag.Int("files", 1000, "files (stage)")
 	size := flag.Int64("size", 1<<20, "bytes per file (stage)")
 	depths := flag.String("depths", "1000,10000,100000", "queue lengths (depth)")
+	listN := flag.Int("list", 100000, "requests queued (list)")
 	prepare := flag.Bool("prepare", false, "only build a stage site (-files, -size) with its requests queued, print its configuration's path and keep it (for profiling)")
 	n := flag.Int("n", 20000, "requests (agent)")
 	runs := flag.Int("runs", 3, "runs of each tool; the best is reported")
@@ -76,6 +81,9 @@ func main() {
 		if *scenario == "all" {
 			stage(bin, 4, 1<<30)
 		}
+	}
+	if *scenario == "all" || *scenario == "list" {
+		list(bin, *listN, *runs)
 	}
 	if *scenario == "all" || *scenario == "depth" {
 		for _, d := range strings.Split(*depths, ",") {
@@ -319,6 +327,47 @@ func depth(frm string, n int) {
 	total, d := s.serveMarks(frm, first+measured, first)
 	fmt.Printf("depth: %7d requests queued: %d staged in %6.3f s from the start; the last %d at %6.3f ms per file\n",
 		n, first+measured, total.Seconds(), measured, d.Seconds()*1000/measured)
+}
+
+// list times frm admin queue over n queued requests.
+func list(frm string, n, runs int) {
+	dir, err := os.MkdirTemp("", "frm-bench-list-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dir)
+	l := sitegen.NewLayout(dir)
+	if err := l.WriteConfigs(); err != nil {
+		fail(err)
+	}
+	var in bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&in, "+ r%d - %d r /store/list/f%07d\n", i, i%3, i)
+	}
+	cmd := exec.Command(frm, "pstga", "-c", l.Config)
+	cmd.Env, cmd.Stdin = cleanEnv(), &in
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fail(fmt.Errorf("frm pstga: %v %s", err, out))
+	}
+	best := time.Duration(0)
+	for range runs {
+		cmd := exec.Command(frm, "admin", "-c", l.Config, "queue")
+		cmd.Env = cleanEnv()
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			fail(fmt.Errorf("frm admin queue: %v", err))
+		}
+		d := time.Since(start)
+		if lines := bytes.Count(out.Bytes(), []byte("\n")); lines != n+1 {
+			fail(fmt.Errorf("frm admin queue printed %d lines, want %d", lines, n+1))
+		}
+		if best == 0 || d < best {
+			best = d
+		}
+	}
+	fmt.Printf("list: frm admin queue with %d requests queued (queue files, no daemon): %.3f s (best of %d)\n", n, best.Seconds(), runs)
 }
 
 // countRecords counts the live stage requests in the queue directory.

@@ -53,24 +53,16 @@ func (q *Queue) Signature() (Sig, error) {
 
 // WalkSig is Walk returning the signature of the state walked.
 func (q *Queue) WalkSig(fn func(Request) error) (Sig, error) {
-	qf, err := q.open(false, false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Sig{}, nil
-	}
+	reqs, sig, err := q.decode(true)
 	if err != nil {
-		return Sig{}, err
+		return sig, err
 	}
-	sig, err := qf.sig()
-	if err != nil {
-		qf.close()
-		return Sig{}, err
+	for _, r := range reqs {
+		if err := fn(r); err != nil {
+			return sig, err
+		}
 	}
-	b, err := qf.readAll()
-	qf.close()
-	if err != nil {
-		return Sig{}, err
-	}
-	return sig, walkChain(q.Path(), b, fn)
+	return sig, nil
 }
 
 // Complete ends the request at offset off of q, if the record there is

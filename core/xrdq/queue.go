@@ -731,16 +731,11 @@ func (d *Dir) List(kinds []Kind, prty int, fn func(Request) error) error {
 
 // List calls fn for the queued requests of q in slot order (see Dir.List).
 func (q *Queue) List(fn func(Request) error) error {
-	data, err := q.snapshot()
-	if err != nil || data == nil {
+	reqs, _, err := q.decode(false)
+	if err != nil {
 		return err
 	}
-	for off := RecordSize; off+RecordSize <= len(data); off += RecordSize {
-		r, _, _ := DecodeRecord(data[off : off+RecordSize])
-		if !r.Live() || r.Options&Register != 0 {
-			continue
-		}
-		r.Offset = int32(off)
+	for _, r := range reqs {
 		if err := fn(r); err != nil {
 			return err
 		}
@@ -748,17 +743,78 @@ func (q *Queue) List(fn func(Request) error) error {
 	return nil
 }
 
-// snapshot reads the whole file under a shared lock; nil when missing.
-func (q *Queue) snapshot() ([]byte, error) {
+// decode reads q under a shared lock and returns its requests: in chain
+// order with tombstones skipped and registration records kept (chain), or
+// in slot order with only the live, non-registration records (as List);
+// and the file's signature. The file is mapped, not copied: a queue of a
+// hundred thousand requests is 400 MB. A missing file has no requests.
+func (q *Queue) decode(chain bool) ([]Request, Sig, error) {
 	qf, err := q.open(false, false)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, Sig{}, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, Sig{}, err
 	}
 	defer qf.close()
-	return qf.readAll()
+	sig, err := qf.sig()
+	if err != nil {
+		return nil, Sig{}, err
+	}
+	// The file is read in pieces through one buffer (a queue of a
+	// hundred thousand requests is 400 MB), each record decoded once in
+	// slot order; the chain is then followed in memory.
+	nrec := int(qf.records())
+	if nrec < 2 {
+		return nil, sig, nil
+	}
+	type slot struct {
+		r    Request
+		next int32
+		used bool // decoded: LFN set
+	}
+	slots := make([]slot, nrec)
+	buf := make([]byte, 256*RecordSize)
+	for first := 1; first < nrec; {
+		n := min(nrec-first, len(buf)/RecordSize)
+		b := buf[:n*RecordSize]
+		if _, err := qf.f.ReadAt(b, int64(first)*RecordSize); err != nil && !errors.Is(err, io.EOF) {
+			return nil, sig, err
+		}
+		for i := range n {
+			rec := b[i*RecordSize : (i+1)*RecordSize]
+			sl := &slots[first+i]
+			sl.next = int32(ne.Uint32(rec[offNext:]))
+			if rec[offLFN] == 0 {
+				continue // free or a tombstone: only its link matters
+			}
+			sl.r, _, _ = DecodeRecord(rec)
+			sl.r.Offset = int32((first + i) * RecordSize)
+			sl.used = true
+		}
+		first += n
+	}
+	var reqs []Request
+	if !chain {
+		for _, sl := range slots[1:] {
+			if sl.used && sl.r.Live() && sl.r.Options&Register == 0 {
+				reqs = append(reqs, sl.r)
+			}
+		}
+		return reqs, sig, nil
+	}
+	off := sig.Hdr[0]
+	for steps := nrec; off != 0; steps-- {
+		if !qf.valid(off) || steps <= 0 {
+			return nil, sig, qf.errorf("broken request chain at offset %d", off)
+		}
+		sl := &slots[off/RecordSize]
+		if sl.used {
+			reqs = append(reqs, sl.r)
+		}
+		off = sl.next
+	}
+	return reqs, sig, nil
 }
 
 // Walk is List in chain (processing) order: for the given kinds (in
@@ -783,39 +839,18 @@ func (d *Dir) Walk(kinds []Kind, prty int, fn func(Request) error) error {
 // skipping tombstones; registration records are included. The file is
 // read under a shared lock released before fn is called.
 func (q *Queue) Walk(fn func(Request) error) error {
-	data, err := q.snapshot()
-	if err != nil || len(data) < RecordSize {
+	reqs, _, err := q.decode(true)
+	if err != nil {
 		return err
 	}
-	return walkChain(q.Path(), data, fn)
-}
-
-// walkChain calls fn for every live record of a queue file's contents, in
-// chain order.
-func walkChain(path string, data []byte, fn func(Request) error) error {
-	if len(data) < RecordSize {
-		return nil
-	}
-	size := int64(len(data))
-	valid := func(off int32) bool {
-		return off >= RecordSize && off%RecordSize == 0 && int64(off)+RecordSize <= size
-	}
-	off := int32(ne.Uint32(data[hdrFirstOff:]))
-	for steps := size / RecordSize; off != 0; steps-- {
-		if !valid(off) || steps <= 0 {
-			return fmt.Errorf("xrdq: %s: broken request chain at offset %d", path, off)
+	for _, r := range reqs {
+		if err := fn(r); err != nil {
+			return err
 		}
-		r, next, _ := DecodeRecord(data[off : off+RecordSize])
-		r.Offset = off
-		if !r.Tombstone() {
-			if err := fn(r); err != nil {
-				return err
-			}
-		}
-		off = next
 	}
 	return nil
 }
+
 
 // Take removes and returns the first live request of kind (chain order)
 // for which accept returns true (nil accepts everything): the record is

@@ -272,12 +272,12 @@ func DecodeRecord(b []byte) (r Request, next int32, err error) {
 	}
 	str := func(off, n int) string { return string(cstrBytes(b[off : off+n])) }
 	r = Request{
-		LFN:      string(bytes.TrimRight(b[offLFN:offLFN+szLFN], "\x00")),
+		LFN:      string(trimNULs(b[offLFN : offLFN+szLFN])),
 		User:     str(offUser, szUser),
 		ID:       str(offID, szID),
 		Notify:   str(offNotify, szNotify),
 		Instance: str(offIName, szIName),
-		CksValue: string(bytes.TrimRight(b[offCks:offCks+szCks], "\x00")),
+		CksValue: string(trimNULs(b[offCks : offCks+szCks])),
 		CksType:  b[offCksType],
 		Added:    int64(ne.Uint64(b[offAdded:])),
 		Options:  Options(ne.Uint32(b[offOptions:])),
@@ -288,6 +288,20 @@ func DecodeRecord(b []byte) (r Request, next int32, err error) {
 		Offset:   int32(ne.Uint32(b[offThis:])),
 	}
 	return r, int32(ne.Uint32(b[offNext:])), nil
+}
+
+// trimNULs cuts the NUL bytes at the end of b, eight at a time: a record's
+// LFN field is 3 KiB of mostly NULs, and a queue of a hundred thousand
+// records is decoded at every listing.
+func trimNULs(b []byte) []byte {
+	n := len(b)
+	for n >= 8 && binary.NativeEndian.Uint64(b[n-8:n]) == 0 {
+		n -= 8
+	}
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return b[:n]
 }
 
 func cstrBytes(b []byte) []byte {
