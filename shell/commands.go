@@ -1187,17 +1187,24 @@ var dfCmd = &command{
 			}
 			return strconv.FormatInt(n, 10)
 		}
+		// Without -count nothing was counted: null in JSON, as "-" in text.
+		counted := func(n int64) any {
+			if !count {
+				return nil
+			}
+			return n
+		}
 		r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", "SPACE", "TOTAL", "USED", "FREE", "USE%", "FILES", "PARTITION"), map[string]any{"header": true})
 		for _, su := range sus {
 			r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", su.Name, units.Bytes(su.Total), units.Bytes(su.Total-su.Free), units.Bytes(su.Free), pct(su.Total-su.Free, su.Total), files(su.Files), "(all)"),
-				map[string]any{"space": su.Name, "total": su.Total, "used": su.Total - su.Free, "free": su.Free, "files": su.Files, "bytes": su.Bytes})
+				map[string]any{"space": su.Name, "total": su.Total, "used": su.Total - su.Free, "free": su.Free, "files": counted(su.Files), "bytes": counted(su.Bytes)})
 			for _, p := range su.Partitions {
 				if p.Err != nil {
 					r.fail(p.Err)
 					continue
 				}
 				r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", "", units.Bytes(p.Total), units.Bytes(p.Used()), units.Bytes(p.Free), pct(p.Used(), p.Total), files(p.Files), p.Path),
-					map[string]any{"space": su.Name, "partition": p.Path, "total": p.Total, "used": p.Used(), "free": p.Free, "files": p.Files, "bytes": p.Bytes, "cap": p.Cap})
+					map[string]any{"space": su.Name, "partition": p.Path, "total": p.Total, "used": p.Used(), "free": p.Free, "files": counted(p.Files), "bytes": counted(p.Bytes), "cap": p.Cap})
 			}
 		}
 		r.done(statusFor(len(sus)+1, r.nErrs), nil)
