@@ -91,14 +91,28 @@ behaves as 'frm admin'; as frm_xfragent, as 'frm pstga'. Docs: docs/commands.md,
 
 // loadConfig finds the configuration (-c, $FRM_CONFIG, /etc/frm/frm.toml)
 // and loads it for instance; debug, when not nil, hears about xrootd
-// directives frm ignores.
-func loadConfig(flagPath, instance string, debug func(string)) (string, *config.Config, error) {
+// directives frm ignores, and warn about each of the configuration's
+// warnings (cfg.Warnings: unknown frm directives, ...): every command
+// that loads a configuration shows them.
+func loadConfig(flagPath, instance string, debug, warn func(string)) (string, *config.Config, error) {
 	path, err := config.Find(flagPath)
 	if err != nil {
 		return "", nil, err
 	}
 	cfg, err := config.LoadDebug(path, instance, debug)
-	return path, cfg, err
+	if err != nil {
+		return path, nil, err
+	}
+	for _, w := range cfg.Warnings {
+		warn(w)
+	}
+	return path, cfg, nil
+}
+
+// warnTo returns a warn function for loadConfig that writes
+// "name: warning: ..." lines to w.
+func warnTo(w io.Writer, name string) func(string) {
+	return func(msg string) { fmt.Fprintf(w, "%s: warning: %s\n", name, msg) }
 }
 
 // siteFlags starts the flag set every site subcommand shares: -c (config),

@@ -75,9 +75,16 @@ func LoadDebug(path string, instance string, debug func(msg string)) (*Config, e
 	return Parse(data, path, instance, debug)
 }
 
-// ConvertXrootd reads path as an xrootd configuration file whatever its
-// content looks like (frm config convert prints WriteTOML of the result).
+// ConvertXrootd reads path as an xrootd configuration file, whatever its
+// name (frm config convert prints WriteTOML of the result). It refuses
+// content that is TOML, and content none of whose lines is an xrootd
+// directive (a hosts file, say), rather than convert it to the defaults.
 func ConvertXrootd(path, instance string) (*Config, error) {
+	return ConvertXrootdDebug(path, instance, nil)
+}
+
+// ConvertXrootdDebug is ConvertXrootd with a debug callback (see Parse).
+func ConvertXrootdDebug(path, instance string, debug func(msg string)) (*Config, error) {
 	data, err := readConfig(path)
 	if err != nil {
 		return nil, err
@@ -90,7 +97,7 @@ func ConvertXrootd(path, instance string) (*Config, error) {
 			return nil, fmt.Errorf("%s is not an xrootd configuration: no line is a directive (word.word ...) or if, set, continue", path)
 		}
 	}
-	return parseAs(FormatXrootd, data, path, instance, nil, true)
+	return parseAs(FormatXrootd, data, path, instance, debug, true)
 }
 
 // maxConfigSize bounds a configuration file (and every file it includes).
