@@ -87,7 +87,7 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *only != "" {
 		comps = strings.Split(*only, ",")
 	}
-	d, err := daemons.New(cfg, daemons.Options{Only: comps, Log: log, Version: version})
+	d, err := daemons.New(cfg, daemons.Options{Only: comps, Log: log, Version: versionString()})
 	if err != nil {
 		var ce *daemons.ConfigError
 		if errors.As(err, &ce) {

@@ -193,7 +193,7 @@ func dbInit(ctx context.Context, e *dbEnv) int {
 			us = append(us, u)
 		}
 	}
-	if err := pgcat.RegisterHost(ctx, e.pool, e.host, version, us, pgcat.Retry{}); err != nil {
+	if err := pgcat.RegisterHost(ctx, e.pool, e.host, versionString(), us, pgcat.Retry{}); err != nil {
 		return e.fail(err)
 	}
 	fmt.Fprintf(e.stdout, "registered host %s with %d partition(s)\n", e.host, len(us))
