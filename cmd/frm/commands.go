@@ -56,11 +56,15 @@ func init() {
 			run:   tuiMain},
 		{name: "config", summary: "show or check the effective configuration, convert an xrootd config to TOML", usage: configUsage,
 			subs: []string{"show", "check", "convert"}, args: "file", flags: append(siteFlagList[:3:3], topFlag{"-d", ""}),
-			run: func(_ context.Context, a []string, _ io.Reader, out, errw io.Writer) int { return configMain(a, out, errw) }},
+			run: func(_ context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return configMain(a, out, errw)
+			}},
 		{name: "daemon", summary: "run the transfer, migration and purge daemons", usage: daemonUsage,
 			flags: append(siteFlagList[:3:3], topFlag{"-only", "stage|migrate|purge|scrub"}, topFlag{"-l", "file"}, topFlag{"-k", "N"},
 				topFlag{"-d", ""}, topFlag{"-log-format", "text|json"}, topFlag{"-drain", "DURATION"}, topFlag{"-metrics", "ADDR"}),
-			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int { return daemonMain(ctx, a, out, errw) }},
+			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return daemonMain(ctx, a, out, errw)
+			}},
 		{name: "pstga", aliases: []string{"agent"}, summary: "the request agent: xrootd's frm_xfragent protocol on stdin", usage: agentUsage,
 			flags: siteFlagList,
 			run: func(ctx context.Context, a []string, in io.Reader, out, errw io.Writer) int {
@@ -68,18 +72,28 @@ func init() {
 			}},
 		{name: "db", summary: "create, migrate and inspect the PostgreSQL catalog", usage: dbUsage,
 			subs: []string{"init", "migrate", "status"}, flags: siteFlagList,
-			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int { return dbMain(ctx, a, out, errw) }},
+			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return dbMain(ctx, a, out, errw)
+			}},
 		{name: "catalog", summary: "import the embedded site (files, queue files) into the PostgreSQL catalog", usage: catalogUsage,
 			subs: []string{"import"}, flags: siteFlagList,
-			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int { return catalogMain(ctx, a, out, errw) }},
+			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return catalogMain(ctx, a, out, errw)
+			}},
 		{name: "demo", summary: "create a sandbox site to try frm on", usage: demoUsage, args: "dir",
 			flags: []topFlag{{"-files", "N"}, {"-seed", "S"}, {"-h", ""}},
-			run:   func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int { return demoMain(ctx, a, out, errw) }},
+			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return demoMain(ctx, a, out, errw)
+			}},
 		{name: "completion", summary: "print the shell completion script for bash, zsh or fish", usage: completionUsage,
 			subs: []string{"bash", "zsh", "fish"},
-			run:  func(_ context.Context, a []string, _ io.Reader, out, errw io.Writer) int { return completionMain(a, out, errw) }},
+			run: func(_ context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return completionMain(a, out, errw)
+			}},
 		{name: "man", summary: "write the man pages (frm.1, frm-admin.1, ...) into a directory, or print one", usage: manUsage, args: "dir",
-			run: func(_ context.Context, a []string, _ io.Reader, out, errw io.Writer) int { return manMain(a, out, errw) }},
+			run: func(_ context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return manMain(a, out, errw)
+			}},
 		{name: "version", aliases: []string{"-version", "--version"}, summary: "print the version", usage: "Usage: frm version\n\nPrints frm's version.\n",
 			run: func(_ context.Context, _ []string, _ io.Reader, out, _ io.Writer) int {
 				fmt.Fprintln(out, "frm", versionString())
