@@ -105,18 +105,9 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	d := &Daemon{Site: s, Log: log, subs: map[chan Event]struct{}{}, version: o.Version, discoverReconf: make(chan struct{}, 1)}
 	admin := cfg.AdminDir()
-	if err := cfg.MkdirAdmin(false); err != nil {
+	if err := prepareAdmin(cfg, log); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("admin directory: %w", err)
-	}
-	// An frm pstga or frm admin of an older frm (or a hand) may have
-	// created them open to all: what they hold is the daemon's alone.
-	changed, err := cfg.TightenAdminDirs()
-	for _, c := range changed {
-		log.Warn("tightened the permissions of a directory others could read", "dir", c.Dir, "from", fmt.Sprintf("%04o", c.From), "to", fmt.Sprintf("%04o", c.To))
-	}
-	if err != nil {
-		log.Warn("cannot tighten the permissions of the admin directories", "err", err)
+		return nil, err
 	}
 	if d.lock, err = lockFile(filepath.Join(admin, "frm_daemon.lock")); err != nil {
 		return nil, fmt.Errorf("another frm daemon runs for this instance (%s): %w", admin, err)
@@ -194,6 +185,24 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		d.Scrubber.OnEvent = d.publish
 	}
 	return d, nil
+}
+
+// prepareAdmin creates the admin directory (AdminDirMode) and takes from
+// it and from the queue directory the permissions an frm pstga or frm
+// admin of an older frm (or a hand) gave others: what they hold is the
+// daemon's alone. Each change is logged.
+func prepareAdmin(cfg *config.Config, log *slog.Logger) error {
+	if err := cfg.MkdirAdmin(false); err != nil {
+		return fmt.Errorf("admin directory: %w", err)
+	}
+	changed, err := cfg.TightenAdminDirs()
+	for _, c := range changed {
+		log.Warn("tightened the permissions of a directory others could read", "dir", c.Dir, "from", fmt.Sprintf("%04o", c.From), "to", fmt.Sprintf("%04o", c.To))
+	}
+	if err != nil {
+		log.Warn("cannot tighten the permissions of the admin directories", "err", err)
+	}
+	return nil
 }
 
 // RunningMessage is what the daemon logs once its components run (frm

@@ -155,41 +155,7 @@ __frm_complete() {
     # the value of an option
     case "$sub $prev" in
 `)
-	var files, dirs, free []string
-	choices := map[string][]string{}
-	for _, c := range topCommands {
-		for _, f := range c.flags {
-			key := c.name + " " + f.name
-			switch {
-			case f.value == "":
-			case f.value == "file":
-				files = append(files, key)
-			case f.value == "dir":
-				dirs = append(dirs, key)
-			case f.choices() != nil:
-				choices[strings.Join(f.choices(), " ")] = append(choices[strings.Join(f.choices(), " ")], key)
-			default:
-				free = append(free, key)
-			}
-		}
-	}
-	if len(files) > 0 {
-		fmt.Fprintf(&b, "        %s) echo __FILES__; return ;;\n", quotedAlternatives(files))
-	}
-	if len(dirs) > 0 {
-		fmt.Fprintf(&b, "        %s) echo __DIRS__; return ;;\n", quotedAlternatives(dirs))
-	}
-	var keys []string
-	for k := range choices {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "        %s) printf '%%s\\n' %s; return ;;\n", quotedAlternatives(choices[k]), shWords(strings.Fields(k)))
-	}
-	if len(free) > 0 {
-		fmt.Fprintf(&b, "        %s) return ;;\n", quotedAlternatives(free))
-	}
+	shValueCases(&b)
 	b.WriteString(`    esac
     if [[ $sub == admin ]]; then
         __frm_complete_admin "$cword" "$first" "$cur" "$prev" "$@"
@@ -238,6 +204,52 @@ __frm_complete() {
 			fmt.Fprintf(&b, "            echo %s ;;\n", argsMarker(c.args))
 		}
 	}
+	shCoreAdmin(&b)
+	return b.String()
+}
+
+// shValueCases writes the cases of __frm_complete that complete the value
+// of a subcommand's option.
+func shValueCases(b *strings.Builder) {
+	var files, dirs, free []string
+	choices := map[string][]string{}
+	for _, c := range topCommands {
+		for _, f := range c.flags {
+			key := c.name + " " + f.name
+			switch {
+			case f.value == "":
+			case f.value == "file":
+				files = append(files, key)
+			case f.value == "dir":
+				dirs = append(dirs, key)
+			case f.choices() != nil:
+				choices[strings.Join(f.choices(), " ")] = append(choices[strings.Join(f.choices(), " ")], key)
+			default:
+				free = append(free, key)
+			}
+		}
+	}
+	if len(files) > 0 {
+		fmt.Fprintf(b, "        %s) echo __FILES__; return ;;\n", quotedAlternatives(files))
+	}
+	if len(dirs) > 0 {
+		fmt.Fprintf(b, "        %s) echo __DIRS__; return ;;\n", quotedAlternatives(dirs))
+	}
+	var keys []string
+	for k := range choices {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(b, "        %s) printf '%%s\\n' %s; return ;;\n", quotedAlternatives(choices[k]), shWords(strings.Fields(k)))
+	}
+	if len(free) > 0 {
+		fmt.Fprintf(b, "        %s) return ;;\n", quotedAlternatives(free))
+	}
+}
+
+// shCoreAdmin writes __frm_complete_admin: the admin language.
+func shCoreAdmin(b *strings.Builder) {
 	admin := adminTop()
 	var adminValueFlags []string
 	for _, f := range admin.flags {
@@ -276,7 +288,7 @@ __frm_complete_admin() {
 			for _, o := range p {
 				alts = append(alts, c.Name+" "+o)
 			}
-			fmt.Fprintf(&b, "                    %s) skip=1 ;;\n", quotedAlternatives(alts))
+			fmt.Fprintf(b, "                    %s) skip=1 ;;\n", quotedAlternatives(alts))
 		}
 	}
 	b.WriteString(`                    *" -"*) ;;
@@ -300,7 +312,7 @@ __frm_complete_admin() {
 `)
 	for _, c := range shell.Commands() {
 		if len(c.Options) > 0 {
-			fmt.Fprintf(&b, "            %s) printf '%%s\\n' %s ;;\n", c.Name, shWords(adminOptNames(c)))
+			fmt.Fprintf(b, "            %s) printf '%%s\\n' %s ;;\n", c.Name, shWords(adminOptNames(c)))
 		}
 	}
 	b.WriteString(`        esac
@@ -311,13 +323,12 @@ __frm_complete_admin() {
 `)
 	for _, c := range shell.Commands() {
 		if len(c.Subwords) > 0 {
-			fmt.Fprintf(&b, "        %s) printf '%%s\\n' %s ;;\n", c.Name, shWords(c.Subwords))
+			fmt.Fprintf(b, "        %s) printf '%%s\\n' %s ;;\n", c.Name, shWords(c.Subwords))
 		}
 	}
 	b.WriteString(`    esac
 }
 `)
-	return b.String()
 }
 
 // adminNames are the admin commands offered, by full name.
@@ -488,13 +499,7 @@ end
 function __frm_admin_name
     switch $argv[1]
 `)
-	for _, c := range shell.Commands() {
-		var qs []string
-		for _, p := range c.Prefixes() {
-			qs = append(qs, fishQuote(p))
-		}
-		fmt.Fprintf(&b, "        case %s\n            echo %s\n", strings.Join(qs, " "), c.Name)
-	}
+	fishAdminNameCases(&b)
 	b.WriteString(`    end
 end
 
@@ -521,8 +526,15 @@ for prog in frm frm_admin frm_xfragent
     complete -c $prog -f
 end
 `)
+	fishCompletes(&b, admin)
+	return b.String()
+}
+
+// fishCompletes writes the complete(1) lines: frm's subcommands, their
+// options and arguments, then the admin language.
+func fishCompletes(b *strings.Builder, admin topCommand) {
 	for _, c := range topCommands {
-		fmt.Fprintf(&b, "complete -c frm -n __fish_use_subcommand -a %s -d %s\n", c.name, fishQuote(c.summary))
+		fmt.Fprintf(b, "complete -c frm -n __fish_use_subcommand -a %s -d %s\n", c.name, fishQuote(c.summary))
 	}
 	for _, c := range topCommands {
 		if c.name == "admin" {
@@ -530,28 +542,28 @@ end
 		}
 		cond := "__fish_seen_subcommand_from " + strings.Join(append([]string{c.name}, c.aliases...), " ")
 		if len(c.subs) > 0 {
-			fmt.Fprintf(&b, "complete -c frm -n %s -a %s\n", fishQuote(cond+"; and __frm_no_sub_yet "+strings.Join(c.subs, " ")), fishQuote(strings.Join(c.subs, " ")))
+			fmt.Fprintf(b, "complete -c frm -n %s -a %s\n", fishQuote(cond+"; and __frm_no_sub_yet "+strings.Join(c.subs, " ")), fishQuote(strings.Join(c.subs, " ")))
 		}
 		switch {
 		case c.args != "" && len(c.subs) > 0:
-			fmt.Fprintf(&b, "complete -c frm -n %s %s\n", fishQuote(cond+"; and not __frm_no_sub_yet "+strings.Join(c.subs, " ")), fishArgs(c.args))
+			fmt.Fprintf(b, "complete -c frm -n %s %s\n", fishQuote(cond+"; and not __frm_no_sub_yet "+strings.Join(c.subs, " ")), fishArgs(c.args))
 		case c.args != "":
-			fmt.Fprintf(&b, "complete -c frm -n %s %s\n", fishQuote(cond), fishArgs(c.args))
+			fmt.Fprintf(b, "complete -c frm -n %s %s\n", fishQuote(cond), fishArgs(c.args))
 		}
 		for _, f := range c.flags {
-			fmt.Fprintf(&b, "complete -c frm -n %s %s%s\n", fishQuote(cond), fishOpt(f.name), fishValue(f))
+			fmt.Fprintf(b, "complete -c frm -n %s %s%s\n", fishQuote(cond), fishOpt(f.name), fishValue(f))
 		}
 		if c.name == "pstga" {
 			for _, f := range c.flags {
-				fmt.Fprintf(&b, "complete -c frm_xfragent %s%s\n", fishOpt(f.name), fishValue(f))
+				fmt.Fprintf(b, "complete -c frm_xfragent %s%s\n", fishOpt(f.name), fishValue(f))
 			}
 		}
 	}
 	// the admin language, for frm admin and frm_admin
 	b.WriteString("for prog in frm frm_admin\n")
-	fmt.Fprintf(&b, "    complete -c $prog -n %s -a %s\n", "__frm_admin_needs_cmd", fishQuote(strings.Join(adminNames(), " ")))
+	fmt.Fprintf(b, "    complete -c $prog -n %s -a %s\n", "__frm_admin_needs_cmd", fishQuote(strings.Join(adminNames(), " ")))
 	for _, f := range admin.flags {
-		fmt.Fprintf(&b, "    complete -c $prog -n %s %s%s\n", "__frm_admin_needs_cmd", fishOpt(f.name), fishValue(f))
+		fmt.Fprintf(b, "    complete -c $prog -n %s %s%s\n", "__frm_admin_needs_cmd", fishOpt(f.name), fishValue(f))
 	}
 	for _, c := range shell.Commands() {
 		cond := fishQuote("__frm_admin_is " + c.Name)
@@ -561,14 +573,25 @@ end
 			if o.HasValue {
 				req = " -x"
 			}
-			fmt.Fprintf(&b, "    complete -c $prog -n %s %s%s\n", cond, fishOpt(flag), req)
+			fmt.Fprintf(b, "    complete -c $prog -n %s %s%s\n", cond, fishOpt(flag), req)
 		}
 		if len(c.Subwords) > 0 {
-			fmt.Fprintf(&b, "    complete -c $prog -n %s -a %s\n", fishQuote("__frm_admin_cmd 0 >/dev/null; and __frm_admin_is "+c.Name), fishQuote(strings.Join(c.Subwords, " ")))
+			fmt.Fprintf(b, "    complete -c $prog -n %s -a %s\n", fishQuote("__frm_admin_cmd 0 >/dev/null; and __frm_admin_is "+c.Name), fishQuote(strings.Join(c.Subwords, " ")))
 		}
 	}
 	b.WriteString("end\n")
-	return b.String()
+}
+
+// fishAdminNameCases writes the cases of __frm_admin_name: every word
+// that names an admin command.
+func fishAdminNameCases(b *strings.Builder) {
+	for _, c := range shell.Commands() {
+		var qs []string
+		for _, p := range c.Prefixes() {
+			qs = append(qs, fishQuote(p))
+		}
+		fmt.Fprintf(b, "        case %s\n            echo %s\n", strings.Join(qs, " "), c.Name)
+	}
 }
 
 // fishArgs completes positional file or directory arguments.
