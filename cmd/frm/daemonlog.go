@@ -60,7 +60,7 @@ func daemonLogger(out, stderr io.Writer, toFile, debug bool, format string) (*sl
 		h = &journalHandler{inner: h, pw: pw}
 	}
 	if toFile {
-		t := &startTee{Handler: h, w: stderr, name: "frm daemon", on: new(atomic.Bool), mu: new(sync.Mutex)}
+		t := &startTee{Handler: h, w: stderr, name: "frm daemon", on: new(atomic.Bool), mu: new(sync.Mutex), journal: journalStream(stderr)}
 		t.on.Store(true)
 		h = t
 	}
@@ -165,11 +165,12 @@ func (h *journalHandler) WithGroup(name string) slog.Handler {
 // ..."); the daemonRunning record turns it off.
 type startTee struct {
 	slog.Handler
-	w     io.Writer
-	name  string
-	on    *atomic.Bool
-	mu    *sync.Mutex
-	attrs []slog.Attr
+	w       io.Writer
+	name    string
+	on      *atomic.Bool
+	mu      *sync.Mutex
+	attrs   []slog.Attr
+	journal bool // w is journald's stream: lines carry their priority
 }
 
 func (t *startTee) Enabled(ctx context.Context, l slog.Level) bool {
@@ -181,8 +182,12 @@ func (t *startTee) Handle(ctx context.Context, r slog.Record) error {
 		t.on.Store(false)
 	}
 	if r.Level >= slog.LevelWarn && t.on.Load() {
+		line := t.line(r)
+		if t.journal {
+			line = journalPriority(r.Level) + line
+		}
 		t.mu.Lock()
-		fmt.Fprintln(t.w, t.line(r))
+		fmt.Fprintln(t.w, line)
 		t.mu.Unlock()
 	}
 	if !t.Handler.Enabled(ctx, r.Level) {

@@ -115,4 +115,26 @@ func TestStartTee(t *testing.T) {
 	if n := strings.Count(file.String(), "\n"); n != 6 {
 		t.Errorf("log file has %d lines:\n%s", n, file.String())
 	}
+
+	// Under journald (systemd with -l FILE) those lines carry their
+	// priority too.
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	t.Setenv("JOURNAL_STREAM", journalOf(t, f))
+	file.Reset()
+	log, err = daemonLogger(&file, f, true, false, "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Warn("w")
+	log.Error("cannot start", "err", errors.New("boom"))
+	if b, _ := os.ReadFile(f.Name()); string(b) != "<4>frm daemon: warning: w\n<3>frm daemon: cannot start: boom\n" {
+		t.Errorf("stderr under journald: %q", b)
+	}
+	if strings.Contains(file.String(), "<") {
+		t.Errorf("the log file got priorities: %s", file.String())
+	}
 }
