@@ -89,6 +89,12 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 			want[k] = k != "scrub" || cfg.Scrub.Enabled
 		}
 	}
+	if want["stage"] || want["migrate"] {
+		// Refused before anything is opened, created or locked.
+		if err := mss.Configured(cfg); err != nil {
+			return nil, &ConfigError{Err: err}
+		}
+	}
 	s, err := wire.Open(cfg)
 	if err != nil {
 		return nil, err
@@ -100,8 +106,9 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	d := &Daemon{Site: s, Log: log, subs: map[chan control.Event]struct{}{}, version: o.Version, discoverReconf: make(chan struct{}, 1)}
 	admin := cfg.AdminDir()
-	if err := os.MkdirAll(admin, 0o700); err != nil {
-		return nil, fmt.Errorf("admin directory: %w", err)
+	if err := prepareAdmin(cfg, log); err != nil {
+		s.Close()
+		return nil, err
 	}
 	if d.lock, err = lockFile(filepath.Join(admin, "frm_daemon.lock")); err != nil {
 		return nil, fmt.Errorf("another frm daemon runs for this instance (%s): %w", admin, err)
@@ -119,7 +126,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		b, err := mss.OpenWith(cfg, mss.OpenOptions{GroupDir: groups})
 		if err != nil {
 			d.Close()
-			return nil, fmt.Errorf("mss: %w", err)
+			return nil, err // "mss ...: ..." already
 		}
 		e := xfer.New(s, b, log.With("component", "xfer"))
 		e.Inflight = xfer.OpenInflight(filepath.Join(admin, "inflight"))
@@ -127,7 +134,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 			log.Info("removed what stages interrupted by a previous run had written", "stages", n)
 		}
 		qdir := cfg.QueueDir()
-		if err := os.MkdirAll(qdir, 0o755); err != nil {
+		if err := cfg.MkdirAdmin(true); err != nil {
 			d.Close()
 			return nil, err
 		}
@@ -179,6 +186,35 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	return d, nil
 }
+
+// prepareAdmin creates the admin directory (AdminDirMode) and takes from
+// it and from the queue directory the permissions an frm pstga or frm
+// admin of an older frm (or a hand) gave others: what they hold is the
+// daemon's alone. Each change is logged.
+func prepareAdmin(cfg *config.Config, log *slog.Logger) error {
+	if err := cfg.MkdirAdmin(false); err != nil {
+		return fmt.Errorf("admin directory: %w", err)
+	}
+	changed, err := cfg.TightenAdminDirs()
+	for _, c := range changed {
+		log.Warn("tightened the permissions of a directory others could read", "dir", c.Dir, "from", fmt.Sprintf("%04o", c.From), "to", fmt.Sprintf("%04o", c.To))
+	}
+	if err != nil {
+		log.Warn("cannot tighten the permissions of the admin directories", "err", err)
+	}
+	return nil
+}
+
+// RunningMessage is what the daemon logs once its components run (frm
+// daemon stops copying the start's warnings to stderr there).
+const RunningMessage = "frm daemon running"
+
+// ConfigError is a configuration New refuses before it opens, creates or
+// locks anything (frm daemon exits 4, as for a file that does not load).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Close releases the locks and the site's connections.
 func (d *Daemon) Close() {
@@ -269,7 +305,7 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		go func() { defer wg.Done(); d.applyRemote(ctx) }()
 		go func() { defer wg.Done(); d.discover(ctx) }()
 	}
-	d.Log.Info("frm daemon running", "admin", d.Site.Config().AdminDir(), "components", d.components())
+	d.Log.Info(RunningMessage, "admin", d.Site.Config().AdminDir(), "components", d.components())
 	wg.Wait()
 	close(errs)
 	var all []error

@@ -332,6 +332,20 @@ var auditCmd = &command{
 	run:  runAudit,
 }
 
+// auditType is one type word of audit: whether it needs a target, and
+// what runs it (pos: the words after the type).
+type auditType struct {
+	needTarget bool
+	run        func(ctx context.Context, sh *Shell, r *report, o parsedOpts, ao site.AuditOptions, pos []string) error
+}
+
+var auditTypes = map[string]auditType{
+	"names":   {needTarget: true, run: auditNames},
+	"space":   {needTarget: true, run: auditSpace},
+	"catalog": {needTarget: true, run: auditCatalog},
+	"usage":   {run: auditUsage},
+}
+
 func runAudit(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
 	o, pos, err := parseOpts(args, c.opts)
 	if err != nil {
@@ -350,95 +364,107 @@ func runAudit(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 		ao.Mode = site.ModePurgeable
 	}
 	typ, pos := pos[0], pos[1:]
-	switch typ {
-	case "names", "space", "catalog":
-		if len(pos) == 0 {
-			return usagef("audit target not specified.")
-		}
-	case "usage":
-	default:
+	at, ok := auditTypes[typ]
+	if !ok {
 		return usagef("Unknown audit type - %s", typ)
+	}
+	if at.needTarget && len(pos) == 0 {
+		return usagef("audit target not specified.")
 	}
 	ao.OnProblem = func(ev site.AuditEvent) { text, item := auditProblemText(ev); r.result(text, item) }
 	ao.OnFixed = func(ev site.AuditEvent) {
 		r.result(auditFixedText(ev), map[string]any{"fixed": problemName(ev.Problem), "pfn": ev.PFN, "data": ev.Data})
 	}
-	switch typ {
+	return at.run(ctx, sh, r, o, ao, pos)
+}
+
+// auditCatalog runs audit catalog ldir...: the shared catalog against this
+// host's files.
+func auditCatalog(ctx context.Context, sh *Shell, r *report, o parsedOpts, ao site.AuditOptions, pos []string) error {
+	from := site.FromFilesystem
+	switch v := o.value("from"); v {
+	case "", "files", "filesystem":
 	case "catalog":
-		from := site.FromFilesystem
-		switch v := o.value("from"); v {
-		case "", "files", "filesystem":
-		case "catalog":
-			from = site.FromCatalog
-		default:
-			return usagef("audit catalog: -from must be files or catalog (not %q).", v)
-		}
-		var scanned atomic.Int64
-		ao.Scanned = &scanned
-		for _, d := range pos {
-			pr := sh.startProgress("audit", &scanned)
-			res, err := sh.Site.AuditCatalog(ctx, d, from, ao)
-			pr.end(sh)
-			if err != nil {
-				return err
-			}
-			auditWalkDone(r, "catalog", res, scanned.Load())
-			if res.Aborted {
-				return nil
-			}
-		}
-		return nil
-	case "names":
-		var scanned atomic.Int64
-		ao.Scanned = &scanned
-		pr := sh.startProgress("audit", &scanned)
-		done := 0
-		for _, d := range pos {
-			res, err := sh.Site.AuditNames(ctx, d, ao)
-			pr.end(sh)
-			if errors.Is(err, site.ErrSkipped) {
-				continue
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return err
-				}
-				// frm_admin still prints the (empty) summary.
-				r.fail(err)
-			} else {
-				done++
-			}
-			auditWalkDone(r, "names", res, scanned.Load())
-			if res.Aborted {
-				return nil
-			}
-		}
-		if done == 0 && r.nErrs > 0 {
-			r.status = ExitError
-		}
-		return nil
-	case "space":
-		for _, spec := range pos {
-			res, err := sh.Site.AuditSpace(ctx, spec, ao)
-			if err != nil {
-				return err
-			}
-			second := fmt.Sprintf("Space %s has %s with %d bytes in use (%d unreachable).", spec, plural(res.Files, "file", "files"), res.Bytes, res.Unreachable)
-			if res.Aborted {
-				second = "Audit space aborted!"
-			}
-			r.done(auditStatus(res, r.nErrs), map[string]any{"space": spec, "problems": res.Problems, "fixed": res.Fixed, "aborted": res.Aborted,
-				"files": res.Files, "bytes": res.Bytes, "unreachable": res.Unreachable},
-				fmt.Sprintf("%s found; %d fixed.", plural(int64(res.Problems), "problem", "problems"), res.Fixed), second)
-		}
-		return nil
+		from = site.FromCatalog
+	default:
+		return usagef("audit catalog: -from must be files or catalog (not %q).", v)
 	}
+	var scanned atomic.Int64
+	ao.Scanned = &scanned
+	for _, d := range pos {
+		pr := sh.startProgress("audit", &scanned)
+		res, err := sh.Site.AuditCatalog(ctx, d, from, ao)
+		pr.end(sh)
+		if err != nil {
+			return err
+		}
+		auditWalkDone(r, "catalog", res, scanned.Load())
+		if res.Aborted {
+			return nil
+		}
+	}
+	return nil
+}
+
+// auditNames runs audit names ldir...: links, copy times, back references.
+func auditNames(ctx context.Context, sh *Shell, r *report, o parsedOpts, ao site.AuditOptions, pos []string) error {
+	var scanned atomic.Int64
+	ao.Scanned = &scanned
+	pr := sh.startProgress("audit", &scanned)
+	done := 0
+	for _, d := range pos {
+		res, err := sh.Site.AuditNames(ctx, d, ao)
+		pr.end(sh)
+		if errors.Is(err, site.ErrSkipped) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			// frm_admin still prints the (empty) summary.
+			r.fail(err)
+		} else {
+			done++
+		}
+		auditWalkDone(r, "names", res, scanned.Load())
+		if res.Aborted {
+			return nil
+		}
+	}
+	if done == 0 && r.nErrs > 0 {
+		r.status = ExitError
+	}
+	return nil
+}
+
+// auditSpace runs audit space name[:pdir]...: every data file of a space.
+func auditSpace(ctx context.Context, sh *Shell, r *report, o parsedOpts, ao site.AuditOptions, pos []string) error {
+	for _, spec := range pos {
+		res, err := sh.Site.AuditSpace(ctx, spec, ao)
+		if err != nil {
+			return err
+		}
+		second := fmt.Sprintf("Space %s has %s with %d bytes in use (%d unreachable).", spec, plural(res.Files, "file", "files"), res.Bytes, res.Unreachable)
+		if res.Aborted {
+			second = "Audit space aborted!"
+		}
+		r.done(auditStatus(res, r.nErrs), map[string]any{"space": spec, "problems": res.Problems, "fixed": res.Fixed, "aborted": res.Aborted,
+			"files": res.Files, "bytes": res.Bytes, "unreachable": res.Unreachable},
+			fmt.Sprintf("%s found; %d fixed.", plural(int64(res.Problems), "problem", "problems"), res.Fixed), second)
+	}
+	return nil
+}
+
+// auditUsage runs audit usage [name]: data files counted against the
+// usage log.
+func auditUsage(ctx context.Context, sh *Shell, r *report, o parsedOpts, ao site.AuditOptions, pos []string) error {
 	name := ""
 	if len(pos) > 0 {
 		name = pos[0]
 	}
 	var audits []site.UsageAudit
-	err = sh.Site.AuditUsage(ctx, name, ao, func(ua site.UsageAudit) { audits = append(audits, ua) })
+	err := sh.Site.AuditUsage(ctx, name, ao, func(ua site.UsageAudit) { audits = append(audits, ua) })
 	// frm_admin lists spaces in reverse configuration order.
 	for i := len(audits) - 1; i >= 0; i-- {
 		ua := audits[i]
@@ -1187,17 +1213,24 @@ var dfCmd = &command{
 			}
 			return strconv.FormatInt(n, 10)
 		}
+		// Without -count nothing was counted: null in JSON, as "-" in text.
+		counted := func(n int64) any {
+			if !count {
+				return nil
+			}
+			return n
+		}
 		r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", "SPACE", "TOTAL", "USED", "FREE", "USE%", "FILES", "PARTITION"), map[string]any{"header": true})
 		for _, su := range sus {
 			r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", su.Name, units.Bytes(su.Total), units.Bytes(su.Total-su.Free), units.Bytes(su.Free), pct(su.Total-su.Free, su.Total), files(su.Files), "(all)"),
-				map[string]any{"space": su.Name, "total": su.Total, "used": su.Total - su.Free, "free": su.Free, "files": su.Files, "bytes": su.Bytes})
+				map[string]any{"space": su.Name, "total": su.Total, "used": su.Total - su.Free, "free": su.Free, "files": counted(su.Files), "bytes": counted(su.Bytes)})
 			for _, p := range su.Partitions {
 				if p.Err != nil {
 					r.fail(p.Err)
 					continue
 				}
 				r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", "", units.Bytes(p.Total), units.Bytes(p.Used()), units.Bytes(p.Free), pct(p.Used(), p.Total), files(p.Files), p.Path),
-					map[string]any{"space": su.Name, "partition": p.Path, "total": p.Total, "used": p.Used(), "free": p.Free, "files": p.Files, "bytes": p.Bytes, "cap": p.Cap})
+					map[string]any{"space": su.Name, "partition": p.Path, "total": p.Total, "used": p.Used(), "free": p.Free, "files": counted(p.Files), "bytes": counted(p.Bytes), "cap": p.Cap})
 			}
 		}
 		r.done(statusFor(len(sus)+1, r.nErrs), nil)

@@ -73,7 +73,7 @@ func adminMain(ctx context.Context, name string, args []string, stdin io.Reader,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	sh := &shell.Shell{Name: name, Out: stdout, Err: stderr, JSON: *outFmt == "json" || *jsonOut, Echo: *echo, Term: isTerminal(stderr)}
-	sh.Site, sh.SiteErr = openSite(*cfgPath, *inst, log)
+	sh.Site, sh.SiteErr = openSite(*cfgPath, *inst, log, warnTo(stderr, name))
 	if sh.SiteErr != nil && *debug {
 		log.Debug("configuration failed", "err", sh.SiteErr)
 	}
@@ -111,9 +111,10 @@ func historyFile() string {
 	return filepath.Join(home, ".frm_history")
 }
 
-// openSite finds and loads the configuration and opens the site.
-func openSite(cfgPath, instance string, log *slog.Logger) (*site.Site, error) {
-	path, cfg, err := loadConfig(cfgPath, instance, func(msg string) { log.Debug(msg) })
+// openSite finds and loads the configuration (its warnings to warn) and
+// opens the site.
+func openSite(cfgPath, instance string, log *slog.Logger, warn func(string)) (*site.Site, error) {
+	path, cfg, err := loadConfig(cfgPath, instance, func(msg string) { log.Debug(msg) }, warn)
 	if err != nil {
 		return nil, err
 	}

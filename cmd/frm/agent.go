@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"time"
 
 	"frm/core/xrdq"
@@ -40,13 +39,13 @@ func agentMain(ctx context.Context, name string, args []string, stdin io.Reader,
 	if code, done := fs.parse(args, agentUsage, stdout, stderr); done {
 		return code
 	}
-	_, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, nil)
+	_, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, nil, warnTo(stderr, name))
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 4
 	}
 	q := xrdq.Open(cfg.QueueDir())
-	if err := os.MkdirAll(cfg.QueueDir(), 0o755); err != nil {
+	if err := cfg.MkdirAdmin(true); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}

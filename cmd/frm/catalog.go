@@ -60,7 +60,7 @@ func catalogMain(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "frm catalog import: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	_, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, nil)
+	_, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, nil, warnTo(stderr, "frm catalog"))
 	if err != nil {
 		fmt.Fprintf(stderr, "frm catalog: %v\n", err)
 		return 4

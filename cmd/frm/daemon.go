@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,43 +56,29 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "frm daemon: unexpected argument %q\n\n%s", fs.Arg(0), daemonUsage)
 		return 2
 	}
-	var out io.Writer = stderr
+	if *logFormat != "text" && *logFormat != "json" {
+		fmt.Fprintf(stderr, "frm daemon: -log-format takes text or json, not %q\n", *logFormat)
+		return 2
+	}
+	out := stderr
 	if *logFile != "" {
+		// xrootd's "-l =FILE" (no instance qualification) is FILE: frm
+		// never qualifies the name.
 		lw, err := openLog(strings.TrimPrefix(*logFile, "="), *keep)
 		if err != nil {
-			fmt.Fprintf(stderr, "frm daemon: %v\n", err)
+			fmt.Fprintf(stderr, "frm daemon: -l: %v\n", err)
 			return 1
 		}
 		defer lw.Close()
 		out = lw
 	}
-	level := slog.LevelInfo
-	if *debug {
-		level = slog.LevelDebug
-	}
-	hopts := &slog.HandlerOptions{Level: level}
-	if os.Getenv("JOURNAL_STREAM") != "" && *logFile == "" {
-		// journald stamps lines itself.
-		hopts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey && len(groups) == 0 {
-				return slog.Attr{}
-			}
-			return a
-		}
-	}
-	var h slog.Handler
-	switch *logFormat {
-	case "text":
-		h = slog.NewTextHandler(out, hopts)
-	case "json":
-		h = slog.NewJSONHandler(out, hopts)
-	default:
-		fmt.Fprintf(stderr, "frm daemon: -log-format takes text or json\n")
+	log, err := daemonLogger(out, stderr, *logFile != "", *debug, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "frm daemon: %v\n", err)
 		return 2
 	}
-	log := slog.New(h)
 
-	path, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, func(m string) { log.Debug(m) })
+	path, cfg, err := loadConfig(*fs.cfgPath, *fs.inst, func(m string) { log.Debug(m) }, func(m string) { log.Warn(m) })
 	if err != nil {
 		log.Error("configuration", "err", err)
 		return 4
@@ -100,8 +87,13 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *only != "" {
 		comps = strings.Split(*only, ",")
 	}
-	d, err := daemons.New(cfg, daemons.Options{Only: comps, Log: log, Version: version})
+	d, err := daemons.New(cfg, daemons.Options{Only: comps, Log: log, Version: versionString()})
 	if err != nil {
+		var ce *daemons.ConfigError
+		if errors.As(err, &ce) {
+			log.Error("configuration", "err", err)
+			return 4
+		}
 		log.Error("cannot start", "err", err)
 		return 1
 	}
@@ -109,24 +101,12 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	// Registered before anything can send it: SIGHUP's default ends the
+	// process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				ncfg, err := config.Load(path, *fs.inst)
-				if err != nil {
-					log.Error("reload failed; keeping the running configuration", "err", err)
-					continue
-				}
-				d.Reload(ncfg)
-			}
-		}
-	}()
+	go reloadOnHUP(ctx, hup, d, path, *fs.inst, log)
 	if *metricsAddr != "" {
 		addr, err := d.ServeMetrics(ctx, *metricsAddr)
 		if err != nil {
@@ -141,4 +121,26 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	log.Info("frm daemon stopped")
 	return 0
+}
+
+// reloadOnHUP re-reads the configuration at each signal on hup until ctx
+// ends: a file with errors is logged and the running configuration kept;
+// its warnings are logged.
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, d *daemons.Daemon, path, instance string, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			ncfg, err := config.Load(path, instance)
+			if err != nil {
+				log.Error("reload failed; keeping the running configuration", "err", err)
+				continue
+			}
+			for _, w := range ncfg.Warnings {
+				log.Warn(w)
+			}
+			d.Reload(ncfg)
+		}
+	}
 }

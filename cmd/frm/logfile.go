@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -36,6 +38,17 @@ func openLog(path, keep string) (*logWriter, error) {
 			return nil, fmt.Errorf("-k %q: give a number of files or a size such as 500m", keep)
 		}
 	}
+	// Nothing is created but the file: a directory that is not there is
+	// a typo more often than a wish (xrootd creates none either).
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: directory %s does not exist (create it first)", path, dir)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("%s: %s is not a directory", path, dir)
+	}
 	if err := w.open(); err != nil {
 		return nil, err
 	}
@@ -43,12 +56,9 @@ func openLog(path, keep string) (*logWriter, error) {
 }
 
 func (w *logWriter) open() error {
-	if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
-		return err
-	}
 	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("log file: %w", err)
+		return err
 	}
 	w.f, w.day = f, time.Now().Format("20060102")
 	return nil

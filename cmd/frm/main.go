@@ -13,11 +13,59 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
+// version is set at build time (-ldflags "-X main.version=..."); when it
+// is not, versionString asks the build information.
 var version = "dev"
+
+// versionString is frm's version: the one set at build time, else the
+// module version go install recorded, else "dev-" and the commit a go
+// build in a git checkout recorded (with "-dirty" when the tree had
+// changes), else "dev".
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	return buildVersion(bi)
+}
+
+// buildVersion is versionString's reading of bi.
+func buildVersion(bi *debug.BuildInfo) string {
+	// A tagged module version says it all; a pseudo-version (what Go
+	// 1.24+ stamps a build of a checkout with, v0.0.0-date-commit) is
+	// told as the commit, as for a development build.
+	if v := bi.Main.Version; v != "" && v != "(devel)" && !strings.HasPrefix(v, "v0.0.0-") {
+		return v
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev == "" {
+		return version
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	v := "dev-" + rev
+	if modified == "true" {
+		v += "-dirty"
+	}
+	return v
+}
 
 func main() {
 	os.Exit(run(context.Background(), os.Args, os.Stdin, os.Stdout, os.Stderr))
@@ -41,64 +89,45 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return agentMain(ctx, prog, args[1:], stdin, stdout, stderr)
 	}
 	if len(args) < 2 {
-		fmt.Fprint(stderr, topUsage)
+		fmt.Fprint(stderr, topUsage())
 		return 2
 	}
 	switch args[1] {
-	case "admin":
-		return adminMain(ctx, "frm_admin", args[2:], stdin, stdout, stderr)
-	case "config":
-		return configMain(args[2:], stdout, stderr)
-	case "demo":
-		return demoMain(ctx, args[2:], stdout, stderr)
-	case "tui":
-		return tuiMain(ctx, args[2:], stdin, stdout, stderr)
-	case "db":
-		return dbMain(ctx, args[2:], stdout, stderr)
-	case "catalog":
-		return catalogMain(ctx, args[2:], stdout, stderr)
-	case "daemon":
-		return daemonMain(ctx, args[2:], stdout, stderr)
-	case "pstga", "agent":
-		return agentMain(ctx, "frm pstga", args[2:], stdin, stdout, stderr)
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "frm", version)
-		return 0
 	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, topUsage)
+		fmt.Fprint(stdout, topUsage())
 		return 0
 	}
-	fmt.Fprintf(stderr, "frm: unknown command %q\n\n%s", args[1], topUsage)
+	if c, ok := findTop(args[1]); ok {
+		return c.run(ctx, args[2:], stdin, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "frm: unknown command %q\n\n%s", args[1], topUsage())
 	return 2
 }
 
-const topUsage = `Usage: frm <command> [options]
-
-Commands:
-  admin    the frm_admin command language: one-shot, batch on stdin, or a REPL
-  tui      the full-screen console: spaces, namespace, queues, actions
-  config   show the effective configuration, or convert an xrootd config to TOML
-  daemon   run the transfer, migration and purge daemons
-  pstga    the request agent: xrootd's frm_xfragent protocol on stdin
-  db       create, migrate and inspect the PostgreSQL catalog
-  catalog  import the embedded site (files, queue files) into the PostgreSQL catalog
-  demo     create a sandbox site to try frm on
-  version  print the version
-
-Run 'frm <command> -h' for a command's options. Invoked as frm_admin, frm
-behaves as 'frm admin'; as frm_xfragent, as 'frm pstga'. Docs: docs/commands.md, docs/config.md.
-`
-
 // loadConfig finds the configuration (-c, $FRM_CONFIG, /etc/frm/frm.toml)
 // and loads it for instance; debug, when not nil, hears about xrootd
-// directives frm ignores.
-func loadConfig(flagPath, instance string, debug func(string)) (string, *config.Config, error) {
+// directives frm ignores, and warn about each of the configuration's
+// warnings (cfg.Warnings: unknown frm directives, ...): every command
+// that loads a configuration shows them.
+func loadConfig(flagPath, instance string, debug, warn func(string)) (string, *config.Config, error) {
 	path, err := config.Find(flagPath)
 	if err != nil {
 		return "", nil, err
 	}
 	cfg, err := config.LoadDebug(path, instance, debug)
-	return path, cfg, err
+	if err != nil {
+		return path, nil, err
+	}
+	for _, w := range cfg.Warnings {
+		warn(w)
+	}
+	return path, cfg, nil
+}
+
+// warnTo returns a warn function for loadConfig that writes
+// "name: warning: ..." lines to w.
+func warnTo(w io.Writer, name string) func(string) {
+	return func(msg string) { fmt.Fprintf(w, "%s: warning: %s\n", name, msg) }
 }
 
 // siteFlags starts the flag set every site subcommand shares: -c (config),

@@ -44,7 +44,9 @@ func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := openSite(*fs.cfgPath, *fs.inst, log)
+	// The warnings stay on the terminal under the console's alternate
+	// screen, and are there when it quits.
+	s, err := openSite(*fs.cfgPath, *fs.inst, log, warnTo(stderr, "frm tui"))
 	if err != nil {
 		fmt.Fprintf(stderr, "frm tui: %v\n", err)
 		return 4

@@ -44,6 +44,11 @@ type Config struct {
 	// "xrootd". Not part of the TOML schema.
 	Source string `toml:"-"`
 	Format string `toml:"-"`
+	// Warnings are what the reader found suspicious but could read
+	// ("file:line: ..."): unknown frm.* directives, ignored options. Every
+	// command that loads a configuration shows them; frm config check
+	// fails on them. Not part of the TOML schema.
+	Warnings []string `toml:"-"`
 }
 
 // Export is one exported path prefix and its FRM-relevant options

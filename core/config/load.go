@@ -75,14 +75,29 @@ func LoadDebug(path string, instance string, debug func(msg string)) (*Config, e
 	return Parse(data, path, instance, debug)
 }
 
-// ConvertXrootd reads path as an xrootd configuration file whatever its
-// content looks like (frm config convert prints WriteTOML of the result).
+// ConvertXrootd reads path as an xrootd configuration file, whatever its
+// name (frm config convert prints WriteTOML of the result). It refuses
+// content that is TOML, and content none of whose lines is an xrootd
+// directive (a hosts file, say), rather than convert it to the defaults.
 func ConvertXrootd(path, instance string) (*Config, error) {
+	return ConvertXrootdDebug(path, instance, nil)
+}
+
+// ConvertXrootdDebug is ConvertXrootd with a debug callback (see Parse).
+func ConvertXrootdDebug(path, instance string, debug func(msg string)) (*Config, error) {
 	data, err := readConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	return parseAs(FormatXrootd, data, path, instance, nil, true)
+	switch contentFormat(data) {
+	case FormatTOML:
+		return nil, fmt.Errorf("%s is a TOML file, not an xrootd configuration ('frm config show -c %s' prints it)", path, path)
+	case "":
+		if hasContent(data) {
+			return nil, fmt.Errorf("%s is not an xrootd configuration: no line is a directive (word.word ...) or if, set, continue", path)
+		}
+	}
+	return parseAs(FormatXrootd, data, path, instance, debug, true)
 }
 
 // maxConfigSize bounds a configuration file (and every file it includes).
@@ -127,6 +142,9 @@ func parseAs(format string, data []byte, name, instance string, debug func(strin
 	if debug == nil {
 		debug = func(string) {}
 	}
+	if !hasContent(data) {
+		return nil, emptyError(format, name)
+	}
 	instance = NormalizeInstance(instance)
 	var (
 		c     *Config
@@ -154,9 +172,21 @@ func parseAs(format string, data []byte, name, instance string, debug func(strin
 // and if/else/fi/set/continue. When the content does not tell (e.g. only
 // comments), the file name decides: .cf, .cfg and .conf mean xrootd.
 func DetectFormat(data []byte, name string) string {
-	lines := strings.Split(string(data), "\n")
+	if f := contentFormat(data); f != "" {
+		return f
+	}
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".cf", ".cfg", ".conf":
+		return FormatXrootd
+	}
+	return FormatTOML
+}
+
+// contentFormat is the format the first 50 meaningful lines of data tell
+// ("" when none does).
+func contentFormat(data []byte) string {
 	seen := 0
-	for _, line := range lines {
+	for _, line := range strings.Split(string(data), "\n") {
 		t := strings.TrimSpace(line)
 		if t == "" || t[0] == '#' {
 			continue
@@ -168,11 +198,28 @@ func DetectFormat(data []byte, name string) string {
 			return f
 		}
 	}
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".cf", ".cfg", ".conf":
-		return FormatXrootd
+	return ""
+}
+
+// hasContent reports whether data has a line that is neither blank nor
+// a comment.
+func hasContent(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		if t := strings.TrimSpace(line); t != "" && t[0] != '#' {
+			return true
+		}
 	}
-	return FormatTOML
+	return false
+}
+
+// emptyError refuses a configuration that sets nothing (an empty file, or
+// only comments): frm would run on defaults that manage nothing, and the
+// daemon would fail later for want of an MSS. It names what is missing.
+func emptyError(format, name string) error {
+	if format == FormatXrootd {
+		return fmt.Errorf("%s: empty configuration: no all.export or oss.space directives (what frm manages), no oss.remoteroot or frm.xfr.copycmd (the MSS)", name)
+	}
+	return fmt.Errorf("%s: empty configuration: no [[export]] or [[space]] tables (what frm manages), no [mss] or remote_root (the MSS); see examples/frm.toml", name)
 }
 
 // lineFormat classifies one trimmed, non-comment line ("" = undecided).
@@ -242,10 +289,15 @@ func tomlValueStart(v string) bool {
 	return false
 }
 
-// xrdDirectiveWord reports whether w looks like "prefix.name[.name...]".
+// xrdDirectiveWord reports whether w looks like "prefix.name[.name...]",
+// the prefix starting with a letter (an address such as 127.0.0.1, the
+// first word of /etc/hosts, is no directive).
 func xrdDirectiveWord(w string) bool {
 	parts := strings.Split(w, ".")
 	if len(parts) < 2 {
+		return false
+	}
+	if c := w[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
 		return false
 	}
 	for _, p := range parts {

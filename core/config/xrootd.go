@@ -134,6 +134,7 @@ type xrdParser struct {
 	exports  []xOpts
 	expIdx   map[string]int
 	defaults xOpts
+	used     int // directives read that set something (not set, continue)
 
 	// where maps the TOML keys set by a directive to "file:line:
 	// directive", so that validation names the key as the user wrote it.
@@ -162,6 +163,9 @@ func parseXrootd(data []byte, name, instance string, debug func(string), allowFS
 	if err := p.parseFile(data, name); err != nil {
 		return nil, nil, err
 	}
+	if p.used == 0 {
+		p.warn(fmt.Sprintf("%s: no directive frm reads (all.export, oss.space, oss.localroot, frm.xfr.copycmd, ...): everything is a default", name))
+	}
 	for _, e := range p.exports {
 		p.cfg.Exports = append(p.cfg.Exports, e.resolve(p.defaults))
 	}
@@ -184,7 +188,17 @@ func (d *directive) errf(format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s: %s", d.file, d.line, d.name, fmt.Sprintf(format, args...))
 }
 
+// warnf records a warning about d in the configuration's Warnings, which
+// every command that loads the file shows.
 func (d *directive) warnf(format string, args ...any) {
+	d.p.warn(fmt.Sprintf("%s:%d: %s: %s", d.file, d.line, d.name, fmt.Sprintf(format, args...)))
+}
+
+func (p *xrdParser) warn(msg string) { p.cfg.Warnings = append(p.cfg.Warnings, msg) }
+
+// infof tells the debug callback (frm admin -d) what frm ignores in d
+// that is valid xrootd: not a mistake, so no warning.
+func (d *directive) infof(format string, args ...any) {
 	d.p.debug(fmt.Sprintf("%s:%d: %s: %s", d.file, d.line, d.name, fmt.Sprintf(format, args...)))
 }
 
@@ -300,6 +314,7 @@ func (p *xrdParser) parseFile(data []byte, file string) error {
 			stack = stack[:len(stack)-1]
 		default:
 			if !active() {
+				p.unknownFrm(d)
 				continue
 			}
 			if err := p.directive(d); err != nil {
@@ -487,58 +502,122 @@ func varChar(b byte) bool {
 }
 
 func (p *xrdParser) directive(d *directive) error {
-	switch d.name {
-	case "set", "setenv":
-		return p.xset(d)
-	case "continue":
-		return p.xcontinue(d)
-	case "all.adminpath":
-		return p.xadminpath(d)
-	case "all.sitename":
-		return p.xsitename(d)
-	case "all.export", "oss.path":
-		return p.xexport(d)
-	case "oss.defaults":
-		return p.xdefaults(d)
-	case "oss.localroot", "oss.remoteroot":
-		return p.xroot(d)
-	case "oss.space":
-		return p.xspace(d)
-	case "oss.cache":
-		return p.xcache(d)
-	case "oss.usage":
-		return p.xusage(d)
-	case "oss.xfr":
-		return p.xxfr(d)
-	case "xrootd.chksum":
-		return p.xchksum(d)
-	case "frm.xfr.copycmd":
-		return p.xcopycmd(d)
-	case "frm.xfr.copymax":
-		return p.xcopymax(d)
-	case "frm.xfr.qcheck":
-		return p.xqcheck(d)
-	case "frm.xfr.migr.idlehold":
-		return p.xtime(d, "idle time", &p.cfg.Migrate.IdleHold, "migrate.idle_hold")
-	case "frm.xfr.migr.waittime":
-		return p.xtime(d, "migr wait", &p.cfg.Migrate.WaitTime, "migrate.wait_time")
-	case "frm.purge.policy":
-		return p.xpolicy(d)
-	case "frm.purge.polprog":
-		return p.xpolprog(d)
-	case "frm.purge.dirhold":
-		return p.xtime(d, "dirpolicy hold time", &p.cfg.Purge.DirHold, "purge.dir_hold")
-	case "frm.purge.waittime":
-		return p.xtime(d, "purge wait", &p.cfg.Purge.WaitTime, "purge.wait_time")
-	}
-	for _, pfx := range []string{"frm.xfr.", "frm.purge.", "frm.admin."} {
-		if strings.HasPrefix(d.name, pfx) {
-			p.debug(fmt.Sprintf("%s:%d: ignoring unknown frm directive %s", d.file, d.line, d.name))
-			return nil
+	handled, err := p.dispatch(d)
+	if handled {
+		if d.name != "set" && d.name != "setenv" && d.name != "continue" {
+			p.used++
 		}
+		return err
+	}
+	if p.unknownFrm(d) {
+		return nil
 	}
 	p.debug(fmt.Sprintf("%s:%d: ignoring directive %s", d.file, d.line, d.name))
 	return nil
+}
+
+// dispatch runs the directives frm reads; handled is false for the others.
+func (p *xrdParser) dispatch(d *directive) (handled bool, err error) {
+	switch d.name {
+	case "set", "setenv":
+		return true, p.xset(d)
+	case "continue":
+		return true, p.xcontinue(d)
+	case "all.adminpath":
+		return true, p.xadminpath(d)
+	case "all.sitename":
+		return true, p.xsitename(d)
+	case "all.export", "oss.path":
+		return true, p.xexport(d)
+	case "oss.defaults":
+		return true, p.xdefaults(d)
+	case "oss.localroot", "oss.remoteroot":
+		return true, p.xroot(d)
+	case "oss.space":
+		return true, p.xspace(d)
+	case "oss.cache":
+		return true, p.xcache(d)
+	case "oss.usage":
+		return true, p.xusage(d)
+	case "oss.xfr":
+		return true, p.xxfr(d)
+	case "xrootd.chksum":
+		return true, p.xchksum(d)
+	case "frm.xfr.copycmd":
+		return true, p.xcopycmd(d)
+	case "frm.xfr.copymax":
+		return true, p.xcopymax(d)
+	case "frm.xfr.qcheck":
+		return true, p.xqcheck(d)
+	case "frm.xfr.migr.idlehold":
+		return true, p.xtime(d, "idle time", &p.cfg.Migrate.IdleHold, "migrate.idle_hold")
+	case "frm.xfr.migr.waittime":
+		return true, p.xtime(d, "migr wait", &p.cfg.Migrate.WaitTime, "migrate.wait_time")
+	case "frm.purge.policy":
+		return true, p.xpolicy(d)
+	case "frm.purge.polprog":
+		return true, p.xpolprog(d)
+	case "frm.purge.dirhold":
+		return true, p.xtime(d, "dirpolicy hold time", &p.cfg.Purge.DirHold, "purge.dir_hold")
+	case "frm.purge.waittime":
+		return true, p.xtime(d, "purge wait", &p.cfg.Purge.WaitTime, "purge.wait_time")
+	}
+	return false, nil
+}
+
+// frmDirectives are the frm.* directives of xrootd 5.5.3: those frm reads
+// (above) and those it accepts and ignores (frm.all.cnsd, frm.all.monitor).
+var frmDirectives = []string{
+	"frm.xfr.copycmd", "frm.xfr.copymax", "frm.xfr.qcheck", "frm.xfr.migr.idlehold", "frm.xfr.migr.waittime",
+	"frm.purge.policy", "frm.purge.polprog", "frm.purge.dirhold", "frm.purge.waittime",
+	"frm.all.cnsd", "frm.all.monitor",
+}
+
+// unknownFrm warns about d when it is an frm.* directive xrootd does not
+// have (a misspelling such as frm.xfr.copymx would otherwise be dropped
+// without a word, and the site run on a default), and reports whether it
+// did. Directives in if branches that do not apply are checked too: a
+// misspelling is one whatever the host.
+func (p *xrdParser) unknownFrm(d *directive) bool {
+	if !strings.HasPrefix(d.name, "frm.") {
+		return false
+	}
+	best, bestDist := "", 3
+	for _, k := range frmDirectives {
+		if k == d.name {
+			return false
+		}
+		if dist := editDistance(strings.ToLower(d.name), k); dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	msg := fmt.Sprintf("%s:%d: ignoring unknown frm directive %s", d.file, d.line, d.name)
+	if best != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", best)
+	}
+	p.warn(msg)
+	return true
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // set name = value   (value: the rest of the line)
@@ -682,7 +761,7 @@ func (p *xrdParser) exportOpts(d *directive, o *xOpts) error {
 			continue
 		}
 		if ignoredExportOptions[w] {
-			d.warnf("ignoring path option %s", w)
+			d.infof("ignoring path option %s", w)
 			continue
 		}
 		return d.errf("invalid path option %q", w)
@@ -764,7 +843,7 @@ func (p *xrdParser) xspace(d *directive) error {
 		return d.errf("path to space not specified")
 	}
 	if v == "assign" || v == "default" {
-		d.warnf("ignoring %s", v)
+		d.infof("ignoring %s", v)
 		return nil
 	}
 	if !strings.HasPrefix(v, "/") || len(v) < 2 {
@@ -929,7 +1008,7 @@ func (p *xrdParser) xxfr(d *directive) error {
 			p.cfg.Transfer.FailDir = v
 			p.setBy(d, "transfer.fail_dir")
 		default:
-			d.warnf("ignoring options from %q on", w)
+			d.infof("ignoring options from %q on", w)
 			return nil
 		}
 	}

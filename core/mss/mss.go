@@ -282,6 +282,42 @@ func RenamerOf(b Backend) (r Renamer, ok bool) {
 // several checksums recorded. Open adds no retries (see package retry).
 func Open(cfg *config.Config) (Backend, error) { return OpenWith(cfg, OpenOptions{}) }
 
+// Configured reports why cfg names no MSS backend Open could build (nil:
+// it names one), without building it: a daemon checks this before it
+// takes its lock. The backend's own settings (a bucket, the copy
+// commands) are checked by Open.
+func Configured(cfg *config.Config) error {
+	kind, err := backendKind(cfg)
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case "posix":
+		if cfg.RemoteRoot == "" {
+			return Permanent(errors.New("mss: the posix backend needs remote_root (the mounted MSS tree)"))
+		}
+	case "command", "s3":
+	default:
+		return Permanent(fmt.Errorf("mss: unknown backend %q (want posix, command or s3)", kind))
+	}
+	return nil
+}
+
+// backendKind is the backend cfg selects: mss.backend, else command when
+// copy commands are given, else posix with a remote_root.
+func backendKind(cfg *config.Config) (string, error) {
+	if kind := cfg.MSS.Backend; kind != "" {
+		return kind, nil
+	}
+	switch {
+	case cfg.CopyCommands():
+		return "command", nil
+	case cfg.RemoteRoot != "":
+		return "posix", nil
+	}
+	return "", Permanent(errors.New("mss: no MSS configured (mss.backend, remote_root and copy commands are all unset)"))
+}
+
 // OpenOptions are what a daemon adds to the configuration when it opens
 // the MSS.
 type OpenOptions struct {
@@ -291,16 +327,9 @@ type OpenOptions struct {
 
 // OpenWith is Open with o.
 func OpenWith(cfg *config.Config, o OpenOptions) (Backend, error) {
-	kind := cfg.MSS.Backend
-	if kind == "" {
-		switch {
-		case cfg.CopyCommands():
-			kind = "command"
-		case cfg.RemoteRoot != "":
-			kind = "posix"
-		default:
-			return nil, Permanent(fmt.Errorf("mss: no MSS configured (mss.backend, remote_root and copy commands are all unset)"))
-		}
+	kind, err := backendKind(cfg)
+	if err != nil {
+		return nil, err
 	}
 	alg := strings.ToLower(cfg.Checksum.Default)
 	if alg == "" {

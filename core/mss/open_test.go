@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,32 @@ func TestOpenS3(t *testing.T) {
 	info, err := b.Stat(ctx, s3Root+"/o/x.dat")
 	if err != nil || info.Checksum == nil || info.Checksum.Alg != "md5" {
 		t.Errorf("Stat = %+v, %v", info, err)
+	}
+}
+
+// TestConfigured: what a daemon checks before it takes its lock, the
+// same verdict as OpenWith on the choice of a backend.
+func TestConfigured(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  config.Config
+		want string // "" = configured
+	}{
+		{"nothing", config.Config{}, "mss: no MSS configured"},
+		{"remote root", config.Config{RemoteRoot: "/mss"}, ""},
+		{"copy commands", config.Config{MSS: config.MSS{CopyIn: []string{"/bin/cp", "$SRC", "$DST"}}}, ""},
+		{"posix without root", config.Config{MSS: config.MSS{Backend: "posix"}}, "posix backend needs remote_root"},
+		{"s3", config.Config{MSS: config.MSS{Backend: "s3"}}, ""},
+		{"unknown", config.Config{MSS: config.MSS{Backend: "tape"}}, `unknown backend "tape"`},
+	} {
+		err := mss.Configured(&tc.cfg)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+		if tc.want != "" {
+			if _, oerr := mss.Open(&tc.cfg); oerr == nil || oerr.Error() != err.Error() {
+				t.Errorf("%s: Open says %v, Configured %v", tc.name, oerr, err)
+			}
+		}
 	}
 }

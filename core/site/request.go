@@ -149,7 +149,7 @@ func (s *Site) request(ctx context.Context, op byte, lfns []string, o RequestOpt
 	// Create the queue files as frm_xfragent does, so that the first
 	// request on a new site does not fail.
 	qdir := s.Config().QueueDir()
-	if err := os.MkdirAll(qdir, 0o755); err != nil {
+	if err := s.Config().MkdirAdmin(true); err != nil {
 		return r, fmt.Errorf("queue directory: %w", err)
 	}
 	d := xrdq.Open(qdir)

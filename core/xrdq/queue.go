@@ -106,12 +106,13 @@ func (d *Dir) Exists() bool {
 	return false
 }
 
-// Init creates the directory (0755) and all 12 queue files with their
+// Init creates the directory (0700 when missing: callers that know the
+// site's admin_group create it first) and all 12 queue files with their
 // .lock files, as frm_xfragent does. A new queue file is 8192 bytes: the
 // header (First 0, Last 0, Free 4096) and one zeroed record on the free
 // chain; existing queue files are left alone.
 func (d *Dir) Init() error {
-	if err := os.MkdirAll(d.Path, 0o755); err != nil {
+	if err := os.MkdirAll(d.Path, 0o700); err != nil {
 		return err
 	}
 	for _, k := range []Kind{Stage, Migrate, Get, Put} {
