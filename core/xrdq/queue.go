@@ -852,7 +852,6 @@ func (q *Queue) Walk(fn func(Request) error) error {
 	return nil
 }
 
-
 // Take removes and returns the first live request of kind (chain order)
 // for which accept returns true (nil accepts everything): the record is
 // unlinked, zeroed and put on the free chain. Tombstones met on the way
