@@ -721,7 +721,7 @@ func TestAuditCancel(t *testing.T) {
 		t.Errorf("no progress shown:\n%s", a.View())
 	}
 	press(a, "esc")
-	if a.audit.Running || a.cancelAudit != nil || !strings.Contains(a.status, "audit stopped") {
+	if a.audit.Running || a.views[viewAudit-1].(*auditView).cancel != nil || !strings.Contains(a.status, "audit stopped") {
 		t.Fatalf("not stopped: running %v status %q", a.audit.Running, a.status)
 	}
 }
