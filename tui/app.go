@@ -151,6 +151,11 @@ func (a *App) registerViews() {
 		&auditView{m: a.audit},
 		&daemonsView{m: a.daemons},
 	}
+	a.bindViewKeys()
+}
+
+// bindViewKeys binds the number keys to the views (1-9).
+func (a *App) bindViewKeys() {
 	n := min(len(a.views), 9)
 	ks := make([]string, n)
 	for i := range ks {

@@ -263,7 +263,21 @@ func (a *App) fullHelp(h int) []string {
 	cols := [][]key.Binding{{k.Up, k.Down, k.PgUp, k.PgDown, k.Home, k.End}}
 	cols = append(cols, a.current().Help(k)...)
 	cols = append(cols, []key.Binding{k.Views, k.NextView, k.PrevView, k.Refresh, k.Palette, k.Log, k.Help, k.Quit})
-	lines := strings.Split(a.help.FullHelpView(cols), "\n")
+	// As many columns side by side as the width holds, the others below.
+	hm := a.help
+	hm.Width = 0
+	var lines []string
+	for len(cols) > 0 {
+		n := 1
+		for n < len(cols) && lipgloss.Width(hm.FullHelpView(cols[:n+1])) <= a.width {
+			n++
+		}
+		if len(lines) > 0 {
+			lines = append(lines, "")
+		}
+		lines = append(lines, strings.Split(hm.FullHelpView(cols[:n]), "\n")...)
+		cols = cols[n:]
+	}
 	if a.opt.ReadOnly {
 		lines = append(lines, "", "read-only: actions are hidden")
 	}

@@ -183,7 +183,7 @@ func (v *spacesView) detail(a *App) string {
 	}
 	what := ""
 	if r.Namespace {
-		what = " · the namespace's plain files (not XA links)"
+		what = " · plain files, not XA links"
 	}
 	return r.Key() + " " + levelWord(r.Level()) + what + " · " + v.useText(r.Key()) + " · " + purge
 }
