@@ -1195,7 +1195,9 @@ var dfCmd = &command{
 	name: "df", min: 2, needSite: true,
 	usage: usageText("Usage: df [-c[ount]] [space ...]", "",
 		"Shows each space and its partitions: total, used and free bytes (a filesystem shared",
-		"by several partitions is counted once in the space total); -count also counts the data files."),
+		"by several partitions is counted once in the space total); -count also counts the data files.",
+		"The public space also has the namespace's own filesystem (local_root): its plain files, stored",
+		"in the namespace rather than as XA links, belong to public (xrootd's default space)."),
 	opts: []optSpec{{name: "count", min: 1}},
 	run: func(ctx context.Context, sh *Shell, r *report, c *command, args []string) error {
 		o, pos, err := parseOpts(args, c.opts)
@@ -1224,13 +1226,22 @@ var dfCmd = &command{
 		for _, su := range sus {
 			r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", su.Name, units.Bytes(su.Total), units.Bytes(su.Total-su.Free), units.Bytes(su.Free), pct(su.Total-su.Free, su.Total), files(su.Files), "(all)"),
 				map[string]any{"space": su.Name, "total": su.Total, "used": su.Total - su.Free, "free": su.Free, "files": counted(su.Files), "bytes": counted(su.Bytes)})
-			for _, p := range su.Partitions {
+			parts := su.Partitions
+			if su.Namespace != nil {
+				parts = append(parts[:len(parts):len(parts)], *su.Namespace)
+			}
+			for i, p := range parts {
 				if p.Err != nil {
 					r.fail(p.Err)
 					continue
 				}
-				r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", "", units.Bytes(p.Total), units.Bytes(p.Used()), units.Bytes(p.Free), pct(p.Used(), p.Total), files(p.Files), p.Path),
-					map[string]any{"space": su.Name, "partition": p.Path, "total": p.Total, "used": p.Used(), "free": p.Free, "files": counted(p.Files), "bytes": counted(p.Bytes), "cap": p.Cap})
+				doc := map[string]any{"space": su.Name, "partition": p.Path, "total": p.Total, "used": p.Used(), "free": p.Free, "files": counted(p.Files), "bytes": counted(p.Bytes), "cap": p.Cap}
+				where := p.Path
+				if i == len(su.Partitions) {
+					where += " (namespace: plain files)"
+					doc["namespace"] = true
+				}
+				r.result(fmt.Sprintf("%-12s %10s %10s %10s %5s %10s  %s", "", units.Bytes(p.Total), units.Bytes(p.Used()), units.Bytes(p.Free), pct(p.Used(), p.Total), files(p.Files), where), doc)
 			}
 		}
 		r.done(statusFor(len(sus)+1, r.nErrs), nil)

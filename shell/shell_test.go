@@ -510,3 +510,56 @@ func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
+
+// TestDfCountsPlainFiles: df -count counts the plain files of the
+// namespace (here three, stored without a space) in the public space, on
+// a row of the namespace filesystem marked as such in text and JSON.
+func TestDfCountsPlainFiles(t *testing.T) {
+	s, l := testSite(t)
+	tests := []struct {
+		name string
+		json bool
+	}{{name: "text"}, {name: "json", json: true}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sh, out, errb := newShell(s)
+			sh.JSON = tc.json
+			if st := sh.RunArgs(context.Background(), []string{"df", "-count", "public"}, strings.NewReader("")); st != 0 {
+				t.Fatalf("df -count public: status %d\n%s%s", st, out, errb)
+			}
+			if !tc.json {
+				var row string
+				for _, line := range strings.Split(out.String(), "\n") {
+					if strings.HasSuffix(line, l.LocalRoot+" (namespace: plain files)") {
+						row = line
+					}
+				}
+				if f := strings.Fields(row); len(f) < 6 || f[4] != "3" {
+					t.Errorf("no namespace row with 3 files:\n%s", out)
+				}
+				return
+			}
+			var doc struct {
+				Results []map[string]any `json:"results"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			var total, ns float64
+			for _, r := range doc.Results {
+				switch {
+				case r["namespace"] == true:
+					ns = r["files"].(float64)
+					if r["partition"] != l.LocalRoot {
+						t.Errorf("namespace row %v", r)
+					}
+				case r["partition"] == nil && r["space"] == "public":
+					total = r["files"].(float64)
+				}
+			}
+			if ns != 3 || total < ns {
+				t.Errorf("public %v files, namespace %v, want 3 plain:\n%s", total, ns, out)
+			}
+		})
+	}
+}

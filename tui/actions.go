@@ -1,8 +1,9 @@
 package tui
 
+// Dialogs: modals over the body of a view that ask before an action.
+
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -11,127 +12,6 @@ import (
 
 	"frm/tui/model"
 )
-
-func (a *App) spacesKey(m tea.KeyMsg) tea.Cmd {
-	if key.Matches(m, a.keys.Open) {
-		sp, ok := a.spaces.SelectedSpace()
-		if !ok {
-			return nil
-		}
-		a.view = viewNamespace
-		a.ns.SetSpaceOnly(sp)
-		a.report("showing files of space "+sp+" (esc shows all)", nil)
-		if a.ns.Table.Total() == 0 && !a.ns.Loading {
-			return a.reloadDir()
-		}
-	}
-	return nil
-}
-
-func (a *App) namespaceKey(m tea.KeyMsg) tea.Cmd {
-	k := a.keys
-	n := a.ns
-	switch {
-	case key.Matches(m, k.Open):
-		if gen, ok := n.Open(); ok {
-			return a.enterDir(gen)
-		}
-		return nil
-	case key.Matches(m, k.Back):
-		if gen, ok := n.Up(); ok {
-			return a.enterDir(gen)
-		}
-		return nil
-	case key.Matches(m, k.Sort):
-		n.SetSort(n.Sort.Next())
-		return nil
-	case key.Matches(m, k.Reverse):
-		n.SetSort(n.Sort)
-		return nil
-	}
-	lfn, r, ok := n.SelectedLFN()
-	if !ok {
-		return nil
-	}
-	isAction := key.Matches(m, k.Pin, k.Unpin, k.MarkMig, k.MarkPurge, k.Reloc, k.Remove, k.Stage, k.Migrate)
-	if isAction && r.Dir {
-		a.report("actions apply to files; "+lfn+" is a directory (use frm admin for whole trees)", nil)
-		return nil
-	}
-	be := a.opt.Backend
-	lfns := []string{lfn}
-	switch {
-	case key.Matches(m, k.Pin):
-		a.dlg = newPinDialog(a, lfns)
-		return textinput.Blink
-	case key.Matches(m, k.Unpin):
-		return a.action("unpin "+lfn, func(ctx context.Context) (string, error) { return be.Pin(ctx, lfns, "0") })
-	case key.Matches(m, k.MarkMig):
-		return a.action("mark -m "+lfn, func(ctx context.Context) (string, error) { return be.Mark(ctx, lfns, false) })
-	case key.Matches(m, k.MarkPurge):
-		return a.action("mark -p "+lfn, func(ctx context.Context) (string, error) { return be.Mark(ctx, lfns, true) })
-	case key.Matches(m, k.Stage):
-		return a.action("stage "+lfn, func(ctx context.Context) (string, error) { return be.Stage(ctx, lfns) })
-	case key.Matches(m, k.Migrate):
-		return a.action("migrate "+lfn, func(ctx context.Context) (string, error) { return be.MigrateNow(ctx, lfns) })
-	case key.Matches(m, k.Reloc):
-		p := model.RelocChoices(a.spaces.Table.Rows(), r.Space)
-		if len(p.Items) == 0 {
-			a.report("no spaces known yet: open the Spaces view (1) first", nil)
-			return nil
-		}
-		p.Title = "Relocate " + lfn + " to"
-		a.dlg = &pickDialog{p: p, run: func(target string) tea.Cmd {
-			return a.action("reloc "+lfn+" "+target, func(ctx context.Context) (string, error) { return be.Reloc(ctx, lfn, target) })
-		}}
-		return nil
-	case key.Matches(m, k.Remove):
-		a.dlg = &confirmDialog{text: model.ConfirmText("Remove", lfns) + "\n\nThe namespace entry and its data file are deleted.", run: func() tea.Cmd {
-			return a.action("rm "+lfn, func(ctx context.Context) (string, error) { return be.Remove(ctx, lfns) })
-		}}
-		return nil
-	}
-	return nil
-}
-
-func (a *App) queuesKey(m tea.KeyMsg) tea.Cmd {
-	k := a.keys
-	be := a.opt.Backend
-	switch {
-	case key.Matches(m, k.Wake):
-		return a.action("wake", func(ctx context.Context) (string, error) { return be.Wake(ctx) })
-	case key.Matches(m, k.Cancel):
-		r, ok := a.queues.Table.Selected()
-		if !ok || r.RID == "" {
-			return nil
-		}
-		rid := r.RID
-		a.dlg = &confirmDialog{text: "Cancel request " + rid + " (" + r.Kind + " " + r.LFN + ")?\n\nEvery queued record of it is removed and its requester told.", run: func() tea.Cmd {
-			return a.action("cancel "+rid, func(ctx context.Context) (string, error) { return be.Cancel(ctx, rid) })
-		}}
-	case key.Matches(m, k.PrioUp, k.PrioDown):
-		r, ok := a.queues.Table.Selected()
-		if !ok || r.RID == "" {
-			return nil
-		}
-		step := 1
-		if key.Matches(m, k.PrioDown) {
-			step = -1
-		}
-		p := r.Priority + step
-		switch {
-		case r.Running:
-			a.report(r.RID+" is running: its priority no longer matters", nil)
-			return nil
-		case p < 0 || p > model.MaxPriority:
-			a.report(fmt.Sprintf("%s is already at priority %d (0 lowest, %d highest)", r.RID, r.Priority, model.MaxPriority), nil)
-			return nil
-		}
-		rid := r.RID
-		return a.action(fmt.Sprintf("priority %s %d", rid, p), func(ctx context.Context) (string, error) { return be.SetPriority(ctx, rid, p) })
-	}
-	return nil
-}
 
 // dialog is a modal over the body of the view.
 type dialog interface {

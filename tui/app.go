@@ -4,7 +4,11 @@
 //
 // The state of each view is a plain-Go model (package tui/model, tested
 // without a terminal); this package only draws those models and turns key
-// presses into model calls and tea.Cmds. Data is loaded by tea.Cmds for the
+// presses into model calls and tea.Cmds. Each view is one component (the
+// view interface, one file view_*.go each, as in k9s) with its keys, help,
+// loads, messages and drawing; App owns what they share: the global keys,
+// the filter, dialogs, the command palette, the status line, the key bar
+// and the daemon's event stream. Data is loaded by tea.Cmds for the
 // visible view only, one load in flight per view, with a generation
 // number that drops results of superseded loads; rows stay visible through
 // errors and the selection follows its row's key.
@@ -12,7 +16,6 @@ package tui
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -23,8 +26,10 @@ import (
 	"frm/tui/model"
 )
 
+// viewID is a view's number: its key, and its place in App.views (from 1).
 type viewID int
 
+// The built-in views, in the order App.registerViews gives them.
 const (
 	viewSpaces viewID = iota + 1
 	viewNamespace
@@ -32,8 +37,6 @@ const (
 	viewAudit
 	viewDaemons
 )
-
-var viewNames = []string{viewSpaces: "Spaces", viewNamespace: "Namespace", viewQueues: "Queues", viewAudit: "Audit", viewDaemons: "Daemons"}
 
 // Options configure the console.
 type Options struct {
@@ -60,7 +63,7 @@ type Options struct {
 	Keys map[string][]string
 }
 
-// App is the root model.
+// App is the root model: the views, and what they share.
 type App struct {
 	opt    Options
 	ctx    context.Context
@@ -69,15 +72,20 @@ type App struct {
 	help   help.Model
 	width  int
 	height int
-	view   viewID
+	views  []view // registerViews
+	view   viewID // the view shown
 
+	// The models of the built-in views, which other views read too (the
+	// relocation dialog lists the spaces, an audit starts in the
+	// namespace's directory).
 	spaces  *model.Spaces
 	ns      *model.Namespace
 	queues  *model.Queues
 	audit   *model.Audit
 	daemons *model.Daemons
-	pal     *model.Palette
-	log     model.Log
+
+	pal *model.Palette
+	log model.Log
 
 	palOpen  bool
 	palInput textinput.Model
@@ -92,11 +100,8 @@ type App struct {
 
 	dlg dialog // open dialog, or nil
 
-	cancelList   context.CancelFunc // the namespace listing in flight
-	cancelEvents context.CancelFunc // the event stream of the Queues view
+	cancelEvents context.CancelFunc // the daemon's event stream
 	eventsGen    uint64
-	cancelAudit  context.CancelFunc // the audit running
-	auditScanned *atomic.Int64
 	cancelExec   context.CancelFunc // the palette command running
 	busy         int                // actions running
 	ticks        int
@@ -131,9 +136,40 @@ func New(o Options) *App {
 		audit: model.NewAudit(), daemons: model.NewDaemons(), pal: &model.Palette{},
 		filter: ti, palInput: pi,
 	}
+	a.registerViews()
 	a.layout()
 	return a
 }
+
+// registerViews makes the views, in the order of their tabs and number
+// keys (the viewID constants follow it). A new view is one line here.
+func (a *App) registerViews() {
+	a.views = []view{
+		&spacesView{m: a.spaces},
+		&namespaceView{m: a.ns},
+		&queuesView{m: a.queues},
+		&auditView{m: a.audit},
+		&daemonsView{m: a.daemons},
+	}
+	a.bindViewKeys()
+}
+
+// bindViewKeys binds the number keys to the views (1-9).
+func (a *App) bindViewKeys() {
+	n := min(len(a.views), 9)
+	ks := make([]string, n)
+	for i := range ks {
+		ks[i] = string(rune('1' + i))
+	}
+	a.keys.Views.SetKeys(ks...)
+	a.keys.Views.SetHelp("1-"+ks[n-1], "view")
+}
+
+// current is the view shown.
+func (a *App) current() view { return a.views[a.view-1] }
+
+// shown reports whether v is the view shown.
+func (a *App) shown(v view) bool { return a.current() == v }
 
 // Init implements tea.Model: load the first view and start the ticker.
 func (a *App) Init() tea.Cmd {
@@ -150,112 +186,84 @@ func (a *App) tick() tea.Cmd {
 }
 
 // bodyHeight is the number of table rows: the screen less the tab line,
-// title, column header, detail line, status line and help bar.
-func (a *App) bodyHeight() int { return max(a.height-6, 1) }
+// title, column header, detail line, status line(s) and key bar.
+func (a *App) bodyHeight() int { return max(a.height-5-len(a.statusLines()), 1) }
 
+// layout sizes the tables to the body (after every message: a long status
+// takes rows from it).
 func (a *App) layout() {
 	h := a.bodyHeight()
-	a.spaces.Table.SetHeight(h)
-	a.ns.Table.SetHeight(h)
-	a.queues.Table.SetHeight(h)
-	a.audit.Table.SetHeight(h)
-	a.daemons.Table.SetHeight(h)
+	for _, v := range a.views {
+		if l := v.List(); l != nil {
+			l.SetHeight(h)
+		}
+	}
 	a.palInput.Width = max(a.width-6, 10)
 	a.help.Width = a.width
 }
 
 // Update implements tea.Model.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := a.update(msg)
+	a.layout()
+	return a, cmd
+}
+
+func (a *App) update(msg tea.Msg) tea.Cmd {
 	switch m := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.width, a.height = m.Width, m.Height
-		a.layout()
-		return a, nil
+		return nil
 	case tickMsg:
 		a.ticks++
 		var cmd tea.Cmd
-		switch {
-		case a.view == viewQueues || a.view == viewDaemons:
-			cmd = a.refreshVisible()
-		case a.view == viewSpaces && a.ticks%5 == 0:
+		if n := a.current().Every(); n > 0 && a.ticks%n == 0 {
 			cmd = a.refreshVisible()
 		}
-		return a, tea.Batch(cmd, a.tick())
-	case spacesMsg:
-		if a.spaces.Refresh.End(m.gen, m.err, a.opt.Now()) && m.err == nil {
-			a.spaces.Table.SetRows(m.rows)
-		}
-		return a, a.pending(viewSpaces)
-	case spaceUseMsg:
-		if a.spaces.UseRefresh.End(m.gen, m.err, a.opt.Now()) && m.use != nil {
-			a.spaces.Use = m.use // partial after walk errors: better than none
-		}
-		return a, nil
-	case listPartMsg:
-		return a, a.onListPart(m)
-	case queueMsg:
-		if a.queues.Refresh.End(m.gen, m.err, a.opt.Now()) && m.err == nil {
-			a.queues.Table.SetRows(m.snap.Rows)
-			a.queues.DaemonUp, a.queues.DaemonErr = m.snap.DaemonUp, m.snap.DaemonErr
-			if m.snap.DaemonUp && a.cancelEvents == nil && a.view == viewQueues {
-				return a, a.startEvents()
-			}
-		}
-		return a, a.pending(viewQueues)
-	case daemonsMsg:
-		if a.daemons.Refresh.End(m.gen, m.err, a.opt.Now()) && m.err == nil {
-			a.daemons.SetStatus(m.st, a.opt.Now())
-			if m.st.Up && a.cancelEvents == nil && a.view == viewDaemons {
-				return a, a.startEvents()
-			}
-		}
-		return a, a.pending(viewDaemons)
-	case auditPartMsg:
-		return a, a.onAuditPart(m)
-	case auditTickMsg:
-		if !a.audit.Current(m.gen) {
-			return a, nil
-		}
-		if a.auditScanned != nil {
-			a.audit.Scanned = a.auditScanned.Load()
-		}
-		return a, a.auditTick(m.gen)
-	case auditFixMsg:
-		a.busy--
-		a.audit.SetFixed(m.keys)
-		a.report(m.text, m.err)
-		return a, nil
+		return tea.Batch(cmd, a.tick())
 	case execMsg:
-		return a, a.onExec(m)
+		return a.onExec(m)
 	case eventMsg:
-		if m.gen != a.eventsGen {
-			return a, nil // a stream of a view left since
-		}
-		if m.end {
-			a.cancelEvents = nil
-			if m.err != nil && a.ctx.Err() == nil {
-				a.queues.DaemonErr = m.err.Error()
-			}
-			return a, nil
-		}
-		if m.ev.Type == model.QueueChanged {
-			var reload tea.Cmd
-			if a.view == viewQueues {
-				reload = a.refreshVisible()
-			}
-			return a, tea.Batch(waitEvent(m.gen, m.ch), reload)
-		}
-		a.queues.Apply(m.ev)
-		a.daemons.AddEvent(m.ev)
-		return a, waitEvent(m.gen, m.ch)
+		return a.onEvent(m)
 	case actionMsg:
 		a.busy--
 		a.report(m.text, m.err)
-		return a, a.refreshVisible()
+		return a.refreshVisible()
 	case tea.KeyMsg:
-		return a, a.onKey(m)
+		return a.onKey(m)
 	}
-	return a, nil
+	for _, v := range a.views {
+		if cmd, ok := v.Update(a, msg); ok {
+			return cmd
+		}
+	}
+	return nil
+}
+
+// onEvent gives an event of the daemon's stream to every view that
+// follows it.
+func (a *App) onEvent(m eventMsg) tea.Cmd {
+	if m.gen != a.eventsGen {
+		return nil // a stream of a view left since
+	}
+	if m.end {
+		a.cancelEvents = nil
+		if m.err != nil && a.ctx.Err() == nil {
+			for _, v := range a.views {
+				if e, ok := v.(eventer); ok {
+					e.EventsEnded(a, m.err)
+				}
+			}
+		}
+		return nil
+	}
+	cmds := []tea.Cmd{waitEvent(m.gen, m.ch)}
+	for _, v := range a.views {
+		if e, ok := v.(eventer); ok {
+			cmds = append(cmds, e.Event(a, m.ev))
+		}
+	}
+	return tea.Batch(cmds...)
 }
 
 // report puts a result in the status line and the action log.
@@ -270,191 +278,164 @@ func (a *App) report(text string, err error) {
 	a.log.Add(a.opt.Now(), text, err != nil)
 }
 
+// onKey routes a key: to an open dialog, the palette or the filter being
+// typed; else the global keys, the list keys of the view's table, and
+// last the view's own keys.
 func (a *App) onKey(m tea.KeyMsg) tea.Cmd {
-	k := a.keys
-	if a.dlg != nil {
+	switch {
+	case a.dlg != nil:
 		return a.dialogKey(m)
-	}
-	if a.palOpen {
+	case a.palOpen:
 		return a.paletteKey(m)
-	}
-	if a.filtering {
-		switch m.Type {
-		case tea.KeyEnter:
-			a.filtering = false
-			a.filter.Blur()
-			return nil
-		case tea.KeyEsc:
-			a.filtering = false
-			a.filter.Blur()
-			a.filter.SetValue("")
-			a.setFilter("")
-			return nil
-		}
-		var cmd tea.Cmd
-		a.filter, cmd = a.filter.Update(m)
-		a.setFilter(a.filter.Value())
-		return cmd
-	}
-	if a.showHelp || a.showLog {
-		if key.Matches(m, k.Quit) && m.String() == "ctrl+c" {
+	case a.filtering:
+		return a.filterKey(m)
+	case a.showHelp || a.showLog:
+		if key.Matches(m, a.keys.Quit) && m.String() == "ctrl+c" {
 			return tea.Quit
 		}
 		a.showHelp, a.showLog = false, false
 		return nil
 	}
+	if cmd, ok := a.globalKey(m); ok {
+		return cmd
+	}
+	if cmd, ok := a.listKey(m); ok {
+		return cmd
+	}
+	cmd, _ := a.current().HandleKey(a, m)
+	return cmd
+}
+
+// filterKey edits the filter: Enter keeps it, Esc clears it.
+func (a *App) filterKey(m tea.KeyMsg) tea.Cmd {
+	l := a.current().List()
+	switch m.Type {
+	case tea.KeyEnter:
+		a.filtering = false
+		a.filter.Blur()
+		return nil
+	case tea.KeyEsc:
+		a.filtering = false
+		a.filter.Blur()
+		a.filter.SetValue("")
+		l.SetFilter("")
+		return nil
+	}
+	var cmd tea.Cmd
+	a.filter, cmd = a.filter.Update(m)
+	l.SetFilter(a.filter.Value())
+	return cmd
+}
+
+// globalKey handles the keys of every view.
+func (a *App) globalKey(m tea.KeyMsg) (tea.Cmd, bool) {
+	k := a.keys
+	v := a.current()
+	n := viewID(len(a.views))
 	switch {
 	case key.Matches(m, k.Quit):
-		if (a.busy > 0 || a.audit.Running || a.pal.Running) && m.String() != "ctrl+c" {
+		if a.running() && m.String() != "ctrl+c" {
 			a.report("an action or audit is still running; press ctrl+c to quit anyway", nil)
-			return nil
+			return nil, true
 		}
 		a.stopBackground()
-		return tea.Quit
+		return tea.Quit, true
 	case key.Matches(m, k.Help):
 		a.showHelp = true
-		return nil
+		return nil, true
 	case key.Matches(m, k.Palette):
-		return a.openPalette()
-	case a.view == viewAudit && a.audit.Running && m.Type == tea.KeyEsc:
-		a.stopAudit()
-		a.audit.Abandon()
-		a.report("audit stopped", nil)
-		return nil
+		return a.openPalette(), true
+	case m.Type == tea.KeyEsc && interrupts(a, v):
+		return nil, true
 	case key.Matches(m, k.Log):
 		a.showLog = true
-		return nil
+		return nil, true
 	case key.Matches(m, k.Views):
-		return a.switchTo(viewID(m.String()[0] - '0'))
+		return a.switchTo(viewID(m.String()[0] - '0')), true
 	case key.Matches(m, k.NextView):
-		return a.switchTo(a.view%viewDaemons + 1)
+		return a.switchTo(a.view%n + 1), true
 	case key.Matches(m, k.PrevView):
-		return a.switchTo((a.view+3)%viewDaemons + 1)
+		return a.switchTo((a.view+n-2)%n + 1), true
 	case key.Matches(m, k.Refresh):
-		if a.view == viewNamespace {
-			return a.reloadDir()
-		}
-		if a.view == viewSpaces {
-			return tea.Batch(a.refreshVisible(), a.refreshUse(true))
-		}
-		return a.refreshVisible()
-	case key.Matches(m, k.Filter) && a.table() != nil:
+		return v.Refresh(a, true), true
+	}
+	return nil, false
+}
+
+// interrupts stops the running work of v, if it has any.
+func interrupts(a *App, v view) bool {
+	i, ok := v.(interrupter)
+	return ok && i.Interrupt(a)
+}
+
+// listKey handles the filter, Esc and the moves in the view's table.
+func (a *App) listKey(m tea.KeyMsg) (tea.Cmd, bool) {
+	k := a.keys
+	l := a.current().List()
+	switch {
+	case key.Matches(m, k.Filter) && l != nil:
 		a.filtering = true
-		a.filter.SetValue(a.currentFilter())
+		a.filter.SetValue(l.Filter())
 		a.filter.CursorEnd()
-		return a.filter.Focus()
+		return a.filter.Focus(), true
 	case key.Matches(m, k.Clear):
-		a.setFilter("")
+		if l != nil {
+			l.SetFilter("")
+		}
 		a.filter.SetValue("")
-		if a.view == viewNamespace {
-			a.ns.SetSpaceOnly("")
+		if c, ok := a.current().(clearer); ok {
+			c.Clear(a)
 		}
-		return nil
+		return nil, true
+	case l == nil:
+		return nil, false
+	case key.Matches(m, k.Up):
+		l.Move(-1)
+	case key.Matches(m, k.Down):
+		l.Move(1)
+	case key.Matches(m, k.PgUp):
+		l.Page(-1)
+	case key.Matches(m, k.PgDown):
+		l.Page(1)
+	case key.Matches(m, k.Home):
+		l.Home()
+	case key.Matches(m, k.End):
+		l.End()
+	default:
+		return nil, false
 	}
-	if t := a.table(); t != nil {
-		switch {
-		case key.Matches(m, k.Up):
-			t.Move(-1)
-			return nil
-		case key.Matches(m, k.Down):
-			t.Move(1)
-			return nil
-		case key.Matches(m, k.PgUp):
-			t.Page(-1)
-			return nil
-		case key.Matches(m, k.PgDown):
-			t.Page(1)
-			return nil
-		case key.Matches(m, k.Home):
-			t.Home()
-			return nil
-		case key.Matches(m, k.End):
-			t.End()
-			return nil
+	return nil, true
+}
+
+// running reports whether an action, a palette command or a view's work
+// (an audit) is running: q does not quit then.
+func (a *App) running() bool {
+	if a.busy > 0 || a.pal.Running {
+		return true
+	}
+	for _, v := range a.views {
+		if w, ok := v.(worker); ok && w.Busy() {
+			return true
 		}
 	}
-	switch a.view {
-	case viewSpaces:
-		return a.spacesKey(m)
-	case viewNamespace:
-		return a.namespaceKey(m)
-	case viewQueues:
-		return a.queuesKey(m)
-	case viewAudit:
-		return a.auditKey(m)
-	case viewDaemons:
-		return a.daemonsKey(m)
-	}
-	return nil
-}
-
-// mover is what the list keys need of a table.
-type mover interface {
-	Move(int)
-	Page(int)
-	Home()
-	End()
-}
-
-func (a *App) table() mover {
-	switch a.view {
-	case viewSpaces:
-		return a.spaces.Table
-	case viewNamespace:
-		return a.ns.Table
-	case viewQueues:
-		return a.queues.Table
-	case viewAudit:
-		return a.audit.Table
-	case viewDaemons:
-		return a.daemons.Table
-	}
-	return nil
-}
-
-func (a *App) currentFilter() string {
-	switch a.view {
-	case viewSpaces:
-		return a.spaces.Table.Filter()
-	case viewNamespace:
-		return a.ns.Filter()
-	case viewQueues:
-		return a.queues.Table.Filter()
-	case viewAudit:
-		return a.audit.Table.Filter()
-	}
-	return ""
-}
-
-func (a *App) setFilter(f string) {
-	switch a.view {
-	case viewSpaces:
-		a.spaces.Table.SetFilter(f)
-	case viewNamespace:
-		a.ns.SetFilter(f)
-	case viewQueues:
-		a.queues.Table.SetFilter(f)
-	case viewAudit:
-		a.audit.Table.SetFilter(f)
-	}
+	return false
 }
 
 // switchTo shows view v and refreshes it; the event stream runs only
-// while Queues is shown.
+// while a view that follows it is shown.
 func (a *App) switchTo(v viewID) tea.Cmd {
-	if v < viewSpaces || v > viewDaemons || v == a.view {
+	if v < 1 || int(v) > len(a.views) || v == a.view {
 		return nil
 	}
-	if (a.view == viewQueues || a.view == viewDaemons) && v != viewQueues && v != viewDaemons {
+	_, from := a.current().(eventer)
+	_, to := a.views[v-1].(eventer)
+	if from && !to {
 		a.stopEvents()
 	}
 	a.view = v
 	a.filtering = false
-	if v == viewNamespace && a.ns.Table.Total() == 0 && !a.ns.Loading {
-		return a.reloadDir()
-	}
-	if v == viewNamespace {
-		return nil // big directories are reloaded on demand (^r)
+	if s, ok := a.current().(shower); ok {
+		return s.Show(a)
 	}
 	return a.refreshVisible()
 }
@@ -469,27 +450,21 @@ func (a *App) stopEvents() {
 
 func (a *App) stopBackground() {
 	a.stopEvents()
-	a.stopAudit()
+	for _, v := range a.views {
+		if w, ok := v.(worker); ok {
+			w.Close()
+		}
+	}
 	if a.cancelExec != nil {
 		a.cancelExec()
 	}
-	if a.cancelList != nil {
-		a.cancelList()
-	}
 }
 
-// pending starts the refresh asked for while one was in flight.
-func (a *App) pending(v viewID) tea.Cmd {
-	var r *model.Refresh
-	switch v {
-	case viewSpaces:
-		r = &a.spaces.Refresh
-	case viewQueues:
-		r = &a.queues.Refresh
-	case viewDaemons:
-		r = &a.daemons.Refresh
-	}
-	if r == nil || !r.Pending || a.view != v {
+// pending starts the refresh of v asked for while one was in flight, if v
+// is still shown.
+func (a *App) pending(v view) tea.Cmd {
+	r := v.Loads()
+	if r == nil || !r.Pending || !a.shown(v) {
 		return nil
 	}
 	r.Pending = false
@@ -498,79 +473,7 @@ func (a *App) pending(v viewID) tea.Cmd {
 
 // refreshVisible loads the visible view (only it), unless a load of it is
 // in flight.
-func (a *App) refreshVisible() tea.Cmd {
-	be := a.opt.Backend
-	ctx := a.ctx
-	switch a.view {
-	case viewSpaces:
-		gen, ok := a.spaces.Refresh.Begin()
-		if !ok {
-			return nil
-		}
-		return tea.Batch(func() tea.Msg {
-			rows, err := be.Spaces(ctx)
-			return spacesMsg{gen: gen, rows: rows, err: err}
-		}, a.refreshUse(false))
-	case viewQueues:
-		gen, ok := a.queues.Refresh.Begin()
-		if !ok {
-			return nil
-		}
-		return func() tea.Msg {
-			snap, err := be.Queue(ctx)
-			return queueMsg{gen: gen, snap: snap, err: err}
-		}
-	case viewNamespace:
-		return a.reloadDir()
-	case viewDaemons:
-		gen, ok := a.daemons.Refresh.Begin()
-		if !ok {
-			return nil
-		}
-		return func() tea.Msg {
-			st, err := be.Daemons(ctx)
-			return daemonsMsg{gen: gen, st: st, err: err}
-		}
-	}
-	return nil
-}
-
-type spacesMsg struct {
-	gen  uint64
-	rows []model.SpaceRow
-	err  error
-}
-
-type spaceUseMsg struct {
-	gen uint64
-	use map[string]model.SpaceUse
-	err error
-}
-
-// refreshUse recomputes the Spaces view's bytes needing migration and
-// pinned bytes in the background when they are due (or force), one walk
-// at a time; the rows show the cached figures meanwhile.
-func (a *App) refreshUse(force bool) tea.Cmd {
-	s := a.spaces
-	if !force && !s.UseDue(a.opt.Now(), a.opt.UseEvery) {
-		return nil
-	}
-	gen, ok := s.UseRefresh.Begin()
-	if !ok {
-		return nil
-	}
-	be, ctx := a.opt.Backend, a.ctx
-	return func() tea.Msg {
-		use, err := be.SpaceUse(ctx)
-		return spaceUseMsg{gen: gen, use: use, err: err}
-	}
-}
-
-type queueMsg struct {
-	gen  uint64
-	snap QueueSnapshot
-	err  error
-}
+func (a *App) refreshVisible() tea.Cmd { return a.current().Refresh(a, false) }
 
 type actionMsg struct {
 	text string

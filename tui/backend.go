@@ -12,6 +12,7 @@ import (
 	"frm/core/control"
 	"frm/core/purge"
 	"frm/core/site"
+	"frm/core/space"
 	"frm/core/xrdq"
 	"frm/tui/model"
 )
@@ -120,8 +121,13 @@ func (b *SiteBackend) Spaces(ctx context.Context) ([]model.SpaceRow, error) {
 		r := model.SpaceRow{Space: su.Name, Total: su.Total, Free: su.Free, Files: su.Files, Bytes: su.Bytes, NoPurge: noPurge}
 		r.MinFree, r.MaxFree = wm(su.Total, false)
 		out = append(out, r)
-		for _, p := range su.Partitions {
-			pr := model.SpaceRow{Space: su.Name, Partition: p.Path, Total: p.Total, Free: p.Free, Files: p.Files, Bytes: p.Bytes, NoPurge: noPurge}
+		parts := su.Partitions
+		if su.Namespace != nil { // public's plain files: the last row
+			parts = append(parts[:len(parts):len(parts)], *su.Namespace)
+		}
+		for i, p := range parts {
+			pr := model.SpaceRow{Space: su.Name, Partition: p.Path, Total: p.Total, Free: p.Free, Files: p.Files, Bytes: p.Bytes, NoPurge: noPurge,
+				Namespace: i == len(su.Partitions)}
 			if p.Err != nil {
 				pr.Err = p.Err.Error()
 			}
@@ -172,6 +178,8 @@ func (b *SiteBackend) SpaceUse(ctx context.Context) (map[string]model.SpaceUse, 
 			if p, ok := b.Site.Spaces.Contains(e.Link); ok {
 				add(p.Space+":"+p.Path, e, mig, pin)
 			}
+		} else if e.Space == space.Public {
+			add(space.Public+":"+b.Site.NamespaceRoot(), e, mig, pin) // a plain file: the namespace row
 		}
 		return nil
 	})

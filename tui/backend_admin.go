@@ -204,7 +204,7 @@ func (b *SiteBackend) SetStop(ctx context.Context, file string, on bool) (string
 	}
 	p := filepath.Join(b.Site.Config().AdminDir(), file)
 	if on {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := b.Site.Config().MkdirAdmin(false); err != nil { // 0700, as the daemon makes it
 			return "", err
 		}
 		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)

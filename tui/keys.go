@@ -123,40 +123,6 @@ func helpKeys(ks []string) string {
 	return strings.Join(out, "/")
 }
 
-// keyMap is the help of one view: a short line and full columns.
-type keyMap struct {
-	short []key.Binding
-	full  [][]key.Binding
-}
-
-func (m keyMap) ShortHelp() []key.Binding  { return m.short }
-func (m keyMap) FullHelp() [][]key.Binding { return m.full }
-
-func (a *App) keyMap() keyMap {
-	k := a.keys
-	nav := []key.Binding{k.Up, k.Down, k.PgUp, k.PgDown, k.Home, k.End}
-	global := []key.Binding{k.Views, k.NextView, k.PrevView, k.Refresh, k.Palette, k.Log, k.Help, k.Quit}
-	switch a.view {
-	case viewSpaces:
-		return keyMap{short: []key.Binding{k.Open, k.Filter, k.Refresh, k.Views, k.Help, k.Quit},
-			full: [][]key.Binding{nav, {k.Open, k.Filter, k.Clear}, global}}
-	case viewNamespace:
-		acts := []key.Binding{k.Pin, k.Unpin, k.MarkMig, k.MarkPurge, k.Reloc, k.Remove, k.Stage, k.Migrate}
-		return keyMap{short: []key.Binding{k.Open, k.Back, k.Filter, k.Sort, k.Pin, k.Unpin, k.MarkMig, k.Reloc, k.Remove, k.Stage, k.Migrate, k.Help, k.Quit},
-			full: [][]key.Binding{nav, {k.Open, k.Back, k.Filter, k.Clear, k.Sort, k.Reverse}, acts, global}}
-	case viewQueues:
-		return keyMap{short: []key.Binding{k.Filter, k.Cancel, k.PrioUp, k.PrioDown, k.Wake, k.Views, k.Help, k.Quit},
-			full: [][]key.Binding{nav, {k.Filter, k.Clear, k.Cancel, k.PrioUp, k.PrioDown, k.Wake}, global}}
-	case viewAudit:
-		return keyMap{short: []key.Binding{k.NewAudit, k.Mark, k.Fix, k.FixAll, k.Filter, k.Palette, k.Help, k.Quit},
-			full: [][]key.Binding{nav, {k.NewAudit, k.Mark, k.Fix, k.FixAll, k.Filter, k.Clear}, global}}
-	case viewDaemons:
-		return keyMap{short: []key.Binding{k.Stop, k.Wake, k.Refresh, k.Palette, k.Views, k.Help, k.Quit},
-			full: [][]key.Binding{nav, {k.Stop, k.Wake}, global}}
-	}
-	return keyMap{short: []key.Binding{k.Views, k.Help, k.Quit}, full: [][]key.Binding{global}}
-}
-
 // styles of the console. Every piece of meaning also has a non-colour
 // cue (a cursor glyph, a marker, a word), so NO_COLOR loses nothing.
 type styles struct {

@@ -526,20 +526,49 @@ func TestQueueEvents(t *testing.T) {
 	a.stopBackground()
 }
 
-// golden screens at 80x24, ASCII colour profile, through the tea runtime.
+// demoPaths gives the fake the partition paths of `make demo` (long, alike
+// but for their ends) and the namespace row of public's plain files.
+func demoPaths(f *fake) {
+	const G = int64(1) << 30
+	f.spaces = []model.SpaceRow{
+		{Space: "public", Total: 252 * G, Free: 68 * G, Files: 40, Bytes: 63 << 10, MinFree: 12 * G, MaxFree: 25 * G},
+		{Space: "public", Partition: "/tmp/frm-demo/spaces/pub1", Total: 252 * G, Free: 68 * G},
+		{Space: "public", Partition: "/tmp/frm-demo/spaces/pub2", Total: 252 * G, Free: 68 * G},
+		{Space: "public", Partition: "/tmp/frm-demo/ns", Namespace: true, Total: 252 * G, Free: 68 * G, Files: 40, Bytes: 63 << 10},
+		{Space: "data", Total: 252 * G, Free: 68 * G, Files: 1500, Bytes: 7 << 20, MinFree: 12 * G, MaxFree: 25 * G},
+		{Space: "data", Partition: "/tmp/frm-demo/spaces/data1", Total: 252 * G, Free: 68 * G, Files: 750, Bytes: 3 << 20},
+		{Space: "data", Partition: "/tmp/frm-demo/spaces/data2", Total: 252 * G, Free: 68 * G, Files: 750, Bytes: 4 << 20},
+	}
+}
+
+// golden screens at 80x24 (and 120x40: every view), ASCII colour profile,
+// through the tea runtime.
 func TestGolden(t *testing.T) {
+	daemonLog := func(f *fake) {
+		f.events = f.daemonEvents
+		f.daemon.LogPath = "/var/log/frm/daemon.log"
+		f.daemon.LogLines = []string{
+			`time=2025-06-01T11:57:00.000Z level=INFO msg="frm daemon started" components=transfer,migrate,purge`,
+			`time=2025-06-01T11:58:00.000Z level=WARN msg="transfer failed" kind=stage lfn=/store/hmi/a.fits err="copy_in exited 1"`,
+			`time=2025-06-01T11:59:30.000Z level=INFO msg="transfer complete" kind=stage lfn=/store/aia_0001.fits bytes=104857600`,
+		}
+	}
 	tests := []struct {
-		name     string
-		readOnly bool
-		keys     []string
-		wait     string
-		setup    func(*fake)
-		width    int // default 80
+		name          string
+		readOnly      bool
+		keys          []string
+		wait          string
+		setup         func(*fake)
+		width, height int // default 80x24
 	}{
 		{name: "spaces", wait: "pinned 3.0G"},
-		{name: "spaces_wide", wait: "pinned 3.0G", width: 120},
+		{name: "spaces_120x40", wait: "pinned 3.0G", width: 120, height: 40},
+		{name: "spaces_demo_paths", wait: "plain files", setup: demoPaths, keys: []string{"j", "j", "j"}},
+		{name: "spaces_demo_paths_160x40", wait: "data2", setup: demoPaths, width: 160, height: 40},
 		{name: "namespace", keys: []string{"2", "enter", "j"}, wait: "lost.fits"},
+		{name: "namespace_120x40", keys: []string{"2", "enter", "j"}, wait: "lost.fits", width: 120, height: 40},
 		{name: "queues", keys: []string{"3"}, wait: "r102"},
+		{name: "queues_120x40", keys: []string{"3"}, wait: "r102", width: 120, height: 40},
 		{name: "cancel_confirm", keys: []string{"3", "c"}, wait: "Cancel request"},
 		{name: "help", keys: []string{"2", "?"}, wait: "Namespace keys"},
 		{name: "pin_dialog", keys: []string{"2", "enter", "j", "p", "+", "3", "d"}, wait: "within 3d"},
@@ -549,17 +578,11 @@ func TestGolden(t *testing.T) {
 		{name: "audit_empty", keys: []string{"4"}, wait: "No audit run yet"},
 		{name: "audit_dialog", keys: []string{"4", "a", "tab", "tab"}, wait: "usage of every space"},
 		{name: "audit", keys: []string{"4", "a", "enter", "j"}, wait: "4 problems"},
+		{name: "audit_120x40", keys: []string{"4", "a", "enter", "j"}, wait: "4 problems", width: 120, height: 40},
 		{name: "audit_fix_confirm", keys: []string{"4", "a", "enter", "x", "j", "x", "f"}, wait: "Fix 2 problems?"},
 		{name: "daemons", keys: []string{"5"}, wait: "copy_in exited 1", setup: func(f *fake) { f.events = f.daemonEvents }},
-		{name: "daemons_log", keys: []string{"5"}, wait: "transfer complete", setup: func(f *fake) {
-			f.events = f.daemonEvents
-			f.daemon.LogPath = "/var/log/frm/daemon.log"
-			f.daemon.LogLines = []string{
-				`time=2025-06-01T11:57:00.000Z level=INFO msg="frm daemon started" components=transfer,migrate,purge`,
-				`time=2025-06-01T11:58:00.000Z level=WARN msg="transfer failed" kind=stage lfn=/store/hmi/a.fits err="copy_in exited 1"`,
-				`time=2025-06-01T11:59:30.000Z level=INFO msg="transfer complete" kind=stage lfn=/store/aia_0001.fits bytes=104857600`,
-			}
-		}},
+		{name: "daemons_log", keys: []string{"5"}, wait: "transfer complete", setup: daemonLog},
+		{name: "daemons_log_120x40", keys: []string{"5"}, wait: "transfer complete", setup: daemonLog, width: 120, height: 40},
 		{name: "stop_confirm", keys: []string{"5", "j", "j", "s"}, wait: "STOPMIGR?"},
 		{name: "palette", keys: []string{":", "l", "s", "enter"}, wait: "of 40"},
 		{name: "palette_complete", keys: []string{":", "m", "tab"}, wait: "completions:"},
@@ -571,12 +594,12 @@ func TestGolden(t *testing.T) {
 				tc.setup(f)
 			}
 			a := newTestApp(f, tc.readOnly)
-			w := tc.width
+			w, h := tc.width, tc.height
 			if w == 0 {
-				w = 80
+				w, h = 80, 24
 			}
 			k := keyed{App: a, st: &keyState{}}
-			tm := teatest.NewTestModel(t, k, teatest.WithInitialTermSize(w, 24))
+			tm := teatest.NewTestModel(t, k, teatest.WithInitialTermSize(w, h))
 			if len(tc.keys) > 0 {
 				teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("public")) },
 					teatest.WithDuration(patience))
@@ -725,7 +748,7 @@ func TestAuditCancel(t *testing.T) {
 		t.Errorf("no progress shown:\n%s", a.View())
 	}
 	press(a, "esc")
-	if a.audit.Running || a.cancelAudit != nil || !strings.Contains(a.status, "audit stopped") {
+	if a.audit.Running || a.views[viewAudit-1].(*auditView).cancel != nil || !strings.Contains(a.status, "audit stopped") {
 		t.Fatalf("not stopped: running %v status %q", a.audit.Running, a.status)
 	}
 }

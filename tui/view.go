@@ -1,15 +1,101 @@
 package tui
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
-	"frm/core/units"
 	"frm/tui/model"
+)
+
+// view is one screen of the console, a component as in k9s: its keys and
+// their help, the loads and messages it owns, and its drawing. App keeps
+// what all views share: the global keys (1-9, Tab, ?, :, L, q, ctrl+r),
+// the list keys and the filter (through List), dialogs, the palette, the
+// status line and the daemon's event stream.
+//
+// Adding a view is a file with a type implementing view (view_spaces.go
+// is a small example) and its line in App.registerViews.
+type view interface {
+	// Name is the title of the view's tab.
+	Name() string
+	// Keys are the view's keys in order of importance: the key bar shows
+	// as many as the width allows, ? shows them all. A view may list a
+	// global key it wants in its bar (ctrl+r, :).
+	Keys(k *keys) []key.Binding
+	// Help groups the view's keys in columns for ?, shown between the
+	// navigation keys and the global keys.
+	Help(k *keys) [][]key.Binding
+	// HandleKey handles a key that neither a global key nor the list
+	// keys took; handled is false when the key means nothing here.
+	HandleKey(a *App, m tea.KeyMsg) (cmd tea.Cmd, handled bool)
+	// Update handles a message of the view's own (the result of one of
+	// its loads), whether the view is shown or not; handled is false for
+	// any other message.
+	Update(a *App, msg tea.Msg) (cmd tea.Cmd, handled bool)
+	// Refresh loads the view unless a load of it is in flight; force
+	// (ctrl+r) also redoes what is otherwise reloaded only when due.
+	Refresh(a *App, force bool) tea.Cmd
+	// Every is the number of ticks between refreshes while the view is
+	// shown; 0 refreshes it on demand only.
+	Every() int
+	// List is the view's table, which the list keys move in and / filters;
+	// nil when it has none.
+	List() list
+	// Loads is the state of the view's loads, whose failure the status
+	// line reports; nil when it loads nothing.
+	Loads() *model.Refresh
+	// View draws the view w cells wide with h rows of body.
+	View(a *App, w, h int) screen
+}
+
+// screen is what a view draws: a title line, the column headers, the
+// body rows and a detail line about the selected row.
+type screen struct {
+	title, header string
+	body          []string
+	detail        string
+}
+
+// list is what the list keys and the filter need of a view's table
+// (*model.Table has it all).
+type list interface {
+	Move(int)
+	Page(int)
+	Home()
+	End()
+	SetHeight(int)
+	Filter() string
+	SetFilter(string)
+}
+
+// Optional capabilities of a view, discovered by type assertion.
+type (
+	// shower is a view with its own idea of what to load when it is
+	// shown (the others are refreshed).
+	shower interface{ Show(a *App) tea.Cmd }
+	// clearer is a view whose Esc clears more than the filter.
+	clearer interface{ Clear(a *App) }
+	// interrupter is a view running work that Esc stops before anything
+	// else (an audit); Interrupt reports whether there was any.
+	interrupter interface{ Interrupt(a *App) bool }
+	// worker is a view with background work: q refuses to quit while it
+	// is Busy, and Close stops it when the console ends.
+	worker interface {
+		Busy() bool
+		Close()
+	}
+	// eventer is a view fed by the daemon's event stream, which runs
+	// while such a view is shown. Event applies one event (to every
+	// eventer, shown or not); EventsEnded says the stream failed.
+	eventer interface {
+		Event(a *App, ev model.QueueEvent) tea.Cmd
+		EventsEnded(a *App, err error)
+	}
 )
 
 // View implements tea.Model. It formats only the rows in the window, so
@@ -22,16 +108,18 @@ func (a *App) View() string {
 		b.WriteByte('\n')
 	}
 	line(a.tabs())
-	title, header, body, detail := a.viewParts()
-	line(title)
 	h := a.bodyHeight()
+	v := a.current()
+	sc := v.View(a, a.width, h)
+	line(sc.title)
+	header, body := sc.header, sc.body
 	switch {
 	case a.dlg != nil:
 		header, body = "", a.dialogView(h)
 	case a.palOpen:
 		header, body = a.paletteView()
 	case a.showHelp:
-		header, body = a.st.Title.Render(viewNames[a.view]+" keys")+"  (any key closes)", a.fullHelp(h)
+		header, body = a.st.Title.Render(v.Name()+" keys")+"  (any key closes)", a.fullHelp(h)
 	case a.showLog:
 		header, body = a.st.Title.Render("Action log")+"  (any key closes)", a.logView(h)
 	}
@@ -43,11 +131,17 @@ func (a *App) View() string {
 			line("")
 		}
 	}
-	line(detail)
-	line(a.statusLine())
+	line(sc.detail)
+	for _, s := range a.statusLines() {
+		line(s)
+	}
 	b.WriteString(fit(a.helpBar(), a.width))
 	return b.String()
 }
+
+// sizeW is the width of a size column: the widest units.Bytes output
+// below 10 PiB ("1023.9K", "1023.9T").
+const sizeW = 7
 
 // fit truncates s to w cells and pads it with blanks.
 func fit(s string, w int) string {
@@ -69,12 +163,21 @@ func rcol(s string, w int) string {
 	return ansi.Truncate(s, w, "")
 }
 
+// lcut fits s in w cells by cutting its start ("…spaces/data1"): for
+// paths, whose end tells them apart.
+func lcut(s string, w int) string {
+	if n := lipgloss.Width(s); n > w {
+		s = ansi.TruncateLeft(s, n-w+1, "…")
+	}
+	return col(s, w)
+}
+
 func (a *App) tabs() string {
 	var parts []string
 	parts = append(parts, a.st.Title.Render("frm")+" ")
-	for v := viewSpaces; v <= viewDaemons; v++ {
-		t := fmt.Sprintf("%d %s", v, viewNames[v])
-		if v == a.view {
+	for i, v := range a.views {
+		t := string(rune('1'+i)) + " " + v.Name()
+		if viewID(i+1) == a.view {
 			parts = append(parts, a.st.ActiveTab.Render("["+t+"]"))
 		} else {
 			parts = append(parts, a.st.Tab.Render(t))
@@ -91,66 +194,90 @@ func (a *App) tabs() string {
 	return s
 }
 
-func (a *App) viewParts() (title, header string, body []string, detail string) {
-	switch a.view {
-	case viewSpaces:
-		return a.spacesView()
-	case viewNamespace:
-		return a.namespaceView()
-	case viewQueues:
-		return a.queuesView()
-	case viewAudit:
-		return a.auditView()
-	case viewDaemons:
-		return a.daemonsView()
-	}
-	return "", "", nil, ""
-}
+// maxStatusLines is how many lines a long status may take (from the
+// body): an action's result is not cut short of the key it names.
+const maxStatusLines = 3
 
-func (a *App) statusLine() string {
+// statusLines is the status line: the filter being typed, why the last
+// refresh of the view failed, or the last action's result, wrapped to
+// the width (at most maxStatusLines lines, the last one cut).
+func (a *App) statusLines() []string {
 	if a.filtering {
-		return a.filter.View()
+		return []string{a.filter.View()}
 	}
-	var r *model.Refresh
-	switch a.view {
-	case viewSpaces:
-		r = &a.spaces.Refresh
-	case viewNamespace:
-		r = &a.ns.Refresh
-	case viewQueues:
-		r = &a.queues.Refresh
-	case viewDaemons:
-		r = &a.daemons.Refresh
-	}
-	if r != nil && r.Err != nil {
-		since := ""
+	text, style := a.status, a.st.Status
+	if r := a.current().Loads(); r != nil && r.Err != nil {
+		text, style = "refresh failed: "+r.Err.Error(), a.st.Err
 		if !r.Loaded.IsZero() {
-			since = " (rows from " + r.Loaded.In(a.opt.Loc).Format("15:04:05") + ")"
+			text += " (rows from " + r.Loaded.In(a.opt.Loc).Format("15:04:05") + ")"
 		}
-		return a.st.Err.Render("refresh failed: "+r.Err.Error()) + since
+	} else if a.statusErr {
+		text, style = "! "+text, a.st.Err
 	}
-	if a.status != "" {
-		if a.statusErr {
-			return a.st.Err.Render("! " + a.status)
-		}
-		return a.status
+	if text == "" {
+		return []string{""}
 	}
-	return ""
+	lines := strings.Split(ansi.Wrap(text, max(a.width, 1), ""), "\n")
+	if len(lines) > maxStatusLines {
+		lines[maxStatusLines-1] = strings.Join(lines[maxStatusLines-1:], " ")
+		lines = lines[:maxStatusLines]
+	}
+	for i, l := range lines {
+		lines[i] = style.Render(l)
+	}
+	return lines
 }
 
+// helpBar is the key bar: the keys of the dialog, the palette or the view
+// by importance, as many as fit, then the global keys while room is left,
+// and always ? (every key) last.
 func (a *App) helpBar() string {
-	if a.dlg != nil {
+	var bs []key.Binding
+	switch {
+	case a.dlg != nil:
 		return a.help.ShortHelpView(a.dlg.keys(a))
-	}
-	if a.palOpen {
+	case a.palOpen:
 		return a.help.ShortHelpView(a.paletteKeys())
 	}
-	return a.help.ShortHelpView(a.keyMap().ShortHelp())
+	k := &a.keys
+	bs = append(a.current().Keys(k), k.Views, k.Refresh, k.Palette, k.Quit)
+	var hints []model.Hint
+	byKey := map[string]key.Binding{}
+	for _, b := range bs {
+		if b.Enabled() && b.Help().Key != "" {
+			hints = append(hints, model.Hint{Key: b.Help().Key, Desc: b.Help().Desc})
+			byKey[b.Help().Key] = b
+		}
+	}
+	byKey[k.Help.Help().Key] = k.Help
+	var shown []key.Binding
+	for _, h := range model.FitHints(hints, model.Hint{Key: k.Help.Help().Key, Desc: k.Help.Help().Desc}, a.width) {
+		shown = append(shown, byKey[h.Key])
+	}
+	return a.help.ShortHelpView(shown)
 }
 
+// fullHelp is the ? screen: navigation, the view's keys, global keys.
 func (a *App) fullHelp(h int) []string {
-	s := a.help.FullHelpView(a.keyMap().FullHelp())
-	lines := strings.Split(s, "\n")
+	k := &a.keys
+	cols := [][]key.Binding{{k.Up, k.Down, k.PgUp, k.PgDown, k.Home, k.End}}
+	cols = append(cols, a.current().Help(k)...)
+	cols = append(cols, []key.Binding{k.Views, k.NextView, k.PrevView, k.Refresh, k.Palette, k.Log, k.Help, k.Quit})
+	// As many columns side by side as the width holds, the others below.
+	hm := a.help
+	hm.Width = 0
+	var lines []string
+	for len(cols) > 0 {
+		n := 1
+		for n < len(cols) && lipgloss.Width(hm.FullHelpView(cols[:n+1])) <= a.width {
+			n++
+		}
+		if len(lines) > 0 {
+			lines = append(lines, "")
+		}
+		lines = append(lines, strings.Split(hm.FullHelpView(cols[:n]), "\n")...)
+		cols = cols[n:]
+	}
 	if a.opt.ReadOnly {
 		lines = append(lines, "", "read-only: actions are hidden")
 	}
@@ -187,221 +314,6 @@ func (a *App) age(epoch int64) string {
 		return "-"
 	}
 	return model.Duration(a.opt.Now().Sub(time.Unix(epoch, 0)))
-}
-
-// ---- Spaces ----
-
-func (a *App) spacesView() (string, string, []string, string) {
-	t := a.spaces.Table
-	title := a.st.Title.Render("Spaces") + fmt.Sprintf("  %d spaces", len(a.spaces.SpaceNames()))
-	if a.spaces.Refresh.InFlight() && t.Total() == 0 {
-		title += "  loading…"
-	}
-	// Wide terminals get columns for the bytes needing migration and the
-	// pinned bytes; every width has them in the detail line.
-	wide := a.width >= 100
-	barW := max(a.width-65, 8)
-	extraH := ""
-	if wide {
-		barW = max(a.width-81, 8)
-		extraH = " " + rcol("to mig", 7) + " " + rcol("pinned", 7)
-	}
-	header := a.st.Header.Render("  " + col("space / partition", 22) + " " + col("usage", barW) + " " + rcol("used", 5) + " " + rcol("free", 7) + " " + rcol("total", 7) + " " + rcol("files", 7) + " " + rcol("bytes", 7) + extraH)
-	rows, sel := t.Visible()
-	body := make([]string, 0, len(rows))
-	for i, r := range rows {
-		name := r.Space
-		if r.Partition != "" {
-			name = "  " + r.Partition
-		}
-		lvl := r.Level()
-		bar := strings.NewReplacer("#", "█", ".", "░", "|", "┃", ":", "╎").Replace(r.Bar(barW))
-		pct := "-"
-		if r.Total > 0 {
-			pct = fmt.Sprintf("%d%%", r.Used()*100/r.Total)
-		}
-		if i != sel {
-			bar = a.levelStyle(lvl).Render(bar)
-		}
-		s := col(ansi.TruncateLeft(name, max(lipgloss.Width(name)-22, 0), "…"), 22) + " " + bar + " " + rcol(pct, 5) + " " + rcol(units.Bytes(r.Free), 7) + " " +
-			rcol(units.Bytes(r.Total), 7) + " " + rcol(fmt.Sprint(r.Files), 7) + " " + rcol(units.Bytes(r.Bytes), 7)
-		if wide {
-			mig, pin := "…", "…"
-			if u, ok := a.spaces.UseOf(r.Key()); ok {
-				mig, pin = units.Bytes(u.MigBytes), units.Bytes(u.PinBytes)
-			}
-			s += " " + rcol(mig, 7) + " " + rcol(pin, 7)
-		}
-		if r.Err != "" {
-			s = col(name, 22) + " " + a.st.Err.Render(r.Err)
-		}
-		body = append(body, a.row(s, i == sel))
-	}
-	detail := ""
-	if r, ok := t.Selected(); ok {
-		// Most telling first: a narrow terminal cuts the end, and the
-		// watermarks are drawn on the bar anyway.
-		purge := "not purged"
-		if !r.NoPurge {
-			purge = fmt.Sprintf("purge below %s free ┃ until %s ╎", units.Bytes(r.MinFree), units.Bytes(r.MaxFree))
-		}
-		detail = r.Key() + " " + levelWord(r.Level()) + " · " + a.useText(r.Key()) + " · " + purge
-	}
-	return title, header, body, a.st.Dim.Render(detail)
-}
-
-// useText says how many bytes of row key need migration and are pinned,
-// "…" while the first walk runs.
-func (a *App) useText(k string) string {
-	u, ok := a.spaces.UseOf(k)
-	if !ok {
-		if err := a.spaces.UseRefresh.Err; err != nil {
-			return "to migrate, pinned: " + err.Error()
-		}
-		return "to migrate … · pinned …"
-	}
-	s := fmt.Sprintf("to migrate %s (%d) · pinned %s (%d)", units.Bytes(u.MigBytes), u.MigFiles, units.Bytes(u.PinBytes), u.PinFiles)
-	if a.spaces.UseRefresh.Err != nil {
-		s += " (walk: " + a.spaces.UseRefresh.Err.Error() + ")"
-	}
-	return s
-}
-
-func levelWord(l model.Level) string {
-	switch l {
-	case model.LevelOK:
-		return "[ok]"
-	case model.LevelWarn:
-		return "[low]"
-	case model.LevelCritical:
-		return "[CRITICAL]"
-	}
-	return "[unknown]"
-}
-
-func (a *App) levelStyle(l model.Level) lipgloss.Style {
-	switch l {
-	case model.LevelOK:
-		return a.st.OK
-	case model.LevelWarn:
-		return a.st.Warn
-	case model.LevelCritical:
-		return a.st.Crit
-	}
-	return a.st.Dim
-}
-
-// ---- Namespace ----
-
-func (a *App) namespaceView() (string, string, []string, string) {
-	n := a.ns
-	t := n.Table
-	crumbs := n.Breadcrumbs()
-	title := a.st.Title.Render("/") + strings.Join(crumbs[1:], " / ")
-	if len(crumbs) > 1 {
-		title = a.st.Title.Render("/ ") + strings.Join(crumbs[1:], " / ")
-	}
-	info := fmt.Sprintf("  %d", t.Len())
-	if t.Len() != t.Total() {
-		info += fmt.Sprintf("/%d", t.Total())
-	}
-	info += " entries · sort " + n.Sort.String()
-	if n.Reverse {
-		info += "↑"
-	}
-	if n.SpaceOnly != "" {
-		info += " · space " + n.SpaceOnly
-	}
-	if n.Filter() != "" {
-		info += " · /" + n.Filter()
-	}
-	if n.Loading {
-		info += " · loading…"
-	}
-	nameW := max(a.width-2-(1+8+1+8+1+10+1+11+1+5+1+5+1+4), 10)
-	header := a.st.Header.Render("  " + col("name", nameW) + " " + rcol("size", 8) + " " + col("space", 8) + " " + col("state", 10) + " " + col("pin", 11) + " " + rcol("age", 5) + " " + rcol("atime", 5) + " " + col("fail", 4))
-	rows, sel := t.Visible()
-	body := make([]string, 0, len(rows))
-	now := a.opt.Now()
-	for i, r := range rows {
-		name := r.Name
-		size := units.Bytes(r.Size)
-		if r.Dir {
-			name += "/"
-			size = ""
-		}
-		fail := ""
-		if r.Failed {
-			fail = "FAIL"
-		}
-		s := col(name, nameW) + " " + rcol(size, 8) + " " + col(r.Space, 8) + " " + col(r.Res.String(), 10) + " " +
-			col(r.PinText(now, a.opt.Loc), 11) + " " + rcol(a.age(r.Mtime), 5) + " " + rcol(a.age(r.Atime), 5) + " " + col(fail, 4)
-		body = append(body, a.row(s, i == sel))
-	}
-	detail := ""
-	if lfn, r, ok := n.SelectedLFN(); ok && !r.Dir {
-		var parts []string
-		parts = append(parts, lfn)
-		if r.Partition != "" {
-			parts = append(parts, "on "+r.Partition)
-		}
-		if r.CopyTime > 0 {
-			parts = append(parts, "copied "+time.Unix(r.CopyTime, 0).In(a.opt.Loc).Format("2006-01-02 15:04"))
-		}
-		if r.Checksum != "" {
-			parts = append(parts, r.Checksum)
-		}
-		if r.Failed {
-			parts = append(parts, "last transfer failed (.fail)")
-		}
-		detail = strings.Join(parts, " · ")
-	}
-	return title + a.st.Dim.Render(info), header, body, a.st.Dim.Render(detail)
-}
-
-// ---- Queues ----
-
-func (a *App) queuesView() (string, string, []string, string) {
-	q := a.queues
-	t := q.Table
-	per, running := q.Counts()
-	title := a.st.Title.Render("Queues") + fmt.Sprintf("  stage %d · migrate %d · get %d · put %d · running %d", per["stage"], per["migrate"], per["get"], per["put"], running)
-	state := "daemon up"
-	if !q.DaemonUp {
-		state = a.st.Err.Render("daemon down") + a.st.Dim.Render(" (queue files)")
-	}
-	if q.Refresh.Loaded.IsZero() && q.Refresh.InFlight() {
-		state = "loading…"
-	}
-	title += "  " + state
-	lfnW := max(a.width-2-(7+1+2+1+10+1+10+1+5+1+16+1), 10)
-	header := a.st.Header.Render("  " + col("kind", 7) + " " + rcol("p", 2) + " " + col("rid", 10) + " " + col("requester", 10) + " " + rcol("age", 5) + " " + col("progress", 16) + " " + col("lfn", lfnW))
-	rows, sel := t.Visible()
-	body := make([]string, 0, len(rows))
-	for i, r := range rows {
-		prog := "queued"
-		if r.Running {
-			prog = "running"
-			if r.Size > 0 && r.Done >= 0 {
-				prog = progressBar(r.Done, r.Size, 8) + " " + rcol(fmt.Sprintf("%d%%", r.Done*100/r.Size), 4)
-				if eta := r.ETA(); eta >= 0 {
-					prog += " " + model.Duration(eta)
-				}
-			}
-		}
-		s := col(r.Kind, 7) + " " + rcol(fmt.Sprint(r.Priority), 2) + " " + col(r.RID, 10) + " " + col(r.TID, 10) + " " +
-			rcol(a.age(r.Added), 5) + " " + col(prog, 16) + " " + col(ansi.TruncateLeft(r.LFN, max(lipgloss.Width(r.LFN)-lfnW, 0), "…"), lfnW)
-		body = append(body, a.row(s, i == sel))
-	}
-	if t.Total() == 0 && !q.Refresh.InFlight() {
-		body = append(body, "", "  no requests queued")
-	}
-	detail := fmt.Sprintf("done %d · failed %d · last 5 min ", q.Done, q.Failed) + "[" + q.Sparkline() + "]"
-	if n := len(q.Events); n > 0 {
-		ev := q.Events[n-1]
-		detail += "  " + ev.Type + " " + ev.LFN
-	}
-	return title, header, body, a.st.Dim.Render(detail)
 }
 
 // progressBar draws done/size in w cells.

@@ -20,7 +20,8 @@ const tuiUsage = `Usage: frm tui [-c cfgfile] [-n name] [--read-only] [--daemon-
 The full-screen console: spaces, the namespace, transfer queues, audits and
 daemons of a site. Keys: 1-5 or Tab switch views, ? shows the keys of the
 view, : runs an frm admin command line, q quits. NO_COLOR=1 turns colours
-off. See docs/tui.md.
+off. It needs a terminal: without one (standard input and output) it says
+so and exits with status 2. See docs/tui.md.
 
   -c FILE      configuration (default: $FRM_CONFIG, then /etc/frm/frm.toml)
   -n NAME      instance name (default $XRDNAME)
@@ -41,6 +42,15 @@ func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if fs.NArg() > 1 {
 		fmt.Fprintf(stderr, "frm tui: one directory at most\n\n%s", tuiUsage)
+		return 2
+	}
+	if stdin == nil {
+		stdin = os.Stdin
+	}
+	if !isTerminal(stdin) || !isTerminal(stdout) {
+		// Before bubbletea starts: it would write escape codes into a
+		// pipe, fail to read keys, and leave the cursor hidden.
+		fmt.Fprintln(stderr, "frm tui: needs a terminal (standard input and output); use frm admin for scripts")
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -64,10 +74,7 @@ func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 	}
 	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s, DaemonLog: logPath}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx, Keys: s.Config().TUI.Keys})
-	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(stdout)}
-	if stdin != nil {
-		opts = append(opts, tea.WithInput(stdin))
-	}
+	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithInput(stdin)}
 	if _, err := tea.NewProgram(app, opts...).Run(); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "frm tui: %v\n", err)
 		return 1

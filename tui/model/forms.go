@@ -97,17 +97,28 @@ func (p *Picker) Selected() (PickItem, bool) {
 }
 
 // RelocChoices lists the spaces and partitions a file of space from can be
-// relocated to, with their free space; its own space is disabled.
+// relocated to, with their free space; its own space is disabled, and so
+// is a space without partitions (public standing for the namespace
+// filesystem when it is not configured).
 func RelocChoices(rows []SpaceRow, from string) Picker {
 	p := Picker{Title: "Relocate to"}
+	parts := map[string]bool{} // spaces with a partition to put a file in
 	for _, r := range rows {
+		if r.Partition != "" && !r.Namespace {
+			parts[r.Space] = true
+		}
+	}
+	for _, r := range rows {
+		if r.Namespace {
+			continue // plain files are not relocated into the namespace
+		}
 		label := fmt.Sprintf("%-10s %8s free", r.Space, units.Bytes(r.Free))
 		v := r.Space
 		if r.Partition != "" {
 			label = fmt.Sprintf("  %-30s %8s free", r.Partition, units.Bytes(r.Free))
 			v = r.Space + ":" + r.Partition
 		}
-		p.Items = append(p.Items, PickItem{Value: v, Label: label, Disabled: r.Space == from && r.Partition == "" || r.Err != ""})
+		p.Items = append(p.Items, PickItem{Value: v, Label: label, Disabled: r.Space == from && r.Partition == "" || r.Err != "" || !parts[r.Space]})
 	}
 	p.Cursor = -1
 	p.Move(1)

@@ -18,6 +18,11 @@ type SpaceRow struct {
 	MinFree, MaxFree int64
 	NoPurge          bool
 	Err              string // statfs failed
+	// Namespace marks the row of the public space's plain files: the
+	// files stored in the namespace itself rather than as XA links, on
+	// the namespace root's filesystem (Partition is its path). It is not
+	// a partition: nothing is relocated to it.
+	Namespace bool
 }
 
 // Key identifies the row: "space" or "space:partition".
