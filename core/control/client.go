@@ -59,16 +59,11 @@ func (c *Client) Wake(ctx context.Context) error {
 // ones) to fn until ctx ends or the daemon goes away; it returns the
 // reason the stream ended.
 func (c *Client) Events(ctx context.Context, fn func(Event)) error {
-	conn, err := c.dial(ctx)
+	conn, closeConn, err := c.open(ctx, request{Cmd: cmdEvents})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	if err := send(conn, request{Cmd: cmdEvents}); err != nil {
-		return err
-	}
+	defer closeConn()
 	dec := json.NewDecoder(bufio.NewReader(conn))
 	for {
 		var raw json.RawMessage
@@ -98,6 +93,21 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 	return conn, nil
 }
 
+// open dials the daemon and sends req; the connection closes when ctx
+// ends (so a read blocked on it returns) or when closeConn is called.
+func (c *Client) open(ctx context.Context, req request) (conn net.Conn, closeConn func(), err error) {
+	if conn, err = c.dial(ctx); err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	closeConn = func() { stop(); conn.Close() }
+	if err := send(conn, req); err != nil {
+		closeConn()
+		return nil, nil, err
+	}
+	return conn, closeConn, nil
+}
+
 // call sends one request and decodes its one reply line into v.
 func (c *Client) call(ctx context.Context, req request, v any) error {
 	if _, ok := ctx.Deadline(); !ok {
@@ -105,16 +115,11 @@ func (c *Client) call(ctx context.Context, req request, v any) error {
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
-	conn, err := c.dial(ctx)
+	conn, closeConn, err := c.open(ctx, req)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	if err := send(conn, req); err != nil {
-		return err
-	}
+	defer closeConn()
 	dl, _ := ctx.Deadline()
 	conn.SetReadDeadline(dl)
 	line, err := bufio.NewReader(conn).ReadBytes('\n')

@@ -328,14 +328,8 @@ func (d *Dir) Add(r Request) error {
 // first, all others last, as XrdFrcReqFile::Add does. r.Priority is set to
 // the queue's priority; Added defaults to now and Instance to "anon".
 func (q *Queue) Add(r Request) error {
-	r.Priority = int8(q.prty)
-	if r.Added == 0 {
-		r.Added = time.Now().Unix()
-	}
-	if r.Instance == "" {
-		r.Instance = "anon"
-	}
-	if _, err := EncodeRecord(r, 0, 0); err != nil {
+	r, err := q.prepare(r)
+	if err != nil {
 		return err
 	}
 	qf, err := q.open(true, true)
@@ -485,20 +479,28 @@ func (d *Dir) AddBatch(rs []Request) (committed []bool, err error) {
 	return committed, nil
 }
 
+// prepare gives r q's priority and the defaults of Add, and checks that
+// it encodes.
+func (q *Queue) prepare(r Request) (Request, error) {
+	r.Priority = int8(q.prty)
+	if r.Added == 0 {
+		r.Added = time.Now().Unix()
+	}
+	if r.Instance == "" {
+		r.Instance = "anon"
+	}
+	_, err := EncodeRecord(r, 0, 0)
+	return r, err
+}
+
 // AddBatch is Dir.AddBatch for one queue file: every request goes to q
 // (its Priority is set to q's). Registration records, which xrootd chains
 // first, are added one by one.
 func (q *Queue) AddBatch(rs []Request) error {
 	var plain []Request
 	for _, r := range rs {
-		r.Priority = int8(q.prty)
-		if r.Added == 0 {
-			r.Added = time.Now().Unix()
-		}
-		if r.Instance == "" {
-			r.Instance = "anon"
-		}
-		if _, err := EncodeRecord(r, 0, 0); err != nil {
+		r, err := q.prepare(r)
+		if err != nil {
 			return err
 		}
 		if r.Options&Register != 0 {
