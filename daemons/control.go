@@ -104,7 +104,7 @@ func (d *Daemon) Cancel(rid string) (int, error) {
 	if sh := d.Transfer.Shared; sh != nil {
 		return d.cancelShared(sh, rid)
 	}
-	kinds := []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
+	kinds := xrdq.ListOrder
 	var victims []xrdq.Request
 	d.Transfer.Queue.Walk(kinds, -1, func(r xrdq.Request) error {
 		if r.ID == rid {

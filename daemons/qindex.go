@@ -266,12 +266,3 @@ func (x *queueIndex) sweep(log *slog.Logger) {
 		f.known = xrdq.Sig{} // read it again: the sweep moved the chain
 	}
 }
-
-// depth counts the pending and serving records (metrics, status).
-func (x *queueIndex) depth() int {
-	n := 0
-	for _, f := range x.files {
-		n += len(f.recs)
-	}
-	return n
-}

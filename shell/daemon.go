@@ -2,14 +2,12 @@ package shell
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"frm/core/control"
 	"frm/core/units"
-	"frm/core/xrdq"
 )
 
 // Commands that talk to a running frm daemon through its control socket.
@@ -226,7 +224,7 @@ var cancelCmd = &command{
 		}
 		total := 0
 		for _, rid := range args {
-			n, err := cancelRequest(ctx, sh, rid)
+			n, err := sh.Site.CancelRequest(ctx, daemonOf(sh), rid)
 			if err != nil {
 				r.fail(err)
 				continue
@@ -237,25 +235,6 @@ var cancelCmd = &command{
 		r.done(statusFor(len(args)-r.nErrs, r.nErrs), map[string]any{"cancelled": total})
 		return nil
 	},
-}
-
-// errNoRequest is a cancel of a request id no queue holds.
-var errNoRequest = errors.New("no such request")
-
-// cancelRequest cancels rid through the daemon, or, with none running, in
-// the queue files themselves. A request no queue holds is an error.
-func cancelRequest(ctx context.Context, sh *Shell, rid string) (int, error) {
-	n, err := daemonOf(sh).Cancel(ctx, rid)
-	if control.IsNotRunning(err) {
-		n, err = xrdq.Open(sh.Site.Config().QueueDir()).Cancel([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid)
-	}
-	if err == nil && n == 0 {
-		err = errNoRequest
-	}
-	if err != nil {
-		return 0, fmt.Errorf("cancel %s: %w", rid, err)
-	}
-	return n, nil
 }
 
 var wakeCmd = &command{

@@ -13,7 +13,6 @@ import (
 	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/space"
-	"frm/core/xrdq"
 	"frm/tui/model"
 )
 
@@ -354,15 +353,9 @@ func (b *SiteBackend) daemonEvents(ctx context.Context, emit func(model.QueueEve
 func (b *SiteBackend) Cancel(ctx context.Context, rid string) (string, error) {
 	cctx, cancel := withDaemonTimeout(ctx)
 	defer cancel()
-	n, err := b.daemon().Cancel(cctx, rid)
-	if control.IsNotRunning(err) {
-		n, err = xrdq.Open(b.Site.Config().QueueDir()).Cancel([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid)
-	}
+	n, err := b.Site.CancelRequest(cctx, b.daemon(), rid)
 	if err != nil {
 		return "", err
-	}
-	if n == 0 {
-		return "", fmt.Errorf("cancel %s: no such request", rid)
 	}
 	return fmt.Sprintf("cancel %s: %d %s removed", rid, n, plural(n, "entry", "entries")), nil
 }

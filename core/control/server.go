@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -61,7 +62,7 @@ func Serve(ctx context.Context, path string, h Handler) (stop func(), err error)
 func handle(ctx context.Context, c net.Conn, h Handler) {
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(requestTimeout))
-	line, err := bufio.NewReader(&limitedReader{c, maxRequest}).ReadBytes('\n')
+	line, err := bufio.NewReader(io.LimitReader(c, maxRequest)).ReadBytes('\n')
 	if err != nil && len(line) == 0 {
 		return
 	}
@@ -129,22 +130,4 @@ func streamEvents(ctx context.Context, c net.Conn, enc *json.Encoder, h Handler)
 			}
 		}
 	}
-}
-
-// limitedReader ends a request line that grows past n bytes.
-type limitedReader struct {
-	c net.Conn
-	n int
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, fmt.Errorf("request longer than %d bytes", maxRequest)
-	}
-	if len(p) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.c.Read(p)
-	l.n -= n
-	return n, err
 }

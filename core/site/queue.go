@@ -2,6 +2,7 @@ package site
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -29,9 +30,6 @@ type QueueListing struct {
 	Note string
 }
 
-// allKinds are the queues a listing covers.
-var allKinds = []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
-
 // ListQueue lists the queued transfer requests with its fallbacks, the one
 // way every face lists them: the shared queue of a PostgreSQL catalog
 // (which every host's daemon serves); else the daemon reached through c
@@ -56,6 +54,27 @@ func (s *Site) ListQueue(ctx context.Context, c *control.Client) (QueueListing, 
 	}
 	e, err := QueueFileEntries(d, nil)
 	return QueueListing{Entries: e, Source: FromQueueFiles, Note: note}, err
+}
+
+// ErrNoRequest is a cancel of a request id that no queue holds.
+var ErrNoRequest = errors.New("no such request")
+
+// CancelRequest cancels request rid, queued or running, through the
+// daemon reached by c, or, with none running, in the queue files (every
+// kind); the one way every face cancels. It returns how many queue records
+// it removed; a request no queue holds is ErrNoRequest.
+func (s *Site) CancelRequest(ctx context.Context, c *control.Client, rid string) (int, error) {
+	n, err := c.Cancel(ctx, rid)
+	if control.IsNotRunning(err) {
+		n, err = xrdq.Open(s.Config().QueueDir()).Cancel(xrdq.ListOrder, rid)
+	}
+	if err == nil && n == 0 {
+		err = ErrNoRequest
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cancel %s: %w", rid, err)
+	}
+	return n, nil
 }
 
 // NoQueuesError is a listing of a site whose queue files were never
@@ -86,7 +105,7 @@ func SharedQueueEntries(ctx context.Context, q *pgqueue.Queue) ([]control.QueueE
 // (request id, lfn) run now.
 func QueueFileEntries(d *xrdq.Dir, running func(rid, lfn string) bool) ([]control.QueueEntry, error) {
 	var out []control.QueueEntry
-	err := d.Walk(allKinds, -1, func(r xrdq.Request) error {
+	err := d.Walk(xrdq.ListOrder, -1, func(r xrdq.Request) error {
 		k, _ := xrdq.KindForOp(r.Op)
 		e := control.QueueEntry{Kind: pgqueue.KindName(k), Priority: int(r.Priority), LFN: r.Path(), RID: r.ID, TID: r.User,
 			Notify: r.Notify, Added: r.Added, Op: string(r.Op)}

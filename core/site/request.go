@@ -177,7 +177,7 @@ func (s *Site) SetPriority(ctx context.Context, rid string, prty int) (int, erro
 	if prty < 0 || prty > xrdq.MaxPriority {
 		return 0, fmt.Errorf("priority %d out of range 0..%d", prty, xrdq.MaxPriority)
 	}
-	n, err := xrdq.Open(s.Config().QueueDir()).SetPriority([]xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}, rid, prty)
+	n, err := xrdq.Open(s.Config().QueueDir()).SetPriority(xrdq.ListOrder, rid, prty)
 	if err != nil {
 		return n, fmt.Errorf("priority of %s in the queue files: %w", rid, err)
 	}
