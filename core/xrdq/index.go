@@ -117,8 +117,12 @@ func (q *Queue) Sweep() (int, Sig, error) {
 		return 0, Sig{}, err
 	}
 	defer qf.close()
-	b, err := qf.readAll()
-	if err != nil {
+	// The links and which slots are tombstones, read in pieces.
+	nexts := make([]int32, qf.records())
+	tomb := make([]bool, qf.records())
+	if err := qf.eachRecord(func(i int, rec []byte) {
+		nexts[i], tomb[i] = int32(ne.Uint32(rec[offNext:])), rec[offLFN] == 0
+	}); err != nil {
 		return 0, Sig{}, err
 	}
 	var dead []int32
@@ -129,9 +133,8 @@ func (q *Queue) Sweep() (int, Sig, error) {
 		if !qf.valid(off) || steps <= 0 {
 			return 0, Sig{}, qf.errorf("broken request chain at offset %d", off)
 		}
-		rec := b[off : off+RecordSize]
-		next := int32(ne.Uint32(rec[offNext:]))
-		if rec[offLFN] != 0 {
+		next := nexts[off/RecordSize]
+		if !tomb[off/RecordSize] {
 			prev, off = off, next
 			continue
 		}

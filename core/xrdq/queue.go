@@ -746,6 +746,27 @@ func (q *Queue) List(fn func(Request) error) error {
 	return nil
 }
 
+// eachRecord calls fn with the index and bytes of every record slot of the
+// file (not the header), read in pieces through one buffer: a queue of a
+// hundred thousand requests is 400 MB, never held whole. rec is valid
+// only during the call.
+func (qf *qfile) eachRecord(fn func(i int, rec []byte)) error {
+	nrec := int(qf.records())
+	buf := make([]byte, 256*RecordSize)
+	for first := 1; first < nrec; {
+		n := min(nrec-first, len(buf)/RecordSize)
+		b := buf[:n*RecordSize]
+		if _, err := qf.f.ReadAt(b, int64(first)*RecordSize); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		for i := range n {
+			fn(first+i, b[i*RecordSize:(i+1)*RecordSize])
+		}
+		first += n
+	}
+	return nil
+}
+
 // decode reads q under a shared lock and returns its requests: in chain
 // order with tombstones skipped and registration records kept (chain), or
 // in slot order with only the live, non-registration records (as List);
@@ -777,25 +798,18 @@ func (q *Queue) decode(chain bool) ([]Request, Sig, error) {
 		used bool // decoded: LFN set
 	}
 	slots := make([]slot, nrec)
-	buf := make([]byte, 256*RecordSize)
-	for first := 1; first < nrec; {
-		n := min(nrec-first, len(buf)/RecordSize)
-		b := buf[:n*RecordSize]
-		if _, err := qf.f.ReadAt(b, int64(first)*RecordSize); err != nil && !errors.Is(err, io.EOF) {
-			return nil, sig, err
+	err = qf.eachRecord(func(i int, rec []byte) {
+		sl := &slots[i]
+		sl.next = int32(ne.Uint32(rec[offNext:]))
+		if rec[offLFN] == 0 {
+			return // free or a tombstone: only its link matters
 		}
-		for i := range n {
-			rec := b[i*RecordSize : (i+1)*RecordSize]
-			sl := &slots[first+i]
-			sl.next = int32(ne.Uint32(rec[offNext:]))
-			if rec[offLFN] == 0 {
-				continue // free or a tombstone: only its link matters
-			}
-			sl.r, _, _ = DecodeRecord(rec)
-			sl.r.Offset = int32((first + i) * RecordSize)
-			sl.used = true
-		}
-		first += n
+		sl.r, _, _ = DecodeRecord(rec)
+		sl.r.Offset = int32(i * RecordSize)
+		sl.used = true
+	})
+	if err != nil {
+		return nil, sig, err
 	}
 	var reqs []Request
 	if !chain {
