@@ -33,7 +33,9 @@ if [ -f "$pidfile" ]; then
 fi
 
 # A short drain: a demo transfer left running restarts with the next run.
-"$bin" daemon -c "$cfg" -l "$log" -drain 5s 2>>"$log" &
+# Start errors and warnings go to stderr as well as the log (frm daemon
+# does that itself until it runs): kept apart so the log has them once.
+"$bin" daemon -c "$cfg" -l "$log" -drain 5s 2>"$dir/daemon.start" &
 pid=$!
 echo "$pid" >"$pidfile"
 stop() {
@@ -47,8 +49,8 @@ trap 'exit 130' INT TERM HUP
 n=0
 until "$bin" admin -c "$cfg" status >/dev/null 2>&1; do
 	if ! kill -0 "$pid" 2>/dev/null; then
-		echo "frm daemon did not start; the end of $log:" >&2
-		tail -5 "$log" >&2
+		echo "frm daemon did not start:" >&2
+		tail -5 "$dir/daemon.start" >&2
 		break
 	fi
 	n=$((n + 1))
