@@ -88,7 +88,11 @@ func (d *Daemon) queue(ctx context.Context) ([]control.QueueEntry, error) {
 	for _, a := range d.Transfer.Status().Active {
 		running[a.RID+"\x00"+a.LFN] = true
 	}
-	return site.QueueFileEntries(d.Transfer.Queue, func(rid, lfn string) bool { return running[rid+"\x00"+lfn] })
+	classes := d.Transfer.queueClasses()
+	return site.QueueFileEntries(d.Transfer.Queue, func(e *control.QueueEntry) {
+		k := e.RID + "\x00" + e.LFN
+		e.Running, e.Class = running[k], classes[k]
+	})
 }
 
 // Cancel removes every queued record of request rid from all queues,

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"sort"
 
+	"frm/core/pgqueue"
+	"frm/core/qclass"
 	"frm/core/xfer"
 	"frm/core/xrdq"
 )
@@ -19,10 +21,19 @@ import (
 type queueIndex struct {
 	dir   *xrdq.Dir
 	files map[fileKey]*indexFile
-	// lanes hold the pending entries of each queue file in service order
-	// (age, then the order read); busy and gone entries are dropped
-	// lazily from the front.
-	lanes map[fileKey][]*qentry
+	// lanes hold the pending entries of each class and queue file in
+	// service order (age, then the order read); busy and gone entries
+	// are dropped lazily from the front.
+	lanes map[laneKey][]*qentry
+	// classes classify the records; localSize is the size of a file on
+	// disk (for the class rules of copies out).
+	classes   *qclass.Set
+	localSize func(lfn string) (int64, bool)
+	// unsized are the entries whose class depends on the size of their
+	// MSS copy, not asked yet (a stage's class is known once the sizer
+	// asked the MSS; until then it waits, though it rides along with a
+	// running job of its file).
+	unsized []*qentry
 	// byKey: the pending entries of each job key, which ride along when
 	// a job for that key starts.
 	byKey map[string][]*qentry
@@ -35,6 +46,12 @@ type queueIndex struct {
 type fileKey struct {
 	kind xrdq.Kind
 	prty int
+}
+
+// laneKey is one class's share of a queue file.
+type laneKey struct {
+	class int
+	fileKey
 }
 
 type indexFile struct {
@@ -54,12 +71,115 @@ type qentry struct {
 	seq  uint64
 	busy bool // serving: part of a running job
 	gone bool // no longer in its file
+	// class is the entry's class index, -1 until its size is known.
+	class int
+	// size of the file (for the class rules), when sized.
+	size  int64
+	sized bool
+}
+
+// classRequest is what the class rules see of e.
+func (e *qentry) classRequest() qclass.Request {
+	return qclass.Request{Kind: pgqueue.KindName(e.rec.kind), LFN: e.job.LFN, Requester: e.job.TID, CGI: e.job.CGI}
+}
+
+// classify sets e's class, or leaves it -1 and queues it for the sizer
+// when it depends on the size of the MSS copy.
+func (x *queueIndex) classify(e *qentry) {
+	r := e.classRequest()
+	switch {
+	case e.sized || !x.classes.NeedsSize(r):
+	case e.job.Kind.Inbound():
+		e.class = -1
+		x.unsized = append(x.unsized, e)
+		return
+	default:
+		n, ok := x.localSize(e.job.LFN)
+		if !ok {
+			n = -1
+		}
+		e.size, e.sized = n, true // known or not, asked
+	}
+	e.class = x.classes.Classify(r, func() (int64, bool) { return e.size, e.size >= 0 })
 }
 
 var queueKinds = []xrdq.Kind{xrdq.Stage, xrdq.Get, xrdq.Migrate, xrdq.Put}
 
-func newQueueIndex(dir *xrdq.Dir) *queueIndex {
-	return &queueIndex{dir: dir, files: map[fileKey]*indexFile{}, lanes: map[fileKey][]*qentry{}, byKey: map[string][]*qentry{}}
+func newQueueIndex(dir *xrdq.Dir, classes *qclass.Set, localSize func(string) (int64, bool)) *queueIndex {
+	return &queueIndex{dir: dir, files: map[fileKey]*indexFile{}, lanes: map[laneKey][]*qentry{}, byKey: map[string][]*qentry{},
+		classes: classes, localSize: localSize}
+}
+
+// reclassify puts every entry in its class of a new class set (a reload).
+func (x *queueIndex) reclassify(classes *qclass.Set) {
+	x.classes = classes
+	x.lanes = map[laneKey][]*qentry{}
+	x.unsized = nil
+	for _, f := range x.files {
+		for _, e := range f.recs {
+			if e.gone {
+				continue
+			}
+			x.classify(e)
+			if !e.busy {
+				x.lane(e)
+			}
+		}
+	}
+}
+
+// sizedBatch gives entries waiting for their size a class (sizes[i] is the
+// size of batch[i], -1 unknown) and makes the pending ones startable;
+// those the MSS could not be asked about (sizeAgain) wait again.
+func (x *queueIndex) sizedBatch(batch []*qentry, sizes []int64) (again bool) {
+	for i, e := range batch {
+		if e.gone || e.class >= 0 {
+			continue
+		}
+		if sizes[i] == sizeAgain {
+			x.unsized = append(x.unsized, e)
+			again = true
+			continue
+		}
+		e.size, e.sized = sizes[i], true
+		x.classify(e)
+		if !e.busy {
+			x.lane(e)
+		}
+	}
+	return again
+}
+
+// takeUnsized returns up to n entries waiting for their size.
+func (x *queueIndex) takeUnsized(n int) []*qentry {
+	var out []*qentry
+	for len(x.unsized) > 0 && len(out) < n {
+		e := x.unsized[0]
+		x.unsized[0] = nil
+		x.unsized = x.unsized[1:]
+		if !e.gone && e.class < 0 {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// depth counts the waiting entries of each class, and those waiting for
+// their size.
+func (x *queueIndex) depth(nclass int) (queued []int, unsized int) {
+	queued = make([]int, nclass)
+	for _, f := range x.files {
+		for _, e := range f.recs {
+			switch {
+			case e.gone || e.busy:
+			case e.class < 0:
+				unsized++
+			case e.class < nclass:
+				queued[e.class]++
+			}
+		}
+	}
+	return queued, unsized
 }
 
 // refresh reads the files that changed since the index last saw them
@@ -112,6 +232,7 @@ func (x *queueIndex) reload(fk fileKey, f *indexFile, log *slog.Logger, onNew fu
 		j := toJob(ref)
 		x.seq++
 		e := &qentry{rec: ref, job: j, key: jobKey(j.Kind, r.LFN), seq: x.seq}
+		x.classify(e)
 		f.recs[r.Offset] = e
 		fresh = append(fresh, e)
 		return nil
@@ -146,10 +267,20 @@ func before(a, b *qentry) bool {
 	return a.seq < b.seq
 }
 
-// pend makes e pending: in its lane (in order) and under its key.
+// pend makes e pending: in its lane (in order; none until it has a
+// class) and under its key.
 func (x *queueIndex) pend(e *qentry) {
 	e.busy = false
-	fk := fileKey{e.rec.kind, e.rec.prty}
+	x.lane(e)
+	x.byKey[e.key] = append(x.byKey[e.key], e)
+}
+
+// lane puts e in its class's lane, in order.
+func (x *queueIndex) lane(e *qentry) {
+	if e.class < 0 {
+		return
+	}
+	fk := laneKey{e.class, fileKey{e.rec.kind, e.rec.prty}}
 	lane := x.lanes[fk]
 	i := len(lane)
 	if i > 0 && before(e, lane[i-1]) {
@@ -159,7 +290,6 @@ func (x *queueIndex) pend(e *qentry) {
 	copy(lane[i+1:], lane[i:])
 	lane[i] = e
 	x.lanes[fk] = lane
-	x.byKey[e.key] = append(x.byKey[e.key], e)
 }
 
 // drop forgets e (its record left the file).
@@ -183,9 +313,9 @@ func (x *queueIndex) unkey(e *qentry) {
 	}
 }
 
-// head returns the first pending entry of a queue file that skip does not
+// head returns the first pending entry of a lane that skip does not
 // refuse, dropping busy and gone entries from the front.
-func (x *queueIndex) head(fk fileKey, skip func(*qentry) bool) *qentry {
+func (x *queueIndex) head(fk laneKey, skip func(*qentry) bool) *qentry {
 	lane := x.lanes[fk]
 	for len(lane) > 0 && (lane[0].busy || lane[0].gone) {
 		lane[0] = nil

@@ -150,8 +150,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 			d.Close()
 			return nil, fmt.Errorf("queue %s: %w", qdir, err)
 		}
-		in, out := SlotsFor(cfg)
-		d.Transfer = NewTransfer(e, xrdq.Open(qdir), admin, in, out, time.Duration(cfg.Transfer.QCheck), log.With("component", "transfer"))
+		d.Transfer = NewTransfer(e, xrdq.Open(qdir), admin, cfg, log.With("component", "transfer"))
 		d.Transfer.OnEvent = d.publish
 		if sh, ok := s.Shared(); ok {
 			host := sh.HostName()

@@ -7,6 +7,7 @@ import (
 
 	"frm/core/control"
 	"frm/core/pgqueue"
+	"frm/core/qclass"
 	"frm/core/xrdq"
 )
 
@@ -24,6 +25,10 @@ type Shared struct {
 	// Lease is renewed every third of itself while a transfer runs.
 	Lease time.Duration
 }
+
+// classifyEvery is how often the shared queue is looked at for requests
+// to classify when no notification said one came.
+const classifyEvery = 5 * time.Second
 
 // dbTimeout bounds one queue statement of the daemon's own bookkeeping.
 const dbTimeout = 30 * time.Second
@@ -47,11 +52,29 @@ func (t *Transfer) releasePrevious(ctx context.Context) {
 // and reclaiming the requests of hosts that died.
 func (t *Transfer) runShared(ctx context.Context) {
 	sh := t.Shared
+	classify := make(chan struct{}, 1)
 	go pgqueue.Listen(ctx, sh.Queue.Pool(), func(kind string) {
 		if _, ok := pgqueue.XrdqKind(kind); ok || kind == "" {
+			poke(classify)
 			t.Wake()
 		}
 	})
+	// Requests arrive unclassified; classifying asks the MSS for sizes,
+	// so it runs beside the claims, on every new request and every few
+	// seconds (requests of hosts whose notifications were missed).
+	go func() {
+		tick := time.NewTicker(classifyEvery)
+		defer tick.Stop()
+		for {
+			t.classifyShared(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-classify:
+			case <-tick.C:
+			}
+		}
+	}()
 	// Reclaiming runs on its own: with the database down its statement
 	// waits for its timeout, and renewals must not wait behind it.
 	go func() {
@@ -184,67 +207,110 @@ func (t *Transfer) importLocal(ctx context.Context) {
 	}
 }
 
-// fillShared claims requests while slots are free and starts them.
+// fillShared claims requests while slots are free and starts them, class
+// by class as schedule does: each class within its own slots, then into
+// the slots idle lending classes lend (a class whose claim came back short
+// has nothing more to run). Without configured classes the claims are
+// xrootd's two directions, as before classes existed.
 func (t *Transfer) fillShared(ctx context.Context) {
 	if t.lookLocal.Swap(false) {
 		t.importLocal(ctx)
 	}
-	for dir, kinds := range [2][]xrdq.Kind{{xrdq.Stage, xrdq.Get}, {xrdq.Migrate, xrdq.Put}} {
-		var names []string
-		for _, k := range kinds {
-			if !t.stopped(k) {
-				names = append(names, pgqueue.KindName(k))
-			}
-		}
-		// A claimed request for an lfn already being transferred rides
-		// along without a slot, so claim again until full or empty.
-		for len(names) > 0 {
-			t.mu.Lock()
-			free := t.slots(dir) - t.inUse[dir]
-			if paused, trialOnly := t.pausedLocked(dir); paused {
-				free = 0 // the MSS is unavailable: leave the requests to others
-			} else if trialOnly {
-				free = min(free, 1)
-			}
+	stopped := t.stoppedKinds()
+	t.mu.Lock()
+	n := len(t.classes.Classes)
+	t.mu.Unlock()
+	ok := true
+	for c := 0; c < n && ok; c++ {
+		ok = t.claimFor(ctx, c, stopped, false)
+	}
+	for c := 0; c < n && ok; c++ {
+		ok = t.claimFor(ctx, c, stopped, true)
+	}
+	t.schedule(ctx) // internal migrations use the slots left (the local index is empty)
+}
+
+// claimFor claims requests of class c while it has slots (its own, or
+// with borrow the ones lent) and starts them; a claimed request for an
+// lfn already being transferred rides along without a slot, so it claims
+// again until full or empty. It reports false when the claim failed.
+func (t *Transfer) claimFor(ctx context.Context, c int, stopped map[xrdq.Kind]bool, borrow bool) bool {
+	for {
+		t.mu.Lock()
+		if c >= len(t.classes.Classes) {
 			t.mu.Unlock()
-			if free <= 0 {
-				break
-			}
-			rctx, cancel := context.WithTimeout(ctx, dbTimeout)
-			reqs, err := t.Shared.Queue.Claim(rctx, t.Shared.Worker, names, free, t.Shared.Lease)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil && !t.claimFailing {
-					t.Log.Warn("cannot claim requests from the shared queue; trying again at every look at the queue", "err", err)
-				}
-				t.claimFailing = true
-				break
-			}
-			if t.claimFailing {
-				t.Log.Info("requests are claimed from the shared queue again")
-				t.claimFailing = false
-			}
-			if len(reqs) == 0 {
-				break
-			}
-			t.startClaimed(ctx, dir, reqs)
+			return true // a reload removed classes
 		}
-		t.startFrom(ctx, dir) // internal migrations use the slots left (the local index is empty)
+		classes := t.classes
+		cl := classes.Classes[c]
+		total, running := 0, 0
+		for i, x := range classes.Classes {
+			total += x.Slots
+			running += t.cls[i].running
+		}
+		free := min(cl.Slots-t.cls[c].running, total-running)
+		if borrow {
+			free = min(t.borrowableLocked(), total-running)
+		}
+		var kinds []string
+		trial := false
+		for _, k := range pgqueue.XrdqKinds {
+			paused, trialOnly := t.pausedLocked(kindDir(k))
+			if stopped[k] || paused || classes.Implicit && !cl.Serves(pgqueue.KindName(k)) {
+				continue
+			}
+			trial = trial || trialOnly
+			kinds = append(kinds, pgqueue.KindName(k))
+		}
+		if trial {
+			free = min(free, 1) // the trial of a paused direction
+		}
+		t.mu.Unlock()
+		if free <= 0 || len(kinds) == 0 {
+			return true
+		}
+		rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+		var reqs []pgqueue.Request
+		var err error
+		switch {
+		case classes.Implicit:
+			reqs, err = t.Shared.Queue.Claim(rctx, t.Shared.Worker, kinds, free, t.Shared.Lease)
+		default:
+			reqs, err = t.Shared.Queue.ClaimClass(rctx, t.Shared.Worker, kinds, cl.Name, free, t.Shared.Lease)
+			if err == nil && c == 0 && len(reqs) < free {
+				var more []pgqueue.Request
+				more, err = t.Shared.Queue.ClaimUnknownClass(rctx, t.Shared.Worker, kinds, classes.Names(), free-len(reqs), t.Shared.Lease)
+				reqs = append(reqs, more...)
+			}
+		}
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && !t.claimFailing {
+				t.Log.Warn("cannot claim requests from the shared queue; trying again at every look at the queue", "err", err)
+			}
+			t.claimFailing = true
+			t.startClaimed(ctx, c, reqs)
+			return false
+		}
+		if t.claimFailing {
+			t.Log.Info("requests are claimed from the shared queue again")
+			t.claimFailing = false
+		}
+		if len(reqs) == 0 {
+			return true
+		}
+		t.startClaimed(ctx, c, reqs)
 	}
 }
 
-func (t *Transfer) slots(dir int) int {
-	if dir == 1 {
-		return t.SlotsOut
-	}
-	return t.SlotsIn
-}
-
-// startClaimed starts a job for each claimed request, merging those for
-// an lfn already running into its job.
-func (t *Transfer) startClaimed(ctx context.Context, dir int, reqs []pgqueue.Request) {
+// startClaimed starts a job in class c for each claimed request, merging
+// those for an lfn already running into its job.
+func (t *Transfer) startClaimed(ctx context.Context, c int, reqs []pgqueue.Request) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if c >= len(t.classes.Classes) {
+		c = 0
+	}
 	for i := range reqs {
 		r := &reqs[i]
 		k, _ := pgqueue.XrdqKind(r.Kind) // claims ask for these kinds only
@@ -254,10 +320,75 @@ func (t *Transfer) startClaimed(ctx context.Context, dir int, reqs []pgqueue.Req
 		key := jobKey(jx.Kind, jx.LFN)
 		if j := t.running[key]; j != nil {
 			j.recs = append(j.recs, ref)
-			t.emit(control.Event{Type: "merged", Kind: jx.Kind.String(), LFN: jx.LFN, RID: jx.RID})
+			t.emit(control.Event{Type: "merged", Kind: jx.Kind.String(), LFN: jx.LFN, RID: jx.RID, Class: j.x.Class})
 			continue
 		}
-		t.start(ctx, dir, &job{key: key, x: jx, recs: []recRef{ref}})
+		t.start(ctx, c, &job{key: key, x: jx, recs: []recRef{ref}})
+	}
+}
+
+// classifyShared puts the shared queue's unclassified requests in their
+// classes (sizing them as the local index does), a batch at a time,
+// until none is left. Every host's daemon does it: the rules are the
+// site's, so two hosts classifying one request agree.
+func (t *Transfer) classifyShared(ctx context.Context) {
+	for ctx.Err() == nil {
+		t.mu.Lock()
+		classes := t.classes
+		t.mu.Unlock()
+		if classes.Implicit {
+			return
+		}
+		rctx, cancel := context.WithTimeout(ctx, dbTimeout)
+		reqs, err := t.Shared.Queue.Unclassified(rctx, sizeBatch)
+		cancel()
+		if err != nil || len(reqs) == 0 {
+			if err != nil && ctx.Err() == nil {
+				t.Log.Debug("cannot read the unclassified requests", "err", err)
+			}
+			return
+		}
+		var askMSS []string
+		var askIdx []int
+		sizes := make([]int64, len(reqs))
+		for i, r := range reqs {
+			cr := qclass.Request{Kind: r.Kind, LFN: r.LFN, Requester: r.Requester, CGI: r.Xrdq().CGI()}
+			sizes[i] = -1
+			if !classes.NeedsSize(cr) {
+				continue
+			}
+			if k, ok := pgqueue.XrdqKind(r.Kind); ok && kindDir(k) == 1 {
+				if n, ok := t.localSize(r.LFN); ok {
+					sizes[i] = n
+				}
+				continue
+			}
+			askMSS = append(askMSS, r.LFN)
+			askIdx = append(askIdx, i)
+		}
+		for j, n := range t.mssSizes(ctx, askMSS) {
+			if n == sizeAgain {
+				return // the MSS is unavailable: classify later
+			}
+			sizes[askIdx[j]] = n
+		}
+		ids := make([]int64, len(reqs))
+		names := make([]string, len(reqs))
+		for i, r := range reqs {
+			cr := qclass.Request{Kind: r.Kind, LFN: r.LFN, Requester: r.Requester, CGI: r.Xrdq().CGI()}
+			ids[i] = r.ID
+			names[i] = classes.Classes[classes.Classify(cr, func() (int64, bool) { return sizes[i], sizes[i] >= 0 })].Name
+		}
+		rctx, cancel = context.WithTimeout(ctx, dbTimeout)
+		err = t.Shared.Queue.SetClass(rctx, ids, names)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				t.Log.Warn("cannot record the classes of shared requests; trying again", "err", err)
+			}
+			return
+		}
+		t.Wake()
 	}
 }
 

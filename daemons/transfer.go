@@ -16,6 +16,7 @@ import (
 	"frm/core/config"
 	"frm/core/control"
 	"frm/core/pgqueue"
+	"frm/core/qclass"
 	"frm/core/retry"
 	"frm/core/xfer"
 	"frm/core/xrdq"
@@ -53,7 +54,11 @@ type job struct {
 	// slotFreed: the copy is done and the job gave its slot back while
 	// its file is made durable (guarded by Transfer.mu).
 	slotFreed bool
-	trial     bool // the one transfer a paused direction lets through
+	// class is the index of the request class whose slot the job holds
+	// (guarded by Transfer.mu: a reload renumbers), dir its direction.
+	class int
+	dir   int
+	trial bool // the one transfer a paused direction lets through
 }
 
 // copyProgress is what a job's copy reports: the local file written
@@ -68,12 +73,9 @@ type Transfer struct {
 	Engine   *xfer.Engine
 	Queue    *xrdq.Dir
 	AdminDir string
-	// SlotsIn and SlotsOut bound concurrent inbound (stage, get) and
-	// outbound (migrate, put) transfers.
-	SlotsIn, SlotsOut int
-	QCheck            time.Duration
-	Log               *slog.Logger
-	OnEvent           func(control.Event)
+	QCheck   time.Duration
+	Log      *slog.Logger
+	OnEvent  func(control.Event)
 	// Shared, when set, is the queue work is claimed from (a PostgreSQL
 	// catalog); nil serves the local queue files directly.
 	Shared *Shared
@@ -100,15 +102,20 @@ type Transfer struct {
 	// checkDue: the periodic queue check is due (Run's qcheck tick).
 	checkDue atomic.Bool
 
-	mu       sync.Mutex // guards the fields below
-	running  map[string]*job
-	index    *queueIndex // the local queue files (without a shared queue)
-	internal []xfer.Job  // migrations found by the scanner
-	inUse    [2]int      // running jobs per direction
-	turn     [2]prtyTurn
-	draining bool
-	paused   [2]*mssPause // directions paused by an MSS outage (pause.go)
-	runCtx   context.Context
+	mu      sync.Mutex // guards the fields below
+	running map[string]*job
+	index   *queueIndex // the local queue files (without a shared queue)
+	// classes are the request classes (qclass), cls their state, in the
+	// same order.
+	classes *qclass.Set
+	cls     []classState
+	inUse   [2]int // jobs holding a slot, per direction (status)
+	sizing  bool   // the sizer runs (sizeUnsized)
+	// sizeHoldUntil: the MSS could not be asked sizes; not before then.
+	sizeHoldUntil time.Time
+	draining      bool
+	paused        [2]*mssPause // directions paused by an MSS outage (pause.go)
+	runCtx        context.Context
 	// waitRoom: jobs (by key) that found no room on disk, or whose
 	// transfer panicked, and until when they wait (RoomFreed ends every
 	// wait).
@@ -123,41 +130,90 @@ type Transfer struct {
 	beforeRun func(xfer.Job)
 }
 
-// NewTransfer returns a transfer daemon over the queue in dir.
-func NewTransfer(e *xfer.Engine, q *xrdq.Dir, adminDir string, in, out int, qcheck time.Duration, log *slog.Logger) *Transfer {
-	if in < 1 {
-		in = 1
-	}
-	if out < 1 {
-		out = 1
-	}
-	return &Transfer{Engine: e, Queue: q, AdminDir: adminDir, SlotsIn: in, SlotsOut: out, QCheck: qcheck, Log: log,
+// classState is what the daemon keeps of one request class (guarded by
+// Transfer.mu).
+type classState struct {
+	// running counts the jobs holding one of the class's slots, its own
+	// or one lent by an idle class.
+	running int
+	turn    prtyTurn
+	// internal are the migrations the scan found, of this class.
+	internal []xfer.Job
+}
+
+// NewTransfer returns a transfer daemon over the queue in dir, serving the
+// request classes of cfg (qclass).
+func NewTransfer(e *xfer.Engine, q *xrdq.Dir, adminDir string, cfg *config.Config, log *slog.Logger) *Transfer {
+	t := &Transfer{Engine: e, Queue: q, AdminDir: adminDir, QCheck: time.Duration(cfg.Transfer.QCheck), Log: log,
 		PauseBackoff: defaultPauseBackoff,
-		wake:         make(chan struct{}, 1), reconf: make(chan struct{}, 1), slotFree: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}, index: newQueueIndex(q),
-		turn: [2]prtyTurn{{prty: xrdq.MaxPriority}, {prty: xrdq.MaxPriority}}}
+		wake:         make(chan struct{}, 1), reconf: make(chan struct{}, 1), slotFree: make(chan struct{}, 1), done: make(chan *job), running: map[string]*job{}}
+	classes := qclass.FromConfig(cfg)
+	t.index = newQueueIndex(q, classes, t.localSize)
+	t.setClassesLocked(classes)
+	return t
+}
+
+// localSize is the size of lfn's disk file, for the class rules.
+func (t *Transfer) localSize(lfn string) (int64, bool) {
+	fi, err := os.Stat(t.Engine.Site.PFN(lfn))
+	if err != nil {
+		return 0, false
+	}
+	return fi.Size(), true
+}
+
+// setClassesLocked makes classes the daemon's: the queued requests and
+// the scan's migrations are classified again, the running jobs keep their
+// slots in the class of the same name (else the first). t.mu is held.
+func (t *Transfer) setClassesLocked(classes *qclass.Set) {
+	old, oldState := t.classes, t.cls
+	t.classes = classes
+	t.cls = make([]classState, len(classes.Classes))
+	for i := range t.cls {
+		t.cls[i].turn = prtyTurn{prty: xrdq.MaxPriority}
+	}
+	for _, j := range t.running {
+		c := 0
+		if old != nil {
+			if i, ok := classes.Index(old.Classes[j.class].Name); ok {
+				c = i
+			}
+		}
+		j.class = c
+		j.x.Class, j.x.Timeout = classes.Classes[c].Name, classes.Classes[c].Timeout
+		if !j.slotFreed {
+			t.cls[c].running++
+		}
+	}
+	for _, st := range oldState {
+		for _, x := range st.internal {
+			c := t.classOfJob(x)
+			t.cls[c].internal = append(t.cls[c].internal, x)
+		}
+	}
+	if old != nil {
+		t.index.reclassify(classes)
+	}
+}
+
+// classOfJob classifies a job that is no queue record (the scan's
+// migrations; the size is the disk file's).
+func (t *Transfer) classOfJob(x xfer.Job) int {
+	r := qclass.Request{Kind: x.Kind.String(), LFN: x.LFN, Requester: x.TID, CGI: x.CGI}
+	return t.classes.Classify(r, func() (int64, bool) { return t.localSize(x.LFN) })
 }
 
 // Reconfigure takes the transfer settings of a new configuration
-// snapshot: the slots and the queue check interval (the engine reads
-// retries, deny and the checksum per transfer).
+// snapshot: the request classes and their slots (or copy_max), and the
+// queue check interval (the engine reads retries, deny and the checksum
+// per transfer).
 func (t *Transfer) Reconfigure(cfg *config.Config) {
-	in, out := SlotsFor(cfg)
 	t.mu.Lock()
-	t.SlotsIn, t.SlotsOut = in, out
+	t.setClassesLocked(qclass.FromConfig(cfg))
 	t.QCheck = time.Duration(cfg.Transfer.QCheck)
 	t.mu.Unlock()
 	poke(t.reconf)
 	t.Wake()
-}
-
-// SlotsFor is the inbound and outbound slots cfg gives (copy_max each,
-// or copy_max_in / copy_max_out when split), at least one each.
-func SlotsFor(cfg *config.Config) (in, out int) {
-	in, out = cfg.Transfer.CopyMax, cfg.Transfer.CopyMax
-	if cfg.Transfer.CopyMaxIn > 0 || cfg.Transfer.CopyMaxOut > 0 {
-		in, out = cfg.Transfer.CopyMaxIn, cfg.Transfer.CopyMaxOut
-	}
-	return max(in, 1), max(out, 1)
 }
 
 // qcheck is the queue check interval in force (300 s when unset).
@@ -189,12 +245,15 @@ func (t *Transfer) Submit(j xfer.Job) bool {
 	if t.running[key] != nil {
 		return false
 	}
-	for _, w := range t.internal {
-		if w.LFN == j.LFN {
-			return false
+	for _, st := range t.cls {
+		for _, w := range st.internal {
+			if w.LFN == j.LFN {
+				return false
+			}
 		}
 	}
-	t.internal = append(t.internal, j)
+	c := t.classOfJob(j)
+	t.cls[c].internal = append(t.cls[c].internal, j)
 	t.Wake()
 	return true
 }
@@ -210,9 +269,29 @@ func (t *Transfer) emit(ev control.Event) {
 func (t *Transfer) Status() control.TransferStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st := control.TransferStatus{SlotsIn: t.SlotsIn, SlotsOut: t.SlotsOut, InUse: t.inUse, Internal: len(t.internal), Draining: t.draining}
+	st := control.TransferStatus{InUse: t.inUse, Draining: t.draining}
+	if t.classes.Implicit {
+		st.SlotsIn, st.SlotsOut = t.classes.Classes[0].Slots, t.classes.Classes[1].Slots
+	}
+	var queued []int
+	if t.Shared == nil {
+		queued, st.Sizing = t.index.depth(len(t.cls))
+	}
+	for i, c := range t.classes.Classes {
+		cs := control.ClassStatus{Name: c.Name, Slots: c.Slots, Running: t.cls[i].running, Internal: len(t.cls[i].internal), Lend: c.Lend, Timeout: c.Timeout}
+		if queued != nil {
+			cs.Waiting = queued[i]
+		} else {
+			cs.Waiting = -1 // the shared queue's: see its listing
+		}
+		st.Internal += cs.Internal
+		if !t.classes.Implicit {
+			st.Classes = append(st.Classes, cs)
+		}
+	}
 	for _, j := range t.running {
-		a := control.Active{Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID, TID: j.x.TID, Priority: j.x.Priority, Started: j.started, Merged: max(len(j.recs)-1, 0), Done: -1}
+		a := control.Active{Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID, TID: j.x.TID, Priority: j.x.Priority, Started: j.started, Merged: max(len(j.recs)-1, 0), Done: -1,
+			Class: j.x.Class}
 		if p := j.progress.Load(); p != nil {
 			a.Size = p.size
 			if p.local != "" {
@@ -233,6 +312,22 @@ func (t *Transfer) Status() control.TransferStatus {
 		}
 	}
 	return st
+}
+
+// queueClasses returns the class of every queued record the daemon has
+// classified, by request id and lfn (NUL between).
+func (t *Transfer) queueClasses() map[string]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]string{}
+	for _, f := range t.index.files {
+		for _, e := range f.recs {
+			if !e.gone && e.class >= 0 && e.class < len(t.classes.Classes) {
+				out[e.rec.req.ID+"\x00"+e.job.LFN] = t.classes.Classes[e.class].Name
+			}
+		}
+	}
+	return out
 }
 
 // Run serves the queue until ctx is cancelled, then drains: no new
@@ -369,9 +464,8 @@ func (t *Transfer) fill(ctx context.Context) {
 		t.index.refresh(false, t.Log, t.mergeLocked)
 	}
 	t.mu.Unlock()
-	for dir := range 2 {
-		t.startFrom(ctx, dir)
-	}
+	t.schedule(ctx)
+	t.sizeUnsized(ctx)
 }
 
 // mergeLocked attaches a record new to the index to the running job of
@@ -387,23 +481,97 @@ func (t *Transfer) mergeLocked(e *qentry) {
 	}
 }
 
-// dirKinds are the queues of each direction (in, out), in the order a
-// tie in age is broken.
-var dirKinds = [2][]xrdq.Kind{{xrdq.Stage, xrdq.Get}, {xrdq.Migrate, xrdq.Put}}
-
-// startFrom starts jobs of direction dir while its slots are free: the
-// local queue's requests by priority turn and age (every waiting record
-// for the same file rides along), then the migrations the scan found.
-func (t *Transfer) startFrom(ctx context.Context, dir int) {
-	var kinds []xrdq.Kind
-	for _, k := range dirKinds[dir] {
-		if !t.stopped(k) {
-			kinds = append(kinds, k)
+// stoppedKinds are the kinds whose stop file exists (STOPSTAGE ...).
+func (t *Transfer) stoppedKinds() map[xrdq.Kind]bool {
+	out := map[xrdq.Kind]bool{}
+	for _, k := range queueKinds {
+		if t.stopped(k) {
+			out[k] = true
 		}
 	}
+	return out
+}
+
+// kindDir is the direction of a queue kind: 0 in (stage, get), 1 out.
+func kindDir(k xrdq.Kind) int {
+	if k == xrdq.Migrate || k == xrdq.Put {
+		return 1
+	}
+	return 0
+}
+
+// schedule starts jobs while slots are free, class by class. A class
+// first uses its own slots; then a class with more work borrows the slots
+// of idle classes that lend, which come back as those transfers end:
+// slots are counted, not owned, so the first transfer to end frees a
+// slot for the class under its share, whoever ran in it. Within a class,
+// requests go by priority turn and age (every waiting record for the
+// same file rides along), then the migrations the scan found.
+func (t *Transfer) schedule(ctx context.Context) {
+	stopped := t.stoppedKinds()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	slots := t.slots(dir)
+	total, running := 0, 0
+	for i, c := range t.classes.Classes {
+		total += c.Slots
+		running += t.cls[i].running
+	}
+	// Own slots.
+	for c, cl := range t.classes.Classes {
+		for t.cls[c].running < cl.Slots && running < total {
+			j := t.nextLocked(c, stopped)
+			if j == nil {
+				break
+			}
+			t.start(ctx, c, j)
+			running++
+		}
+	}
+	// Lent slots: those of the lending classes that have nothing to run
+	// (they would have started it above).
+	for c := range t.classes.Classes {
+		for running < total && t.borrowableLocked() > 0 {
+			j := t.nextLocked(c, stopped)
+			if j == nil {
+				break
+			}
+			t.start(ctx, c, j)
+			running++
+		}
+	}
+}
+
+// borrowableLocked is how many slots idle lending classes still lend:
+// their free slots, less those already borrowed. t.mu is held.
+func (t *Transfer) borrowableLocked() int {
+	lent, borrowed := 0, 0
+	for i, c := range t.classes.Classes {
+		r := t.cls[i].running
+		switch {
+		case r > c.Slots:
+			borrowed += r - c.Slots
+		case c.Lend:
+			lent += c.Slots - r
+		}
+	}
+	return lent - borrowed
+}
+
+// nextLocked takes the next job of class c: a queued request (by
+// priority turn, then age) of a kind not stopped in a direction not
+// paused, else a migration the scan found. nil when there is none.
+// t.mu is held.
+func (t *Transfer) nextLocked(c int, stopped map[xrdq.Kind]bool) *job {
+	var kinds []xrdq.Kind
+	for _, k := range queueKinds {
+		if stopped[k] {
+			continue
+		}
+		if paused, _ := t.pausedLocked(kindDir(k)); paused {
+			continue // the MSS is unavailable: requests wait in the queue
+		}
+		kinds = append(kinds, k)
+	}
 	now := time.Now()
 	waiting := func(e *qentry) bool {
 		until, ok := t.waitRoom[e.key]
@@ -417,45 +585,49 @@ func (t *Transfer) startFrom(ctx context.Context, dir int) {
 	oldest := func(p int) *qentry {
 		var best *qentry
 		for _, k := range kinds {
-			if e := t.index.head(fileKey{k, p}, waiting); e != nil && (best == nil || before(e, best)) {
+			if e := t.index.head(laneKey{c, fileKey{k, p}}, waiting); e != nil && (best == nil || before(e, best)) {
 				best = e
 			}
 		}
 		return best
 	}
-	for t.inUse[dir] < slots {
-		if paused, _ := t.pausedLocked(dir); paused {
-			return // the MSS is unavailable: requests wait in the queue
+	st := &t.cls[c]
+	if p, ok := st.turn.pick(func(p int) bool { return oldest(p) != nil }); ok {
+		e := oldest(p)
+		j := &job{key: e.key, x: e.job}
+		for _, m := range t.index.take(e.key) {
+			j.recs = append(j.recs, m.rec)
 		}
-		var j *job
-		if p, ok := t.turn[dir].pick(func(p int) bool { return oldest(p) != nil }); ok {
-			e := oldest(p)
-			j = &job{key: e.key, x: e.job}
-			for _, m := range t.index.take(e.key) {
-				j.recs = append(j.recs, m.rec)
-			}
-		} else if dir == 1 && len(t.internal) > 0 && !t.stoppedLocked(xrdq.Migrate) {
-			x := t.internal[0]
-			t.internal = t.internal[1:]
-			key := jobKey(x.Kind, x.LFN)
-			if t.running[key] != nil {
-				continue
-			}
-			j = &job{key: key, x: x}
-		} else {
-			return
-		}
-		t.start(ctx, dir, j)
+		return j
 	}
+	if paused, _ := t.pausedLocked(1); paused || stopped[xrdq.Migrate] {
+		return nil
+	}
+	for len(st.internal) > 0 {
+		x := st.internal[0]
+		st.internal = st.internal[1:]
+		key := jobKey(x.Kind, x.LFN)
+		if t.running[key] == nil {
+			return &job{key: key, x: x}
+		}
+	}
+	return nil
 }
 
-func (t *Transfer) stoppedLocked(k xrdq.Kind) bool { return t.stopped(k) }
-
-func (t *Transfer) start(ctx context.Context, dir int, j *job) {
+// start starts job j in a slot of class c. t.mu is held.
+func (t *Transfer) start(ctx context.Context, c int, j *job) {
+	dir := 0
+	if !j.x.Kind.Inbound() {
+		dir = 1
+	}
 	if p := t.paused[dir]; p != nil && p.trial && !p.trialRunning {
 		p.trialRunning, j.trial = true, true
 	}
+	cl := t.classes.Classes[c]
+	j.class, j.dir = c, dir
+	j.x.Class, j.x.Timeout = cl.Name, cl.Timeout
 	t.running[j.key] = j
+	t.cls[c].running++
 	t.inUse[dir]++
 	j.started = time.Now()
 	jctx, cancel := context.WithCancel(ctx)
@@ -467,12 +639,13 @@ func (t *Transfer) start(ctx context.Context, dir int, j *job) {
 		t.mu.Lock()
 		if !j.slotFreed {
 			j.slotFreed = true
+			t.cls[j.class].running--
 			t.inUse[dir]--
 		}
 		t.mu.Unlock()
 		poke(t.slotFree)
 	}
-	t.emit(control.Event{Type: "start", Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID})
+	t.emit(control.Event{Type: "start", Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID, Class: cl.Name})
 	go func() {
 		out := t.run(jctx, j.x)
 		cancel()
@@ -516,6 +689,7 @@ func (t *Transfer) finish(d *job) {
 		dir = 1
 	}
 	if !j.slotFreed {
+		t.cls[j.class].running--
 		t.inUse[dir]--
 	}
 	recs := j.recs
@@ -535,7 +709,7 @@ func (t *Transfer) finish(d *job) {
 
 	secs := time.Since(d.started).Seconds()
 	interrupted := out.Err != nil && errors.Is(out.Err, context.Canceled)
-	ev := control.Event{Kind: d.x.Kind.String(), LFN: d.x.LFN, RID: d.x.RID, Bytes: out.Bytes, Secs: secs}
+	ev := control.Event{Kind: d.x.Kind.String(), LFN: d.x.LFN, RID: d.x.RID, Bytes: out.Bytes, Secs: secs, Class: d.x.Class}
 	switch {
 	case interrupted && lost:
 		ev.Type, ev.Err = "lost", "lease lost"

@@ -32,6 +32,7 @@ type Config struct {
 
 	MSS      MSS      `toml:"mss,omitempty"`
 	Transfer Transfer `toml:"transfer,omitempty"`
+	Queue    Queue    `toml:"queue,omitempty"`
 	Migrate  Migrate  `toml:"migrate,omitempty"`
 	Purge    Purge    `toml:"purge,omitempty"`
 	Catalog  Catalog  `toml:"catalog,omitempty"`

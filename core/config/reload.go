@@ -12,6 +12,7 @@ import (
 var ReloadableKeys = []string{
 	"transfer.copy_max", "transfer.copy_max_in", "transfer.copy_max_out",
 	"transfer.qcheck", "transfer.deny", "transfer.retries",
+	"queue",
 	"migrate",
 	"purge",
 	"checksum.default",

@@ -58,6 +58,7 @@ func (c *Config) validateAt(where map[string]string) error {
 	c.validate(v)
 	c.validateTUI(v)
 	c.validateScrub(v)
+	c.validateQueue(v)
 	return v.err()
 }
 

@@ -97,6 +97,27 @@ type TransferStatus struct {
 	Draining bool
 	// Paused lists the directions paused because the MSS is unavailable.
 	Paused []PauseStatus `json:"paused,omitempty"`
+	// Classes are the configured request classes (none: xrootd's two
+	// directions, SlotsIn and SlotsOut). Sizing counts the requests
+	// waiting for the size of their MSS copy to know their class.
+	Classes []ClassStatus `json:"classes,omitempty"`
+	Sizing  int           `json:"sizing,omitempty"`
+}
+
+// ClassStatus is one request class of the transfer daemon.
+type ClassStatus struct {
+	Name string `json:"name"`
+	// Slots are the class's own; Running may exceed them with slots lent
+	// by idle classes.
+	Slots   int `json:"slots"`
+	Running int `json:"running"`
+	// Waiting counts its queued requests not running (-1 unknown: with
+	// a shared queue see the queue listing); Internal the migrations the
+	// scan found, waiting.
+	Waiting  int           `json:"waiting"`
+	Internal int           `json:"internal"`
+	Lend     bool          `json:"lend"`
+	Timeout  time.Duration `json:"timeout_ns,omitempty"`
 }
 
 // Active describes a transfer in progress.
@@ -113,6 +134,8 @@ type Active struct {
 	Size int64   `json:"size"`
 	Done int64   `json:"done"`
 	Rate float64 `json:"rate"`
+	// Class is the request class whose slot it holds.
+	Class string `json:"class,omitempty"`
 }
 
 // PauseStatus is a direction paused because the MSS is unavailable.
@@ -176,6 +199,9 @@ type QueueEntry struct {
 	// worker holding it while it runs.
 	Host  string `json:"host,omitempty"`
 	Owner string `json:"owner,omitempty"`
+	// Class is the request's class ("" when not known yet: its class
+	// depends on the size of its MSS copy, which the daemon asks).
+	Class string `json:"class,omitempty"`
 }
 
 // Event reports what a daemon component did.
@@ -188,4 +214,5 @@ type Event struct {
 	Bytes int64     `json:"bytes,omitempty"`
 	Secs  float64   `json:"secs,omitempty"`
 	Err   string    `json:"error,omitempty"`
+	Class string    `json:"class,omitempty"` // transfer events: the request class
 }

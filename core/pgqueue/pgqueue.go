@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,6 +125,9 @@ type Request struct {
 	Error        string // last failure
 	Created      time.Time
 	Updated      time.Time
+	// Class is the request class a daemon put it in ("" not yet, or no
+	// classes configured).
+	Class string
 }
 
 // NewRequest is what Add queues.
@@ -150,18 +154,21 @@ type Added struct {
 }
 
 const cols = `id, kind, priority, lfn, rid, requester, notify, options, host, state, attempts,
-	lease_owner, lease_expires, claimed_at, not_before, error, created_at, updated_at`
+	lease_owner, lease_expires, claimed_at, not_before, error, created_at, updated_at, class`
 
 func scanRequest(r pgx.Row) (Request, error) {
 	var x Request
 	var notify string
-	var owner *string
+	var owner, class *string
 	var exp, claimed, nb *time.Time
 	var prty int16
 	err := r.Scan(&x.ID, &x.Kind, &prty, &x.LFN, &x.RID, &x.Requester, &notify, &x.Options, &x.Host, &x.State,
-		&x.Attempts, &owner, &exp, &claimed, &nb, &x.Error, &x.Created, &x.Updated)
+		&x.Attempts, &owner, &exp, &claimed, &nb, &x.Error, &x.Created, &x.Updated, &class)
 	if err != nil {
 		return x, err
+	}
+	if class != nil {
+		x.Class = *class
 	}
 	x.Priority = int(prty)
 	x.Notify = splitNotify(notify)
@@ -250,7 +257,7 @@ func (q *Queue) Add(ctx context.Context, r NewRequest) (Added, error) {
 var claimSQLFmt = `WITH c AS (
 	SELECT id FROM requests
 	WHERE site = $1 AND state = 'queued' AND kind = ANY($2) AND host IN ('', $3)
-		AND (not_before IS NULL OR not_before <= now())
+		AND (not_before IS NULL OR not_before <= now())%s
 	ORDER BY priority DESC, created_at, id
 	LIMIT %d
 	FOR UPDATE SKIP LOCKED)
@@ -259,7 +266,14 @@ UPDATE requests r SET state = 'running', lease_owner = $4, lease_expires = now()
 FROM c WHERE r.id = c.id
 RETURNING ` + prefixed("r.", cols)
 
-func claimSQL(n int) string { return fmt.Sprintf(claimSQLFmt, n) }
+func claimSQL(n int) string { return fmt.Sprintf(claimSQLFmt, "", n) }
+
+// Class conditions of a claim ($6): the class's own requests, or those of
+// a class no host here knows.
+const (
+	claimOfClass   = "\n\t\tAND class = $6"
+	claimOfUnknown = "\n\t\tAND class IS NOT NULL AND NOT class = ANY($6)"
+)
 
 func prefixed(p, list string) string {
 	fs := strings.Split(list, ",")
@@ -276,12 +290,32 @@ func prefixed(p, list string) string {
 // must Renew the lease while it works and finish with Complete, Fail or
 // Requeue.
 func (q *Queue) Claim(ctx context.Context, worker string, kinds []string, n int, lease time.Duration) ([]Request, error) {
+	return q.claim(ctx, claimSQL(n), nil, worker, kinds, n, lease)
+}
+
+// ClaimClass claims as Claim does, only requests of the given class.
+func (q *Queue) ClaimClass(ctx context.Context, worker string, kinds []string, class string, n int, lease time.Duration) ([]Request, error) {
+	return q.claim(ctx, fmt.Sprintf(claimSQLFmt, claimOfClass, n), class, worker, kinds, n, lease)
+}
+
+// ClaimUnknownClass claims as Claim does, only classified requests whose
+// class is none of known (hosts whose classes differ: such requests go to
+// the first class, as those no rule matches).
+func (q *Queue) ClaimUnknownClass(ctx context.Context, worker string, kinds []string, known []string, n int, lease time.Duration) ([]Request, error) {
+	return q.claim(ctx, fmt.Sprintf(claimSQLFmt, claimOfUnknown, n), known, worker, kinds, n, lease)
+}
+
+func (q *Queue) claim(ctx context.Context, sql string, class any, worker string, kinds []string, n int, lease time.Duration) ([]Request, error) {
 	if worker == "" || len(kinds) == 0 || n <= 0 || lease <= 0 {
 		return nil, errors.New("pgqueue: Claim needs a worker, kinds, n > 0 and a lease")
 	}
+	args := []any{q.opt.Site, kinds, q.opt.Host, worker, lease.Microseconds()}
+	if class != nil {
+		args = append(args, class)
+	}
 	var out []Request
 	err := q.opt.Retry.Do(ctx, func(ctx context.Context) error {
-		rows, err := q.pool.Query(ctx, claimSQL(n), q.opt.Site, kinds, q.opt.Host, worker, lease.Microseconds())
+		rows, err := q.pool.Query(ctx, sql, args...)
 		if err != nil {
 			return err
 		}
@@ -642,4 +676,57 @@ func (q *Queue) SetPriority(ctx context.Context, rid string, priority int) (int,
 			q.opt.Site, rid, int16(priority)).Scan(&n, new(int))
 	})
 	return n, err
+}
+
+// Unclassified returns up to n queued requests no daemon has put in a
+// class yet, oldest first.
+func (q *Queue) Unclassified(ctx context.Context, n int) ([]Request, error) {
+	var out []Request
+	err := q.opt.Retry.Do(ctx, func(ctx context.Context) error {
+		rows, err := q.pool.Query(ctx, "SELECT "+cols+" FROM requests WHERE site = $1 AND state = 'queued' AND class IS NULL ORDER BY id LIMIT "+strconv.Itoa(n), q.opt.Site)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows)
+		return err
+	})
+	return out, err
+}
+
+// SetClass puts requests in their classes (classes[i] is that of ids[i]);
+// a request another daemon classified meanwhile keeps its class.
+func (q *Queue) SetClass(ctx context.Context, ids []int64, classes []string) error {
+	if len(ids) != len(classes) {
+		return errors.New("pgqueue: SetClass needs one class per id")
+	}
+	return q.opt.Retry.Do(ctx, func(ctx context.Context) error {
+		_, err := q.pool.Exec(ctx, `UPDATE requests r SET class = u.class
+			FROM unnest($2::bigint[], $3::text[]) AS u(id, class)
+			WHERE r.site = $1 AND r.id = u.id AND r.class IS NULL`, q.opt.Site, ids, classes)
+		return err
+	})
+}
+
+// Depth counts the queued requests (not running) by class ("" for those
+// not classified yet).
+func (q *Queue) Depth(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := q.opt.Retry.Do(ctx, func(ctx context.Context) error {
+		clear(out)
+		rows, err := q.pool.Query(ctx, `SELECT COALESCE(class, ''), count(*) FROM requests WHERE site = $1 AND state = 'queued' GROUP BY 1`, q.opt.Site)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c string
+			var n int
+			if err := rows.Scan(&c, &n); err != nil {
+				return err
+			}
+			out[c] = n
+		}
+		return rows.Err()
+	})
+	return out, err
 }

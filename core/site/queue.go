@@ -95,21 +95,23 @@ func SharedQueueEntries(ctx context.Context, q *pgqueue.Queue) ([]control.QueueE
 		x := r.Xrdq()
 		out = append(out, control.QueueEntry{Kind: r.Kind, Priority: r.Priority, LFN: r.LFN, RID: r.RID, TID: r.Requester,
 			Notify: strings.Join(r.Notify, " "), Added: r.Created.Unix(), Op: string(x.Op),
-			Running: r.State == pgqueue.Running, Host: r.Host, Owner: r.LeaseOwner})
+			Running: r.State == pgqueue.Running, Host: r.Host, Owner: r.LeaseOwner, Class: r.Class})
 	}
 	return out, nil
 }
 
 // QueueFileEntries lists the requests of the queue files in d, in the
-// order a transfer daemon serves them; running, when not nil, says which
-// (request id, lfn) run now.
-func QueueFileEntries(d *xrdq.Dir, running func(rid, lfn string) bool) ([]control.QueueEntry, error) {
+// order a transfer daemon serves them; annotate, when not nil, adds what
+// the daemon knows of each (whether it runs, its class).
+func QueueFileEntries(d *xrdq.Dir, annotate func(*control.QueueEntry)) ([]control.QueueEntry, error) {
 	var out []control.QueueEntry
 	err := d.Walk(xrdq.ListOrder, -1, func(r xrdq.Request) error {
 		k, _ := xrdq.KindForOp(r.Op)
 		e := control.QueueEntry{Kind: pgqueue.KindName(k), Priority: int(r.Priority), LFN: r.Path(), RID: r.ID, TID: r.User,
 			Notify: r.Notify, Added: r.Added, Op: string(r.Op)}
-		e.Running = running != nil && running(r.ID, e.LFN)
+		if annotate != nil {
+			annotate(&e)
+		}
 		out = append(out, e)
 		return nil
 	})

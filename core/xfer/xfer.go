@@ -89,6 +89,12 @@ type Job struct {
 	// no longer needed, so the daemon lets another transfer start while
 	// this one waits for the group flush (see groupSync).
 	OnCopied func()
+	// Timeout, when set, ends an attempt that runs longer (its copy
+	// command's process group is killed): a passing fault, retried as
+	// transfer.retries says. Class names the request class whose timeout
+	// it is, for the message.
+	Timeout time.Duration
+	Class   string
 }
 
 // Outcome is the result of a job.
@@ -204,11 +210,7 @@ func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 	}()
 	policy := retry.Policy{Retries: e.Site.Config().Transfer.Retries, Base: e.Backoff, Max: maxBackoff}
 	tries, _ := policy.Do(ctx, func(ctx context.Context) error {
-		if j.Kind.Inbound() {
-			out = e.stage(ctx, j)
-		} else {
-			out = e.copyOut(ctx, j)
-		}
+		out = e.attempt(ctx, j)
 		return out.Err
 	}, retriable, func(try int, wait time.Duration, err error) {
 		e.Log.Info("transfer retry", "kind", j.Kind, "lfn", j.LFN, "try", try, "in", wait, "err", err)
@@ -236,6 +238,28 @@ func (e *Engine) Run(ctx context.Context, j Job) Outcome {
 		touched = true
 	}
 	out.failTouched = touched
+	return out
+}
+
+// attempt runs one try of the job, ended by the job's timeout.
+func (e *Engine) attempt(ctx context.Context, j Job) Outcome {
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if j.Timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, j.Timeout)
+	}
+	defer cancel()
+	var out Outcome
+	if j.Kind.Inbound() {
+		out = e.stage(actx, j)
+	} else {
+		out = e.copyOut(actx, j)
+	}
+	if out.Err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		// The class timeout, not a shutdown: a passing fault of this
+		// attempt (the copy was killed and left nothing behind).
+		out = Outcome{Bytes: out.Bytes, Err: mss.Transient(fmt.Errorf("%s %s: attempt timed out after %v (class %s; its copy was killed): %w",
+			j.Kind, j.LFN, j.Timeout, j.Class, out.Err))}
+	}
 	return out
 }
 
