@@ -2,6 +2,8 @@ package daemons
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +15,7 @@ import (
 
 	"frm/core/config"
 	"frm/core/control"
+	"frm/core/pgqueue"
 	"frm/core/xrdq"
 )
 
@@ -243,6 +246,68 @@ func TestClassesSurviveRestart(t *testing.T) {
 		if !slices.Equal(waiting, []int{1, 2}) {
 			t.Errorf("run %d: waiting per class %v, want [1 2]", run, waiting)
 		}
+		addr, err := r.d.ServeMetrics(t.Context(), "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`frm_queue_depth{class="long"} 1`, `frm_queue_depth{class="short"} 2`, `frm_class_running{class="short"} 0`, "frm_queue_unclassified 0"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("run %d: metrics lack %q", run, want)
+			}
+		}
 		r.stop(t)
+	}
+}
+
+// TestSharedQueueClasses: with the PostgreSQL queue, the daemon puts the
+// requests in their classes (a size rule asking the MSS included), claims
+// per class within its slots, and a short request added while 200 long
+// ones wait runs before the tenth long one ends.
+func TestSharedQueueClasses(t *testing.T) {
+	s, pool := sharedSite(t, func(c *config.Config) {
+		slowCopy(c, "0.05")
+		c.Queue.Classes = []config.QueueClass{
+			{Name: "long", Slots: 1},
+			{Name: "short", Slots: 1, MaxSize: 1024},
+		}
+	})
+	long := sparseMSS(t, s, "/long", 200, 1<<20)
+	s.mssFile(t, "/short/urgent", "small")
+	q := pgqueue.New(pool, pgqueue.Options{Site: s.cfg.Site})
+	ctx := t.Context()
+	for _, lfn := range long {
+		if _, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: lfn, RID: lfn}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := start(t, s, "stage")
+	deadline := time.Now().Add(patience)
+	for len(r.eventsOf("start")) < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/short/urgent", RID: "urgent"}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := r.waitEvent(t, "done", "/short/urgent"); ev.Class != "short" {
+		t.Errorf("short request ran in class %q", ev.Class)
+	}
+	doneLong := 0
+	for _, ev := range r.eventsOf("done") {
+		if ev.LFN == "/short/urgent" {
+			break
+		}
+		doneLong++
+	}
+	if doneLong >= 10 {
+		t.Errorf("the short request finished after %d long ones, want before the tenth", doneLong)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM requests WHERE class = 'long' AND state = 'queued'`); n < 150 {
+		t.Errorf("%d long requests queued in their class, want most of 200", n)
 	}
 }

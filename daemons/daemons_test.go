@@ -405,8 +405,10 @@ func TestMetrics(t *testing.T) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	for _, want := range []string{
-		`frm_transfers_total{kind="stage",outcome="done"} 1`,
-		`frm_transfer_bytes_total{kind="stage",outcome="done"} 7`,
+		`frm_transfers_total{class="in",kind="stage",outcome="done"} 1`,
+		`frm_transfer_bytes_total{class="in",kind="stage",outcome="done"} 7`,
+		`frm_queue_depth{class="in"} 0`,
+		`frm_class_running{class="out"} 0`,
 		`frm_queue_requests{kind="pstg",priority="0"} 0`,
 		`frm_space_bytes{kind="total",space="public"}`,
 	} {

@@ -27,8 +27,8 @@ type metrics struct {
 
 func newMetrics(d *Daemon) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
-	m.transfers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frm_transfers_total", Help: "Transfers finished, by kind and outcome."}, []string{"kind", "outcome"})
-	m.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frm_transfer_bytes_total", Help: "Bytes transferred, by kind and outcome."}, []string{"kind", "outcome"})
+	m.transfers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frm_transfers_total", Help: "Transfers finished, by kind, request class and outcome."}, []string{"kind", "class", "outcome"})
+	m.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frm_transfer_bytes_total", Help: "Bytes transferred, by kind, request class and outcome."}, []string{"kind", "class", "outcome"})
 	m.purged = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "frm_purged_total", Help: "Files and bytes purged."}, []string{"unit"})
 	m.reg.MustRegister(m.transfers, m.bytes, m.purged, stateCollector{d}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
@@ -37,8 +37,8 @@ func newMetrics(d *Daemon) *metrics {
 func (m *metrics) observe(ev control.Event) {
 	switch ev.Type {
 	case "done", "fail", "skipped":
-		m.transfers.WithLabelValues(ev.Kind, ev.Type).Inc()
-		m.bytes.WithLabelValues(ev.Kind, ev.Type).Add(float64(ev.Bytes))
+		m.transfers.WithLabelValues(ev.Kind, ev.Class, ev.Type).Inc()
+		m.bytes.WithLabelValues(ev.Kind, ev.Class, ev.Type).Add(float64(ev.Bytes))
 	case "purged":
 		m.purged.WithLabelValues("files").Inc()
 		m.purged.WithLabelValues("bytes").Add(float64(ev.Bytes))
@@ -49,6 +49,9 @@ var (
 	spaceBytesDesc = prometheus.NewDesc("frm_space_bytes", "Space size and free bytes (a filesystem shared by partitions counted once).", []string{"space", "kind"}, nil)
 	queueDesc      = prometheus.NewDesc("frm_queue_requests", "Queued requests by kind and priority.", []string{"kind", "priority"}, nil)
 	activeDesc     = prometheus.NewDesc("frm_transfers_active", "Transfers running.", []string{"direction"}, nil)
+	depthDesc      = prometheus.NewDesc("frm_queue_depth", "Requests waiting (not running), by request class.", []string{"class"}, nil)
+	classRunDesc   = prometheus.NewDesc("frm_class_running", "Transfers running in a request class's slots (more than its slots while it borrows).", []string{"class"}, nil)
+	unclassDesc    = prometheus.NewDesc("frm_queue_unclassified", "Requests waiting for the MSS size that decides their class.", nil, nil)
 	mssUpDesc      = prometheus.NewDesc("frm_mss_up", "1 when the MSS takes transfers in this direction, 0 while they are paused by an outage.", []string{"direction"}, nil)
 
 	// The scrubber's counters live in the Scrubber (a file checked is
@@ -65,6 +68,9 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- spaceBytesDesc
 	ch <- queueDesc
 	ch <- activeDesc
+	ch <- depthDesc
+	ch <- classRunDesc
+	ch <- unclassDesc
 	ch <- mssUpDesc
 	ch <- scrubBytesDesc
 	ch <- scrubFilesDesc
@@ -90,6 +96,14 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(n), k.String(), string(rune('0'+p)))
 			}
 		}
+		depth, unclassified, running := t.classDepth()
+		for class, n := range depth {
+			ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(n), class)
+		}
+		for class, n := range running {
+			ch <- prometheus.MustNewConstMetric(classRunDesc, prometheus.GaugeValue, float64(n), class)
+		}
+		ch <- prometheus.MustNewConstMetric(unclassDesc, prometheus.GaugeValue, float64(unclassified))
 		st := t.Status()
 		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(st.InUse[0]), "in")
 		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(st.InUse[1]), "out")

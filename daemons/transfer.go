@@ -314,6 +314,53 @@ func (t *Transfer) Status() control.TransferStatus {
 	return st
 }
 
+// classDepth counts the waiting requests of each class, those waiting for
+// their size, and the transfers running in each class's slots: from the
+// in-memory index, or with a shared queue from the database (every host's
+// requests; nil when it cannot be read).
+func (t *Transfer) classDepth() (waiting map[string]int, unclassified int, running map[string]int) {
+	t.mu.Lock()
+	classes := t.classes
+	running = map[string]int{}
+	for i, c := range classes.Classes {
+		running[c.Name] = t.cls[i].running
+	}
+	if t.Shared == nil {
+		queued, sizing := t.index.depth(len(classes.Classes))
+		t.mu.Unlock()
+		waiting = map[string]int{}
+		for i, c := range classes.Classes {
+			waiting[c.Name] = queued[i]
+		}
+		return waiting, sizing, running
+	}
+	t.mu.Unlock()
+	if classes.Implicit {
+		return nil, 0, running // the shared queue keeps no class then
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	byClass, err := t.Shared.Queue.Depth(ctx)
+	if err != nil {
+		return nil, 0, running
+	}
+	waiting = map[string]int{}
+	for _, c := range classes.Classes {
+		waiting[c.Name] = 0
+	}
+	for name, n := range byClass {
+		switch _, known := waiting[name]; {
+		case name == "":
+			unclassified += n
+		case known:
+			waiting[name] += n
+		default: // a class no host here knows: the first's
+			waiting[classes.Classes[0].Name] += n
+		}
+	}
+	return waiting, unclassified, running
+}
+
 // queueClasses returns the class of every queued record the daemon has
 // classified, by request id and lfn (NUL between).
 func (t *Transfer) queueClasses() map[string]string {
