@@ -28,8 +28,21 @@ var statusCmd = &command{
 			r.result("suspended by "+s, map[string]any{"stop_file": s})
 		}
 		if t := st.Transfer; t != nil {
-			r.result(fmt.Sprintf("transfers: in %d/%d, out %d/%d, %d found by the migration scan waiting", t.InUse[0], t.SlotsIn, t.InUse[1], t.SlotsOut, t.Internal),
-				map[string]any{"slots_in": t.SlotsIn, "slots_out": t.SlotsOut, "in_use": t.InUse, "internal_waiting": t.Internal, "draining": t.Draining})
+			item := map[string]any{"slots_in": t.SlotsIn, "slots_out": t.SlotsOut, "in_use": t.InUse, "internal_waiting": t.Internal, "draining": t.Draining}
+			if len(t.Classes) == 0 {
+				r.result(fmt.Sprintf("transfers: in %d/%d, out %d/%d, %d found by the migration scan waiting", t.InUse[0], t.SlotsIn, t.InUse[1], t.SlotsOut, t.Internal), item)
+			} else {
+				// The slots are the classes'; SlotsIn and SlotsOut are 0.
+				item["classes"], item["sizing"] = classItems(t.Classes), t.Sizing
+				r.result(fmt.Sprintf("transfers: in %d, out %d, %d found by the migration scan waiting", t.InUse[0], t.InUse[1], t.Internal), item)
+				for _, c := range t.Classes {
+					r.textLine(classLine(c))
+				}
+				if t.Sizing > 0 {
+					r.textLine(plural(int64(t.Sizing), "request waits for its MSS size to know its class",
+						"requests wait for their MSS size to know their class"))
+				}
+			}
 			for _, p := range t.Paused {
 				what := map[string]string{"in": "stage and copy-in", "out": "migration and copy-out"}[p.Direction]
 				r.result(fmt.Sprintf("MSS unavailable: %s paused for %s (%d probes failed): %s", what, time.Since(p.Since).Round(time.Second), p.Probes, p.Cause), p)
@@ -41,7 +54,11 @@ var statusCmd = &command{
 				} else if a.Size > 0 {
 					prog = " " + units.Bytes(a.Size)
 				}
-				r.result(fmt.Sprintf("  %-7s %s  rid=%s tid=%s prty=%d running %s%s", a.Kind, a.LFN, a.RID, a.TID, a.Priority, time.Since(a.Started).Round(time.Second), prog), a)
+				class := ""
+				if a.Class != "" {
+					class = " class=" + a.Class
+				}
+				r.result(fmt.Sprintf("  %-7s %s  rid=%s tid=%s prty=%d%s running %s%s", a.Kind, a.LFN, a.RID, a.TID, a.Priority, class, time.Since(a.Started).Round(time.Second), prog), a)
 			}
 		}
 		if p := st.Purge; p != nil && !p.At.IsZero() {
@@ -77,6 +94,59 @@ var statusCmd = &command{
 	},
 }
 
+// classLine is the status line of a request class: "class short: 3/2
+// running (1 borrowed), 15 waiting, timeout 10m, lends".
+func classLine(c control.ClassStatus) string {
+	s := fmt.Sprintf("class %s: %d/%d running", c.Name, c.Running, c.Slots)
+	if c.Running > c.Slots {
+		s += fmt.Sprintf(" (%d borrowed)", c.Running-c.Slots)
+	}
+	if c.Waiting < 0 {
+		s += ", waiting: see queue"
+	} else {
+		s += fmt.Sprintf(", %d waiting", c.Waiting)
+	}
+	if c.Internal > 0 {
+		s += fmt.Sprintf(", %d found by the migration scan", c.Internal)
+	}
+	if c.Timeout > 0 {
+		s += ", timeout " + shortDuration(c.Timeout)
+	}
+	if c.Lend {
+		s += ", lends"
+	} else {
+		s += ", does not lend"
+	}
+	return s
+}
+
+// classItems are the JSON of the request classes; waiting is null when
+// unknown (a shared queue: see queue).
+func classItems(cs []control.ClassStatus) []map[string]any {
+	out := make([]map[string]any, 0, len(cs))
+	for _, c := range cs {
+		var waiting any = c.Waiting
+		if c.Waiting < 0 {
+			waiting = nil
+		}
+		out = append(out, map[string]any{"name": c.Name, "slots": c.Slots, "running": c.Running, "waiting": waiting,
+			"internal": c.Internal, "lend": c.Lend, "timeout_s": c.Timeout.Seconds()})
+	}
+	return out
+}
+
+// shortDuration renders d without zero units: 10m, 1h30m, 45s, 1.5s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 var queueCmd = &command{
 	name: "queue", min: 5, needSite: true,
 	opts: []optSpec{{name: "watch", min: 1}},
@@ -105,8 +175,9 @@ var queueCmd = &command{
 			if err != nil {
 				return err
 			}
+			classW := classWidth(q.Entries)
 			for _, e := range q.Entries {
-				r.result(queueLine(e, time.Now()), e)
+				r.result(queueLine(e, time.Now(), classW), e)
 			}
 			r.done(ExitOK, map[string]any{"entries": len(q.Entries), "source": q.Source}, plural(int64(len(q.Entries)), "request", "requests")+" queued.")
 			return nil
@@ -130,8 +201,9 @@ var queueCmd = &command{
 				sh.out().WriteString("\x1b[H\x1b[2J") // redraw in place
 			}
 			r.result(fmt.Sprintf("--- %s: %s queued", now.Format(time.TimeOnly), plural(int64(len(entries)), "request", "requests")), nil)
+			classW := classWidth(entries)
 			for _, e := range entries {
-				r.result(queueLine(e, now), nil)
+				r.result(queueLine(e, now, classW), nil)
 			}
 			sh.flush()
 		}
@@ -148,12 +220,34 @@ func nonNilEntries(e []control.QueueEntry) []control.QueueEntry {
 	return e
 }
 
-func queueLine(e control.QueueEntry, now time.Time) string {
+// classWidth is the width of the class column of a queue listing: the
+// longest class name, 0 (no column) when no entry has a class, as at a
+// site without request classes.
+func classWidth(entries []control.QueueEntry) int {
+	w := 0
+	for _, e := range entries {
+		w = max(w, len(e.Class))
+	}
+	return w
+}
+
+// queueLine is one request of a queue listing: kind, priority, age,
+// state, class (when classW > 0; "-" not known yet), request id,
+// requester, file, and the host holding it or bound to it.
+func queueLine(e control.QueueEntry, now time.Time, classW int) string {
 	state := "queued"
 	if e.Running {
 		state = "running"
 	}
-	line := fmt.Sprintf("%-7s %d %8s %-7s %-12s %-12s %s", e.Kind, e.Priority, now.Sub(time.Unix(e.Added, 0)).Round(time.Second), state, e.RID, e.TID, e.LFN)
+	class := ""
+	if classW > 0 {
+		c := e.Class
+		if c == "" {
+			c = "-"
+		}
+		class = fmt.Sprintf("%-*s ", classW, c)
+	}
+	line := fmt.Sprintf("%-7s %d %8s %-7s %s%-12s %-12s %s", e.Kind, e.Priority, now.Sub(time.Unix(e.Added, 0)).Round(time.Second), state, class, e.RID, e.TID, e.LFN)
 	switch {
 	case e.Owner != "":
 		line += "  @" + e.Owner

@@ -89,6 +89,14 @@ func (r *report) result(text string, item any) {
 	r.items++
 }
 
+// textLine emits a line of the text output only: its data are part of
+// an earlier result's JSON.
+func (r *report) textLine(text string) {
+	if !r.sh.JSON {
+		r.result(text, nil)
+	}
+}
+
 // note emits a line that is neither a result nor an error (a question's
 // outcome, a warning) to stderr in both modes.
 func (r *report) note(text string) {

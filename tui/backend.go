@@ -75,6 +75,9 @@ type QueueSnapshot struct {
 	Rows      []model.QueueRow
 	DaemonUp  bool
 	DaemonErr string
+	// Classes are the daemon's request classes, in its order (nil: none
+	// configured, or no daemon here to say).
+	Classes []string
 }
 
 // SiteBackend is the Backend of a real site.
@@ -294,7 +297,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 			return snap, nil
 		}
 		for _, e := range q.Entries {
-			snap.Rows = append(snap.Rows, model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Done: -1})
+			snap.Rows = append(snap.Rows, model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Done: -1, Class: e.Class})
 		}
 		return snap, err
 	}
@@ -307,11 +310,17 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 		for _, a := range st.Transfer.Active {
 			active[a.RID+"\x00"+a.LFN] = a
 		}
+		for _, c := range st.Transfer.Classes {
+			snap.Classes = append(snap.Classes, c.Name)
+		}
 	}
 	for _, e := range q.Entries {
-		r := model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1}
+		r := model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1, Class: e.Class}
 		if a, ok := active[e.RID+"\x00"+e.LFN]; ok {
 			r.Running, r.Size, r.Done, r.Rate = true, a.Size, a.Done, a.Rate
+			if a.Class != "" {
+				r.Class = a.Class
+			}
 			delete(active, e.RID+"\x00"+e.LFN)
 		}
 		snap.Rows = append(snap.Rows, r)
@@ -319,7 +328,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 	// Transfers found by the migration scan run without a queue record.
 	for _, a := range active {
 		snap.Rows = append(snap.Rows, model.QueueRow{Kind: a.Kind, Priority: a.Priority, LFN: a.LFN, RID: a.RID, TID: a.TID,
-			Added: a.Started.Unix(), Running: true, Size: a.Size, Done: a.Done, Rate: a.Rate})
+			Added: a.Started.Unix(), Running: true, Size: a.Size, Done: a.Done, Rate: a.Rate, Class: a.Class})
 	}
 	return snap, nil
 }
@@ -340,7 +349,7 @@ func (b *SiteBackend) Events(ctx context.Context, emit func(model.QueueEvent)) e
 
 func (b *SiteBackend) daemonEvents(ctx context.Context, emit func(model.QueueEvent)) error {
 	err := b.daemon().Events(ctx, func(ev control.Event) {
-		emit(model.QueueEvent{Time: ev.Time, Type: ev.Type, Kind: ev.Kind, LFN: ev.LFN, RID: ev.RID, Bytes: ev.Bytes, Secs: ev.Secs, Err: ev.Err})
+		emit(model.QueueEvent{Time: ev.Time, Type: ev.Type, Kind: ev.Kind, LFN: ev.LFN, RID: ev.RID, Bytes: ev.Bytes, Secs: ev.Secs, Err: ev.Err, Class: ev.Class})
 	})
 	if ctx.Err() != nil {
 		return ctx.Err()

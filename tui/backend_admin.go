@@ -178,6 +178,9 @@ func (b *SiteBackend) Daemons(ctx context.Context) (model.DaemonStatus, error) {
 	if t := rep.Transfer; t != nil {
 		st.SlotsIn, st.SlotsOut, st.InUseIn, st.InUseOut = t.SlotsIn, t.SlotsOut, t.InUse[0], t.InUse[1]
 		st.Active, st.Draining = len(t.Active), t.Draining
+		for _, c := range t.Classes {
+			st.Classes = append(st.Classes, model.ClassSlots{Name: c.Name, Slots: c.Slots, Running: c.Running})
+		}
 		for _, p := range t.Paused {
 			if st.MSSDown == nil {
 				st.MSSDown = map[string]model.MSSPause{}

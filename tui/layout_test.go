@@ -228,3 +228,55 @@ func TestAddedView(t *testing.T) {
 		t.Errorf("help:\n%s", help)
 	}
 }
+
+// TestQueueClasses: the Queues view's class column is under its header at
+// every width, only when some request has a class, and the title gives
+// the requests waiting per class, with the per-kind counts when they fit
+// and the daemon's state always.
+func TestQueueClasses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		setup   func(*fake)
+		width   int
+		title   string // the title's start (cut at 60 columns, as it is without classes)
+		kinds   bool   // the per-kind counts are in the title
+		columns bool   // a class column
+	}{
+		{"no classes", nil, 80, "Queues  stage 2 · migrate 1 · get 0 · put 0 · running 1  daemon up", true, false},
+		{"classes 60", withClasses, 60, "Queues  long 1,912 · short 1 · unclassified 1 · running 2  …", false, true},
+		{"classes 80", withClasses, 80, "Queues  long 1,912 · short 1 · unclassified 1 · running 2  daemon up", false, true},
+		{"classes 120", withClasses, 120, "Queues  long 1,912 · short 1 · unclassified 1 · running 2 · stage 3 · migrate 1,912 · get 1 · put 0  daemon up", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			a := newTestApp(f, false)
+			a.Update(tea.WindowSizeMsg{Width: tc.width, Height: 24})
+			drive(a, a.Init())
+			press(a, "3")
+			defer a.stopBackground()
+			lines := screenOf(a)
+			if !strings.HasPrefix(lines[1], tc.title) || strings.Contains(lines[1], "· put ") != tc.kinds {
+				t.Errorf("title %q, want %q", lines[1], tc.title)
+			}
+			at := strings.Index(lines[2], "class")
+			if (at >= 0) != tc.columns {
+				t.Fatalf("header %q: class column %v, want %v", lines[2], at >= 0, tc.columns)
+			}
+			if !tc.columns {
+				return
+			}
+			want := map[string]string{"r100": "long", "r101": "long", "r102": "short", "r103": "-", "m0": "long"}
+			for _, l := range lines[3:8] {
+				f := strings.Fields(strings.TrimLeft(l, "▸ "))
+				rid := f[3]
+				cell := strings.Fields(string([]rune(l)[at:]))[0]
+				if cell != want[rid] {
+					t.Errorf("%s: class %q under the header, want %q\n%s\n%s", rid, cell, want[rid], lines[2], l)
+				}
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"frm/core/catalog"
 	"frm/core/config"
+	"frm/core/control"
 	"frm/core/site"
 	"frm/core/sitegen"
 	"frm/core/usage"
@@ -390,4 +391,70 @@ func demoSite(t *testing.T, files int, seed int64) (*site.Site, sitegen.Summary)
 		t.Fatal(err)
 	}
 	return s, sum
+}
+
+// classDaemon answers the control socket as a daemon with request classes
+// long and short would.
+type classDaemon struct{}
+
+func (classDaemon) Status() control.StatusReply {
+	return control.StatusReply{PID: 7, Components: []string{"transfer"}, Transfer: &control.TransferStatus{
+		InUse: [2]int{1, 1},
+		Active: []control.Active{
+			{Kind: "stage", LFN: "/a", RID: "r1", Size: 10, Done: 5, Class: "long"},
+			{Kind: "migrate", LFN: "/m", RID: "m9", Done: -1, Class: "long"}, // found by the scan: no queue record
+		},
+		Classes: []control.ClassStatus{{Name: "long", Slots: 1, Running: 2, Waiting: 0}, {Name: "short", Slots: 1, Waiting: 1}},
+	}}
+}
+func (classDaemon) Queue(context.Context) ([]control.QueueEntry, error) {
+	return []control.QueueEntry{
+		{Kind: "stage", LFN: "/a", RID: "r1", Running: true},
+		{Kind: "get", LFN: "/b", RID: "r2", Class: "short"},
+	}, nil
+}
+func (classDaemon) Cancel(context.Context, string) (int, error) { return 0, nil }
+func (classDaemon) Wake()                                       {}
+func (classDaemon) Subscribe() ([]control.Event, <-chan control.Event, func()) {
+	return []control.Event{{Type: "queued", Kind: "get", LFN: "/c", RID: "r3", Class: "short"}}, nil, func() {}
+}
+
+// TestSiteBackendClasses: through a daemon with request classes the
+// Queues view gets the classes and each request's (a running one's from
+// its transfer, a queued one's from its event), and the Daemons view each
+// class's slots.
+func TestSiteBackendClasses(t *testing.T) {
+	ctx := context.Background()
+	s, _ := demoSite(t, 10, 3)
+	adm := s.Config().AdminDir()
+	if err := os.MkdirAll(adm, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := control.Serve(ctx, control.SocketPath(adm), classDaemon{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	be := &SiteBackend{Site: s}
+	snap, err := be.Queue(ctx)
+	if err != nil || !snap.DaemonUp {
+		t.Fatalf("queue: %+v %v", snap, err)
+	}
+	got := map[string]string{}
+	for _, r := range snap.Rows {
+		got[r.RID] = r.Class
+	}
+	if !slices.Equal(snap.Classes, []string{"long", "short"}) || len(got) != 3 || got["r1"] != "long" || got["r2"] != "short" || got["m9"] != "long" {
+		t.Errorf("classes %v, rows' %v", snap.Classes, got)
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	var ev model.QueueEvent
+	be.Events(ectx, func(e model.QueueEvent) { ev = e; cancel() })
+	if ev.RID != "r3" || ev.Class != "short" {
+		t.Errorf("event %+v", ev)
+	}
+	st, err := be.Daemons(ctx)
+	if err != nil || !st.Up || !slices.Equal(st.Classes, []model.ClassSlots{{Name: "long", Slots: 1, Running: 2}, {Name: "short", Slots: 1}}) {
+		t.Errorf("daemons: %+v %v", st.Classes, err)
+	}
 }

@@ -541,6 +541,26 @@ func demoPaths(f *fake) {
 	}
 }
 
+// withClasses gives the fake a daemon with two request classes, long and
+// short: a long stage running on a borrowed slot, 1,912 long requests
+// waiting (most of them migrations), one short, and a stage whose class
+// waits for its MSS size.
+func withClasses(f *fake) {
+	rows := []model.QueueRow{
+		{Kind: "stage", Priority: 0, LFN: "/store/aia_0001.fits", RID: "r101", TID: "alice.1:23@host", Added: t0.Add(-90 * time.Second).Unix(), Running: true, Size: 100 << 20, Done: 40 << 20, Rate: 10 << 20, Class: "long"},
+		{Kind: "get", Priority: 0, LFN: "/store/hmi/c.fits", RID: "r100", TID: "carol.2:9@node", Added: t0.Add(-2 * time.Minute).Unix(), Running: true, Done: -1, Class: "long"},
+		{Kind: "stage", Priority: 2, LFN: "/store/hmi/b.fits", RID: "r102", TID: "bob.7:1@node", Added: t0.Add(-5 * time.Minute).Unix(), Done: -1, Class: "short"},
+		{Kind: "stage", Priority: 1, LFN: "/store/hmi/big.fits", RID: "r103", TID: "bob.7:1@node", Added: t0.Add(-10 * time.Second).Unix(), Done: -1},
+	}
+	for i := range 1912 {
+		rows = append(rows, model.QueueRow{Kind: "migrate", Priority: 0, LFN: fmt.Sprintf("/store/run/f%04d.fits", i), RID: fmt.Sprintf("m%d", i), TID: "frm",
+			Added: t0.Add(-time.Hour + time.Duration(i)*time.Second).Unix(), Done: -1, Class: "long"})
+	}
+	f.queue = QueueSnapshot{DaemonUp: true, Rows: rows, Classes: []string{"long", "short"}}
+	f.daemon.Classes = []model.ClassSlots{{Name: "long", Slots: 1, Running: 2}, {Name: "short", Slots: 1, Running: 0}}
+	f.daemon.InUseIn = 2
+}
+
 // golden screens at 80x24 (and 120x40: every view), ASCII colour profile,
 // through the tea runtime.
 func TestGolden(t *testing.T) {
@@ -569,6 +589,8 @@ func TestGolden(t *testing.T) {
 		{name: "namespace_120x40", keys: []string{"2", "enter", "j"}, wait: "lost.fits", width: 120, height: 40},
 		{name: "queues", keys: []string{"3"}, wait: "r102"},
 		{name: "queues_120x40", keys: []string{"3"}, wait: "r102", width: 120, height: 40},
+		{name: "queues_classes", keys: []string{"3"}, wait: "r102", setup: withClasses},
+		{name: "queues_classes_120x40", keys: []string{"3"}, wait: "r102", setup: withClasses, width: 120, height: 40},
 		{name: "cancel_confirm", keys: []string{"3", "c"}, wait: "Cancel request"},
 		{name: "help", keys: []string{"2", "?"}, wait: "Namespace keys"},
 		{name: "pin_dialog", keys: []string{"2", "enter", "j", "p", "+", "3", "d"}, wait: "within 3d"},
@@ -581,6 +603,7 @@ func TestGolden(t *testing.T) {
 		{name: "audit_120x40", keys: []string{"4", "a", "enter", "j"}, wait: "4 problems", width: 120, height: 40},
 		{name: "audit_fix_confirm", keys: []string{"4", "a", "enter", "x", "j", "x", "f"}, wait: "Fix 2 problems?"},
 		{name: "daemons", keys: []string{"5"}, wait: "copy_in exited 1", setup: func(f *fake) { f.events = f.daemonEvents }},
+		{name: "daemons_classes", keys: []string{"5"}, wait: "copy_in exited 1", setup: func(f *fake) { withClasses(f); f.events = f.daemonEvents }},
 		{name: "daemons_log", keys: []string{"5"}, wait: "transfer complete", setup: daemonLog},
 		{name: "daemons_log_120x40", keys: []string{"5"}, wait: "transfer complete", setup: daemonLog, width: 120, height: 40},
 		{name: "stop_confirm", keys: []string{"5", "j", "j", "s"}, wait: "STOPMIGR?"},
@@ -620,8 +643,12 @@ func TestGolden(t *testing.T) {
 // small one.
 func TestViewSize(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {60, 12}, {132, 50}} {
-		for _, keys := range [][]string{nil, {"2", "enter"}, {"3"}, {"4"}, {"4", "a"}, {"4", "a", "enter"}, {"5"}, {"5", "s"}, {":", "l", "s", "enter"}, {"2", "?"}} {
+		for _, keys := range [][]string{nil, {"2", "enter"}, {"3"}, {"3", "classes"}, {"4"}, {"4", "a"}, {"4", "a", "enter"}, {"5"}, {"5", "classes"}, {"5", "s"}, {":", "l", "s", "enter"}, {"2", "?"}} {
 			f := newFake()
+			if keys != nil && keys[len(keys)-1] == "classes" { // the view with request classes
+				withClasses(f)
+				keys = keys[:len(keys)-1]
+			}
 			f.daemon.LogPath = "/var/log/frm/daemon.log"
 			f.daemon.LogLines = []string{strings.Repeat("time=2025-06-01T12:00:00Z level=ERROR msg=\"long line\" x=y ", 8), "short"}
 			a := newTestApp(f, false)

@@ -3,9 +3,11 @@ package tui
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"frm/tui/model"
 )
@@ -53,7 +55,7 @@ func (v *queuesView) Update(a *App, msg tea.Msg) (tea.Cmd, bool) {
 	}
 	if v.m.Refresh.End(m.gen, m.err, a.opt.Now()) && m.err == nil {
 		v.m.Table.SetRows(m.snap.Rows)
-		v.m.DaemonUp, v.m.DaemonErr = m.snap.DaemonUp, m.snap.DaemonErr
+		v.m.DaemonUp, v.m.DaemonErr, v.m.Classes = m.snap.DaemonUp, m.snap.DaemonErr, m.snap.Classes
 		if m.snap.DaemonUp && a.cancelEvents == nil && a.shown(v) {
 			return a.startEvents(), true
 		}
@@ -125,18 +127,26 @@ func (v *queuesView) priority(a *App, step int) tea.Cmd {
 func (v *queuesView) View(a *App, w, h int) screen {
 	q := v.m
 	t := q.Table
-	per, running := q.Counts()
-	title := a.st.Title.Render("Queues") + fmt.Sprintf("  stage %d · migrate %d · get %d · put %d · running %d", per["stage"], per["migrate"], per["get"], per["put"], running)
-	state := "daemon up"
-	if !q.DaemonUp {
-		state = a.st.Err.Render("daemon down") + a.st.Dim.Render(" (queue files)")
+	title := v.title(a, w)
+	// The class column, when some request has a class: as wide as the
+	// longest name, within 5 (its header) and 8 cells.
+	classW, class := 0, func(string) string { return "" }
+	if n := q.ClassWidth(); n > 0 {
+		classW = min(max(n, 5), 8)
+		class = func(c string) string {
+			if c == "" {
+				c = "-" // not known yet
+			}
+			return col(c, classW) + " "
+		}
 	}
-	if q.Refresh.Loaded.IsZero() && q.Refresh.InFlight() {
-		state = "loading…"
+	fixed, classH := 7+1+2+1+10+1+10+1+5+1+16+1, ""
+	if classW > 0 {
+		fixed += classW + 1
+		classH = col("class", classW) + " "
 	}
-	title += "  " + state
-	lfnW := max(w-2-(7+1+2+1+10+1+10+1+5+1+16+1), 10)
-	header := a.st.Header.Render("  " + col("kind", 7) + " " + rcol("p", 2) + " " + col("rid", 10) + " " + col("requester", 10) + " " + rcol("age", 5) + " " + col("progress", 16) + " " + col("lfn", lfnW))
+	lfnW := max(w-2-fixed, 10)
+	header := a.st.Header.Render("  " + col("kind", 7) + " " + classH + rcol("p", 2) + " " + col("rid", 10) + " " + col("requester", 10) + " " + rcol("age", 5) + " " + col("progress", 16) + " " + col("lfn", lfnW))
 	rows, sel := t.Visible()
 	body := make([]string, 0, len(rows))
 	for i, r := range rows {
@@ -150,7 +160,7 @@ func (v *queuesView) View(a *App, w, h int) screen {
 				}
 			}
 		}
-		s := col(r.Kind, 7) + " " + rcol(fmt.Sprint(r.Priority), 2) + " " + col(r.RID, 10) + " " + col(r.TID, 10) + " " +
+		s := col(r.Kind, 7) + " " + class(r.Class) + rcol(fmt.Sprint(r.Priority), 2) + " " + col(r.RID, 10) + " " + col(r.TID, 10) + " " +
 			rcol(a.age(r.Added), 5) + " " + col(prog, 16) + " " + lcut(r.LFN, lfnW)
 		body = append(body, a.row(s, i == sel))
 	}
@@ -163,4 +173,38 @@ func (v *queuesView) View(a *App, w, h int) screen {
 		detail += "  " + ev.Type + " " + ev.LFN
 	}
 	return screen{title: title, header: header, body: body, detail: a.st.Dim.Render(detail)}
+}
+
+// title is the view's title: the requests per kind and those running;
+// with request classes, the requests waiting per class first and the
+// kinds only when the line has room for them.
+func (v *queuesView) title(a *App, w int) string {
+	q := v.m
+	per, running := q.Counts()
+	kinds := "stage " + model.Count(per["stage"]) + " · migrate " + model.Count(per["migrate"]) + " · get " + model.Count(per["get"]) + " · put " + model.Count(per["put"])
+	state := "daemon up"
+	if !q.DaemonUp {
+		state = a.st.Err.Render("daemon down") + a.st.Dim.Render(" (queue files)")
+	}
+	if q.Refresh.Loaded.IsZero() && q.Refresh.InFlight() {
+		state = "loading…"
+	}
+	name := a.st.Title.Render("Queues") + "  "
+	depths := q.Depths()
+	if depths == nil {
+		return name + kinds + fmt.Sprintf(" · running %d", running) + "  " + state
+	}
+	parts := make([]string, 0, len(depths))
+	for _, d := range depths {
+		c := d.Name
+		if c == "" {
+			c = "unclassified"
+		}
+		parts = append(parts, c+" "+model.Count(d.Waiting))
+	}
+	counts := strings.Join(parts, " · ") + fmt.Sprintf(" · running %d", running)
+	if full := name + counts + " · " + kinds + "  " + state; lipgloss.Width(full) <= w {
+		return full
+	}
+	return name + counts + "  " + state
 }

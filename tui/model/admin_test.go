@@ -93,6 +93,29 @@ func TestDaemonsModel(t *testing.T) {
 			t.Errorf("%s: %v, want %s", tc.name, got, tc.want)
 		}
 	}
+	// The transfer rows' detail: the slots per direction, or per request
+	// class when the daemon has classes.
+	up := DaemonStatus{Up: true, Components: []string{"transfer", "migrate"}, SlotsIn: 4, SlotsOut: 2, InUseIn: 1}
+	classes := up
+	classes.SlotsIn, classes.SlotsOut, classes.InUseIn = 0, 0, 2
+	classes.Classes = []ClassSlots{{Name: "long", Slots: 1, Running: 2}, {Name: "short", Slots: 1}}
+	for _, tc := range []struct {
+		name string
+		st   DaemonStatus
+		want []string
+	}{
+		{"directions", up, []string{"slots in 1/4", "slots in 1/4", "slots out 0/2 · scan on", "slots out 0/2"}},
+		{"classes", classes, []string{"long 2/1 · short 0/1", "long 2/1 · short 0/1", "long 2/1 · short 0/1 · scan on", "long 2/1 · short 0/1"}},
+	} {
+		d := NewDaemons()
+		d.SetStatus(tc.st, now)
+		for i, want := range tc.want {
+			if got := d.Table.Rows()[i].Detail; got != want {
+				t.Errorf("%s: row %d detail %q, want %q", tc.name, i, got, want)
+			}
+		}
+	}
+
 	d := NewDaemons()
 	for i := range 250 {
 		d.AddEvent(QueueEvent{Type: []string{"done", "fail"}[i%2]})

@@ -23,6 +23,9 @@ type DaemonStatus struct {
 	SlotsIn, SlotsOut, InUseIn, InUseOut int
 	Active                               int
 	Draining                             bool
+	// Classes are the daemon's request classes (none: the slots are
+	// SlotsIn and SlotsOut): running transfers of each and its slots.
+	Classes []ClassSlots
 	// MSSDown: directions ("in", "out") paused because the MSS is
 	// unavailable, with the cause.
 	MSSDown map[string]MSSPause
@@ -38,6 +41,13 @@ type DaemonStatus struct {
 	LogPath  string
 	LogLines []string
 	LogErr   string
+}
+
+// ClassSlots is a request class's use of its slots; Running exceeds Slots
+// with slots borrowed from idle classes.
+type ClassSlots struct {
+	Name           string
+	Slots, Running int
 }
 
 // MSSPause is a direction of transfers paused by an MSS outage.
@@ -118,6 +128,13 @@ func (d *Daemons) SetStatus(st DaemonStatus, now time.Time) {
 						r.Detail += fmt.Sprintf(", %d errors", st.PurgeErrors)
 					}
 				}
+			case len(st.Classes) > 0:
+				// The classes' slots serve every kind of transfer their
+				// rules give them: the same on every transfer row.
+				r.Detail = classSlots(st.Classes)
+				if sf.File == "STOPMIGR" && has["migrate"] {
+					r.Detail += " · scan on"
+				}
 			case sf.File == "STOPSTAGE" || sf.File == "STOPCOPYIN":
 				r.Detail = fmt.Sprintf("slots in %d/%d", st.InUseIn, st.SlotsIn)
 			default:
@@ -136,6 +153,16 @@ func (d *Daemons) SetStatus(st DaemonStatus, now time.Time) {
 		rows = append(rows, r)
 	}
 	d.Table.SetRows(rows)
+}
+
+// classSlots renders the slots of the request classes: "long 2/1 · short
+// 0/1" (running/slots).
+func classSlots(cs []ClassSlots) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		parts = append(parts, fmt.Sprintf("%s %d/%d", c.Name, c.Running, c.Slots))
+	}
+	return strings.Join(parts, " · ")
 }
 
 // AddEvent appends to the event tail (the last 200 are kept).

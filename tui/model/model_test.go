@@ -357,3 +357,68 @@ func TestReloadKeepsSelectionAcrossChunks(t *testing.T) {
 		t.Fatalf("selected %v, want %s (no jump back to d)", r, sel.Name)
 	}
 }
+
+// TestQueuesDepths: the requests waiting per class (running ones not
+// counted): the daemon's classes in order, then others the rows name,
+// then those not classified yet; none without classes.
+func TestQueuesDepths(t *testing.T) {
+	n := 0
+	r := func(class string, running bool) QueueRow {
+		n++
+		return QueueRow{Kind: "stage", RID: fmt.Sprintf("r%d", n), LFN: "/f", Class: class, Running: running}
+	}
+	tests := []struct {
+		name    string
+		classes []string
+		rows    []QueueRow
+		want    string
+		width   int
+	}{
+		{"no classes", nil, []QueueRow{r("", false), r("", true)}, "", 0},
+		{"daemon classes, empty queue", []string{"long", "short"}, nil, "long 0, short 0", 0},
+		{"running not counted", []string{"long", "short"}, []QueueRow{r("long", true), r("long", false), r("long", false), r("short", true)}, "long 2, short 0", 5},
+		{"not classified yet", []string{"long", "short"}, []QueueRow{r("", false), r("", true), r("short", false)}, "long 0, short 1,  1", 5},
+		{"classes only the rows name", nil, []QueueRow{r("zeta", false), r("alpha", true), r("", false)}, "alpha 0, zeta 1,  1", 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := NewQueues()
+			q.Classes = tc.classes
+			q.Table.SetRows(tc.rows)
+			var got []string
+			for _, d := range q.Depths() {
+				got = append(got, fmt.Sprintf("%s %d", d.Name, d.Waiting))
+			}
+			if s := strings.Join(got, ", "); s != tc.want {
+				t.Errorf("depths %q, want %q", s, tc.want)
+			}
+			if w := q.ClassWidth(); w != tc.width {
+				t.Errorf("class width %d, want %d", w, tc.width)
+			}
+		})
+	}
+}
+
+// TestQueuesApplyClass: a queued or started request's class comes with
+// its event.
+func TestQueuesApplyClass(t *testing.T) {
+	q := NewQueues()
+	q.Table.SetRows([]QueueRow{{Kind: "stage", LFN: "/a", RID: "r1"}})
+	q.Apply(QueueEvent{Type: "queued", Kind: "get", LFN: "/b", RID: "r2", Class: "short"})
+	q.Apply(QueueEvent{Type: "start", Kind: "stage", LFN: "/a", RID: "r1", Class: "long"})
+	got := map[string]string{}
+	for _, r := range q.Table.Rows() {
+		got[r.RID] = r.Class
+	}
+	if got["r1"] != "long" || got["r2"] != "short" {
+		t.Errorf("classes %v", got)
+	}
+}
+
+func TestCount(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1912: "1,912", 1234567: "1,234,567", -1912: "-1,912"} {
+		if got := Count(n); got != want {
+			t.Errorf("Count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

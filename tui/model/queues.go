@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,6 +24,9 @@ type QueueRow struct {
 	// unknown), Rate in bytes per second.
 	Size, Done int64
 	Rate       float64
+	// Class is the request class ("" none configured, or not known
+	// yet: it depends on the size of the MSS copy).
+	Class string
 }
 
 // Key identifies the row: kind, request id and file.
@@ -49,6 +54,7 @@ type QueueEvent struct {
 	Bytes int64
 	Secs  float64
 	Err   string
+	Class string // the request class, when the daemon has classes
 }
 
 // Queues is the Queues view: the requests of every transfer queue,
@@ -69,6 +75,9 @@ type Queues struct {
 	bucketAt   int64 // start (unix seconds, multiple of 10) of the last bucket
 	// Done and Failed count transfers ended since the view started.
 	Done, Failed int
+	// Classes are the daemon's request classes, in its order (nil: none
+	// configured, or no daemon to say).
+	Classes []string
 }
 
 // NewQueues returns an empty Queues model.
@@ -77,7 +86,7 @@ func NewQueues() *Queues {
 		func(r *QueueRow, f string) bool {
 			f = strings.ToLower(f)
 			return strings.Contains(strings.ToLower(r.LFN), f) || strings.Contains(strings.ToLower(r.RID), f) ||
-				strings.Contains(strings.ToLower(r.TID), f) || r.Kind == f
+				strings.Contains(strings.ToLower(r.TID), f) || r.Kind == f || r.Class != "" && strings.ToLower(r.Class) == f
 		})}
 	q.Table.SetSort(func(a, b *QueueRow) bool {
 		if a.Running != b.Running {
@@ -106,6 +115,60 @@ func (q *Queues) Counts() (perKind map[string]int, running int) {
 	return perKind, running
 }
 
+// ClassDepth is the number of requests of a class waiting (not running).
+type ClassDepth struct {
+	Name    string
+	Waiting int
+}
+
+// Depths returns the waiting requests per class: the daemon's classes in
+// its order, then classes only the rows name (sorted), then "" for the
+// waiting requests whose class is not known yet (only when there are
+// some). It is nil when there are no classes: neither the daemon nor a
+// row names one.
+func (q *Queues) Depths() []ClassDepth {
+	n := map[string]int{}
+	for _, r := range q.Table.Rows() {
+		if !r.Running {
+			n[r.Class]++
+		} else if _, ok := n[r.Class]; !ok {
+			n[r.Class] = 0
+		}
+	}
+	var out []ClassDepth
+	seen := map[string]bool{"": true}
+	for _, c := range q.Classes {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, ClassDepth{c, n[c]})
+		}
+	}
+	var extra []string
+	for c := range n {
+		if !seen[c] {
+			extra = append(extra, c)
+		}
+	}
+	slices.Sort(extra)
+	for _, c := range extra {
+		out = append(out, ClassDepth{c, n[c]})
+	}
+	if len(out) > 0 && n[""] > 0 {
+		out = append(out, ClassDepth{"", n[""]})
+	}
+	return out
+}
+
+// ClassWidth is the width of the class column: the longest class name of
+// the rows, 0 (no column) when no row has a class.
+func (q *Queues) ClassWidth() int {
+	w := 0
+	for _, r := range q.Table.Rows() {
+		w = max(w, len(r.Class))
+	}
+	return w
+}
+
 // Apply applies a live event: a queued request appears, a started one runs,
 // an ended one disappears. The next full refresh reconciles anything an
 // event could not say.
@@ -126,14 +189,17 @@ func (q *Queues) Apply(ev QueueEvent) {
 	switch ev.Type {
 	case "queued":
 		if find() < 0 {
-			q.Table.Append([]QueueRow{{Kind: ev.Kind, LFN: ev.LFN, RID: ev.RID, Added: ev.Time.Unix(), Done: -1}})
+			q.Table.Append([]QueueRow{{Kind: ev.Kind, LFN: ev.LFN, RID: ev.RID, Added: ev.Time.Unix(), Done: -1, Class: ev.Class}})
 		}
 	case "start":
 		if i := find(); i >= 0 {
 			rows[i].Running = true
+			if ev.Class != "" {
+				rows[i].Class = ev.Class
+			}
 			q.Table.Refilter()
 		} else {
-			q.Table.Append([]QueueRow{{Kind: ev.Kind, LFN: ev.LFN, RID: ev.RID, Added: ev.Time.Unix(), Running: true, Done: -1}})
+			q.Table.Append([]QueueRow{{Kind: ev.Kind, LFN: ev.LFN, RID: ev.RID, Added: ev.Time.Unix(), Running: true, Done: -1, Class: ev.Class}})
 		}
 	case "done", "fail", "cancel", "skipped":
 		if ev.Type == "done" {
@@ -198,6 +264,20 @@ func (q *Queues) Sparkline() string {
 		}
 	}
 	return b.String()
+}
+
+// Count renders n with thousands separators: 1,912.
+func Count(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 // Duration renders d compactly: 45s, 12m, 3h, 5d.
