@@ -40,6 +40,9 @@ type Config struct {
 	Checksum Checksum `toml:"checksum,omitempty"`
 	Scrub    Scrub    `toml:"scrub,omitempty"`
 	TUI      TUI      `toml:"tui,omitempty"`
+	Serve    Serve    `toml:"serve,omitempty"`
+	Peers    []Peer   `toml:"peer,omitempty"`
+	Fetch    Fetch    `toml:"fetch,omitempty"`
 
 	// Source is the file the config was read from, Format "toml" or
 	// "xrootd". Not part of the TOML schema.
@@ -65,6 +68,9 @@ type Export struct {
 	MLock    bool   `toml:"mlock,omitempty"`
 	MKeep    bool   `toml:"mkeep,omitempty"`
 	NoXattrs bool   `toml:"noxattrs,omitempty"`
+	// Peers are the [[peer]] sites a missing file of this export is
+	// fetched from (frm only; docs/federation.md).
+	Peers []string `toml:"peers,omitempty"`
 }
 
 // Space is a named set of partitions (oss.space) holding XA data files.

@@ -1,0 +1,289 @@
+package fedapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func pathEscape(s string) string { return url.PathEscape(s) }
+
+// Client speaks to one site's frm serve.
+type Client struct {
+	// Base is the site's URL ("https://b.example:8443").
+	Base  string
+	Token string
+	HTTP  *http.Client
+}
+
+// ClientOptions configure NewClient.
+type ClientOptions struct {
+	Token string
+	// CAFile, when set, holds the PEM certificates the server's must
+	// chain to (a site's own CA); otherwise the system roots.
+	CAFile string
+	// CertFile and KeyFile: a client certificate, for servers that ask
+	// for one (mTLS).
+	CertFile, KeyFile string
+	// Timeout bounds connecting and the wait for response headers (not
+	// the body: a large file takes what it takes). 0: 30 s.
+	Timeout time.Duration
+}
+
+// NewClient returns a client of the site at base.
+func NewClient(base string, o ClientOptions) (*Client, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("peer url %q: want https://host:port", base)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("peer CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("peer CA %s: no PEM certificate", o.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		TLSClientConfig:       tc,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   16,
+		ForceAttemptHTTP2:     true,
+	}
+	return &Client{Base: strings.TrimSuffix(u.String(), "/"), Token: o.Token, HTTP: &http.Client{Transport: tr}}, nil
+}
+
+// HTTPError is a response other than the one asked for.
+type HTTPError struct {
+	Status int
+	Msg    string // the server's error message, or the status text
+	URL    string
+}
+
+func (e *HTTPError) Error() string { return fmt.Sprintf("%s: %d %s", e.URL, e.Status, e.Msg) }
+
+// StatusOf returns the HTTP status of err (0 when it is none).
+func StatusOf(err error) int {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Status
+	}
+	return 0
+}
+
+// PendingError is a file the site is staging (202): ask again after
+// RetryAfter.
+type PendingError struct {
+	RetryAfter time.Duration
+	Request    string // the site's stage request id
+}
+
+func (e *PendingError) Error() string {
+	return fmt.Sprintf("being staged at the peer (retry after %v)", e.RetryAfter)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hdr http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	req.Header.Set("User-Agent", "frm")
+	return c.HTTP.Do(req)
+}
+
+// errorOf reads an error response.
+func errorOf(resp *http.Response) error {
+	defer resp.Body.Close()
+	msg := http.StatusText(resp.StatusCode)
+	var eb ErrorBody
+	if b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)); json.Unmarshal(b, &eb) == nil && eb.Error != "" {
+		msg = eb.Error
+	}
+	return &HTTPError{Status: resp.StatusCode, Msg: msg, URL: resp.Request.URL.Redacted()}
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return errorOf(resp)
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Status asks the site's status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := c.getJSON(ctx, StatusPath, &st)
+	return st, err
+}
+
+// Locate asks where the site has each lfn (in batches of MaxLocate).
+func (c *Client) Locate(ctx context.Context, lfns []string) ([]Located, error) {
+	out := make([]Located, 0, len(lfns))
+	for len(lfns) > 0 {
+		n := min(len(lfns), MaxLocate)
+		body, _ := json.Marshal(LocateRequest{LFNs: lfns[:n]})
+		resp, err := c.do(ctx, http.MethodPost, LocatePath, bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, errorOf(resp)
+		}
+		var r LocateReply
+		err = json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&r)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("locate reply: %w", err)
+		}
+		if len(r.Files) != n {
+			return nil, fmt.Errorf("locate reply: %d answers for %d names", len(r.Files), n)
+		}
+		out = append(out, r.Files...)
+		lfns = lfns[n:]
+	}
+	return out, nil
+}
+
+// File is an open download.
+type File struct {
+	Body io.ReadCloser
+	// Size is the whole file's size; Offset where Body starts.
+	Size, Offset int64
+	// Checksum is the whole file's, from the digest headers (zero when
+	// the site sent none); ETag identifies the version.
+	Checksum Checksum
+	ETag     string
+	Modified time.Time
+}
+
+// Open starts a download of lfn from offset (a Range request when > 0).
+// ifMatch, when set, makes the site refuse (412) a file that is not that
+// version: a resumed download never mixes two versions. stage asks the
+// site to stage a file that is only in its MSS: the answer is then a
+// *PendingError.
+func (c *Client) Open(ctx context.Context, lfn string, offset int64, ifMatch string, stage bool) (*File, error) {
+	path := FileURLPath(lfn)
+	if stage {
+		path += "?stage=1"
+	}
+	hdr := http.Header{}
+	if offset > 0 {
+		hdr.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
+	}
+	if ifMatch != "" {
+		hdr.Set("If-Match", ifMatch)
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, nil, hdr)
+	if err != nil {
+		return nil, err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusPartialContent:
+	case http.StatusAccepted:
+		resp.Body.Close()
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return nil, &PendingError{RetryAfter: time.Duration(max(secs, 1)) * time.Second, Request: resp.Header.Get(HeaderStageQueued)}
+	default:
+		return nil, errorOf(resp)
+	}
+	f := &File{Body: resp.Body, ETag: resp.Header.Get("ETag"),
+		Checksum: ParseDigests(resp.Header.Get(HeaderReprDigest), resp.Header.Get(HeaderDigest))}
+	f.Modified, _ = http.ParseTime(resp.Header.Get("Last-Modified"))
+	if resp.StatusCode == http.StatusPartialContent {
+		// Content-Range: bytes start-end/size
+		var start, end, size int64
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &start, &end, &size); err != nil || start != offset {
+			resp.Body.Close()
+			return nil, fmt.Errorf("%s: bad Content-Range %q for offset %d", lfn, resp.Header.Get("Content-Range"), offset)
+		}
+		f.Offset, f.Size = start, size
+	} else {
+		if offset > 0 {
+			resp.Body.Close()
+			return nil, fmt.Errorf("%s: the site ignored the range from %d", lfn, offset)
+		}
+		f.Size = resp.ContentLength
+	}
+	return f, nil
+}
+
+// Manifest streams the manifest of every file under prefix to fn and
+// returns its generation. A stream without its end line is an error.
+func (c *Client) Manifest(ctx context.Context, prefix string, fn func(ManifestEntry) error) (string, error) {
+	resp, err := c.do(ctx, http.MethodGet, ManifestPath+"?prefix="+url.QueryEscape(prefix), nil, nil)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", errorOf(resp)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.Contains(line, []byte(`"end":true`)) {
+			var end ManifestEnd
+			if err := json.Unmarshal(line, &end); err == nil && end.End {
+				if end.Files != n {
+					return "", fmt.Errorf("manifest: %d entries, its end says %d", n, end.Files)
+				}
+				return end.Generation, nil
+			}
+		}
+		var e ManifestEntry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return "", fmt.Errorf("manifest line %d: %w", n+1, err)
+		}
+		n++
+		if err := fn(e); err != nil {
+			return "", err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", fmt.Errorf("manifest: %w", err)
+	}
+	return "", fmt.Errorf("manifest: cut short after %d entries (no end line)", n)
+}
