@@ -47,10 +47,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"frm/core/config"
+	"frm/core/fedapi"
 )
 
 // Request is one transfer, as the daemons describe it (one queue record).
@@ -95,6 +97,9 @@ type Result struct {
 	// Fetch or before Store. Non-nil whenever alg != "" and the transfer
 	// succeeded.
 	Checksum *Checksum
+	// Origin names where the data came from when not this site's own
+	// MSS: the peer site a fetch downloaded it from ("" otherwise).
+	Origin string
 }
 
 // Backend is a Mass Storage System. Implementations must be safe for
@@ -289,6 +294,9 @@ func Open(cfg *config.Config) (Backend, error) { return OpenWith(cfg, OpenOption
 func Configured(cfg *config.Config) error {
 	kind, err := backendKind(cfg)
 	if err != nil {
+		if len(cfg.Peers) > 0 {
+			return nil // its peers are its MSS
+		}
 		return err
 	}
 	switch kind {
@@ -325,8 +333,64 @@ type OpenOptions struct {
 	GroupDir string
 }
 
-// OpenWith is Open with o.
+// OpenWith is Open with o. A site with [[peer]]s gets its MSS followed
+// by its peers (WithPeers); a site with peers and no MSS, the peers
+// alone.
 func OpenWith(cfg *config.Config, o OpenOptions) (Backend, error) {
+	if len(cfg.Peers) == 0 {
+		return openLocal(cfg, o)
+	}
+	var local Backend
+	if _, err := backendKind(cfg); err == nil {
+		if local, err = openLocal(cfg, o); err != nil {
+			return nil, err
+		}
+	}
+	peers, err := OpenPeers(cfg)
+	if err != nil {
+		return nil, err
+	}
+	root := cfg.RemoteRoot
+	return WithPeers(local, peers, func(rfn string) string {
+		if root != "" && strings.HasPrefix(rfn, root+"/") {
+			return rfn[len(root):]
+		}
+		return rfn
+	}), nil
+}
+
+// OpenPeers builds the peers backend of cfg's [[peer]]s and [fetch]
+// limits, reading each peer's token from its file or environment
+// variable.
+func OpenPeers(cfg *config.Config) (*Peers, error) {
+	var sites []PeerSite
+	for _, pc := range cfg.Peers {
+		token := ""
+		switch {
+		case pc.TokenFile != "":
+			b, err := os.ReadFile(pc.TokenFile)
+			if err != nil {
+				return nil, Permanent(fmt.Errorf("peer %s: token: %w", pc.Name, err))
+			}
+			token = strings.TrimSpace(string(b))
+		case pc.TokenEnv != "":
+			token = os.Getenv(pc.TokenEnv)
+			if token == "" {
+				return nil, Permanent(fmt.Errorf("peer %s: token: $%s is empty or unset", pc.Name, pc.TokenEnv))
+			}
+		}
+		c, err := fedapi.NewClient(pc.URL, fedapi.ClientOptions{Token: token, CAFile: pc.CAFile})
+		if err != nil {
+			return nil, Permanent(fmt.Errorf("peer %s: %w", pc.Name, err))
+		}
+		sites = append(sites, PeerSite{Name: pc.Name, Client: c})
+	}
+	f := cfg.Fetch
+	return NewPeers(PeersOptions{Sites: sites, For: cfg.PeersFor, MaxDownloads: f.MaxDownloadsOrDefault(),
+		RequestTimeout: f.RequestTimeoutOrDefault(), DownloadTimeout: f.DownloadTimeoutOrDefault(), Retries: f.RetriesOrDefault()}), nil
+}
+
+func openLocal(cfg *config.Config, o OpenOptions) (Backend, error) {
 	kind, err := backendKind(cfg)
 	if err != nil {
 		return nil, err

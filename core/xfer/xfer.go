@@ -513,6 +513,12 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 			return err
 		}
 	}
+	if res.Origin != "" {
+		// Fetched from a peer site: where from, and when.
+		if err := meta.SetOrigin(dst, meta.Origin{Peer: res.Origin, At: e.Now()}); err != nil {
+			return err
+		}
+	}
 	err := unix.Renameat2(unix.AT_FDCWD, anew, unix.AT_FDCWD, pfn, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EEXIST) && danglingLink(pfn) {
 		// A link to a data file that is gone (what the stage restores):
