@@ -440,7 +440,9 @@ const (
 	locateBatch  = 1000
 )
 
-func newLocator(c *fedapi.Client) *locator { return &locator{c: c, pending: map[string][]chan locReply{}} }
+func newLocator(c *fedapi.Client) *locator {
+	return &locator{c: c, pending: map[string][]chan locReply{}}
+}
 
 func (l *locator) locate(ctx context.Context, lfn string) (fedapi.Located, error) {
 	ch := make(chan locReply, 1)
