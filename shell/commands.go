@@ -1167,6 +1167,11 @@ func runLs(ctx context.Context, sh *Shell, r *report, c *command, args []string)
 		if len(cks) > 0 {
 			item["checksums"] = cks
 		}
+		from := ""
+		if e.HasOrigin {
+			item["origin"] = map[string]any{"peer": e.Origin.Peer, "at": e.Origin.At.Unix()}
+			from = " from=" + e.Origin.Peer + "@" + e.Origin.At.In(sh.Site.Loc).Format("2006-01-02T15:04")
+		}
 		flags := ""
 		if e.Failed {
 			flags = " FAILED"
@@ -1177,8 +1182,8 @@ func runLs(ctx context.Context, sh *Shell, r *report, c *command, args []string)
 			if len(cks) > 0 {
 				c = strings.Join(cks, ",")
 			}
-			text = fmt.Sprintf("%-9s %-8s %12d %s pin=%s cks=%s  %s%s", state, e.Space, e.Size,
-				time.Unix(e.Mtime, 0).In(sh.Site.Loc).Format("2006-01-02T15:04"), pin, c, e.LFN, flags)
+			text = fmt.Sprintf("%-9s %-8s %12d %s pin=%s cks=%s%s  %s%s", state, e.Space, e.Size,
+				time.Unix(e.Mtime, 0).In(sh.Site.Loc).Format("2006-01-02T15:04"), pin, c, from, e.LFN, flags)
 		}
 		r.result(text, item)
 		return nil

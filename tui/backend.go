@@ -216,6 +216,9 @@ func FileRowOf(e *catalog.Entry, part string) model.FileRow {
 	if len(e.Checksums) > 0 {
 		r.Checksum = e.Checksums[0].Alg + ":" + e.Checksums[0].Hex()
 	}
+	if e.HasOrigin {
+		r.Origin, r.OriginAt = e.Origin.Peer, e.Origin.At.Unix()
+	}
 	return r
 }
 

@@ -232,6 +232,9 @@ func (v *namespaceView) detail(a *App) string {
 	if r.Checksum != "" {
 		parts = append(parts, r.Checksum)
 	}
+	if r.Origin != "" {
+		parts = append(parts, "fetched from peer "+r.Origin+" "+time.Unix(r.OriginAt, 0).In(a.opt.Loc).Format("2006-01-02 15:04"))
+	}
 	if r.Failed {
 		parts = append(parts, "last transfer failed (.fail)")
 	}

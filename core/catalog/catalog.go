@@ -38,6 +38,10 @@ const (
 	// catalog (the files themselves) has it; the shared catalog leaves it
 	// unset, and callers that need it walk the files.
 	WantBadChecksum
+	// WantOrigin loads where a file fetched from a peer site came from
+	// (user.frm.Origin on its data). Like the bad-checksum mark it is
+	// this host's copy's: only the embedded catalog has it.
+	WantOrigin
 
 	WantAll = WantStat | WantLink | WantCopy | WantPin | WantMem | WantPfnRef | WantFail | WantChecksums
 )
@@ -90,6 +94,11 @@ type Entry struct {
 	// does not decode counts, with BadChecksum zero).
 	HasBadChecksum bool
 	BadChecksum    meta.BadChecksum
+
+	// HasOrigin: the file was fetched from a peer site (Origin says
+	// which, and when).
+	HasOrigin bool
+	Origin    meta.Origin
 }
 
 // Migrated reports whether the file's copy in the MSS is current.

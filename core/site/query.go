@@ -252,7 +252,7 @@ func (s *Site) Ls(ctx context.Context, lspecs []string, recursive bool, fn func(
 			fail(err)
 			continue
 		}
-		e, err := s.Catalog.Lookup(ctx, lfn, catalog.WantAll)
+		e, err := s.Catalog.Lookup(ctx, lfn, catalog.WantAll|catalog.WantOrigin)
 		if err != nil {
 			fail(opErr("list", s.PFN(lfn), err))
 			continue
@@ -263,7 +263,7 @@ func (s *Site) Ls(ctx context.Context, lspecs []string, recursive bool, fn func(
 			}
 			continue
 		}
-		wo := catalog.WalkOptions{Want: catalog.WantAll, Recursive: recursive, Dirs: !recursive,
+		wo := catalog.WalkOptions{Want: catalog.WantAll | catalog.WantOrigin, Recursive: recursive, Dirs: !recursive,
 			OnError: func(pfn string, err error) { fail(opErr("open directory", pfn, err)) }}
 		if err := s.Catalog.Walk(ctx, lfn, wo, fn); err != nil {
 			if ctx.Err() != nil {

@@ -53,6 +53,10 @@ type FileRow struct {
 	Pin       meta.Pin
 	Failed    bool
 	Checksum  string // "alg:hex" of the first checksum, "" when none
+	// Origin is the peer site the file was fetched from ("" when
+	// staged from this site's MSS or written here), OriginAt when.
+	Origin   string
+	OriginAt int64
 }
 
 // PinText renders the pin column: "" when not pinned, "forever", "until

@@ -171,6 +171,9 @@ func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalo
 		// ok with a decode error is still a mark (see meta.GetBadChecksum).
 		e.BadChecksum, e.HasBadChecksum, _ = meta.GetBadChecksumAt(dirfd, name, e.PFN)
 	}
+	if want&catalog.WantOrigin != 0 && e.Type == catalog.File {
+		e.Origin, e.HasOrigin, _ = meta.GetOrigin(e.PFN)
+	}
 	if want&catalog.WantFail != 0 {
 		var st unix.Stat_t
 		e.Failed = unix.Lstat(c.FailPath(e.PFN), &st) == nil
