@@ -44,6 +44,7 @@ type recRef struct {
 
 type job struct {
 	progress atomic.Pointer[copyProgress]
+	source   atomic.Pointer[string] // where the data comes from, when not this site's MSS
 	lost     atomic.Bool // its shared requests' lease was lost: stopped, not completed
 	key      string
 	x        xfer.Job
@@ -292,6 +293,9 @@ func (t *Transfer) Status() control.TransferStatus {
 	for _, j := range t.running {
 		a := control.Active{Kind: j.x.Kind.String(), LFN: j.x.LFN, RID: j.x.RID, TID: j.x.TID, Priority: j.x.Priority, Started: j.started, Merged: max(len(j.recs)-1, 0), Done: -1,
 			Class: j.x.Class}
+		if s := j.source.Load(); s != nil {
+			a.Source = *s
+		}
 		if p := j.progress.Load(); p != nil {
 			a.Size = p.size
 			if p.local != "" {
@@ -680,6 +684,7 @@ func (t *Transfer) start(ctx context.Context, c int, j *job) {
 	jctx, cancel := context.WithCancel(ctx)
 	j.cancel = cancel
 	j.x.OnCopy = func(local string, size int64) { j.progress.Store(&copyProgress{local, size}) }
+	j.x.OnSource = func(source string) { j.source.Store(&source) }
 	j.x.OnCopied = func() {
 		// The MSS is done with this job: its slot serves the next copy
 		// while the file waits for the group flush.

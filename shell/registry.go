@@ -28,7 +28,7 @@ func init() {
 		mvCmd, pinCmd, queryCmd, quitCmd, relocCmd, rmCmd,
 		// frm additions
 		lsCmd, dfCmd, setCmd,
-		purgeCmd, statusCmd, queueCmd, cancelCmd, priorityCmd, wakeCmd, hostsCmd,
+		purgeCmd, statusCmd, queueCmd, cancelCmd, stageCmd, priorityCmd, wakeCmd, hostsCmd,
 	}
 }
 

@@ -73,12 +73,17 @@ func (c *Client) Events(ctx context.Context, fn func(Event)) error {
 			}
 			return fmt.Errorf("daemon event stream: %w", err)
 		}
-		if err := replyError(raw); err != nil {
-			return err
-		}
 		var ev Event
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return fmt.Errorf("daemon event stream: %w", err)
+		}
+		if ev.Type == "" {
+			// Not an event: the daemon's refusal of the stream (an event
+			// of a failed transfer carries "error" too, and a type).
+			if err := replyError(raw); err != nil {
+				return err
+			}
+			continue
 		}
 		fn(ev)
 	}

@@ -136,6 +136,9 @@ type Active struct {
 	Rate float64 `json:"rate"`
 	// Class is the request class whose slot it holds.
 	Class string `json:"class,omitempty"`
+	// Source says where the data comes from when not this site's MSS
+	// ("peer b", "peer c (staging there)").
+	Source string `json:"source,omitempty"`
 }
 
 // PauseStatus is a direction paused because the MSS is unavailable.

@@ -41,7 +41,7 @@ func (f *fakeHandler) Subscribe() ([]Event, <-chan Event, func()) {
 // ways; refusals and an absent daemon are told apart.
 func TestClientServer(t *testing.T) {
 	dir := t.TempDir()
-	h := &fakeHandler{events: make(chan Event, 1)}
+	h := &fakeHandler{events: make(chan Event, 2)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop, err := Serve(ctx, SocketPath(dir), h)
@@ -74,17 +74,20 @@ func TestClientServer(t *testing.T) {
 	if err := c.Wake(ctx); err != nil || h.woken.Load() != 1 {
 		t.Errorf("wake: %v, woken %d", err, h.woken.Load())
 	}
-	// Events: the recent one first, then a live one.
+	// Events: the recent one first, then live ones; the event of a
+	// failed transfer (it carries "error") is an event, not the end of
+	// the stream.
+	h.events <- Event{Type: "fail", LFN: "/bad", Err: "no such file"}
 	h.events <- Event{Type: "start", LFN: "/new"}
 	ectx, ecancel := context.WithTimeout(ctx, 5*time.Second)
 	var got []string
 	err = c.Events(ectx, func(ev Event) {
 		got = append(got, ev.Type+" "+ev.LFN)
-		if len(got) == 2 {
+		if len(got) == 3 {
 			ecancel()
 		}
 	})
-	if !errors.Is(err, context.Canceled) || strings.Join(got, ",") != "done /old,start /new" {
+	if !errors.Is(err, context.Canceled) || strings.Join(got, ",") != "done /old,fail /bad,start /new" {
 		t.Errorf("events %v: %v", got, err)
 	}
 	// Raw misuse of the socket: an unknown command, a bad line, a line

@@ -250,6 +250,7 @@ func (p *Peers) Fetch(ctx context.Context, req Request, dst, alg string) (Result
 			case errors.As(err, &pe):
 				wait = max(wait, pe.RetryAfter)
 				tried[l.site.Name] = "staging (pending)"
+				reportSource(ctx, "peer "+l.site.Name+" (staging there)")
 				asked = true
 			case err == nil:
 				asked = true // resident by now: the next locate says so
@@ -381,6 +382,9 @@ func (p *Peers) download(ctx context.Context, l located, locs []located, bad map
 		}
 		if want.Alg == "" {
 			want = f.Checksum
+		}
+		if from != s.site.Name || offset == 0 {
+			reportSource(ctx, "peer "+s.site.Name)
 		}
 		from = s.site.Name
 		n, cerr := copyCtx(dctx, io.MultiWriter(out, hs), f.Body)
@@ -564,4 +568,23 @@ func (w *withPeers) Remove(ctx context.Context, rfn string) error {
 		return w.peers.Remove(ctx, rfn)
 	}
 	return w.local.Remove(ctx, rfn)
+}
+
+// sourceKey carries a SourceFunc in a context.
+type sourceKey struct{}
+
+// SourceFunc is told where a fetch's data comes from, as it starts (and
+// again when a resumed download changes peer).
+type SourceFunc func(source string)
+
+// WithSource returns a context whose fetches report their source to fn
+// (the daemon shows it with the transfer's progress).
+func WithSource(ctx context.Context, fn SourceFunc) context.Context {
+	return context.WithValue(ctx, sourceKey{}, fn)
+}
+
+func reportSource(ctx context.Context, source string) {
+	if fn, ok := ctx.Value(sourceKey{}).(SourceFunc); ok && fn != nil {
+		fn(source)
+	}
 }

@@ -39,8 +39,10 @@ type RequestSkip struct {
 
 // RequestResult says what a Stage or MigrateNow queued.
 type RequestResult struct {
-	RID     string
-	Queued  int
+	RID    string
+	Queued int
+	// LFNs are the files queued (cleaned).
+	LFNs    []string
 	Skipped []RequestSkip
 	Errors  int
 }
@@ -163,6 +165,7 @@ func (s *Site) request(ctx context.Context, op byte, lfns []string, o RequestOpt
 			continue
 		}
 		r.Queued++
+		r.LFNs = append(r.LFNs, lfn)
 	}
 	return r, nil
 }

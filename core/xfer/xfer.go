@@ -89,6 +89,9 @@ type Job struct {
 	// no longer needed, so the daemon lets another transfer start while
 	// this one waits for the group flush (see groupSync).
 	OnCopied func()
+	// OnSource, when set, is told where an inbound copy's data comes
+	// from when that is not this site's MSS ("peer b").
+	OnSource func(source string)
 	// Timeout, when set, ends an attempt that runs longer (its copy
 	// command's process group is killed): a passing fault, retried as
 	// transfer.retries says. Class names the request class whose timeout
@@ -432,7 +435,11 @@ func (e *Engine) stage(ctx context.Context, j Job) (out Outcome) {
 	if j.OnCopy != nil {
 		j.OnCopy(dst, info.Size)
 	}
-	res, err := e.MSS.Fetch(ctx, e.request(j, pfn, rfn), dst, e.alg())
+	fctx := ctx
+	if j.OnSource != nil {
+		fctx = mss.WithSource(ctx, j.OnSource)
+	}
+	res, err := e.MSS.Fetch(fctx, e.request(j, pfn, rfn), dst, e.alg())
 	if err != nil {
 		cleanup()
 		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {

@@ -24,6 +24,7 @@ __frm_admin_cmd() {
         status) echo status ;;
         queue) echo queue ;;
         cancel) echo cancel ;;
+        stage) echo stage ;;
         prio|prior|priori|priorit|priority) echo priority ;;
         wake) echo wake ;;
         hosts) echo hosts ;;
@@ -139,6 +140,7 @@ __frm_complete_admin() {
                     "makelf -o"|"makelf -ow"|"makelf -own"|"makelf -owne"|"makelf -owner") skip=1 ;;
                     "pin -k"|"pin -ke"|"pin -kee"|"pin -keep") skip=1 ;;
                     "purge -O") skip=1 ;;
+                    "stage -p"|"stage -pr"|"stage -pri"|"stage -prio"|"stage -prior"|"stage -priori"|"stage -priorit"|"stage -priority") skip=1 ;;
                     *" -"*) ;;
                     *) n=$((n + 1)) ;;
                 esac
@@ -150,7 +152,7 @@ __frm_complete_admin() {
         if [[ $cur == -* ]]; then
             printf '%s\n' '-c' '-d' '-h' '-n' '-v' '-o' '--json' '--echo'
         else
-            printf '%s\n' 'audit' 'chksum' 'exit' 'find' 'help' 'makelf' 'mark' 'mmap' 'mv' 'pin' 'query' 'quit' 'reloc' 'rm' 'ls' 'df' 'set' 'purge' 'status' 'queue' 'cancel' 'priority' 'wake' 'hosts'
+            printf '%s\n' 'audit' 'chksum' 'exit' 'find' 'help' 'makelf' 'mark' 'mmap' 'mv' 'pin' 'query' 'quit' 'reloc' 'rm' 'ls' 'df' 'set' 'purge' 'status' 'queue' 'cancel' 'stage' 'priority' 'wake' 'hosts'
         fi
         return
     fi
@@ -169,6 +171,7 @@ __frm_complete_admin() {
             df) printf '%s\n' '-count' ;;
             purge) printf '%s\n' '-dry-run' '-n' '-force' '-O' '-verbose' ;;
             queue) printf '%s\n' '-watch' ;;
+            stage) printf '%s\n' '-wait' '-priority' ;;
         esac
         return
     fi

@@ -52,6 +52,8 @@ function __frm_admin_cmd
                     set skip 1
                 case 'purge -O'
                     set skip 1
+                case 'stage -p' 'stage -pr' 'stage -pri' 'stage -prio' 'stage -prior' 'stage -priori' 'stage -priorit' 'stage -priority'
+                    set skip 1
                 case '* -*'
                 case '*'
                     set n (math $n + 1)
@@ -108,6 +110,8 @@ function __frm_admin_name
             echo queue
         case 'cancel'
             echo cancel
+        case 'stage'
+            echo stage
         case 'prio' 'prior' 'priori' 'priorit' 'priority'
             echo priority
         case 'wake'
@@ -193,7 +197,7 @@ complete -c frm -n '__fish_seen_subcommand_from demo' -s h
 complete -c frm -n '__fish_seen_subcommand_from completion; and __frm_no_sub_yet bash zsh fish' -a 'bash zsh fish'
 complete -c frm -n '__fish_seen_subcommand_from man' -x -a '(__fish_complete_directories)'
 for prog in frm frm_admin
-    complete -c $prog -n __frm_admin_needs_cmd -a 'audit chksum exit find help makelf mark mmap mv pin query quit reloc rm ls df set purge status queue cancel priority wake hosts'
+    complete -c $prog -n __frm_admin_needs_cmd -a 'audit chksum exit find help makelf mark mmap mv pin query quit reloc rm ls df set purge status queue cancel stage priority wake hosts'
     complete -c $prog -n __frm_admin_needs_cmd -s c -r -F
     complete -c $prog -n __frm_admin_needs_cmd -s d
     complete -c $prog -n __frm_admin_needs_cmd -s h
@@ -244,4 +248,6 @@ for prog in frm frm_admin
     complete -c $prog -n '__frm_admin_is purge' -s O -x
     complete -c $prog -n '__frm_admin_is purge' -o verbose
     complete -c $prog -n '__frm_admin_is queue' -o watch
+    complete -c $prog -n '__frm_admin_is stage' -o wait
+    complete -c $prog -n '__frm_admin_is stage' -o priority -x
 end
