@@ -320,7 +320,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 	for _, e := range q.Entries {
 		r := model.QueueRow{Kind: e.Kind, Priority: e.Priority, LFN: e.LFN, RID: e.RID, TID: e.TID, Added: e.Added, Running: e.Running, Done: -1, Class: e.Class}
 		if a, ok := active[e.RID+"\x00"+e.LFN]; ok {
-			r.Running, r.Size, r.Done, r.Rate = true, a.Size, a.Done, a.Rate
+			r.Running, r.Size, r.Done, r.Rate, r.Source = true, a.Size, a.Done, a.Rate, a.Source
 			if a.Class != "" {
 				r.Class = a.Class
 			}
@@ -331,7 +331,7 @@ func (b *SiteBackend) Queue(ctx context.Context) (QueueSnapshot, error) {
 	// Transfers found by the migration scan run without a queue record.
 	for _, a := range active {
 		snap.Rows = append(snap.Rows, model.QueueRow{Kind: a.Kind, Priority: a.Priority, LFN: a.LFN, RID: a.RID, TID: a.TID,
-			Added: a.Started.Unix(), Running: true, Size: a.Size, Done: a.Done, Rate: a.Rate, Class: a.Class})
+			Added: a.Started.Unix(), Running: true, Size: a.Size, Done: a.Done, Rate: a.Rate, Class: a.Class, Source: a.Source})
 	}
 	return snap, nil
 }

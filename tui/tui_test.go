@@ -561,6 +561,13 @@ func withClasses(f *fake) {
 	f.daemon.InUseIn = 2
 }
 
+// withFetch makes the first request a stage fetched from a peer site.
+func withFetch(f *fake) {
+	rows := slices.Clone(f.queue.Rows)
+	rows[0].Source = "peer b"
+	f.queue.Rows = rows
+}
+
 // golden screens at 80x24 (and 120x40: every view), ASCII colour profile,
 // through the tea runtime.
 func TestGolden(t *testing.T) {
@@ -591,6 +598,7 @@ func TestGolden(t *testing.T) {
 		{name: "queues_120x40", keys: []string{"3"}, wait: "r102", width: 120, height: 40},
 		{name: "queues_classes", keys: []string{"3"}, wait: "r102", setup: withClasses},
 		{name: "queues_classes_120x40", keys: []string{"3"}, wait: "r102", setup: withClasses, width: 120, height: 40},
+		{name: "queues_fetch", keys: []string{"3"}, wait: "from peer b", setup: withFetch},
 		{name: "cancel_confirm", keys: []string{"3", "c"}, wait: "Cancel request"},
 		{name: "help", keys: []string{"2", "?"}, wait: "Namespace keys"},
 		{name: "pin_dialog", keys: []string{"2", "enter", "j", "p", "+", "3", "d"}, wait: "within 3d"},

@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"frm/core/units"
 	"frm/tui/model"
 )
 
@@ -168,6 +169,17 @@ func (v *queuesView) View(a *App, w, h int) screen {
 		body = append(body, "", "  no requests queued")
 	}
 	detail := fmt.Sprintf("done %d · failed %d · last 5 min ", q.Done, q.Failed) + "[" + q.Sparkline() + "]"
+	if sel >= 0 && sel < len(rows) && rows[sel].Running && rows[sel].Source != "" {
+		// The selected fetch: where from, how far, how fast.
+		r := rows[sel]
+		detail = r.LFN + " from " + r.Source
+		if r.Size > 0 && r.Done >= 0 {
+			detail += " · " + units.Bytes(r.Done) + " of " + units.Bytes(r.Size)
+		}
+		if r.Rate > 0 {
+			detail += " at " + units.Bytes(int64(r.Rate)) + "/s"
+		}
+	}
 	if n := len(q.Events); n > 0 {
 		ev := q.Events[n-1]
 		detail += "  " + ev.Type + " " + ev.LFN

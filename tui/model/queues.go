@@ -27,6 +27,9 @@ type QueueRow struct {
 	// Class is the request class ("" none configured, or not known
 	// yet: it depends on the size of the MSS copy).
 	Class string
+	// Source is where a running stage's data comes from when not this
+	// site's MSS ("peer b").
+	Source string
 }
 
 // Key identifies the row: kind, request id and file.
