@@ -45,7 +45,7 @@ type recRef struct {
 type job struct {
 	progress atomic.Pointer[copyProgress]
 	source   atomic.Pointer[string] // where the data comes from, when not this site's MSS
-	lost     atomic.Bool // its shared requests' lease was lost: stopped, not completed
+	lost     atomic.Bool            // its shared requests' lease was lost: stopped, not completed
 	key      string
 	x        xfer.Job
 	recs     []recRef
