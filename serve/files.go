@@ -47,7 +47,7 @@ func (s *Server) files(w http.ResponseWriter, r *http.Request, p *principal) {
 	case err == nil:
 		s.sendFile(w, r, df)
 		return
-	case errors.Is(err, errOutside), errors.Is(err, errNotFile):
+	case errors.Is(err, errOutside), errors.Is(err, errNotFile), errors.Is(err, errNoResolve):
 		writeError(w, http.StatusNotFound, err.Error())
 		return
 	case errors.Is(err, errBad):

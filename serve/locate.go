@@ -113,7 +113,7 @@ func (s *Server) locateOne(ctx context.Context, rs *resolver, name string, p *pr
 	case errors.Is(err, errOutside):
 		l.State, l.Error = fedapi.Denied, err.Error()
 		return l
-	case errors.Is(err, errNotFile), errors.Is(err, errBad):
+	case errors.Is(err, errNotFile), errors.Is(err, errBad), errors.Is(err, errNoResolve):
 		l.State, l.Error = fedapi.Absent, err.Error()
 		return l
 	case !errors.Is(err, errNotOnDisk):

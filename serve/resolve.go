@@ -37,6 +37,7 @@ var (
 	errOutside   = errors.New("leads outside the exports")
 	errNotFile   = errors.New("not a regular file")
 	errBad       = errors.New("its data failed its stored checksum (marked bad); not served")
+	errNoResolve = errors.New("a symlink that does not resolve")
 )
 
 // lfnOfPath returns the clean lfn of a decoded /v1/files URL path.
@@ -165,6 +166,8 @@ func (r *resolver) open(lfn string, e config.Export, keep bool) (*diskFile, erro
 		return nil, errNotFile
 	case notExist(err):
 		return nil, errNotOnDisk // missing, or an XA link whose data was purged
+	case linkText != "":
+		return nil, errNoResolve // a loop, a chain too long
 	default:
 		return nil, err
 	}

@@ -115,9 +115,10 @@ type Server struct {
 	mssSlots chan struct{} // MSSStatsAtOnce
 	fails    failCounter
 
-	mu  sync.Mutex // guards ln
-	ln  net.Listener
-	srv *http.Server
+	srv *http.Server // built by New, served by Run
+
+	mu sync.Mutex // guards ln
+	ln net.Listener
 }
 
 // ConfigError is a [serve] configuration New refuses (frm daemon exits 4
@@ -195,6 +196,17 @@ func New(s *site.Site, opts Options) (*Server, error) {
 		}
 	}
 	srv.dataDirs = guard.NewRoots(data...)
+	srv.srv = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		TLSConfig:         srv.tls,
+		// Handshake failures and broken connections are the network's
+		// business: debug only.
+		ErrorLog: slog.NewLogLogger(srv.log.Handler(), slog.LevelDebug),
+	}
 	return srv, nil
 }
 
@@ -274,19 +286,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	ln := s.ln
-	s.srv = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: ReadHeaderTimeout,
-		ReadTimeout:       ReadTimeout,
-		IdleTimeout:       IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
-		TLSConfig:         s.tls,
-		// Handshake failures and broken connections are the network's
-		// business: debug only.
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	srv := s.srv
 	s.mu.Unlock()
+	srv := s.srv
 	s.fails.start(ctx)
 	s.log.Info("frm serve listening", "url", s.URL(), "tls", s.tlsOn, "client_certificates", s.tls != nil && s.tls.ClientCAs != nil)
 	errc := make(chan error, 1)
