@@ -55,7 +55,7 @@ func content(lfn string) []byte { return []byte("the bytes of " + lfn + strings.
 // stored adler32, a plain file), a file only in the MSS, a file of a
 // non-staging export only in the MSS, a non-exported file, and a secret
 // file outside the site that links in the exports lead to.
-func newSite(t *testing.T, mutate func(*config.Config)) *tsite {
+func newSite(t testing.TB, mutate func(*config.Config)) *tsite {
 	t.Helper()
 	l := sitegen.NewLayout(t.TempDir())
 	if err := l.WriteConfigs(); err != nil {
@@ -97,14 +97,14 @@ func newSite(t *testing.T, mutate func(*config.Config)) *tsite {
 	return ts
 }
 
-func (ts *tsite) mssFile(t *testing.T, lfn string) {
+func (ts *tsite) mssFile(t testing.TB, lfn string) {
 	t.Helper()
 	p := filepath.Join(ts.l.RemoteRoot, lfn)
 	must(t, os.MkdirAll(filepath.Dir(p), 0o755))
 	must(t, os.WriteFile(p, content(lfn), 0o644))
 }
 
-func setAdler(t *testing.T, pfn string, data []byte, mtime int64) {
+func setAdler(t testing.TB, pfn string, data []byte, mtime int64) {
 	t.Helper()
 	sum := adler32.Checksum(data)
 	v := []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)}
@@ -116,13 +116,13 @@ func setAdler(t *testing.T, pfn string, data []byte, mtime int64) {
 	}
 }
 
-func randBytes(t *testing.T, n int) []byte {
+func randBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
 	return b
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
