@@ -138,16 +138,13 @@ func New(s *site.Site, opts Options) (*Server, error) {
 	}
 	cfg := s.Config()
 	sc := cfg.Serve
-	if sc.Listen == "" {
-		return nil, &ConfigError{errors.New("serve.listen is not set: frm serve needs [serve] listen = \"host:port\"")}
+	if err := CheckConfig(sc); err != nil {
+		return nil, err
 	}
 	srv := &Server{site: s, opts: opts, log: opts.Log, started: time.Now(), listen: sc.Listen,
 		loopback: config.IsLoopback(sc.Listen), tlsOn: sc.TLSCert != "",
 		mssSlots: make(chan struct{}, MSSStatsAtOnce)}
 	if !srv.loopback && (!srv.tlsOn || len(sc.Tokens) == 0) {
-		if !sc.Insecure {
-			return nil, &ConfigError{fmt.Errorf("serve.listen %s is not loopback: frm serve needs tls_cert/tls_key and at least one [[serve.token]] there (or insecure = true)", sc.Listen)}
-		}
 		if !srv.tlsOn {
 			srv.log.Warn("serve.insecure: serving plain HTTP on a non-loopback address; tokens and files cross the network in clear", "listen", sc.Listen)
 		}
@@ -208,6 +205,19 @@ func New(s *site.Site, opts Options) (*Server, error) {
 		ErrorLog: slog.NewLogLogger(srv.log.Handler(), slog.LevelDebug),
 	}
 	return srv, nil
+}
+
+// CheckConfig is New's refusal of a [serve] section, without a site: a
+// listener is needed, and one that is not on loopback needs TLS and at
+// least one token, or insecure = true. (New also loads the TLS files.)
+func CheckConfig(sc config.Serve) error {
+	if sc.Listen == "" {
+		return &ConfigError{errors.New("serve.listen is not set: frm serve needs [serve] listen = \"host:port\"")}
+	}
+	if !config.IsLoopback(sc.Listen) && (sc.TLSCert == "" || len(sc.Tokens) == 0) && !sc.Insecure {
+		return &ConfigError{fmt.Errorf("serve.listen %s is not loopback: frm serve needs tls_cert/tls_key and at least one [[serve.token]] there (or insecure = true)", sc.Listen)}
+	}
+	return nil
 }
 
 // Reconfigure takes a new configuration (SIGHUP): the token set is
