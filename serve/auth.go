@@ -54,9 +54,10 @@ func (a *authSet) names() []string {
 type principal struct {
 	// name is the token's configured name ("anonymous" without one): what
 	// the log says instead of the token.
-	name     string
-	admin    bool
-	prefixes []string // nil: every export
+	name      string
+	admin     bool
+	prefixes  []string // nil: every export
+	anonymous bool     // no token (an open listener)
 }
 
 // may reports whether the principal may see lfn (a clean lfn).
@@ -91,7 +92,7 @@ func (a *authSet) authenticate(r *http.Request) (*principal, error) {
 	scheme, tok, _ := strings.Cut(h, " ")
 	tok = strings.TrimSpace(tok)
 	if a.anonymous {
-		return &principal{name: "anonymous"}, nil
+		return &principal{name: "anonymous", anonymous: true}, nil
 	}
 	if h == "" || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return nil, errNoToken

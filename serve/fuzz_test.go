@@ -55,6 +55,7 @@ func FuzzLocateBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest("POST", fedapi.LocatePath, bytes.NewReader(body))
+		r.Host = "127.0.0.1"
 		srv.Handler().ServeHTTP(w, r)
 		switch w.Code {
 		case 200:

@@ -234,6 +234,10 @@ func (ts *tserver) do(t *testing.T, method, rawPath, tok string, body io.Reader,
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	for k, v := range hdr {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := c.HTTP.Do(req)

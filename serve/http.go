@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -40,6 +41,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.Set("WWW-Authenticate", e)
 		writeError(w, http.StatusUnauthorized, err.Error())
+		return
+	}
+	if p.anonymous && s.loopback && !loopbackHost(r.Host) {
+		// A web page cannot make a browser read an open loopback
+		// listener through a name that resolves to 127.0.0.1 (DNS
+		// rebinding): without a token, the Host must be loopback too.
+		writeError(w, http.StatusForbidden, "without a token, ask by a loopback address (Host "+r.Host+")")
 		return
 	}
 	path := r.URL.Path
@@ -84,6 +92,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	}
+}
+
+// loopbackHost reports whether the Host of a request names loopback.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // writeError answers with a fedapi.ErrorBody.

@@ -247,6 +247,27 @@ func TestTraversal(t *testing.T) {
 	}
 }
 
+// TestOpenLoopback: a loopback listener without tokens is open for
+// reading, by loopback Host names only (no DNS rebinding from a web
+// page), and never stages.
+func TestOpenLoopback(t *testing.T) {
+	ts := startServer(t, serverOpts{noTokens: true})
+	if code, _, b := ts.do(t, "GET", fedapi.StatusPath, "", nil, nil); code != 200 {
+		t.Errorf("status without a token: %d %s", code, b)
+	}
+	if code, _, _ := ts.do(t, "GET", fedapi.FileURLPath("/store/a/xa.fits"), "", nil, nil); code != 200 {
+		t.Errorf("a file without a token: %d", code)
+	}
+	if code, _, _ := ts.do(t, "GET", "/v1/files/store/c/tape.fits?stage=1", "", nil, nil); code != 403 {
+		t.Errorf("stage without a token: %d", code)
+	}
+	for host, want := range map[string]int{"localhost:1": 200, "[::1]:1": 200, "127.0.0.1": 200, "evil.example:8443": 403, "127.0.0.1.evil.example": 403} {
+		if code, _, _ := ts.do(t, "GET", fedapi.StatusPath, "", nil, map[string]string{"Host": host}); code != want {
+			t.Errorf("Host %s: %d, want %d", host, code, want)
+		}
+	}
+}
+
 // TestNonLoopbackRefused: a listener that others can reach needs TLS and
 // tokens, or insecure = true (which is logged).
 func TestNonLoopbackRefused(t *testing.T) {
