@@ -144,16 +144,6 @@ func New(s *site.Site, opts Options) (*Server, error) {
 	srv := &Server{site: s, opts: opts, log: opts.Log, started: time.Now(), listen: sc.Listen,
 		loopback: config.IsLoopback(sc.Listen), tlsOn: sc.TLSCert != "",
 		mssSlots: make(chan struct{}, MSSStatsAtOnce)}
-	if !srv.loopback && (!srv.tlsOn || len(sc.Tokens) == 0) {
-		if !srv.tlsOn {
-			srv.log.Warn("serve.insecure: serving plain HTTP on a non-loopback address; tokens and files cross the network in clear", "listen", sc.Listen)
-		}
-		if len(sc.Tokens) == 0 {
-			srv.log.Warn("serve.insecure: no [[serve.token]] on a non-loopback address; anyone who reaches it may read every export", "listen", sc.Listen)
-		}
-	} else if len(sc.Tokens) == 0 {
-		srv.log.Info("no [[serve.token]]: read access is open to anyone who reaches the loopback address; staging needs an admin token", "listen", sc.Listen)
-	}
 	srv.startedOpen = len(sc.Tokens) == 0
 	a, err := newAuthSet(sc, srv.startedOpen)
 	if err != nil {
@@ -203,6 +193,16 @@ func New(s *site.Site, opts Options) (*Server, error) {
 		// Handshake failures and broken connections are the network's
 		// business: debug only.
 		ErrorLog: slog.NewLogLogger(srv.log.Handler(), slog.LevelDebug),
+	}
+	if !srv.loopback && (!srv.tlsOn || len(sc.Tokens) == 0) {
+		if !srv.tlsOn {
+			srv.log.Warn("serve.insecure: serving plain HTTP on a non-loopback address; tokens and files cross the network in clear", "listen", sc.Listen)
+		}
+		if len(sc.Tokens) == 0 {
+			srv.log.Warn("serve.insecure: no [[serve.token]] on a non-loopback address; anyone who reaches it may read every export", "listen", sc.Listen)
+		}
+	} else if len(sc.Tokens) == 0 {
+		srv.log.Info("no [[serve.token]]: read access is open to anyone who reaches the loopback address; staging needs an admin token", "listen", sc.Listen)
 	}
 	return srv, nil
 }
