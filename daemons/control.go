@@ -18,7 +18,7 @@ import (
 
 // serveControl opens the control socket in the admin directory.
 func (d *Daemon) serveControl(ctx context.Context) (func(), error) {
-	return control.Serve(ctx, control.SocketPath(d.Site.Config().AdminDir()), &controlHandler{d: d, started: time.Now()})
+	return control.Serve(ctx, control.SocketPath(d.Site.Config().AdminDir()), &controlHandler{d: d, started: d.started})
 }
 
 // controlHandler implements control.Handler for a daemon.

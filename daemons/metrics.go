@@ -125,16 +125,24 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// MetricsHandler returns the handler of the daemon's Prometheus metrics
+// (the one ServeMetrics serves), for another listener to serve too (frm
+// serve's /metrics). The counters count from the first call of either.
+func (d *Daemon) MetricsHandler() http.Handler {
+	d.metricsOnce.Do(func() { d.metrics.Store(newMetrics(d)) })
+	return promhttp.HandlerFor(d.metrics.Load().reg, promhttp.HandlerOpts{})
+}
+
 // ServeMetrics serves /metrics on addr until ctx ends. It is opt-in: a
 // daemon without an address opens no port.
 func (d *Daemon) ServeMetrics(ctx context.Context, addr string) (string, error) {
-	d.metrics = newMetrics(d)
+	h := d.MetricsHandler()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", h)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

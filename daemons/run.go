@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +42,11 @@ type Options struct {
 	Log  *slog.Logger
 	// Version is recorded with the host in a shared catalog.
 	Version string
+	// External names components built outside this package (frm serve)
+	// that Only may select: the daemon runs what AddComponent gives it
+	// under these names. A selection of external components alone
+	// starts none of the daemon's own and needs no MSS.
+	External []string
 }
 
 // Daemon is one frm daemon process.
@@ -57,7 +65,14 @@ type Daemon struct {
 	// catalog.scan_interval.
 	discoverReconf chan struct{}
 
-	metrics *metrics // nil unless ServeMetrics was called
+	metricsOnce sync.Once
+	metrics     atomic.Pointer[metrics] // nil until ServeMetrics or MetricsHandler
+
+	// selected is what Only chose (nil: the default set); external the
+	// components added with AddComponent, run by Run in that order.
+	selected map[string]bool
+	external []externalComponent
+	started  time.Time // when Run started
 
 	mu     sync.Mutex // guards events subscribers
 	subs   map[chan control.Event]struct{}
@@ -72,15 +87,16 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		log = slog.Default()
 	}
 	want := map[string]bool{}
+	known := append(append([]string(nil), Components...), o.External...)
 	for _, c := range o.Only {
-		ok := false
-		for _, k := range Components {
-			ok = ok || c == k
-		}
-		if !ok {
-			return nil, fmt.Errorf("unknown component %q (have %s)", c, strings.Join(Components, ", "))
+		if !slices.Contains(known, c) {
+			return nil, fmt.Errorf("unknown component %q (have %s)", c, strings.Join(known, ", "))
 		}
 		want[c] = true
+	}
+	var selected map[string]bool
+	if len(want) > 0 {
+		selected = maps.Clone(want)
 	}
 	if len(want) == 0 {
 		for _, k := range Components {
@@ -104,7 +120,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		s.Close()
 		return nil, err
 	}
-	d := &Daemon{Site: s, Log: log, subs: map[chan control.Event]struct{}{}, version: o.Version, discoverReconf: make(chan struct{}, 1)}
+	d := &Daemon{Site: s, Log: log, subs: map[chan control.Event]struct{}{}, version: o.Version, discoverReconf: make(chan struct{}, 1), selected: selected}
 	admin := cfg.AdminDir()
 	if err := prepareAdmin(cfg, log); err != nil {
 		s.Close()
@@ -251,8 +267,9 @@ func lockFile(path string) (*os.File, error) {
 func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	d.started = time.Now()
 	var wg sync.WaitGroup
-	errs := make(chan error, 5)
+	errs := make(chan error, 5+len(d.external))
 	component := func(name string, run func() error) {
 		wg.Add(1)
 		go func() {
@@ -298,6 +315,9 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 	if d.Scrubber != nil {
 		component("scrub", func() error { return d.Scrubber.Run(ctx) })
 	}
+	for _, x := range d.external {
+		component(x.name, func() error { return x.run(ctx) })
+	}
 	if _, shared := d.Site.Shared(); shared {
 		wg.Add(3)
 		go func() { defer wg.Done(); d.heartbeat(ctx) }()
@@ -341,7 +361,56 @@ func (d *Daemon) components() []string {
 	if d.Scrubber != nil {
 		c = append(c, "scrub")
 	}
+	for _, x := range d.external {
+		c = append(c, x.name)
+	}
 	return c
+}
+
+// externalComponent is a component built outside this package.
+type externalComponent struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// Selected reports whether the component name is to run: -only named it,
+// or -only was not given (the default set; an external component then
+// runs when its own configuration asks for it).
+func (d *Daemon) Selected(name string) bool {
+	return d.selected == nil || d.selected[name]
+}
+
+// AddComponent gives the daemon a component built elsewhere (frm serve),
+// called before Run. Run starts it with the others, lists it in the
+// status, and treats it like them: it runs until ctx ends, and returning
+// earlier (an error, or nil) or panicking stops the daemon.
+func (d *Daemon) AddComponent(name string, run func(ctx context.Context) error) {
+	d.external = append(d.external, externalComponent{name: name, run: run})
+}
+
+// ControlStatus is what the control socket answers to status: the
+// components, the transfer daemon's slots and transfers, the purger's
+// last cycle (for components that report on the daemon, as frm serve's
+// /v1/status does).
+func (d *Daemon) ControlStatus() control.StatusReply { return d.status(d.started) }
+
+// WakeQueue tells whoever serves the queue that requests were added: this
+// daemon's transfer component, or, when this daemon runs none, a transfer
+// daemon listening on the wake socket (xrootd's frm_xfrd), as frm pstga
+// does. Without any, the request waits for the next queue check or start.
+func (d *Daemon) WakeQueue(ctx context.Context) error {
+	if d.Transfer != nil {
+		d.Transfer.Wake()
+		return nil
+	}
+	var dl net.Dialer
+	c, err := dl.DialContext(ctx, "unixgram", WakeSocket(d.Site.Config()))
+	if err != nil {
+		return fmt.Errorf("no transfer daemon to wake: %w", err)
+	}
+	defer c.Close()
+	_, err = c.Write([]byte("!"))
+	return err
 }
 
 // WakeSocket is where agents ping the transfer daemon (xrootd's
@@ -405,8 +474,8 @@ func (d *Daemon) Reload(next *config.Config) {
 }
 
 func (d *Daemon) publish(ev control.Event) {
-	if d.metrics != nil {
-		d.metrics.observe(ev)
+	if m := d.metrics.Load(); m != nil {
+		m.observe(ev)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -2,12 +2,14 @@ package daemons
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"frm/core/config"
 	"frm/core/control"
 )
 
@@ -101,6 +103,63 @@ func TestComponentPanicStopsDaemon(t *testing.T) {
 	err = runUntilItStops(t, d)
 	if err == nil || !strings.Contains(err.Error(), "panic") || !strings.Contains(err.Error(), "nil pointer") {
 		t.Errorf("Run: %v; want the panic as an error", err)
+	}
+	checkSocketsRemoved(t, s)
+}
+
+// TestExternalComponentAlone: -only with an external component (frm
+// serve) alone starts none of the daemon's own and needs no MSS; the
+// component runs until the daemon stops, is listed in the status, and
+// one that ends on its own stops the daemon.
+func TestExternalComponentAlone(t *testing.T) {
+	s := newSite(t, func(c *config.Config) {
+		c.RemoteRoot, c.MSS.Backend = "", "" // no MSS configured
+	})
+	if _, err := New(s.cfg, Options{Log: testLog(), Only: []string{"serve"}}); err == nil || !strings.Contains(err.Error(), `unknown component "serve"`) {
+		t.Fatalf("an external name not declared: %v", err)
+	}
+	d, err := New(s.cfg, Options{Log: testLog(), Only: []string{"serve"}, External: []string{"serve"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Transfer != nil || d.Migrator != nil || d.Purger != nil || d.Scrubber != nil || !d.Selected("serve") || d.Selected("stage") {
+		t.Fatalf("components %v", d.components())
+	}
+	started := make(chan struct{})
+	d.AddComponent("serve", func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, time.Second) }()
+	<-started
+	st, err := control.New(s.cfg.AdminDir()).Status(ctx)
+	if err != nil || strings.Join(st.Components, ",") != "serve" || st.Transfer != nil {
+		t.Errorf("status %+v, %v", st, err)
+	}
+	if cs := d.ControlStatus(); strings.Join(cs.Components, ",") != "serve" || cs.Started.IsZero() {
+		t.Errorf("ControlStatus %+v", cs)
+	}
+	if err := d.WakeQueue(ctx); err == nil {
+		t.Error("WakeQueue found a transfer daemon where none runs")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+
+	// A component that ends on its own stops the daemon with its error.
+	d2, err := New(s.cfg, Options{Log: testLog(), Only: []string{"serve"}, External: []string{"serve"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	d2.AddComponent("serve", func(context.Context) error { return errors.New("listener gone") })
+	if err := runUntilItStops(t, d2); err == nil || !strings.Contains(err.Error(), "listener gone") {
+		t.Errorf("Run: %v", err)
 	}
 	checkSocketsRemoved(t, s)
 }

@@ -59,8 +59,8 @@ func init() {
 			run: func(_ context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
 				return configMain(a, out, errw)
 			}},
-		{name: "daemon", summary: "run the transfer, migration and purge daemons", usage: daemonUsage,
-			flags: append(siteFlagList[:3:3], topFlag{"-only", "stage|migrate|purge|scrub"}, topFlag{"-l", "file"}, topFlag{"-k", "N"},
+		{name: "daemon", summary: "run the transfer, migration and purge daemons (and frm serve)", usage: daemonUsage,
+			flags: append(siteFlagList[:3:3], topFlag{"-only", "stage|migrate|purge|scrub|serve"}, topFlag{"-l", "file"}, topFlag{"-k", "N"},
 				topFlag{"-d", ""}, topFlag{"-log-format", "text|json"}, topFlag{"-drain", "DURATION"}, topFlag{"-metrics", "ADDR"}),
 			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
 				return daemonMain(ctx, a, out, errw)

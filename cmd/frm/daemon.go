@@ -6,18 +6,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"frm/core/config"
 	"frm/daemons"
+	"frm/serve"
 )
 
-const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge,scrub] [-l logfile] [-k N|SIZE]
-                  [-d] [-log-format text|json] [-drain DURATION] [-metrics ADDR]
+const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge,scrub,serve] [-l logfile]
+                  [-k N|SIZE] [-d] [-log-format text|json] [-drain DURATION] [-metrics ADDR]
 
 Runs frm's headless services in one process until SIGTERM or SIGINT:
   stage    the transfer daemon: stage, copy-in, migrate and copy-out requests
@@ -28,6 +31,8 @@ Runs frm's headless services in one process until SIGTERM or SIGINT:
   scrub    the checksum scrubber: re-reads files with a current stored
            checksum at [scrub] rate and marks those whose data differs
            (in the default set only with [scrub] enabled = true)
+  serve    frm serve, the site's HTTP API for its peers (in the default set
+           when [serve] listen is set; -only serve needs it)
 SIGTERM stops taking work and lets running transfers finish within -drain
 (default 60s); the rest are cancelled and stay queued for the next start.
 SIGHUP re-reads the configuration (kept unchanged if it has errors).
@@ -37,7 +42,7 @@ SIGHUP re-reads the configuration (kept unchanged if it has errors).
   -k N|SIZE keep N old log files, or old logs up to SIZE in total (e.g. 500m)
   -d        debug logging
   -metrics ADDR  serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9797);
-            off by default
+            off by default; frm serve then serves them at /metrics too
 `
 
 func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -87,7 +92,19 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *only != "" {
 		comps = strings.Split(*only, ",")
 	}
-	d, err := daemons.New(cfg, daemons.Options{Only: comps, Log: log, Version: versionString()})
+	runServe := cfg.Serve.Listen != "" && (len(comps) == 0 || slices.Contains(comps, "serve"))
+	if slices.Contains(comps, "serve") && cfg.Serve.Listen == "" {
+		log.Error("configuration", "err", "-only serve: [serve] listen is not set (the address frm serve listens on, e.g. listen = \"127.0.0.1:8443\"; docs/serve.md)")
+		return 4
+	}
+	if runServe {
+		// Refused before anything is opened, created or locked.
+		if err := serve.CheckConfig(cfg.Serve); err != nil {
+			log.Error("configuration", "err", err)
+			return 4
+		}
+	}
+	d, err := daemons.New(cfg, daemons.Options{Only: comps, External: []string{"serve"}, Log: log, Version: versionString()})
 	if err != nil {
 		var ce *daemons.ConfigError
 		if errors.As(err, &ce) {
@@ -98,6 +115,24 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	defer d.Close()
+	var metrics http.Handler
+	if *metricsAddr != "" {
+		metrics = d.MetricsHandler()
+	}
+	var srv *serve.Server
+	if runServe {
+		srv, err = serve.New(d.Site, serve.Options{Version: versionString(), Log: log.With("component", "serve"),
+			Status: serve.StatusFunc(d.ControlStatus), Metrics: metrics, Wake: d.WakeQueue})
+		if err != nil {
+			log.Error("configuration", "err", err)
+			return 4
+		}
+		if _, err := srv.Listen(); err != nil {
+			log.Error("cannot start", "err", err)
+			return 1
+		}
+		d.AddComponent("serve", srv.Run)
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -106,7 +141,11 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go reloadOnHUP(ctx, hup, d, path, *fs.inst, log)
+	go reloadOnHUP(ctx, hup, d, path, *fs.inst, log, func(applied *config.Config) {
+		if srv != nil {
+			srv.Reconfigure(applied)
+		}
+	})
 	if *metricsAddr != "" {
 		addr, err := d.ServeMetrics(ctx, *metricsAddr)
 		if err != nil {
@@ -125,8 +164,9 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 // reloadOnHUP re-reads the configuration at each signal on hup until ctx
 // ends: a file with errors is logged and the running configuration kept;
-// its warnings are logged.
-func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, d *daemons.Daemon, path, instance string, log *slog.Logger) {
+// its warnings are logged. after receives the configuration the daemon
+// applied (for the components built here: frm serve).
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, d *daemons.Daemon, path, instance string, log *slog.Logger, after func(*config.Config)) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -141,6 +181,7 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, d *daemons.Daemon, p
 				log.Warn(w)
 			}
 			d.Reload(ncfg)
+			after(d.Site.Config())
 		}
 	}
 }

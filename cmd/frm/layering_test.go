@@ -8,8 +8,9 @@ import (
 
 // TestLayering checks that dependencies point downwards: faces speak to the
 // daemons through core/control and never link package daemons; the TUI
-// links no line editor; the engine (core) knows no face, no daemon and no
-// wiring; the protocol package stands alone.
+// links no line editor; frm serve links no other face; the engine (core)
+// knows no face, no daemon and no wiring; the protocol packages stand
+// alone.
 func TestLayering(t *testing.T) {
 	deps := func(pkgs ...string) map[string]bool {
 		out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).Output()
@@ -26,10 +27,11 @@ func TestLayering(t *testing.T) {
 		pkgs      []string
 		forbidden []string
 	}{
-		{[]string{"frm/shell", "frm/tui", "frm/tui/model"}, []string{"frm/daemons", "frm/cmd/frm"}},
+		{[]string{"frm/shell", "frm/tui", "frm/tui/model", "frm/serve"}, []string{"frm/daemons", "frm/cmd/frm"}},
+		{[]string{"frm/serve"}, []string{"frm/shell", "frm/tui", "github.com/chzyer/readline", "github.com/charmbracelet/bubbletea"}},
 		{[]string{"frm/tui", "frm/tui/model"}, []string{"github.com/chzyer/readline", "frm/shell/lineedit"}},
 		{[]string{"frm/shell"}, []string{"github.com/chzyer/readline", "github.com/charmbracelet/bubbletea"}},
-		{[]string{"frm/core/..."}, []string{"frm/shell", "frm/tui", "frm/daemons", "frm/cmd/frm", "github.com/charmbracelet/bubbletea", "github.com/chzyer/readline"}},
+		{[]string{"frm/core/..."}, []string{"frm/shell", "frm/tui", "frm/serve", "frm/daemons", "frm/cmd/frm", "github.com/charmbracelet/bubbletea", "github.com/chzyer/readline"}},
 	} {
 		got := deps(tc.pkgs...)
 		for _, f := range tc.forbidden {
@@ -57,9 +59,11 @@ func TestLayering(t *testing.T) {
 			}
 		}
 	}
-	for p := range deps("frm/core/control") {
-		if strings.HasPrefix(p, "frm/") && p != "frm/core/control" {
-			t.Errorf("frm/core/control depends on %s: the protocol package imports no other frm package", p)
+	for _, proto := range []string{"frm/core/control", "frm/core/fedapi"} {
+		for p := range deps(proto) {
+			if strings.HasPrefix(p, "frm/") && p != proto {
+				t.Errorf("%s depends on %s: a protocol package imports no other frm package", proto, p)
+			}
 		}
 	}
 }

@@ -19,6 +19,9 @@ var ReloadableKeys = []string{
 	"catalog.scan_interval",
 	"scrub.rate", "scrub.interval", "scrub.readers", // scrub.enabled: the components are chosen at start
 	"tui",
+	// frm serve swaps its token set; the listener, TLS files and
+	// client CA are built at start (the certificate files are re-read).
+	"serve.token",
 }
 
 // Reloadable reports whether key (a dotted TOML key) takes effect on

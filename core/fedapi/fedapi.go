@@ -47,7 +47,7 @@ type Status struct {
 	// migrate, put); nil when the queue cannot be read.
 	Queue map[string]int `json:"queue"`
 	// Failures24h counts the files whose transfer failed (a fail file)
-	// in the last 24 hours.
+	// in the last 24 hours; -1 while the site has not counted them yet.
 	Failures24h int `json:"failures_24h"`
 	// LastPurge is the purger's last cycle, when a daemon on this host
 	// purges.
@@ -132,7 +132,9 @@ type ManifestEnd struct {
 
 // Headers.
 const (
-	// HeaderGeneration carries a manifest's generation before its body.
+	// HeaderGeneration carries a manifest's generation in an HTTP
+	// trailer (after the body, when it is known; the end line carries
+	// it too).
 	HeaderGeneration = "Frm-Manifest-Generation"
 	// HeaderReprDigest is RFC 9530's digest of the file's whole content.
 	HeaderReprDigest = "Repr-Digest"

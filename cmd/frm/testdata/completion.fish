@@ -146,7 +146,7 @@ end
 complete -c frm -n __fish_use_subcommand -a admin -d 'the frm_admin command language: one-shot, batch on stdin, or a REPL'
 complete -c frm -n __fish_use_subcommand -a tui -d 'the full-screen console: spaces, namespace, queues, actions'
 complete -c frm -n __fish_use_subcommand -a config -d 'show or check the effective configuration, convert an xrootd config to TOML'
-complete -c frm -n __fish_use_subcommand -a daemon -d 'run the transfer, migration and purge daemons'
+complete -c frm -n __fish_use_subcommand -a daemon -d 'run the transfer, migration and purge daemons (and frm serve)'
 complete -c frm -n __fish_use_subcommand -a pstga -d 'the request agent: xrootd\'s frm_xfragent protocol on stdin'
 complete -c frm -n __fish_use_subcommand -a db -d 'create, migrate and inspect the PostgreSQL catalog'
 complete -c frm -n __fish_use_subcommand -a catalog -d 'import the embedded site (files, queue files) into the PostgreSQL catalog'
@@ -169,7 +169,7 @@ complete -c frm -n '__fish_seen_subcommand_from config' -s d
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s c -r -F
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s n -x
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s h
-complete -c frm -n '__fish_seen_subcommand_from daemon' -o only -x -a 'stage migrate purge scrub'
+complete -c frm -n '__fish_seen_subcommand_from daemon' -o only -x -a 'stage migrate purge scrub serve'
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s l -r -F
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s k -x
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s d
