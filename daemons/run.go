@@ -139,7 +139,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		} else if n > 0 {
 			log.Warn("ended copy commands a previous run left behind", "processes", n)
 		}
-		b, err := mss.OpenWith(cfg, mss.OpenOptions{GroupDir: groups})
+		b, err := mss.OpenWith(cfg, mss.OpenOptions{GroupDir: groups, Log: log.With("component", "peers")})
 		if err != nil {
 			d.Close()
 			return nil, err // "mss ...: ..." already

@@ -47,6 +47,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -331,6 +332,9 @@ func backendKind(cfg *config.Config) (string, error) {
 type OpenOptions struct {
 	// GroupDir: see CommandOptions.GroupDir.
 	GroupDir string
+	// Log receives what the peers backend has to say (a peer that
+	// served wrong bytes, a download resumed); nil discards it.
+	Log *slog.Logger
 }
 
 // OpenWith is Open with o. A site with [[peer]]s gets its MSS followed
@@ -346,7 +350,7 @@ func OpenWith(cfg *config.Config, o OpenOptions) (Backend, error) {
 			return nil, err
 		}
 	}
-	peers, err := OpenPeers(cfg)
+	peers, err := OpenPeers(cfg, o.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +366,7 @@ func OpenWith(cfg *config.Config, o OpenOptions) (Backend, error) {
 // OpenPeers builds the peers backend of cfg's [[peer]]s and [fetch]
 // limits, reading each peer's token from its file or environment
 // variable.
-func OpenPeers(cfg *config.Config) (*Peers, error) {
+func OpenPeers(cfg *config.Config, log *slog.Logger) (*Peers, error) {
 	var sites []PeerSite
 	for _, pc := range cfg.Peers {
 		token := ""
@@ -387,7 +391,7 @@ func OpenPeers(cfg *config.Config) (*Peers, error) {
 	}
 	f := cfg.Fetch
 	return NewPeers(PeersOptions{Sites: sites, For: cfg.PeersFor, MaxDownloads: f.MaxDownloadsOrDefault(),
-		RequestTimeout: f.RequestTimeoutOrDefault(), DownloadTimeout: f.DownloadTimeoutOrDefault(), Retries: f.RetriesOrDefault()}), nil
+		RequestTimeout: f.RequestTimeoutOrDefault(), DownloadTimeout: f.DownloadTimeoutOrDefault(), Retries: f.RetriesOrDefault(), Log: log}), nil
 }
 
 func openLocal(cfg *config.Config, o OpenOptions) (Backend, error) {

@@ -383,6 +383,9 @@ func (p *Peers) download(ctx context.Context, l located, locs []located, bad map
 		if want.Alg == "" {
 			want = f.Checksum
 		}
+		if want.Alg == "" && offset == 0 {
+			p.o.Log.Warn("peer sends no checksum for the file; its bytes cannot be verified", "lfn", req.LFN, "peer", s.site.Name)
+		}
 		if from != s.site.Name || offset == 0 {
 			reportSource(ctx, "peer "+s.site.Name)
 		}
@@ -409,6 +412,7 @@ func (p *Peers) download(ctx context.Context, l located, locs []located, bad map
 	}
 	if got := hs.sum("adler32"); want.Alg == "adler32" && got.Hex != want.Hex {
 		bad[from] = true
+		p.o.Log.Warn("peer served wrong bytes; trying the others", "lfn", req.LFN, "peer", from, "adler32", got.Hex, "claimed", want.Hex)
 		return Result{}, Permanent(fmt.Errorf("%w: %s served wrong bytes for %s (adler32 %s, it claims %s)", ErrChecksumMismatch, from, req.LFN, got.Hex, want.Hex))
 	}
 	if err := out.Close(); err != nil {
