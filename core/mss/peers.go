@@ -209,6 +209,14 @@ func (p *Peers) Fetch(ctx context.Context, req Request, dst, alg string) (Result
 	tried := map[string]string{} // peer → what it answered (the error names each)
 	bad := map[string]bool{}     // peers that served wrong bytes
 	for poll := 1; ; poll++ {
+		if poll > 1 {
+			// Ask again, not the answers that sent us waiting.
+			for _, name := range p.o.For(lfn) {
+				if s := p.sites[name]; s != nil {
+					s.loc.forget(lfn)
+				}
+			}
+		}
 		locs := p.locate(ctx, lfn)
 		if len(locs) == 0 {
 			return Result{}, NotExist(fmt.Errorf("peers: no peer serves %s (its export names none)", lfn))
@@ -224,6 +232,7 @@ func (p *Peers) Fetch(ctx context.Context, req Request, dst, alg string) (Result
 				if err == nil {
 					return res, nil
 				}
+				l.site.loc.forget(lfn)
 				if ctx.Err() != nil {
 					return Result{}, err
 				}
@@ -424,16 +433,20 @@ func (p *Peers) download(ctx context.Context, l located, locs []located, bad map
 	return Result{Bytes: size, Checksum: hs.sum(alg), Origin: from}, nil
 }
 
-// locator batches the locates of one peer: names asked within a few
-// milliseconds of each other go in one request (one round trip for a
-// burst of stages, as the SUMS CGI answers for a list of units).
+// locator batches the locates of one peer as a group commit does: a name
+// asked while no locate is in flight goes at once; names asked while one
+// is in flight wait for it and go together in the next (one round trip for
+// a burst of stages, as the SUMS CGI answers for a list of units, and no
+// added wait when the peer is idle). Answers are kept a few seconds, so
+// the Stat and the Fetch of one stage ask once.
 type locator struct {
 	c  *fedapi.Client
 	mu sync.Mutex
-	// pending are the names of the batch being gathered, with their
-	// waiters.
-	pending map[string][]chan locReply
-	timer   *time.Timer
+	// pending are the names of the next batch, with their waiters;
+	// inFlight says a batch is being asked.
+	pending  map[string][]chan locReply
+	inFlight bool
+	cache    map[string]cachedLoc
 }
 
 type locReply struct {
@@ -441,30 +454,40 @@ type locReply struct {
 	err error
 }
 
-// locateWindow is how long a batch gathers names; locateBatch the most
-// names it takes.
+type cachedLoc struct {
+	loc fedapi.Located
+	at  time.Time
+}
+
+// locateBatch is the most names one locate carries; locateTTL how long an
+// answer is reused.
 const (
-	locateWindow = 5 * time.Millisecond
-	locateBatch  = 1000
+	locateBatch = 1000
+	locateTTL   = 5 * time.Second
 )
 
 func newLocator(c *fedapi.Client) *locator {
-	return &locator{c: c, pending: map[string][]chan locReply{}}
+	return &locator{c: c, pending: map[string][]chan locReply{}, cache: map[string]cachedLoc{}}
+}
+
+// forget drops the cached answer for lfn (it proved wrong: the file
+// changed or went).
+func (l *locator) forget(lfn string) {
+	l.mu.Lock()
+	delete(l.cache, lfn)
+	l.mu.Unlock()
 }
 
 func (l *locator) locate(ctx context.Context, lfn string) (fedapi.Located, error) {
-	ch := make(chan locReply, 1)
 	l.mu.Lock()
+	if c, ok := l.cache[lfn]; ok && time.Since(c.at) < locateTTL {
+		l.mu.Unlock()
+		return c.loc, nil
+	}
+	ch := make(chan locReply, 1)
 	l.pending[lfn] = append(l.pending[lfn], ch)
-	switch {
-	case len(l.pending) >= locateBatch:
-		l.flushLocked()
-	case l.timer == nil:
-		l.timer = time.AfterFunc(locateWindow, func() {
-			l.mu.Lock()
-			l.flushLocked()
-			l.mu.Unlock()
-		})
+	if !l.inFlight {
+		l.sendLocked()
 	}
 	l.mu.Unlock()
 	select {
@@ -475,35 +498,51 @@ func (l *locator) locate(ctx context.Context, lfn string) (fedapi.Located, error
 	}
 }
 
-// flushLocked sends the gathered batch (l.mu held; the request runs
-// without it).
-func (l *locator) flushLocked() {
-	if l.timer != nil {
-		l.timer.Stop()
-		l.timer = nil
-	}
-	batch := l.pending
-	if len(batch) == 0 {
+// sendLocked sends up to locateBatch pending names (l.mu held; the
+// request runs without it) and, when it is answered, the next batch.
+func (l *locator) sendLocked() {
+	if len(l.pending) == 0 {
+		l.inFlight = false
 		return
 	}
-	l.pending = map[string][]chan locReply{}
+	l.inFlight = true
+	batch := map[string][]chan locReply{}
+	for n, w := range l.pending {
+		batch[n] = w
+		delete(l.pending, n)
+		if len(batch) == locateBatch {
+			break
+		}
+	}
 	go func() {
 		names := make([]string, 0, len(batch))
 		for n := range batch {
 			names = append(names, n)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
 		locs, err := l.c.Locate(ctx, names)
+		cancel()
+		now := time.Now()
+		l.mu.Lock()
+		if len(l.cache) > 100000 {
+			clear(l.cache) // bounded: a cache, not a catalog
+		}
 		for i, n := range names {
 			r := locReply{err: err}
 			if err == nil {
 				r.loc = locs[i]
+				if st := locs[i].State; st == fedapi.Resident || st == fedapi.Stageable {
+					// What a Fetch right after a Stat needs; a "no" is
+					// asked again next time.
+					l.cache[n] = cachedLoc{loc: locs[i], at: now}
+				}
 			}
 			for _, ch := range batch[n] {
 				ch <- r
 			}
 		}
+		l.sendLocked()
+		l.mu.Unlock()
 	}()
 }
 
