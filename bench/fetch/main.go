@@ -6,9 +6,11 @@
 //     -files files of -size bytes of random data on its disk, adler32
 //     stored; read once first, so both clients read them from b's page
 //     cache.
+//
 //   - curl: one `curl -Z --parallel-max P` for all the URLs (the bearer
 //     token, the CA), into a fresh directory, then `sync`: the bytes on
 //     disk, nothing verified.
+//
 //   - frm: site a (no MSS, peers = [b], copy_max and fetch.max_downloads
 //     P) with its daemon running; `frm admin stage -wait` of every file:
 //     queued, located at b, downloaded, adler32 computed and compared with

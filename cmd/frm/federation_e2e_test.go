@@ -26,9 +26,9 @@ import (
 // configuration and its running daemon.
 type fedSite struct {
 	name, dir, config, local, mss, adminPath string
-	log                                  string // the daemon's log file
-	cmd                                  *exec.Cmd
-	url                                  string // its frm serve, when it serves
+	log                                      string // the daemon's log file
+	cmd                                      *exec.Cmd
+	url                                      string // its frm serve, when it serves
 }
 
 // newFedSite writes a site's configuration: /store staged (from its own
@@ -104,7 +104,7 @@ func (s *fedSite) start(t *testing.T, bin string) {
 	}
 }
 
-func (s *fedSite) readLog() string  { b, _ := os.ReadFile(s.log); return string(b) }
+func (s *fedSite) readLog() string    { b, _ := os.ReadFile(s.log); return string(b) }
 func (s *fedSite) configText() string { b, _ := os.ReadFile(s.config); return string(b) }
 
 // admin runs frm admin at the site.
@@ -151,7 +151,7 @@ func (s *fedSite) resident(t *testing.T, bin, lfn string, content []byte, sparse
 // requests counts the GETs of lfn's bytes that the site's frm serve
 // answered.
 func (s *fedSite) requests(lfn string) int {
-	return len(regexp.MustCompile(`msg=request component=serve method=GET path=/v1/files` + regexp.QuoteMeta(lfn) + ` status=200 `).FindAllString(s.readLog(), -1))
+	return len(regexp.MustCompile(`msg=request component=serve method=GET path=/v1/files`+regexp.QuoteMeta(lfn)+` status=200 `).FindAllString(s.readLog(), -1))
 }
 
 func fileAdler(t *testing.T, p string) uint32 {
