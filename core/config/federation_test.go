@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -73,5 +74,32 @@ func TestIsLoopback(t *testing.T) {
 		if IsLoopback(addr) != want {
 			t.Errorf("IsLoopback(%q) = %v", addr, !want)
 		}
+	}
+}
+
+// TestFederationExamplesLoad: the three sites of docs/federation.md are
+// valid configurations; a fetches from b and c, which serve over TLS.
+func TestFederationExamplesLoad(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/federation/*.toml")
+	if len(files) != 3 {
+		t.Fatalf("federation examples: %v", files)
+	}
+	for _, f := range files {
+		c, err := Load(f, "")
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		switch c.Site {
+		case "a":
+			if len(c.Peers) != 2 || len(c.PeersFor("/store/x")) != 2 || c.Serve.Listen != "" {
+				t.Errorf("%s: peers %+v", f, c.Peers)
+			}
+		default:
+			if c.Serve.TLSCert == "" || len(c.Serve.Tokens) == 0 || IsLoopback(c.Serve.Listen) {
+				t.Errorf("%s: serve %+v", f, c.Serve)
+			}
+		}
+		roundTrip(t, c)
 	}
 }
