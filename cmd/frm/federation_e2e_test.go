@@ -110,7 +110,14 @@ func (s *fedSite) configText() string { b, _ := os.ReadFile(s.config); return st
 // admin runs frm admin at the site.
 func (s *fedSite) admin(t *testing.T, bin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"admin", "-c", s.config}, args...)...)
+	return runAdmin(t, bin, s.config, args...)
+}
+
+// runAdmin runs frm admin with the configuration file config and returns
+// its exit status, stdout and stderr.
+func runAdmin(t *testing.T, bin, config string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"admin", "-c", config}, args...)...)
 	cmd.Env = toolEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

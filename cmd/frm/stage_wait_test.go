@@ -29,19 +29,7 @@ func TestStageWait(t *testing.T) {
 	for _, f := range []string{"a.fits", "b.fits", "c.fits"} {
 		os.WriteFile(filepath.Join(l.RemoteRoot, "store/w", f), bytes.Repeat([]byte(f), 1000), 0o644)
 	}
-	admin := func(args ...string) (int, string, string) {
-		cmd := exec.Command(bin, append([]string{"admin", "-c", l.Config}, args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return code, out.String(), errb.String()
-	}
+	admin := func(args ...string) (int, string, string) { return runAdmin(t, bin, l.Config, args...) }
 	code, _, errs := admin("stage", "-wait", "/store/w/a.fits")
 	if code != 1 || !strings.Contains(errs, "queued 1 files, but daemon not reachable") {
 		t.Errorf("-wait without a daemon: %d %q", code, errs)
