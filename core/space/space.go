@@ -112,15 +112,15 @@ func (s *Set) Init() error {
 
 // Suffix returns the 4-character XA suffix for a data file of space name
 // in partition directory path: 2 hex digits of the offset of the space name
-// in the data path (mod 256), 1 hex digit of its length (f if longer than
-// 15), and '%'.
+// in the data path (mod 256), 1 hex digit of its length (a lower-case f if
+// longer than 15), and '%'; the hex digits upper case: byte for byte what
+// xrootd 5.5.3 writes (SpaceOf reads either case).
 func Suffix(partPath, name string) string {
 	off := (len(strings.TrimRight(partPath, "/")) + 1) % 256
-	n := len(name)
-	if n > 15 {
-		n = 15
+	if len(name) > 15 {
+		return fmt.Sprintf("%02Xf%%", off) // xrootd's literal, lower case
 	}
-	return fmt.Sprintf("%02x%x%%", off, n)
+	return fmt.Sprintf("%02X%X%%", off, len(name))
 }
 
 // SpaceOf decodes the space name from the target of an XA symlink. ok is
@@ -164,7 +164,9 @@ func NewDataPath(p Partition, now time.Time) string {
 	le := func(v uint32) string {
 		return fmt.Sprintf("%02X%02X%02X%02X", byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
 	}
-	stem := le(uint32(now.Unix())) + le(uint32(os.Getpid())) + "00007f000001" + strings.ToLower(le(seq))
+	// As xrootd 5.5.3 writes them: upper-case hex but for the address
+	// part ("7f000001"), then the upper-case suffix (xrootd's "…1A4%").
+	stem := le(uint32(now.Unix())) + le(uint32(os.Getpid())) + "00007f000001" + le(seq)
 	return fmt.Sprintf("%s/%02X/%s%s", p.DataDir(), byte(seq), stem, Suffix(p.Path, p.Space))
 }
 

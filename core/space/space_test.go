@@ -15,6 +15,11 @@ func TestSuffixMatchesXrootd(t *testing.T) {
 		{"/srv/frmsrv/sp/d1", "data", "124%"},
 		{"/tmp/x/site/spaces/d2/", "data", "164%"},
 		{"/p", "averyveryverylongspacename", "03f%"},
+		// Observed with xrootd 5.5.3's frm_admin reloc: the offset and a
+		// length up to 15 in upper case, the f of longer names not.
+		{"/tmp/xa/site/spaces/data2", "data", "1A4%"},
+		{"/tmp/xa/site/spaces/mp", "abcdefghijk", "17B%"},
+		{"/tmp/xa/site/spaces/lp", "averyveryverylongspacename", "17f%"},
 	}
 	for _, tt := range tests {
 		if got := Suffix(tt.part, tt.name); got != tt.want {
