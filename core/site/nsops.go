@@ -19,6 +19,7 @@ import (
 	"frm/core/mss"
 	"frm/core/retry"
 	"frm/core/space"
+	"frm/core/usage"
 )
 
 // removeFile removes the namespace entry pfn and, when it is an XA link
@@ -26,6 +27,8 @@ import (
 // partition only loses the link: frm never deletes files it does not own.
 func (s *Site) removeFile(pfn string) error {
 	target, lerr := os.Readlink(pfn)
+	var size int64
+	var spaceName string // the space of an XA data file removed
 	if err := os.Remove(pfn); err != nil {
 		return err
 	}
@@ -33,13 +36,39 @@ func (s *Site) removeFile(pfn string) error {
 		if !filepath.IsAbs(target) {
 			target = filepath.Join(filepath.Dir(pfn), target)
 		}
-		if _, ok := s.Spaces.Contains(filepath.Clean(target)); ok {
+		if p, ok := s.Spaces.Contains(filepath.Clean(target)); ok {
+			fi, serr := os.Stat(target)
 			if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("remove data file %s: %w", target, err)
 			}
+			if serr == nil {
+				size, spaceName = fi.Size(), p.Space
+			}
 		}
 	}
+	if spaceName != "" {
+		s.AccountUsage(spaceName, 0, size)
+	}
 	return nil
+}
+
+// AccountUsage records, when the site keeps xrootd's usage log, bytes of
+// XA data files added to and removed from a space, as xrootd's stand-alone
+// tools do (Staged and Purged, which the servers fold into Used); plain
+// files in the namespace are in no space's account, as in xrootd. It is
+// the log's figures, not the files: a failure does not undo the
+// operation, and `audit -fix usage` corrects the log from the files.
+func (s *Site) AccountUsage(spaceName string, added, removed int64) {
+	p := s.UsagePath()
+	if p == "" {
+		return
+	}
+	if added > 0 {
+		usage.AddStaged(p, spaceName, added)
+	}
+	if removed > 0 {
+		usage.AddPurged(p, spaceName, removed)
+	}
 }
 
 // MvResult reports what Mv did besides renaming the namespace entry.
@@ -681,6 +710,10 @@ func (s *Site) Reloc(ctx context.Context, lfnArg, target string) error {
 		if _, ok := s.Spaces.Contains(e.Link); ok {
 			os.Remove(e.Link)
 		}
+	}
+	s.AccountUsage(name, e.Size, 0)
+	if e.Link != "" && e.Space != "" {
+		s.AccountUsage(e.Space, 0, e.Size)
 	}
 	// The catalog learns the new space and partition.
 	if err := ch.Done(ctx); err != nil {

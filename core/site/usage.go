@@ -19,6 +19,21 @@ func (s *Site) UsagePath() string {
 	return usage.Path(s.Config().Usage.LogDir, s.Config().Instance)
 }
 
+// InitUsage does with the usage log (when the site keeps one) what every
+// xrootd tool does at start: creates it, folds Staged, Purged and Adjust
+// into Used, and adds an entry for each configured space.
+func (s *Site) InitUsage() error {
+	p := s.UsagePath()
+	if p == "" {
+		return nil
+	}
+	var names []string
+	for _, sp := range s.Spaces.All() {
+		names = append(names, sp.Name)
+	}
+	return usage.Init(p, names)
+}
+
 // QueryUsage returns the usage-log entries of the named space (all
 // configured spaces when name is ""), in configuration order. Spaces the
 // log does not know yet read as zero.

@@ -1,9 +1,11 @@
 // Package usage owns xrootd's space usage log (oss.usage log DIR): the file
 // <dir>/[<inst>/].Usage of 128 fixed 128-byte entries, one per space, with
 // the bytes used, staged, purged and adjusted by administrators. frm reads
-// it for `query usage` and `audit usage` and writes the Adjust field as
-// xrootd does, with a temp file, fsync and rename so a crash leaves either
-// the old file or the new one.
+// it for `query usage` and `audit usage`, and keeps it as xrootd's own
+// tools do (log.go): created when a tool starts, updated in place under
+// the file's fcntl lock (a running xrootd server keeps it open and writes
+// into it), the changes of stand-alone tools put in the Staged and Purged
+// fields for the servers to fold into Used.
 package usage
 
 import (
@@ -14,7 +16,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 const (
@@ -101,76 +102,4 @@ func Encode(es []Entry) ([]byte, error) {
 		put(7, e.Added)
 	}
 	return b, nil
-}
-
-// SetAdjust sets the Adjust field of space name so that its effective usage
-// becomes actual, creating the entry if needed, and touches .Usage.upd so
-// servers notice.
-func SetAdjust(path, name string, actual int64) error {
-	return update(path, name, func(e *Entry) { e.Adjust = actual - (e.Used + e.Staged - e.Purged) })
-}
-
-// update applies change to the entry of space name (created if missing),
-// rewrites the file atomically and touches .Usage.upd so servers notice.
-func update(path, name string, change func(*Entry)) error {
-	es, err := Read(path)
-	if err != nil && !errors.Is(err, ErrMissing) {
-		return err
-	}
-	i := -1
-	for j := range es {
-		if es[j].Name == name {
-			i = j
-		}
-	}
-	if i < 0 {
-		es = append(es, Entry{Name: name, Added: time.Now().Unix()})
-		i = len(es) - 1
-	}
-	change(&es[i])
-	b, err := Encode(es)
-	if err != nil {
-		return err
-	}
-	if err := writeAtomic(path, b); err != nil {
-		return err
-	}
-	return touch(path + ".upd")
-}
-
-func writeAtomic(path string, b []byte) error {
-	tmp := path + ".frmtmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// touch sets the times of p to now, creating it empty when missing.
-func touch(p string) error {
-	now := time.Now()
-	err := os.Chtimes(p, now, now)
-	if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	return f.Close()
 }

@@ -62,6 +62,10 @@ func Open(cfg *config.Config) (*site.Site, error) {
 		return nil, err
 	}
 	s := site.New(cfg)
+	// As every xrootd tool does when it starts: the usage log is created
+	// and the stand-alone tools' changes folded in. Best effort: query
+	// and audit usage read the file and say what is wrong with it.
+	_ = s.InitUsage()
 	if !postgres {
 		return s, nil
 	}

@@ -464,6 +464,11 @@ func (e *Engine) stage(ctx context.Context, j Job) (out Outcome) {
 		cleanup()
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
 	}
+	if data != "" {
+		// An XA data file: its space's account grows (a plain file in
+		// the namespace is in none, as in xrootd).
+		e.Site.AccountUsage(spaceName, res.Bytes, 0)
+	}
 	return Outcome{Bytes: res.Bytes, Checksum: res.Checksum}
 }
 

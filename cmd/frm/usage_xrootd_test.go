@@ -1,0 +1,104 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"frm/core/sitegen"
+	"frm/core/usage"
+)
+
+// TestUsageLogWithXrootd: frm keeps xrootd's usage log as xrootd's tools
+// do. Started on a site whose log does not exist, frm creates it as
+// xrootd's frm_admin does (same size, same entries in the same slots, the
+// .Usage.upd beside it); reloc and rm then account for the XA data they
+// add and remove, and xrootd's own frm_admin, reading the file after them,
+// shows the same figures as frm: the bytes each space's data files hold.
+func TestUsageLogWithXrootd(t *testing.T) {
+	if _, err := os.Stat(xrootdAdmin); err != nil {
+		if os.Getenv("FRM_REQUIRE_XROOTD") == "1" {
+			t.Fatalf("xrootd's frm_admin is not installed: %v", err)
+		}
+		t.Skip("xrootd's frm_admin is not installed (apt-get install -y xrootd-server)")
+	}
+	bin := buildBin(t)
+	site := func() sitegen.Layout {
+		l := sitegen.NewLayout(filepath.Join(t.TempDir(), "site"))
+		if err := l.WriteConfigs(); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	theirs, ours := site(), site()
+	xrd := func(l sitegen.Layout, args ...string) string {
+		out, err := exec.Command(xrootdAdmin, append([]string{"-c", l.XrdConfig}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("xrootd frm_admin %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	xrd(theirs, "query", "usage")
+	if code, out, errs := runAdmin(t, bin, ours.Config, "query", "usage"); code != 0 {
+		t.Fatalf("frm query usage: %d %s %s", code, out, errs)
+	}
+	read := func(l sitegen.Layout) []usage.Entry {
+		es, err := usage.Read(usage.Path(l.UsageDir, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return es
+	}
+	names := func(es []usage.Entry) (out []string) {
+		for _, e := range es {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	if got, want := names(read(ours)), names(read(theirs)); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("entries %v, xrootd's %v", got, want)
+	}
+	for _, l := range []sitegen.Layout{theirs, ours} {
+		fi, err := os.Stat(usage.Path(l.UsageDir, ""))
+		if err != nil || fi.Size() != 16384 {
+			t.Errorf("%s: %v %v", l.UsageDir, fi, err)
+		}
+		if _, err := os.Stat(usage.Path(l.UsageDir, "") + ".upd"); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// XA data in, out, moved: two 6-byte files into data, one removed,
+	// the other moved to fast.
+	os.MkdirAll(filepath.Join(ours.LocalRoot, "store"), 0o755)
+	for _, f := range []string{"p1", "p2"} {
+		os.WriteFile(filepath.Join(ours.LocalRoot, "store", f), []byte("hello!"), 0o644)
+	}
+	for _, args := range [][]string{{"reloc", "/store/p1", "data"}, {"reloc", "/store/p2", "data"}, {"rm", "/store/p2"}, {"reloc", "/store/p1", "fast"}} {
+		if code, out, errs := runAdmin(t, bin, ours.Config, args...); code != 0 {
+			t.Fatalf("frm %v: %d %s %s", args, code, out, errs)
+		}
+	}
+	used := regexp.MustCompile(`Space (\w+)\n\s+(-?\d+) Used\n\s+(-?\d+) Staged\n\s+(-?\d+) Purged\n\s+(-?\d+) Adjust\n\s+(-?\d+) Effective`)
+	figures := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, s := range used.FindAllStringSubmatch(out, -1) {
+			m[s[1]] = s[6] // effective
+		}
+		return m
+	}
+	_, frmOut, _ := runAdmin(t, bin, ours.Config, "query", "usage")
+	xrdOut := xrd(ours, "query", "usage")
+	want := map[string]string{"data": "0", "fast": "6", "public": "0"}
+	for name, w := range want {
+		if got := figures(frmOut)[name]; got != w {
+			t.Errorf("frm query usage: %s effective %s, want %s\n%s", name, got, w, frmOut)
+		}
+		if got := figures(xrdOut)[name]; got != w {
+			t.Errorf("xrootd's query usage on frm's log: %s effective %s, want %s\n%s", name, got, w, xrdOut)
+		}
+	}
+}
