@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -298,8 +299,10 @@ scope = "admin"
 		var partial []string
 		var mu sync.Mutex
 		stopWatch := make(chan struct{})
-		var killed bool
+		watched := make(chan struct{})
+		var killed atomic.Bool
 		go func() {
+			defer close(watched)
 			for {
 				select {
 				case <-stopWatch:
@@ -312,11 +315,11 @@ scope = "admin"
 					partial = append(partial, fmt.Sprint(st.Size))
 					mu.Unlock()
 				}
-				if !killed {
+				if !killed.Load() {
 					if m, _ := filepath.Glob(filepath.Join(a.dir, "p1", "public", "*", "*frmtmp*")); len(m) > 0 {
 						if fi, err := os.Stat(m[0]); err == nil && fi.Size() > 16<<20 {
 							b.cmd.Process.Signal(syscall.SIGKILL)
-							killed = true
+							killed.Store(true)
 						}
 					}
 				}
@@ -325,10 +328,11 @@ scope = "admin"
 		}()
 		code, out, errs := a.admin(t, bin, "stage", "-wait", "/store/fed/big.dat")
 		close(stopWatch)
+		<-watched
 		if code != 0 {
 			t.Fatalf("stage -wait big.dat: %d %s %s", code, out, errs)
 		}
-		if !killed {
+		if !killed.Load() {
 			t.Fatal("the download ended before b could be killed")
 		}
 		mu.Lock()
