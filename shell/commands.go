@@ -652,7 +652,12 @@ func runQuery(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 		n := 0
 		errs := sh.Site.QuerySpace(ctx, pos, o.has("recursive"), func(e site.SpaceEntry) {
 			n++
-			r.result(e.Space+" "+e.PFN, map[string]string{"space": e.Space, "pfn": e.PFN})
+			item := map[string]any{"space": e.Space, "pfn": e.PFN}
+			if e.Origin != nil {
+				// JSON only: the text is xrootd's format.
+				item["origin"] = map[string]any{"peer": e.Origin.Peer, "at": e.Origin.At.Unix()}
+			}
+			r.result(e.Space+" "+e.PFN, item)
 		}, r.fail)
 		r.done(statusFor(n, errs), map[string]any{"files": n})
 		return nil

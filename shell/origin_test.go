@@ -26,6 +26,10 @@ func TestLsShowsOrigin(t *testing.T) {
 	if !strings.Contains(out, `"origin":{"at":`+strconv.FormatInt(at.Unix(), 10)+`,"peer":"site-b"}`) {
 		t.Errorf("ls JSON: %s", out)
 	}
+	_, out, _ = runCmd(t, s, true, "query space "+lfn)
+	if !strings.Contains(out, `"origin":{"at":`+strconv.FormatInt(at.Unix(), 10)+`,"peer":"site-b"}`) {
+		t.Errorf("query space JSON: %s", out)
+	}
 	_, out, _ = runCmd(t, s, false, "ls -l /store/a")
 	if n := strings.Count(out, "from="); n != 1 {
 		t.Errorf("%d files with an origin, want 1:\n%s", n, out)

@@ -19,6 +19,8 @@ import (
 type SpaceEntry struct {
 	Space string
 	PFN   string
+	// Origin is the peer site a fetched file came from (nil otherwise).
+	Origin *meta.Origin
 }
 
 // QuerySpace reports the space of each file named by lspecs ("lfn",
@@ -39,7 +41,7 @@ func (s *Site) QuerySpace(ctx context.Context, lspecs []string, recursive bool, 
 			fail(err)
 			continue
 		}
-		e, err := s.Catalog.Lookup(ctx, lfn, catalog.WantLink)
+		e, err := s.Catalog.Lookup(ctx, lfn, catalog.WantLink|catalog.WantOrigin)
 		if err != nil {
 			fail(opErr("query", s.PFN(lfn), err))
 			continue
@@ -55,12 +57,12 @@ func (s *Site) QuerySpace(ctx context.Context, lspecs []string, recursive bool, 
 				fail(opErr("query", e.PFN, syscall.ENOENT))
 				continue
 			}
-			fn(SpaceEntry{Space: e.Space, PFN: e.PFN})
+			fn(spaceEntry(&e))
 			continue
 		}
-		err = s.Catalog.Walk(ctx, lfn, catalog.WalkOptions{Want: catalog.WantLink, Recursive: recursive}, func(e *catalog.Entry) error {
+		err = s.Catalog.Walk(ctx, lfn, catalog.WalkOptions{Want: catalog.WantLink | catalog.WantOrigin, Recursive: recursive}, func(e *catalog.Entry) error {
 			if e.Type == catalog.File {
-				fn(SpaceEntry{Space: e.Space, PFN: e.PFN})
+				fn(spaceEntry(e))
 			}
 			return nil
 		})
@@ -69,6 +71,15 @@ func (s *Site) QuerySpace(ctx context.Context, lspecs []string, recursive bool, 
 		}
 	}
 	return errs
+}
+
+func spaceEntry(e *catalog.Entry) SpaceEntry {
+	se := SpaceEntry{Space: e.Space, PFN: e.PFN}
+	if e.HasOrigin {
+		o := e.Origin
+		se.Origin = &o
+	}
+	return se
 }
 
 // PartitionUsage is a partition with its usage and file counts.
