@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,4 +213,79 @@ func TestXrdPurgedConformance(t *testing.T) {
 			t.Errorf("%s mode: the sites differ after the purge:\n%s", mode.name, showDiff(onlyX, onlyF))
 		}
 	}
+}
+
+// TestXrdXfragentFeedsFrmXfrd: xrootd's frm_xfragent queues stage
+// requests, frm's frm_xfrd (on the same xrootd configuration) stages every
+// file whole, and xrootd's frm_admin then finds no request left.
+func TestXrdXfragentFeedsFrmXfrd(t *testing.T) {
+	requireXrootdTool(t, "/usr/bin/frm_xfragent")
+	requireXrootdTool(t, "/usr/bin/frm_admin")
+	if testing.Short() {
+		t.Skip("runs a daemon")
+	}
+	bin := frmAs(t, "frm_xfrd")
+	dir := filepath.Join(workDir(t), "site")
+	if _, _, err := sitegen.Demo(context.Background(), dir, sitegen.DemoOptions{Files: 50, Seed: 7}); err != nil {
+		if strings.Contains(err.Error(), "not supported") {
+			t.Skip("no user xattrs on this filesystem")
+		}
+		t.Fatal(err)
+	}
+	cf := filepath.Join(dir, "xrootd.cf")
+	const n = 20
+	var in strings.Builder
+	want := map[string][]byte{}
+	for i := 0; i < n; i++ {
+		lfn := fmt.Sprintf("/store/h19/f%02d.dat", i)
+		data := []byte(strings.Repeat(fmt.Sprintf("%d", i), 1000*(i+1)))
+		src := filepath.Join(dir, "mss", lfn)
+		os.MkdirAll(filepath.Dir(src), 0o755)
+		if err := os.WriteFile(src, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[lfn] = data
+		fmt.Fprintf(&in, "+ req%d - %d r %s\n", i, i%3, lfn)
+	}
+	agent := exec.Command("/usr/bin/frm_xfragent", "-c", cf)
+	agent.Env = toolEnv()
+	agent.Stdin = strings.NewReader(in.String())
+	if out, err := agent.CombinedOutput(); err != nil && agent.ProcessState.ExitCode() != 8 {
+		t.Fatalf("frm_xfragent: %v\n%s", err, out)
+	}
+	if r := runTool(t, "/usr/bin/frm_admin", "-c", cf, "query", "xfrq", "stage", "lfn"); !strings.Contains(r.stderr+r.stdout, "/store/h19/f00.dat") {
+		t.Fatalf("frm_xfragent queued nothing:\n%s%s", r.stdout, r.stderr)
+	}
+	d := exec.Command(filepath.Join(bin, "frm_xfrd"), "-c", cf)
+	d.Env = toolEnv()
+	var dlog strings.Builder
+	d.Stdout, d.Stderr = &dlog, &dlog
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		d.Process.Signal(syscall.SIGTERM)
+		d.Wait()
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		done := 0
+		for lfn, data := range want {
+			if got, err := os.ReadFile(filepath.Join(dir, "ns", lfn)); err == nil && string(got) == string(data) {
+				done++
+			}
+		}
+		if done == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d files staged after 60s; frm_xfrd's log:\n%s", done, n, dlog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The queue as xrootd's frm_admin reads it: nothing left.
+	waitFor(t, "the queue to empty", func() bool {
+		r := runTool(t, "/usr/bin/frm_admin", "-c", cf, "query", "xfrq", "stage", "lfn")
+		return !strings.Contains(r.stdout+r.stderr, "/store/h19/")
+	})
 }
