@@ -10,6 +10,9 @@ DEMO    ?= /tmp/frm-demo
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/frm
 	ln -sf frm bin/frm_admin
+	ln -sf frm bin/frm_xfragent
+	ln -sf frm bin/frm_purged
+	ln -sf frm bin/frm_xfrd
 
 # Build, create (or reuse) a sandbox site, start its daemon in the
 # background and open the console on it; the daemon stops with the console

@@ -24,6 +24,11 @@ type Purger struct {
 	// leader, with a shared catalog, elects this host to purge a space
 	// or not; nil purges every space (one host).
 	leader *purgeLeader
+	// Report, when set, reports each cycle as frm_purged does (the
+	// report lines, with or without the per-file lines); Test only
+	// lists what a cycle would purge (frm_purged -T).
+	Report *purge.XrdReport
+	Test   bool
 
 	mu     sync.Mutex // guards last
 	last   control.PurgeStatus
@@ -119,6 +124,9 @@ func (p *Purger) Cycle(ctx context.Context) control.PurgeStatus {
 			return st
 		}
 	}
+	if p.Report != nil {
+		opt = p.Report.BuildHooks(opt)
+	}
 	plan, err := purge.Build(ctx, p.Site, opt)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -133,11 +141,32 @@ func (p *Purger) Cycle(ctx context.Context) control.PurgeStatus {
 	}
 	if !need {
 		st.Skipped = true
+		if p.Report != nil {
+			plan.Skipped = true
+			p.Report.Scanned(plan)
+		}
 		p.Log.Debug("purge cycle skipped; all policies met")
 		return st
 	}
+	if p.Report != nil {
+		p.Report.Scanned(plan)
+		if p.Test {
+			for i := range plan.Spaces {
+				for _, c := range plan.Spaces[i].Candidates {
+					p.Report.File(c)
+				}
+			}
+			p.Report.Ended(plan, purge.TestResult(plan), 0, 0)
+			return st
+		}
+	}
+	dirs := 0
 	res, err := purge.Execute(ctx, p.Site, plan, purge.ExecOptions{Refresh: true,
+		OnDir: func(purge.EmptyDir) { dirs++ },
 		OnPurged: func(c purge.Candidate) {
+			if p.Report != nil {
+				p.Report.File(c)
+			}
 			if p.OnEvent != nil {
 				p.OnEvent(control.Event{Time: time.Now(), Type: "purged", Kind: "purge", LFN: c.LFN, Bytes: c.Size})
 			}
@@ -152,6 +181,9 @@ func (p *Purger) Cycle(ctx context.Context) control.PurgeStatus {
 		p.Log.Warn("purge failed", "err", err)
 	}
 	st.Files, st.Bytes, st.Errors = res.Files, res.Bytes, res.ErrorCount
+	if p.Report != nil {
+		p.Report.Ended(plan, res, dirs, dirs)
+	}
 	p.Log.Info("purge cycle ended", "files", res.Files, "bytes", res.Bytes, "errors", res.ErrorCount)
 	return st
 }

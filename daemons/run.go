@@ -23,6 +23,7 @@ import (
 	"frm/core/config"
 	"frm/core/control"
 	"frm/core/mss"
+	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/wire"
 	"frm/core/xfer"
@@ -47,7 +48,27 @@ type Options struct {
 	// under these names. A selection of external components alone
 	// starts none of the daemon's own and needs no MSS.
 	External []string
+	// As runs the daemon as one of xrootd's programs (AsPurged, AsXfrd:
+	// frm_purged, frm_xfrd), so it can replace that program alone: it
+	// takes that program's lock instead of frm_daemon.lock, and as
+	// frm_purged serves no control socket (the transfer daemon's is the
+	// site's). Empty: frm daemon.
+	As string
+	// PurgeReport, when set, makes the purger report its cycles as
+	// frm_purged does (and PurgeTest only list what it would purge).
+	PurgeReport *purge.XrdReport
+	PurgeTest   bool
 }
+
+// The xrootd programs a daemon can stand in for (Options.As).
+const (
+	AsPurged = "frm_purged"
+	AsXfrd   = "frm_xfrd"
+)
+
+// PurgedLock is the lock file (in the admin directory) of the purger of an
+// instance: frm_purged's, and frm daemon's when it purges.
+const PurgedLock = "frm_purged.lock"
 
 // Daemon is one frm daemon process.
 type Daemon struct {
@@ -58,9 +79,11 @@ type Daemon struct {
 	Scrubber *Scrubber
 	Log      *slog.Logger
 
-	lock    *os.File
-	xfrLock *os.File
-	version string
+	lock      *os.File
+	xfrLock   *os.File
+	purgeLock *os.File
+	noControl bool // as frm_purged: no control socket
+	version   string
 	// discoverReconf tells the discovery loop a reload may have changed
 	// catalog.scan_interval.
 	discoverReconf chan struct{}
@@ -126,9 +149,27 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		s.Close()
 		return nil, err
 	}
-	if d.lock, err = lockFile(filepath.Join(admin, "frm_daemon.lock")); err != nil {
-		return nil, fmt.Errorf("another frm daemon runs for this instance (%s): %w", admin, err)
+	switch o.As {
+	case "":
+		if d.lock, err = lockFile(filepath.Join(admin, "frm_daemon.lock")); err != nil {
+			return nil, fmt.Errorf("another frm daemon runs for this instance (%s): %w", admin, err)
+		}
+	case AsXfrd:
+		// frm_xfrd.lock, taken below, is the lock.
+	case AsPurged:
+	default:
+		d.Close()
+		return nil, fmt.Errorf("daemon: unknown program %q", o.As)
 	}
+	if want["purge"] {
+		// One purger per instance, frm_purged (xrootd's or frm's) or frm
+		// daemon's.
+		if d.purgeLock, err = lockFile(filepath.Join(admin, PurgedLock)); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("a purger (frm_purged or an frm daemon) already runs for this instance (%s): %w", admin, err)
+		}
+	}
+	d.noControl = o.As == AsPurged
 	if want["stage"] || want["migrate"] {
 		// What a previous daemon that was killed left running or half
 		// written goes first: its copy commands' process groups, then its
@@ -186,6 +227,7 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	}
 	if want["purge"] {
 		d.Purger = NewPurger(s, log.With("component", "purge"))
+		d.Purger.Report, d.Purger.Test = o.PurgeReport, o.PurgeTest
 		d.Purger.OnEvent = d.publish
 		if t := d.Transfer; t != nil {
 			t.OnNoRoom = d.Purger.Wake
@@ -236,7 +278,7 @@ func (d *Daemon) Close() {
 	if d.Site != nil {
 		d.Site.Close()
 	}
-	for _, f := range []*os.File{d.xfrLock, d.lock} {
+	for _, f := range []*os.File{d.xfrLock, d.purgeLock, d.lock} {
 		if f != nil {
 			f.Close()
 		}
@@ -291,11 +333,13 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		<-ctx.Done()
 		time.AfterFunc(drain, cancelDrain)
 	}()
-	stopCtl, err := d.serveControl(ctx)
-	if err != nil {
-		d.Log.Warn("no control socket", "err", err)
-	} else {
-		defer stopCtl()
+	if !d.noControl {
+		stopCtl, err := d.serveControl(ctx)
+		if err != nil {
+			d.Log.Warn("no control socket", "err", err)
+		} else {
+			defer stopCtl()
+		}
 	}
 	if d.Transfer != nil {
 		stop, err := d.listenWake(ctx)

@@ -11,7 +11,6 @@ import (
 
 	"frm/core/purge"
 	"frm/core/site"
-	"frm/core/units"
 )
 
 // ---- purge (frm addition: frm_purged's cycle as a command) ----
@@ -77,7 +76,7 @@ func runPurge(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 		if sp.Err != nil {
 			continue
 		}
-		r.result(spaceLine(sp), spaceItem(sp))
+		r.result(purge.SpaceLine(sp, sp.Files), spaceItem(sp))
 	}
 	if dry {
 		return purgeDryRun(ctx, sh, r, plan, verbose)
@@ -89,7 +88,7 @@ func runPurge(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 		OnError: r.fail,
 		OnPurged: func(c purge.Candidate) {
 			if verbose || sh.JSON {
-				r.result(fileLine("Purged ", c, loc), candidateItem("purged", c))
+				r.result(purge.FileLine("Purged ", c, loc), candidateItem("purged", c))
 			}
 		},
 		OnKept: func(k purge.Kept) {
@@ -131,7 +130,7 @@ func runPurge(ctx context.Context, sh *Shell, r *report, c *command, args []stri
 				sr = x
 			}
 		}
-		r.result(finalLine(sp, sr), finalItem(sp, sr))
+		r.result(purge.FinalLine(sp, sr, sp.Files), finalItem(sp, sr))
 	}
 	sum := fmt.Sprintf("%s (%d bytes) purged", plural(int64(res.Files), "file", "files"), res.Bytes)
 	if res.Dirs > 0 {
@@ -159,7 +158,7 @@ func purgeDryRun(ctx context.Context, sh *Shell, r *report, plan *purge.Plan, ve
 		for _, c := range sp.Candidates {
 			files++
 			bytes += c.Size
-			r.result(fileLine("Zorch  ", c, loc), candidateItem("candidate", c))
+			r.result(purge.FileLine("Zorch  ", c, loc), candidateItem("candidate", c))
 		}
 		for _, k := range sp.Kept {
 			r.result(keptLine(k, loc), keptItem(k))
@@ -214,31 +213,6 @@ func reasonCounts(m map[purge.Reason]int) string {
 	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-// pctOf is v as a whole percentage of total, truncated (frm_purged).
-func pctOf(v, total int64) int64 {
-	if total <= 0 {
-		return 0
-	}
-	return v * 100 / total
-}
-
-// spaceLine is frm_purged's start-of-cycle line:
-// "++++++ data used 0 (0%) free 76.4G (30%) 1 files 1 idle; 175.5G needed".
-func spaceLine(sp *purge.SpacePlan) string {
-	var b strings.Builder
-	b.WriteString("++++++ " + sp.Space + " ")
-	if sp.UsedKnown {
-		fmt.Fprintf(&b, "used %s (%d%%) ", units.Bytes(sp.Used), pctOf(sp.Used, sp.Total))
-	}
-	fmt.Fprintf(&b, "free %s (%d%%) %d files %d idle; ", units.Bytes(sp.Free), pctOf(sp.Free, sp.Total), sp.Files, sp.Eligible)
-	if !sp.Enabled {
-		b.WriteString("nopurge")
-	} else {
-		b.WriteString(units.Bytes(sp.Needed) + " needed")
-	}
-	return b.String()
-}
-
 func spaceItem(sp *purge.SpacePlan) map[string]any {
 	counts := map[string]int{}
 	for rs, n := range sp.Counts {
@@ -254,24 +228,6 @@ func spaceItem(sp *purge.SpacePlan) map[string]any {
 	return item
 }
 
-// finalLine is frm_purged's end-of-cycle line:
-// "++++++ public used -4000 (0%) free 76.4G (30%) 9 files 4 prgd; 3.9K freed 175.5G deficit".
-func finalLine(sp *purge.SpacePlan, sr purge.SpaceResult) string {
-	var b strings.Builder
-	b.WriteString("++++++ " + sp.Space + " ")
-	if sp.UsedKnown {
-		u := sp.Used - sr.Bytes
-		fmt.Fprintf(&b, "used %s (%d%%) ", units.Bytes(u), pctOf(u, sp.Total))
-	}
-	fmt.Fprintf(&b, "free %s (%d%%) %d files %d prgd; %s freed ", units.Bytes(sr.Free), pctOf(sr.Free, sp.Total), sp.Files, sr.Files, units.Bytes(sr.Bytes))
-	if d := sr.Max - sr.Free; d > 0 {
-		b.WriteString(units.Bytes(d) + " deficit")
-	} else {
-		b.WriteString("need met")
-	}
-	return b.String()
-}
-
 func finalItem(sp *purge.SpacePlan, sr purge.SpaceResult) map[string]any {
 	item := map[string]any{"kind": "result", "space": sp.Space, "files": sr.Files, "bytes": sr.Bytes, "kept": sr.Kept,
 		"free": sr.Free, "max": sr.Max, "met": sr.Met(), "stopped": sr.Stopped}
@@ -279,12 +235,6 @@ func finalItem(sp *purge.SpacePlan, sr purge.SpaceResult) map[string]any {
 		item["used"] = sp.Used - sr.Bytes
 	}
 	return item
-}
-
-// fileLine is frm_purged's per-file line: what ("Zorch  " or "Purged "),
-// space, size 8 wide, access time (local, YYMMDD HH:MM:SS), pfn.
-func fileLine(what string, c purge.Candidate, loc *time.Location) string {
-	return fmt.Sprintf("%s%s %8s %s %s", what, c.Space, units.Bytes(c.Size), time.Unix(c.Atime, 0).In(loc).Format("060102 15:04:05"), c.PFN)
 }
 
 func keptLine(k purge.Kept, loc *time.Location) string {

@@ -1,7 +1,8 @@
 // Command frm is the File Residency Manager: one binary for the
 // frm_admin-compatible shell (frm admin), configuration tools (frm config)
 // and a sandbox site (frm demo). Invoked as frm_admin it behaves as
-// `frm admin`, so existing scripts keep working.
+// `frm admin`, so existing scripts keep working; as frm_xfragent,
+// frm_purged and frm_xfrd it takes the place of that xrootd program.
 package main
 
 import (
@@ -87,6 +88,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return adminMain(ctx, "frm_admin", args[1:], stdin, stdout, stderr)
 	case "frm_xfragent", "frm_pstga":
 		return agentMain(ctx, prog, args[1:], stdin, stdout, stderr)
+	case "frm_purged":
+		return purgedMain(ctx, args[1:], stdout, stderr)
+	case "frm_xfrd":
+		return xfrdMain(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) < 2 {
 		fmt.Fprint(stderr, topUsage())

@@ -1,0 +1,291 @@
+package main
+
+// frm_purged and frm_xfrd against xrootd 5.5.3's own, on identical sites.
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"frm/core/meta"
+	"frm/core/sitegen"
+)
+
+// requireXrootdTool skips the test when xrootd's program is absent (a
+// failure with FRM_REQUIRE_XROOTD=1).
+func requireXrootdTool(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("FRM_REQUIRE_XROOTD") == "1" {
+			t.Fatalf("%s is required (FRM_REQUIRE_XROOTD=1) but absent: %v", path, err)
+		}
+		t.Skipf("%s not installed (Debian/Ubuntu: apt-get install xrootd-server)", path)
+	}
+}
+
+// frmAs builds frm and links it as each of names; it returns the
+// directory holding the links.
+func frmAs(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := buildFrm(t, dir)
+	for _, n := range names {
+		if err := os.Symlink(bin, filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// xrdPrefix is an xrootd message's "YYMMDD HH:MM:SS pid " prefix.
+var xrdPrefix = regexp.MustCompile(`^\d{6} \d\d:\d\d:\d\d \d+ `)
+
+func TestXrdDaemonOptionErrors(t *testing.T) {
+	requireXrootdTool(t, "/usr/bin/frm_purged")
+	requireXrootdTool(t, "/usr/bin/frm_xfrd")
+	bin := frmAs(t, "frm_purged", "frm_xfrd")
+	for _, c := range []struct {
+		prog string
+		args []string
+	}{
+		{"frm_purged", []string{"-Q"}}, {"frm_purged", []string{"-c"}}, {"frm_purged", []string{"-h"}},
+		{"frm_purged", []string{"-Tv", "-x"}}, {"frm_purged", []string{"-O", "1x"}},
+		{"frm_purged", []string{"-O", "10%,1h"}}, {"frm_purged", []string{"-O"}}, {"frm_purged", []string{"-l"}},
+		{"frm_xfrd", []string{"-Q"}}, {"frm_xfrd", []string{"-O", "100%"}}, {"frm_xfrd", []string{"-c"}},
+		{"frm_xfrd", []string{"-h"}}, {"frm_xfrd", []string{"-n"}},
+	} {
+		xr := runTool(t, append([]string{"/usr/bin/" + c.prog}, c.args...)...)
+		fr := runTool(t, append([]string{filepath.Join(bin, c.prog)}, c.args...)...)
+		norm := func(s string) string {
+			var out []string
+			for _, l := range strings.Split(s, "\n") {
+				out = append(out, xrdPrefix.ReplaceAllString(l, "PREFIX "))
+			}
+			return strings.Join(out, "\n")
+		}
+		if xr.code != fr.code || norm(xr.stderr) != norm(fr.stderr) || xr.stdout != fr.stdout {
+			t.Errorf("%s %v:\nxrootd (exit %d):\n%s\nfrm (exit %d):\n%s", c.prog, c.args, xr.code, xr.stderr, fr.code, fr.stderr)
+		}
+	}
+}
+
+// purgeSites generates two identical demo sites (same seed, same time,
+// paths of the same length) and shapes them alike: every data file
+// accessed days ago at a distinct time, and a few files pinned, recently
+// read or not migrated.
+func purgeSites(t *testing.T) [2]string {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Second)
+	base := workDir(t)
+	var dirs [2]string
+	for i, name := range []string{"site-a", "site-b"} {
+		dirs[i] = filepath.Join(base, name)
+		if _, _, err := sitegen.Demo(ctx, dirs[i], sitegen.DemoOptions{Files: 300, Seed: 19, Now: now}); err != nil {
+			if strings.Contains(err.Error(), "not supported") {
+				t.Skip("no user xattrs on this filesystem")
+			}
+			t.Fatal(err)
+		}
+		var files []string
+		filepath.WalkDir(filepath.Join(dirs[i], "ns"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && (strings.HasSuffix(p, ".fits") || strings.HasSuffix(p, ".tar")) {
+				files = append(files, p)
+			}
+			return nil
+		})
+		sort.Strings(files)
+		for j, p := range files {
+			st, err := os.Stat(p)
+			if err != nil {
+				continue // dangling
+			}
+			at := now.Add(-5*24*time.Hour - time.Duration(j)*7*time.Minute)
+			switch j % 17 {
+			case 3:
+				at = now.Add(-time.Minute) // within the hold
+			case 5:
+				meta.SetPin(p, meta.Pin{Flags: meta.PinForever})
+			case 7:
+				meta.SetPin(p, meta.Pin{Flags: meta.PinKeep, Time: now.Add(48 * time.Hour).Unix()})
+			case 9:
+				meta.SetPin(p, meta.Pin{Flags: meta.PinKeep, Time: now.Add(-48 * time.Hour).Unix()})
+			case 11:
+				meta.SetPin(p, meta.Pin{Flags: meta.PinIdle, Time: 86400})
+			}
+			if err := os.Chtimes(p, at, st.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dirs
+}
+
+// purgedLines normalises frm_purged's report: the site directory, the
+// message prefixes, the disk figures (host dependent), sorted (the order
+// of files among spaces and of the scan is not compared here).
+func purgedLines(out, dir string) []string {
+	out = strings.ReplaceAll(out, dir, "$SITE")
+	figures := regexp.MustCompile(`free \S+ \(\d+%\)|; \S+ needed|freed \S+ deficit|freed need met|min \S+ max \S+ free`)
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		l = xrdPrefix.ReplaceAllString(l, "")
+		l = figures.ReplaceAllStringFunc(l, func(s string) string { return regexp.MustCompile(`\d[\d.]*[KMGT]?`).ReplaceAllString(s, "N") })
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// residents lists the namespace entries of a site, and how many data
+// files each space directory holds (the data files' names differ between
+// two generated sites).
+func residents(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(filepath.Join(dir, "ns"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, strings.TrimPrefix(p, dir))
+		}
+		return nil
+	})
+	data := map[string]int{}
+	filepath.WalkDir(filepath.Join(dir, "spaces"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data[strings.TrimPrefix(filepath.Dir(filepath.Dir(p)), dir)]++
+		}
+		return nil
+	})
+	for d, n := range data {
+		out = append(out, fmt.Sprintf("%s: %d data files", d, n))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestXrdPurgedConformance(t *testing.T) {
+	requireXrootdTool(t, "/usr/bin/frm_purged")
+	if testing.Short() {
+		t.Skip("runs xrootd's frm_purged on two generated sites")
+	}
+	bin := frmAs(t, "frm_purged")
+	dirs := purgeSites(t)
+	run := func(prog, dir string, args ...string) runResult {
+		argv := append([]string{prog, "-c", filepath.Join(dir, "xrootd.cf")}, args...)
+		r := runTool(t, argv...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", argv, r.code, r.stderr)
+		}
+		return r
+	}
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{
+		{"test", []string{"-O", "100%,3600", "-T", "-v"}},
+		{"test-quiet", []string{"-O", "100%,3600", "-T"}},
+		{"real", []string{"-O", "100%,3600", "-v"}},
+	} {
+		xr := run("/usr/bin/frm_purged", dirs[0], mode.args...)
+		fr := run(filepath.Join(bin, "frm_purged"), dirs[1], mode.args...)
+		for _, s := range []struct {
+			what   string
+			xr, fr string
+		}{{"stdout", xr.stdout, fr.stdout}, {"stderr", xr.stderr, fr.stderr}} {
+			xl, fl := purgedLines(s.xr, dirs[0]), purgedLines(s.fr, dirs[1])
+			if onlyX, onlyF := diffLines(xl, fl); len(onlyX)+len(onlyF) > 0 {
+				t.Errorf("%s mode, %s differs:\n%s", mode.name, s.what, showDiff(onlyX, onlyF))
+			}
+		}
+		if a, b := residents(t, dirs[0]), residents(t, dirs[1]); strings.Join(a, "\n") != strings.Join(b, "\n") {
+			onlyX, onlyF := diffLines(a, b)
+			t.Errorf("%s mode: the sites differ after the purge:\n%s", mode.name, showDiff(onlyX, onlyF))
+		}
+	}
+}
+
+// TestXrdXfragentFeedsFrmXfrd: xrootd's frm_xfragent queues stage
+// requests, frm's frm_xfrd (on the same xrootd configuration) stages every
+// file whole, and xrootd's frm_admin then finds no request left.
+func TestXrdXfragentFeedsFrmXfrd(t *testing.T) {
+	requireXrootdTool(t, "/usr/bin/frm_xfragent")
+	requireXrootdTool(t, "/usr/bin/frm_admin")
+	if testing.Short() {
+		t.Skip("runs a daemon")
+	}
+	bin := frmAs(t, "frm_xfrd")
+	dir := filepath.Join(workDir(t), "site")
+	if _, _, err := sitegen.Demo(context.Background(), dir, sitegen.DemoOptions{Files: 50, Seed: 7}); err != nil {
+		if strings.Contains(err.Error(), "not supported") {
+			t.Skip("no user xattrs on this filesystem")
+		}
+		t.Fatal(err)
+	}
+	cf := filepath.Join(dir, "xrootd.cf")
+	const n = 20
+	var in strings.Builder
+	want := map[string][]byte{}
+	for i := 0; i < n; i++ {
+		lfn := fmt.Sprintf("/store/h19/f%02d.dat", i)
+		data := []byte(strings.Repeat(fmt.Sprintf("%d", i), 1000*(i+1)))
+		src := filepath.Join(dir, "mss", lfn)
+		os.MkdirAll(filepath.Dir(src), 0o755)
+		if err := os.WriteFile(src, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[lfn] = data
+		fmt.Fprintf(&in, "+ req%d - %d r %s\n", i, i%3, lfn)
+	}
+	agent := exec.Command("/usr/bin/frm_xfragent", "-c", cf)
+	agent.Env = toolEnv()
+	agent.Stdin = strings.NewReader(in.String())
+	if out, err := agent.CombinedOutput(); err != nil && agent.ProcessState.ExitCode() != 8 {
+		t.Fatalf("frm_xfragent: %v\n%s", err, out)
+	}
+	if r := runTool(t, "/usr/bin/frm_admin", "-c", cf, "query", "xfrq", "stage", "lfn"); !strings.Contains(r.stderr+r.stdout, "/store/h19/f00.dat") {
+		t.Fatalf("frm_xfragent queued nothing:\n%s%s", r.stdout, r.stderr)
+	}
+	d := exec.Command(filepath.Join(bin, "frm_xfrd"), "-c", cf)
+	d.Env = toolEnv()
+	var dlog strings.Builder
+	d.Stdout, d.Stderr = &dlog, &dlog
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		d.Process.Signal(syscall.SIGTERM)
+		d.Wait()
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		done := 0
+		for lfn, data := range want {
+			if got, err := os.ReadFile(filepath.Join(dir, "ns", lfn)); err == nil && string(got) == string(data) {
+				done++
+			}
+		}
+		if done == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d files staged after 60s; frm_xfrd's log:\n%s", done, n, dlog.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The queue as xrootd's frm_admin reads it: nothing left.
+	waitFor(t, "the queue to empty", func() bool {
+		r := runTool(t, "/usr/bin/frm_admin", "-c", cf, "query", "xfrq", "stage", "lfn")
+		return !strings.Contains(r.stdout+r.stderr, "/store/h19/")
+	})
+}
