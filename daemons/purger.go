@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -29,6 +30,10 @@ type Purger struct {
 	// lists what a cycle would purge (frm_purged -T).
 	Report *purge.XrdReport
 	Test   bool
+
+	// suspended: the last cycle found STOPPURGE (said once per
+	// suspension).
+	suspended bool
 
 	mu     sync.Mutex // guards last
 	last   control.PurgeStatus
@@ -111,6 +116,20 @@ func (p *Purger) Run(ctx context.Context) error {
 // Cycle runs one purge cycle.
 func (p *Purger) Cycle(ctx context.Context) control.PurgeStatus {
 	st := control.PurgeStatus{At: time.Now()}
+	// STOPPURGE suspends whole cycles, not only the removals: no scan
+	// either, as frm_purged does (Execute checks again before each file).
+	if stop := purge.StopFile(p.Site); fileExists(stop) {
+		st.Stopped = true
+		if !p.suspended {
+			p.suspended = true
+			p.Log.Info("purge suspended by stop file", "file", stop)
+			if p.Report != nil {
+				p.Report.Say("PurgMain", stop+" exists; purging suspended.")
+			}
+		}
+		return st
+	}
+	p.suspended = false
 	opt := purge.Options{Lazy: true, OnError: func(err error) { p.Log.Warn("purge scan", "err", err) }}
 	if p.leader != nil {
 		opt.Spaces = p.leader.leading()
@@ -186,4 +205,10 @@ func (p *Purger) Cycle(ctx context.Context) control.PurgeStatus {
 	}
 	p.Log.Info("purge cycle ended", "files", res.Files, "bytes", res.Bytes, "errors", res.ErrorCount)
 	return st
+}
+
+// fileExists reports whether p exists (a stop file).
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -3,6 +3,7 @@ package main
 // frm_purged and frm_xfrd against xrootd 5.5.3's own, on identical sites.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -12,10 +13,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"frm/core/config"
 	"frm/core/meta"
 	"frm/core/sitegen"
 )
@@ -288,4 +291,126 @@ func TestXrdXfragentFeedsFrmXfrd(t *testing.T) {
 		r := runTool(t, "/usr/bin/frm_admin", "-c", cf, "query", "xfrq", "stage", "lfn")
 		return !strings.Contains(r.stdout+r.stderr, "/store/h19/")
 	})
+}
+
+// TestXrdPurgedDaemon: frm_purged without -O is a daemon, as xrootd's is:
+// on identical sites (purge.waittime 1 s, a policy that always wants
+// space: 900g free, more than the test's file system has), STOPPURGE suspends both (nothing removed over three periods),
+// and once it is removed both purge the same files in their next cycle
+// and report it in the same lines; SIGTERM ends ours cleanly (exit 0).
+func TestXrdPurgedDaemon(t *testing.T) {
+	requireXrootdTool(t, "/usr/bin/frm_purged")
+	if testing.Short() {
+		t.Skip("runs xrootd's frm_purged and frm's as daemons")
+	}
+	bin := frmAs(t, "frm_purged")
+	dirs := purgeSites(t)
+	type running struct {
+		cmd  *exec.Cmd
+		out  *lockedBuf
+		stop string // the STOPPURGE file
+	}
+	var runs [2]running
+	for i, prog := range []string{"/usr/bin/frm_purged", filepath.Join(bin, "frm_purged")} {
+		cf := filepath.Join(dirs[i], "xrootd.cf")
+		b, err := os.ReadFile(cf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Replace(string(b), "frm.purge.policy * 5% 10% hold 1h", "frm.purge.policy * 900g 1000g hold 3600", 1)
+		text += "frm.purge.waittime 1\n"
+		if err := os.WriteFile(cf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(cf, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(cfg.AdminDir(), 0o755)
+		stop := filepath.Join(cfg.AdminDir(), "STOPPURGE")
+		if err := os.WriteFile(stop, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(prog, "-c", cf)
+		cmd.Env = toolEnv()
+		out := &lockedBuf{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		runs[i] = running{cmd, out, stop}
+	}
+	before := [2][]string{residents(t, dirs[0]), residents(t, dirs[1])}
+	time.Sleep(3500 * time.Millisecond) // three periods under STOPPURGE
+	for i := range runs {
+		if got := residents(t, dirs[i]); strings.Join(got, "\n") != strings.Join(before[i], "\n") {
+			t.Errorf("%s purged under STOPPURGE:\n%s", []string{"xrootd", "frm"}[i], runs[i].out.String())
+		}
+	}
+	for i := range runs {
+		os.Remove(runs[i].stop)
+	}
+	for i := range runs {
+		waitFor(t, []string{"xrootd", "frm"}[i]+"'s purge cycle", func() bool {
+			return strings.Contains(runs[i].out.String(), "Purge cycle ended.")
+		})
+	}
+	// Let a cycle that began before the other one's end finish too.
+	time.Sleep(1500 * time.Millisecond)
+	if a, b := residents(t, dirs[0]), residents(t, dirs[1]); strings.Join(a, "\n") != strings.Join(b, "\n") {
+		onlyX, onlyF := diffLines(a, b)
+		t.Errorf("the sites differ after the daemons' purge:\n%s", showDiff(onlyX, onlyF))
+	}
+	if a, b := residents(t, dirs[1]), before[1]; strings.Join(a, "\n") == strings.Join(b, "\n") {
+		t.Error("frm's frm_purged removed nothing")
+	}
+	// The report lines of the first cycle, as in the one-shot test.
+	first := func(out, dir string) []string {
+		if i := strings.Index(out, "Purge cycle ended."); i >= 0 {
+			out = out[:i+len("Purge cycle ended.")]
+		}
+		var keep []string
+		for _, l := range purgedLines(out, dir) {
+			if strings.HasPrefix(l, "Purged ") || spaceLine.MatchString(l) {
+				keep = append(keep, l)
+			}
+		}
+		return keep
+	}
+	if onlyX, onlyF := diffLines(first(runs[0].out.String(), dirs[0]), first(runs[1].out.String(), dirs[1])); len(onlyX)+len(onlyF) > 0 {
+		t.Errorf("the first cycle's report differs:\n%s", showDiff(onlyX, onlyF))
+	}
+	runs[1].cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- runs[1].cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("frm's frm_purged after SIGTERM: %v\n%s", err, runs[1].out.String())
+		}
+	case <-time.After(patience):
+		t.Error("frm's frm_purged did not end after SIGTERM")
+	}
+}
+
+// spaceLine is a purge cycle's line about one space.
+var spaceLine = regexp.MustCompile(`^\+\+\+\+\+\+ \S+ used `)
+
+// lockedBuf is a buffer a process writes into while the test reads it.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
