@@ -276,7 +276,7 @@ func purgedMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		po.Spaces = append(po.Spaces, a)
 	}
-	rep := &purge.XrdReport{W: out, Verbose: o.verbose, Test: o.test}
+	rep := &purge.XrdReport{W: out, Verbose: o.verbose, Test: o.test, Order: purge.XrdSpaceOrder(cfg)}
 	if o.free == "" {
 		if len(po.Spaces) > 0 || len(po.Paths) > 0 {
 			log.Warn("frm_purged: spaces and paths restrict a single cycle (-O) only; the daemon purges every space")

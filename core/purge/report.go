@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"frm/core/config"
 	"frm/core/units"
 )
 
@@ -83,6 +85,9 @@ type XrdReport struct {
 	Test    bool
 	Loc     *time.Location // nil: time.Local
 	Pid     int            // 0: os.Getpid()
+	// Order is the order of the spaces in the report (XrdSpaceOrder);
+	// spaces it does not name follow in the plan's order.
+	Order []string
 
 	mu       sync.Mutex
 	deferred []string // lines held back by Defer
@@ -198,8 +203,8 @@ func (r *XrdReport) Scanned(p *Plan) {
 		r.Say("Scan", fmt.Sprintf("Name space scan ended; %d files with %s", files, plural(errs, "error", "errors")))
 	}
 	r.Say("Purge", "Purge cycle started.")
-	for i := range p.Spaces {
-		if sp := &p.Spaces[i]; sp.Err == nil && sp.Enabled {
+	for _, sp := range r.spaces(p) {
+		if sp.Err == nil && sp.Enabled {
 			// frm_purged counts a pinned file idle when its access is
 			// older than the hold (it looks at pins only when purging).
 			idle, _ := r.pinnedSplit(p, sp)
@@ -242,8 +247,7 @@ func (r *XrdReport) File(c Candidate) {
 // test run, what the candidates would have freed), then the empty
 // directories (dirs found, removed) and "Purge cycle ended.".
 func (r *XrdReport) Ended(p *Plan, res Result, dirsFound, dirsRemoved int) {
-	for i := range p.Spaces {
-		sp := &p.Spaces[i]
+	for _, sp := range r.spaces(p) {
 		if sp.Err != nil || !sp.Enabled {
 			continue
 		}
@@ -299,8 +303,7 @@ func (r *XrdReport) Config(p *Plan, pfn func(string) string, dirHold time.Durati
 		fmt.Fprintln(w, "=====> Scanning r/w: "+pfn(r))
 	}
 	fmt.Fprintf(w, "=====> Directory hold: %d\n", int64(dirHold/time.Second))
-	for i := range p.Spaces {
-		sp := &p.Spaces[i]
+	for _, sp := range r.spaces(p) {
 		if !sp.Enabled {
 			fmt.Fprintf(w, "=====> policy %s nopurge\n", sp.Space)
 			continue
@@ -314,4 +317,50 @@ func plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// spaces returns the plan's spaces in the report's order.
+func (r *XrdReport) spaces(p *Plan) []*SpacePlan {
+	out := make([]*SpacePlan, 0, len(p.Spaces))
+	taken := make([]bool, len(p.Spaces))
+	for _, name := range r.Order {
+		for i := range p.Spaces {
+			if !taken[i] && p.Spaces[i].Space == name {
+				out, taken[i] = append(out, &p.Spaces[i]), true
+			}
+		}
+	}
+	for i := range p.Spaces {
+		if !taken[i] {
+			out = append(out, &p.Spaces[i])
+		}
+	}
+	return out
+}
+
+// XrdSpaceOrder is the order xrootd 5.5.3's frm_purged takes the spaces of
+// cfg in (its report and its -v configuration), observed to be
+// independent of the order of the oss.space lines: the spaces without a
+// frm.purge.policy line of their own, public aside, in configuration
+// order; then public, unless it has its own line; then the spaces with
+// their own lines, in the order of those lines.
+func XrdSpaceOrder(cfg *config.Config) []string {
+	own := map[string]bool{}
+	var explicit []string
+	for _, pol := range cfg.Purge.Policies {
+		if pol.Space != "*" && !own[pol.Space] {
+			own[pol.Space] = true
+			explicit = append(explicit, pol.Space)
+		}
+	}
+	var out []string
+	for _, sp := range cfg.Spaces {
+		if sp.Name != "public" && !own[sp.Name] && !slices.Contains(out, sp.Name) {
+			out = append(out, sp.Name)
+		}
+	}
+	if !own["public"] {
+		out = append(out, "public")
+	}
+	return append(out, explicit...)
 }
