@@ -160,7 +160,7 @@ func (o xrdOpts) ignored() []string {
 		on   bool
 		what string
 	}{{o.background, "-b (frm does not fork; let systemd or the shell run it in the background)"},
-		{o.fg, "-f"}, {o.pidFile != "", "-s (no pid file)"}, {o.site != "", "-S (no monitoring)"},
+		{o.fg, "-f"}, {o.site != "", "-S (no monitoring)"},
 		{o.z, "-z (log lines carry their own times)"}, {o.keep == "sig", "-k sig (logs rotate daily)"}} {
 		if x.on {
 			out = append(out, x.what)
@@ -207,7 +207,32 @@ func xrdSetup(p xrdProg, o xrdOpts, stderr io.Writer) (*slog.Logger, io.Writer, 
 		closeLog()
 		return nil, nil, nil, nil, 4
 	}
+	if err := writePidFile(cfg, p.name, o.pidFile); err != nil {
+		log.Warn("cannot write the pid file", "err", err)
+	}
 	return log, out, cfg, closeLog, 0
+}
+
+// writePidFile writes the process id where xrootd's daemons write theirs:
+// the file -s names, else <all.pidpath or /tmp>/[<instance>/]<program>.pid,
+// the digits without a newline. Like xrootd's, it is left behind at exit
+// (init scripts check that the process still lives).
+func writePidFile(cfg *config.Config, prog, named string) error {
+	pid := []byte(strconv.Itoa(os.Getpid()))
+	if named != "" {
+		return os.WriteFile(named, pid, 0o644)
+	}
+	dir := cfg.PidPath
+	if dir == "" {
+		dir = "/tmp"
+	}
+	if cfg.Instance != "" {
+		dir = filepath.Join(dir, cfg.Instance)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, prog+".pid"), pid, 0o644)
 }
 
 func instOrAnon(inst string) string {

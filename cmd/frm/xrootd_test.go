@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -332,7 +333,9 @@ func TestXrdPurgedDaemon(t *testing.T) {
 			t.Fatal(err)
 		}
 		text := strings.Replace(string(b), "frm.purge.policy * 5% 10% hold 1h", "frm.purge.policy * 900g 1000g hold 3600", 1)
-		text += "frm.purge.waittime 1\n"
+		pidDir := filepath.Join(dirs[i], "run")
+		os.MkdirAll(pidDir, 0o755)
+		text += "frm.purge.waittime 1\nall.pidpath " + pidDir + "\n"
 		if err := os.WriteFile(cf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -354,6 +357,14 @@ func TestXrdPurgedDaemon(t *testing.T) {
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		runs[i] = running{cmd, out, stop}
+	}
+	// Both write their pid where all.pidpath says, as xrootd's daemons do.
+	for i := range runs {
+		pidFile := filepath.Join(dirs[i], "run", "frm_purged.pid")
+		waitFor(t, "the pid file", func() bool {
+			b, err := os.ReadFile(pidFile)
+			return err == nil && string(b) == strconv.Itoa(runs[i].cmd.Process.Pid)
+		})
 	}
 	before := [2][]string{residents(t, dirs[0]), residents(t, dirs[1])}
 	time.Sleep(3500 * time.Millisecond) // three periods under STOPPURGE
@@ -427,4 +438,25 @@ func (l *lockedBuf) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestXrdPidFileOption: -s names the pid file, as for xrootd's daemons.
+func TestXrdPidFileOption(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds frm")
+	}
+	bin := frmAs(t, "frm_purged")
+	dir := filepath.Join(workDir(t), "site")
+	if _, _, err := sitegen.Demo(context.Background(), dir, sitegen.DemoOptions{Files: 10, Seed: 1}); err != nil {
+		if strings.Contains(err.Error(), "not supported") {
+			t.Skip("no user xattrs on this filesystem")
+		}
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "purged.pid")
+	r := runTool(t, filepath.Join(bin, "frm_purged"), "-c", filepath.Join(dir, "xrootd.cf"), "-O", "100%,3600", "-T", "-s", pidFile)
+	b, err := os.ReadFile(pidFile)
+	if r.code != 0 || err != nil || !regexp.MustCompile(`^[0-9]+$`).Match(b) {
+		t.Errorf("exit %d, pid file %q %v\n%s", r.code, b, err, r.stderr)
+	}
 }

@@ -21,6 +21,9 @@ type Config struct {
 	AdminPath string `toml:"admin_path,omitempty"`
 	// AdminGroup makes the admin directory group accessible (0770).
 	AdminGroup bool `toml:"admin_group,omitempty"`
+	// PidPath is where frm_purged and frm_xfrd (frm under those names)
+	// write their pid files, as xrootd's do (all.pidpath; default /tmp).
+	PidPath string `toml:"pid_path,omitempty"`
 
 	// LocalRoot is prefixed to every lfn to form the pfn (oss.localroot).
 	LocalRoot string `toml:"local_root,omitempty"`

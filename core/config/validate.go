@@ -59,6 +59,7 @@ func (c *Config) validateAt(where map[string]string) error {
 	c.validateTUI(v)
 	c.validateScrub(v)
 	c.validateQueue(v)
+	v.absPath("pid_path", c.PidPath, false)
 	c.validateFederation(v)
 	return v.err()
 }

@@ -527,6 +527,13 @@ func (p *xrdParser) dispatch(d *directive) (handled bool, err error) {
 		return true, p.xadminpath(d)
 	case "all.sitename":
 		return true, p.xsitename(d)
+	case "all.pidpath":
+		v, ok := d.next()
+		if !ok {
+			return true, d.errf("pidpath not specified")
+		}
+		p.cfg.PidPath = v
+		return true, nil
 	case "all.export", "oss.path":
 		return true, p.xexport(d)
 	case "oss.defaults":
