@@ -80,7 +80,7 @@ func TestXrootdReferenceSample(t *testing.T) {
 		Usage:    Usage{LogDir: "/srv/frmsite/usage"},
 		Checksum: Checksum{Default: "adler32"},
 		Source:   p, Format: FormatXrootd,
-		PidPath:  "/srv/frmsite/run",
+		PidPath: "/srv/frmsite/run",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("reference sample:\n got %+v\nwant %+v", c, want)
