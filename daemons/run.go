@@ -354,6 +354,14 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 		component("migrate", func() error { return d.Migrator.Run(ctx) })
 	}
 	if d.Purger != nil {
+		// xrootd's frm_purged listens on <admin>/purg.udp: a datagram
+		// there starts a cycle now, for ours as for theirs.
+		stop, err := listenDatagrams(PurgeWakeSocket(d.Site.Config()), d.Purger.Wake)
+		if err != nil {
+			d.Log.Warn("no purge wake-up socket", "err", err)
+		} else {
+			defer stop()
+		}
 		component("purge", func() error { return d.Purger.Run(ctx) })
 	}
 	if d.Scrubber != nil {
@@ -464,8 +472,21 @@ func WakeSocket(cfg *config.Config) string {
 }
 
 func (d *Daemon) listenWake(ctx context.Context) (func(), error) {
-	path := WakeSocket(d.Site.Config())
-	os.Remove(path) // we hold the transfer lock: a leftover socket is stale
+	return listenDatagrams(WakeSocket(d.Site.Config()), d.Transfer.Wake)
+}
+
+// PurgeWakeSocket is where xrootd's frm_purged takes wake-ups (a Unix
+// datagram socket in the admin directory).
+func PurgeWakeSocket(cfg *config.Config) string {
+	return filepath.Join(cfg.AdminDir(), "purg.udp")
+}
+
+// listenDatagrams calls wake for every datagram that comes to the Unix
+// datagram socket path (created anew: the caller holds the lock of the
+// daemon that owns it, so a leftover socket is stale) until the returned
+// function closes and removes it.
+func listenDatagrams(path string, wake func()) (func(), error) {
+	os.Remove(path)
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		return nil, err
@@ -476,7 +497,7 @@ func (d *Daemon) listenWake(ctx context.Context) (func(), error) {
 			if _, _, err := c.ReadFrom(buf); err != nil {
 				return
 			}
-			d.Transfer.Wake()
+			wake()
 		}
 	}()
 	return func() { c.Close(); os.Remove(path) }, nil
