@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"frm/core/sitegen"
 	"frm/core/usage"
@@ -15,9 +16,10 @@ import (
 // TestUsageLogWithXrootd: frm keeps xrootd's usage log as xrootd's tools
 // do. Started on a site whose log does not exist, frm creates it as
 // xrootd's frm_admin does (same size, same entries in the same slots, the
-// .Usage.upd beside it); reloc and rm then account for the XA data they
-// add and remove, and xrootd's own frm_admin, reading the file after them,
-// shows the same figures as frm: the bytes each space's data files hold.
+// .Usage.upd beside it); reloc, rm and purge then account for the XA data
+// they add and remove, and xrootd's own frm_admin, reading the file after
+// them, shows the same figures as frm: the bytes each space's data files
+// hold.
 func TestUsageLogWithXrootd(t *testing.T) {
 	if _, err := os.Stat(xrootdAdmin); err != nil {
 		if os.Getenv("FRM_REQUIRE_XROOTD") == "1" {
@@ -90,15 +92,34 @@ func TestUsageLogWithXrootd(t *testing.T) {
 		}
 		return m
 	}
-	_, frmOut, _ := runAdmin(t, bin, ours.Config, "query", "usage")
-	xrdOut := xrd(ours, "query", "usage")
-	want := map[string]string{"data": "0", "fast": "6", "public": "0"}
-	for name, w := range want {
-		if got := figures(frmOut)[name]; got != w {
-			t.Errorf("frm query usage: %s effective %s, want %s\n%s", name, got, w, frmOut)
-		}
-		if got := figures(xrdOut)[name]; got != w {
-			t.Errorf("xrootd's query usage on frm's log: %s effective %s, want %s\n%s", name, got, w, xrdOut)
+	check := func(want map[string]string) {
+		t.Helper()
+		_, frmOut, _ := runAdmin(t, bin, ours.Config, "query", "usage")
+		xrdOut := xrd(ours, "query", "usage")
+		for name, w := range want {
+			if got := figures(frmOut)[name]; got != w {
+				t.Errorf("frm query usage: %s effective %s, want %s\n%s", name, got, w, frmOut)
+			}
+			if got := figures(xrdOut)[name]; got != w {
+				t.Errorf("xrootd's query usage on frm's log: %s effective %s, want %s\n%s", name, got, w, xrdOut)
+			}
 		}
 	}
+	check(map[string]string{"data": "0", "fast": "6", "public": "0"})
+
+	// A purge: p1, marked purgeable (copy time = mtime) and last read an
+	// hour ago, leaves fast.
+	p1 := filepath.Join(ours.LocalRoot, "store", "p1")
+	if fi, err := os.Stat(p1); err == nil {
+		os.Chtimes(p1, time.Now().Add(-time.Hour), fi.ModTime())
+	}
+	for _, args := range [][]string{{"mark", "-p", "/store/p1"}, {"purge", "-f", "-O", "100%,60", "fast"}} {
+		if code, out, errs := runAdmin(t, bin, ours.Config, args...); code != 0 {
+			t.Fatalf("frm %v: %d %s %s", args, code, out, errs)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(ours.LocalRoot, "store", "p1")); err == nil {
+		t.Fatal("the purge did not remove p1")
+	}
+	check(map[string]string{"data": "0", "fast": "0", "public": "0"})
 }
