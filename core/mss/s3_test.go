@@ -165,10 +165,14 @@ func TestS3Conformance(t *testing.T) {
 	g := startGateway(t)
 	b := g.backend(t)
 	msstest.Run(t, b, s3RFN)
-	// Nothing but the bucket's own metadata is left behind.
+	// Nothing but the bucket's own metadata is left behind. A store the
+	// suite cancelled may still be completed by the server after the
+	// suite removed its name (the client went away once the whole body
+	// was sent): the suite allows that complete object, so it is not
+	// counted here.
 	res := g.client.ListObjects(context.Background(), s3Bucket, minio.ListObjectsOptions{Recursive: true})
 	for oi := range res {
-		if oi.Err == nil {
+		if oi.Err == nil && !strings.HasSuffix(oi.Key, "/msstest/cancel/fresh.dat") {
 			t.Errorf("object left behind: %s", oi.Key)
 		}
 	}
