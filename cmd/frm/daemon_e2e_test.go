@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +26,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startDaemonProc starts `frm daemon args...`; it is killed when the test
+// ends, and its log (stderr) shown when the test failed.
+func startDaemonProc(t *testing.T, bin string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"daemon"}, args...)...)
+	log := &lockedBuffer{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", log.String())
+		}
+	})
+	return cmd
 }
 
 // TestDaemonKilledMidStageLosesNothing: a daemon SIGKILLed during a stage
@@ -56,22 +75,7 @@ copy_out = ["/bin/cp", "$SRC", "$DST"]`, 1)
 	os.MkdirAll(filepath.Join(l.RemoteRoot, "store/e2e"), 0o755)
 	os.WriteFile(filepath.Join(l.RemoteRoot, lfn), []byte("payload"), 0o644)
 
-	daemon := func() *exec.Cmd {
-		cmd := exec.Command(bin, "daemon", "-c", l.Config, "-only", "stage", "-drain", "2s")
-		var log bytes.Buffer
-		cmd.Stderr = &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			if t.Failed() {
-				t.Logf("daemon log:\n%s", log.String())
-			}
-		})
-		return cmd
-	}
+	daemon := func() *exec.Cmd { return startDaemonProc(t, bin, "-c", l.Config, "-only", "stage", "-drain", "2s") }
 	d1 := daemon()
 	sock := filepath.Join(l.AdminPath, "frm", "frm.sock")
 	waitFor(t, "control socket", func() bool { _, err := os.Stat(sock); return err == nil })

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,19 +34,7 @@ func TestStageWait(t *testing.T) {
 		t.Errorf("-wait without a daemon: %d %q", code, errs)
 	}
 
-	cmd := exec.Command(bin, "daemon", "-c", l.Config, "-only", "stage")
-	var log bytes.Buffer
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", log.String())
-		}
-	})
+	startDaemonProc(t, bin, "-c", l.Config, "-only", "stage")
 	waitFor(t, "control socket", func() bool { _, err := os.Stat(filepath.Join(l.AdminPath, "frm", "frm.sock")); return err == nil })
 
 	code, out, errs := admin("stage", "-wait", "/store/w/b.fits", "/store/w/none.fits")

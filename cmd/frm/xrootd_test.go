@@ -3,7 +3,6 @@ package main
 // frm_purged and frm_xfrd against xrootd 5.5.3's own, on identical sites.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -14,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -322,7 +320,7 @@ func TestXrdPurgedDaemon(t *testing.T) {
 	dirs := purgeSites(t)
 	type running struct {
 		cmd  *exec.Cmd
-		out  *lockedBuf
+		out  *lockedBuffer
 		stop string // the STOPPURGE file
 	}
 	var runs [2]running
@@ -350,7 +348,7 @@ func TestXrdPurgedDaemon(t *testing.T) {
 		}
 		cmd := exec.Command(prog, "-c", cf)
 		cmd.Env = toolEnv()
-		out := &lockedBuf{}
+		out := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -421,25 +419,6 @@ func TestXrdPurgedDaemon(t *testing.T) {
 
 // spaceLine is a purge cycle's line about one space.
 var spaceLine = regexp.MustCompile(`^\+\+\+\+\+\+ \S+ used `)
-
-// lockedBuf is a buffer a process writes into while the test reads it.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestXrdPidFileOption: -s names the pid file, as for xrootd's daemons.
 func TestXrdPidFileOption(t *testing.T) {
 	if testing.Short() {
