@@ -419,6 +419,7 @@ func TestXrdPurgedDaemon(t *testing.T) {
 
 // spaceLine is a purge cycle's line about one space.
 var spaceLine = regexp.MustCompile(`^\+\+\+\+\+\+ \S+ used `)
+
 // TestXrdPidFileOption: -s names the pid file, as for xrootd's daemons.
 func TestXrdPidFileOption(t *testing.T) {
 	if testing.Short() {
