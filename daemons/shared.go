@@ -351,8 +351,10 @@ func (t *Transfer) classifyShared(ctx context.Context) {
 		var askMSS []string
 		var askIdx []int
 		sizes := make([]int64, len(reqs))
+		crs := make([]qclass.Request, len(reqs))
 		for i, r := range reqs {
 			cr := qclass.Request{Kind: r.Kind, LFN: r.LFN, Requester: r.Requester, CGI: r.Xrdq().CGI()}
+			crs[i] = cr
 			sizes[i] = -1
 			if !classes.NeedsSize(cr) {
 				continue
@@ -375,9 +377,8 @@ func (t *Transfer) classifyShared(ctx context.Context) {
 		ids := make([]int64, len(reqs))
 		names := make([]string, len(reqs))
 		for i, r := range reqs {
-			cr := qclass.Request{Kind: r.Kind, LFN: r.LFN, Requester: r.Requester, CGI: r.Xrdq().CGI()}
 			ids[i] = r.ID
-			names[i] = classes.Classes[classes.Classify(cr, func() (int64, bool) { return sizes[i], sizes[i] >= 0 })].Name
+			names[i] = classes.Classes[classes.Classify(crs[i], func() (int64, bool) { return sizes[i], sizes[i] >= 0 })].Name
 		}
 		rctx, cancel = context.WithTimeout(ctx, dbTimeout)
 		err = t.Shared.Queue.SetClass(rctx, ids, names)

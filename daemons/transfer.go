@@ -275,7 +275,9 @@ func (t *Transfer) Status() control.TransferStatus {
 		st.SlotsIn, st.SlotsOut = t.classes.Classes[0].Slots, t.classes.Classes[1].Slots
 	}
 	var queued []int
-	if t.Shared == nil {
+	if t.Shared == nil && !t.classes.Implicit {
+		// A walk of the indexed records (the implicit classes are not
+		// shown, and never wait for a size: no walk for them).
 		queued, st.Sizing = t.index.depth(len(t.cls))
 	}
 	for i, c := range t.classes.Classes {
@@ -544,11 +546,14 @@ func (t *Transfer) stoppedKinds() map[xrdq.Kind]bool {
 }
 
 // kindDir is the direction of a queue kind: 0 in (stage, get), 1 out.
-func kindDir(k xrdq.Kind) int {
-	if k == xrdq.Migrate || k == xrdq.Put {
-		return 1
+func kindDir(k xrdq.Kind) int { return xferDir(queueKind[k]) }
+
+// xferDir is the direction of a transfer: 0 in, 1 out.
+func xferDir(k xfer.Kind) int {
+	if k.Inbound() {
+		return 0
 	}
-	return 0
+	return 1
 }
 
 // schedule starts jobs while slots are free, class by class. A class
@@ -667,10 +672,7 @@ func (t *Transfer) nextLocked(c int, stopped map[xrdq.Kind]bool) *job {
 
 // start starts job j in a slot of class c. t.mu is held.
 func (t *Transfer) start(ctx context.Context, c int, j *job) {
-	dir := 0
-	if !j.x.Kind.Inbound() {
-		dir = 1
-	}
+	dir := xferDir(j.x.Kind)
 	if p := t.paused[dir]; p != nil && p.trial && !p.trialRunning {
 		p.trialRunning, j.trial = true, true
 	}
@@ -736,10 +738,7 @@ func (t *Transfer) finish(d *job) {
 	t.mu.Lock()
 	j := t.running[d.key]
 	delete(t.running, d.key)
-	dir := 0
-	if !d.x.Kind.Inbound() {
-		dir = 1
-	}
+	dir := j.dir
 	if !j.slotFreed {
 		t.cls[j.class].running--
 		t.inUse[dir]--
