@@ -66,6 +66,18 @@ func slowCopy(c *config.Config, secs string) {
 	c.MSS.CopyIn = []string{"/bin/sh", "-c", `sleep ` + secs + `; exec cp "$0" "$1"`, "$SRC", "$DST"}
 }
 
+// doneBefore counts the transfers that ended (done) before lfn's did.
+func doneBefore(r *running, lfn string) int {
+	n := 0
+	for _, ev := range r.eventsOf("done") {
+		if ev.LFN == lfn {
+			break
+		}
+		n++
+	}
+	return n
+}
+
 func (r *running) eventsOf(typ string) []control.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -110,13 +122,7 @@ func TestShortClassOvertakesLongQueue(t *testing.T) {
 			queueAdd(t, s, "+ urgent - 0 r /short/urgent")
 			r.d.Transfer.Wake()
 			r.waitEvent(t, "done", "/short/urgent")
-			doneLong := 0
-			for _, ev := range r.eventsOf("done") {
-				if ev.LFN == "/short/urgent" {
-					break
-				}
-				doneLong++
-			}
+			doneLong := doneBefore(r, "/short/urgent")
 			if doneLong >= 10 {
 				t.Errorf("the short request finished after %d long ones, want before the tenth", doneLong)
 			}
@@ -297,13 +303,7 @@ func TestSharedQueueClasses(t *testing.T) {
 	if ev := r.waitEvent(t, "done", "/short/urgent"); ev.Class != "short" {
 		t.Errorf("short request ran in class %q", ev.Class)
 	}
-	doneLong := 0
-	for _, ev := range r.eventsOf("done") {
-		if ev.LFN == "/short/urgent" {
-			break
-		}
-		doneLong++
-	}
+	doneLong := doneBefore(r, "/short/urgent")
 	if doneLong >= 10 {
 		t.Errorf("the short request finished after %d long ones, want before the tenth", doneLong)
 	}

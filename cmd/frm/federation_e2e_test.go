@@ -132,9 +132,9 @@ func runAdmin(t *testing.T, bin, config string, args ...string) (int, string, st
 	return code, out.String(), errb.String()
 }
 
-// resident makes lfn a file on the site's disk with its adler32 stored, as
-// a stage would leave it (size bytes of content from fill; sparse when
-// fill is nil).
+// resident makes lfn a plain file on the site's disk with its adler32
+// stored (frm admin chksum calc), as a stage would leave it: content, or
+// when content is nil a sparse file of sparse bytes.
 func (s *fedSite) resident(t *testing.T, bin, lfn string, content []byte, sparse int64) {
 	t.Helper()
 	p := filepath.Join(s.local, lfn)
