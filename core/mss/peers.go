@@ -253,21 +253,23 @@ func (p *Peers) Fetch(ctx context.Context, req Request, dst, alg string) (Result
 		wait := p.o.Poll.Wait(poll)
 		asked := false
 		for _, l := range stageable {
-			_, err := l.site.Client.Open(ctx, lfn, 0, "", true)
+			f, err := l.site.Client.Open(ctx, lfn, 0, "", true)
 			var pe *fedapi.PendingError
-			switch {
-			case errors.As(err, &pe):
+			if err == nil {
+				// Resident by now: the next locate says so, and the
+				// download starts from there.
+				f.Body.Close()
+				asked = true
+				break
+			}
+			if errors.As(err, &pe) {
 				wait = max(wait, pe.RetryAfter)
 				tried[l.site.Name] = "staging (pending)"
 				reportSource(ctx, "peer "+l.site.Name+" (staging there)")
 				asked = true
-			case err == nil:
-				asked = true // resident by now: the next locate says so
-			default:
-				tried[l.site.Name] = "stage: " + err.Error()
-				continue
+				break
 			}
-			break
+			tried[l.site.Name] = "stage: " + err.Error()
 		}
 		if !asked {
 			return Result{}, p.failure(lfn, locs, tried, bad)
