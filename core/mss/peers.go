@@ -359,6 +359,7 @@ func (p *Peers) download(ctx context.Context, l located, locs []located, bad map
 	var offset, size int64 = 0, -1
 	etags := map[string]string{}
 	from := l.site.Name
+	var used []string // the peers whose bytes the file holds, in order
 	breaks := 0
 	for src := 0; ; {
 		s := sources[src%len(sources)]
@@ -401,6 +402,9 @@ func (p *Peers) download(ctx context.Context, l located, locs []located, bad map
 			reportSource(ctx, "peer "+s.site.Name)
 		}
 		from = s.site.Name
+		if !slices.Contains(used, from) {
+			used = append(used, from)
+		}
 		n, cerr := copyCtx(dctx, io.MultiWriter(out, hs), f.Body)
 		f.Body.Close()
 		offset += n
@@ -422,9 +426,15 @@ func (p *Peers) download(ctx context.Context, l located, locs []located, bad map
 		// dropped), then the others.
 	}
 	if got := hs.sum("adler32"); want.Alg == "adler32" && got.Hex != want.Hex {
-		bad[from] = true
-		p.o.Log.Warn("peer served wrong bytes; trying the others", "lfn", req.LFN, "peer", from, "adler32", got.Hex, "claimed", want.Hex)
-		return Result{}, Permanent(fmt.Errorf("%w: %s served wrong bytes for %s (adler32 %s, it claims %s)", ErrChecksumMismatch, from, req.LFN, got.Hex, want.Hex))
+		// Which part was wrong cannot be told when a resumed download
+		// took bytes from several peers: none of them is trusted again
+		// for this file.
+		who := strings.Join(used, " and ")
+		for _, name := range used {
+			bad[name] = true
+		}
+		p.o.Log.Warn("peer served wrong bytes; trying the others", "lfn", req.LFN, "peer", who, "adler32", got.Hex, "claimed", want.Hex)
+		return Result{}, Permanent(fmt.Errorf("%w: %s served wrong bytes for %s (adler32 %s, it claims %s)", ErrChecksumMismatch, who, req.LFN, got.Hex, want.Hex))
 	}
 	if err := out.Close(); err != nil {
 		return Result{}, classifyErrno(err, false)
