@@ -101,7 +101,10 @@ func (w *stageWait) run(ctx context.Context, d *control.Client, r *report) (done
 			if ev.Kind == "stage" && !ev.Time.Before(w.started.Add(-time.Second)) {
 				switch ev.Type {
 				case "done", "fail", "skipped":
-					outcome <- ev
+					select {
+					case outcome <- ev:
+					case <-ctx.Done(): // the wait is over: nobody reads
+					}
 				}
 			}
 		})
