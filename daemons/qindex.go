@@ -366,6 +366,13 @@ func (x *queueIndex) complete(r recRef, log *slog.Logger) {
 			f.known = after // our own change: no reason to read the file again
 		}
 	}
+	if len(f.recs) == 0 && f.completed > 0 {
+		// The file's last known request is done: reclaim the slots now,
+		// so that an idle queue file is what xrootd's frm_xfrd leaves
+		// (every record zeroed on the free chain). A busy file waits for
+		// the queue check, keeping the cost per transfer constant.
+		x.sweepFile(fk, f, log)
+	}
 }
 
 // release makes served records pending again (their job ended without
@@ -384,15 +391,19 @@ func (x *queueIndex) release(r recRef) {
 // requests in.
 func (x *queueIndex) sweep(log *slog.Logger) {
 	for fk, f := range x.files {
-		if f.completed == 0 {
-			continue
+		if f.completed > 0 {
+			x.sweepFile(fk, f, log)
 		}
-		q := x.dir.Queue(fk.kind, fk.prty)
-		if _, _, err := q.Sweep(); err != nil {
-			log.Warn("cannot reclaim finished requests' slots", "queue", q.Path(), "err", err)
-			continue
-		}
-		f.completed = 0
-		f.known = xrdq.Sig{} // read it again: the sweep moved the chain
 	}
+}
+
+// sweepFile reclaims the tombstones of one file.
+func (x *queueIndex) sweepFile(fk fileKey, f *indexFile, log *slog.Logger) {
+	q := x.dir.Queue(fk.kind, fk.prty)
+	if _, _, err := q.Sweep(); err != nil {
+		log.Warn("cannot reclaim finished requests' slots", "queue", q.Path(), "err", err)
+		return
+	}
+	f.completed = 0
+	f.known = xrdq.Sig{} // read it again: the sweep moved the chain
 }

@@ -232,62 +232,109 @@ func TestXrdPurgedConformance(t *testing.T) {
 }
 
 // TestXrdXfragentFeedsFrmXfrd: xrootd's frm_xfragent queues stage
-// requests, frm's frm_xfrd (on the same xrootd configuration) stages every
-// file whole, and xrootd's frm_admin then finds no request left.
+// requests in the queue files; our frm_xfrd stages every one whole, and
+// leaves the queue files byte for byte as xrootd's own frm_xfrd leaves
+// them on a twin site fed the same queue files (every processed record
+// zeroed and put on the free chain in the order processed, the header's
+// Last left on the final record). Both run with copymax 1, so that
+// xrootd's order of processing, and so its free chain, is fixed.
 func TestXrdXfragentFeedsFrmXfrd(t *testing.T) {
 	requireXrootdTool(t, "/usr/bin/frm_xfragent")
+	requireXrootdTool(t, "/usr/bin/frm_xfrd")
 	requireXrootdTool(t, "/usr/bin/frm_admin")
 	if testing.Short() {
 		t.Skip("runs a daemon")
 	}
 	bin := frmAs(t, "frm_xfrd")
-	dir := filepath.Join(workDir(t), "site")
-	if _, _, err := sitegen.Demo(context.Background(), dir, sitegen.DemoOptions{Files: 50, Seed: 7}); err != nil {
-		if strings.Contains(err.Error(), "not supported") {
-			t.Skip("no user xattrs on this filesystem")
-		}
-		t.Fatal(err)
-	}
-	cf := filepath.Join(dir, "xrootd.cf")
+	work := workDir(t)
 	const n = 20
-	var in strings.Builder
 	want := map[string][]byte{}
+	var in strings.Builder
 	for i := 0; i < n; i++ {
 		lfn := fmt.Sprintf("/store/h19/f%02d.dat", i)
-		data := []byte(strings.Repeat(fmt.Sprintf("%d", i), 1000*(i+1)))
-		src := filepath.Join(dir, "mss", lfn)
-		os.MkdirAll(filepath.Dir(src), 0o755)
-		if err := os.WriteFile(src, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		want[lfn] = data
+		want[lfn] = []byte(strings.Repeat(fmt.Sprintf("%d", i), 1000*(i+1)))
 		fmt.Fprintf(&in, "+ req%d - %d r %s\n", i, i%3, lfn)
 	}
-	agent := exec.Command("/usr/bin/frm_xfragent", "-c", cf)
+	// Two identical sites: ours and xrootd's. Nothing in them needs
+	// migration, so that only the agent's requests pass through.
+	var dirs [2]string
+	for k, name := range []string{"frm", "xrootd"} {
+		dir := filepath.Join(work, name)
+		if _, _, err := sitegen.Demo(context.Background(), dir, sitegen.DemoOptions{Files: 50, Seed: 7}); err != nil {
+			if strings.Contains(err.Error(), "not supported") {
+				t.Skip("no user xattrs on this filesystem")
+			}
+			t.Fatal(err)
+		}
+		cf := filepath.Join(dir, "xrootd.cf")
+		f, err := os.OpenFile(cf, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(f, "frm.xfr.copymax 1")
+		// No migrations: nomig on every export, so that the daemons
+		// queue nothing of their own.
+		f.Close()
+		b, _ := os.ReadFile(cf)
+		os.WriteFile(cf, []byte(strings.ReplaceAll(string(b), " mig stage", " nomig stage")), 0o644)
+		for lfn, data := range want {
+			src := filepath.Join(dir, "mss", lfn)
+			os.MkdirAll(filepath.Dir(src), 0o755)
+			if err := os.WriteFile(src, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dirs[k] = dir
+	}
+	ours, theirs := dirs[0], dirs[1]
+	agent := exec.Command("/usr/bin/frm_xfragent", "-c", filepath.Join(ours, "xrootd.cf"))
 	agent.Env = toolEnv()
 	agent.Stdin = strings.NewReader(in.String())
 	if out, err := agent.CombinedOutput(); err != nil && agent.ProcessState.ExitCode() != 8 {
 		t.Fatalf("frm_xfragent: %v\n%s", err, out)
 	}
-	if r := runTool(t, "/usr/bin/frm_admin", "-c", cf, "query", "xfrq", "stage", "lfn"); !strings.Contains(r.stderr+r.stdout, "/store/h19/f00.dat") {
+	if r := runTool(t, "/usr/bin/frm_admin", "-c", filepath.Join(ours, "xrootd.cf"), "query", "xfrq", "stage", "lfn"); !strings.Contains(r.stderr+r.stdout, "/store/h19/f00.dat") {
 		t.Fatalf("frm_xfragent queued nothing:\n%s%s", r.stdout, r.stderr)
 	}
-	d := exec.Command(filepath.Join(bin, "frm_xfrd"), "-c", cf)
-	d.Env = toolEnv()
-	var dlog strings.Builder
-	d.Stdout, d.Stderr = &dlog, &dlog
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
+	// The same queue files at xrootd's site (they hold lfns only).
+	qdir := func(dir string) string { return filepath.Join(dir, "admin", "frm", "Queues") }
+	queued, _ := filepath.Glob(filepath.Join(qdir(ours), "pstgQ.[0-2]"))
+	if len(queued) != 3 {
+		t.Fatalf("queue files: %v", queued)
 	}
-	defer func() {
-		d.Process.Signal(syscall.SIGTERM)
-		d.Wait()
-	}()
+	for _, q := range queued {
+		b, err := os.ReadFile(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(qdir(theirs), 0o700)
+		if err := os.WriteFile(filepath.Join(qdir(theirs), filepath.Base(q)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	start := func(prog, dir string) (*exec.Cmd, *lockedBuffer) {
+		d := exec.Command(prog, "-c", filepath.Join(dir, "xrootd.cf"))
+		d.Env = toolEnv()
+		log := &lockedBuffer{}
+		d.Stdout, d.Stderr = log, log
+		if err := d.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			d.Process.Signal(syscall.SIGTERM)
+			d.Wait()
+		})
+		return d, log
+	}
+	_, ourLog := start(filepath.Join(bin, "frm_xfrd"), ours)
+	_, theirLog := start("/usr/bin/frm_xfrd", theirs)
+
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		done := 0
 		for lfn, data := range want {
-			if got, err := os.ReadFile(filepath.Join(dir, "ns", lfn)); err == nil && string(got) == string(data) {
+			if got, err := os.ReadFile(filepath.Join(ours, "ns", lfn)); err == nil && string(got) == string(data) {
 				done++
 			}
 		}
@@ -295,15 +342,59 @@ func TestXrdXfragentFeedsFrmXfrd(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d files staged after 60s; frm_xfrd's log:\n%s", done, n, dlog.String())
+			t.Fatalf("%d of %d files staged after 60s; frm_xfrd's log:\n%s", done, n, ourLog.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Both daemons end with every request processed (xrootd's may fail
+	// some copies; a failed request leaves its queue file as a staged
+	// one does). Then the files must be the same bytes.
+	empty := func(dir string) bool {
+		for _, q := range queued {
+			b, err := os.ReadFile(filepath.Join(qdir(dir), filepath.Base(q)))
+			if err != nil || len(b) < 4 || b[0]|b[1]|b[2]|b[3] != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "xrootd's frm_xfrd to process every request", func() bool { return empty(theirs) })
+	waitFor(t, "our queue files to be reclaimed", func() bool { return empty(ours) })
+	for _, q := range queued {
+		a, _ := os.ReadFile(filepath.Join(qdir(ours), filepath.Base(q)))
+		b, _ := os.ReadFile(filepath.Join(qdir(theirs), filepath.Base(q)))
+		if string(a) != string(b) {
+			t.Errorf("%s differs from xrootd's:\nours:   %s\nxrootd: %s\nxrootd's log:\n%s", filepath.Base(q), queueShape(a), queueShape(b), theirLog.String())
+		}
+	}
 	// The queue as xrootd's frm_admin reads it: nothing left.
-	waitFor(t, "the queue to empty", func() bool {
-		r := runTool(t, "/usr/bin/frm_admin", "-c", cf, "query", "xfrq", "stage", "lfn")
-		return !strings.Contains(r.stdout+r.stderr, "/store/h19/")
-	})
+	r := runTool(t, "/usr/bin/frm_admin", "-c", filepath.Join(ours, "xrootd.cf"), "query", "xfrq", "stage", "lfn")
+	if strings.Contains(r.stdout+r.stderr, "/store/h19/") {
+		t.Errorf("requests left:\n%s%s", r.stdout, r.stderr)
+	}
+}
+
+// queueShape describes a queue file for a failure message: its size, its
+// header, and each record that is not all zero past its Next field.
+func queueShape(b []byte) string {
+	const rec = 4096
+	if len(b) < 12 {
+		return fmt.Sprintf("%d bytes", len(b))
+	}
+	ne := func(o int) int32 {
+		return int32(uint32(b[o]) | uint32(b[o+1])<<8 | uint32(b[o+2])<<16 | uint32(b[o+3])<<24)
+	}
+	s := fmt.Sprintf("%d bytes, first %d last %d free %d;", len(b), ne(0), ne(4), ne(8))
+	for off := rec; off+rec <= len(b); off += rec {
+		nonzero := 0
+		for i, c := range b[off : off+rec] {
+			if c != 0 && i != 4076 && i != 4077 && i != 4078 && i != 4079 {
+				nonzero++
+			}
+		}
+		s += fmt.Sprintf(" [%d next %d%s]", off, ne(off+4076), map[bool]string{true: fmt.Sprintf(" +%d bytes", nonzero), false: ""}[nonzero > 0])
+	}
+	return s
 }
 
 // TestXrdPurgedDaemon: frm_purged without -O is a daemon, as xrootd's is:

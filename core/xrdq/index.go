@@ -144,8 +144,8 @@ func (q *Queue) Sweep() (int, Sig, error) {
 		} else if err := qf.writeNext(prev, next); err != nil {
 			return 0, Sig{}, err
 		}
-		if next == 0 {
-			h.last = prev
+		if next == 0 && prev != 0 {
+			h.last = prev // else the chain is empty and keeps its Last, as in remove
 		}
 		off = next
 	}

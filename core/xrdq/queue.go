@@ -938,14 +938,14 @@ func (qf *qfile) remove(prev, off, next int32) error {
 	} else if err := qf.writeNext(prev, next); err != nil {
 		return err
 	}
-	if next == 0 {
+	if next == 0 && prev != 0 {
 		h.last = prev
 	}
-	if h.first == 0 {
-		h.last = 0
-	}
+	// A chain left empty keeps its Last, as xrootd's Del leaves it (an
+	// add to an empty chain never reads it), so that the file's bytes
+	// are the same as xrootd's daemon would leave.
 	qf.hdr = h
-	if h.last == off { // stale Last pointing into the middle: find the tail
+	if h.first != 0 && h.last == off { // stale Last pointing into the middle: find the tail
 		tail, err := qf.findTail()
 		if err != nil {
 			return err

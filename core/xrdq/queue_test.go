@@ -148,7 +148,10 @@ func fileState(t *testing.T, q *Queue) []Request {
 		chain = append(chain, r)
 		tail, off = off, next
 	}
-	if last != tail {
+	// An empty chain keeps the Last of its final record, as xrootd
+	// leaves it (observed: 5.5.3's frm_xfrd after staging two requests
+	// leaves first 0, last 8192, free 8192).
+	if first != 0 && last != tail {
 		t.Errorf("%s: header Last %d, chain tail %d", q.Path(), last, tail)
 	}
 	zero := make([]byte, RecordSize)
