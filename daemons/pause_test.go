@@ -11,6 +11,7 @@ import (
 
 	"frm/core/config"
 	"frm/core/meta"
+	"frm/core/purge"
 	"frm/core/retry"
 	"frm/core/wire"
 	"frm/core/xrdq"
@@ -150,10 +151,20 @@ func TestNoRoomWaitsForThePurger(t *testing.T) {
 		}
 	}
 	s.mssFile(t, "/store/new/big", strings.Repeat("n", 2000))
+	// The purger's first cycle, at start, would free the room before the
+	// stage looks for it on a loaded machine: STOPPURGE holds it until
+	// the stage has found no room.
+	stop := purge.StopFile(st)
+	os.MkdirAll(filepath.Dir(stop), 0o700)
+	if err := os.WriteFile(stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r := start(t, s, "stage", "purge")
 	queueAdd(t, s, "+ r1 - 1 r /store/new/big")
 	r.d.Transfer.Wake()
 	r.waitEvent(t, "requeued", "/store/new/big")
+	os.Remove(stop)
+	r.d.Purger.Wake() // the wake the stage gave found purging suspended
 	r.waitEvent(t, "done", "/store/new/big")
 	pfn := filepath.Join(s.cfg.LocalRoot, "/store/new/big")
 	if _, err := os.Stat(pfn + ".fail"); err == nil {

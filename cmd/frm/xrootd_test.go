@@ -348,12 +348,21 @@ func TestXrdXfragentFeedsFrmXfrd(t *testing.T) {
 	}
 	// Both daemons end with every request processed (xrootd's may fail
 	// some copies; a failed request leaves its queue file as a staged
-	// one does). Then the files must be the same bytes.
+	// one does): the chain empty and every record zero but for its Next
+	// (xrootd unlinks a request when it takes it and frees the record
+	// when the copy ends). Then the files must be the same bytes.
 	empty := func(dir string) bool {
 		for _, q := range queued {
 			b, err := os.ReadFile(filepath.Join(qdir(dir), filepath.Base(q)))
-			if err != nil || len(b) < 4 || b[0]|b[1]|b[2]|b[3] != 0 {
+			if err != nil || len(b) < 4096 || b[0]|b[1]|b[2]|b[3] != 0 {
 				return false
+			}
+			for off := 4096; off+4096 <= len(b); off += 4096 {
+				for i, c := range b[off : off+4096] {
+					if c != 0 && (i < 4076 || i >= 4080) {
+						return false
+					}
+				}
 			}
 		}
 		return true
