@@ -92,6 +92,9 @@ type Options struct {
 	// transfer daemon; its error only means the request waits for the
 	// next queue check.
 	Wake func(ctx context.Context) error
+	// Admin, when set, runs the frm admin commands of POST /v1/admin
+	// (frm sites run); without it the endpoint answers 404.
+	Admin AdminRunner
 }
 
 // Server is one site's frm serve.
@@ -113,6 +116,7 @@ type Server struct {
 	partitions []string     // partition directories (skipped by manifests)
 
 	mssSlots chan struct{} // MSSStatsAtOnce
+	jobs     chan struct{} // the one admin command at a time
 	fails    failCounter
 
 	srv *http.Server // built by New, served by Run
@@ -143,7 +147,7 @@ func New(s *site.Site, opts Options) (*Server, error) {
 	}
 	srv := &Server{site: s, opts: opts, log: opts.Log, started: time.Now(), listen: sc.Listen,
 		loopback: config.IsLoopback(sc.Listen), tlsOn: sc.TLSCert != "",
-		mssSlots: make(chan struct{}, MSSStatsAtOnce)}
+		mssSlots: make(chan struct{}, MSSStatsAtOnce), jobs: make(chan struct{}, 1)}
 	srv.startedOpen = len(sc.Tokens) == 0
 	a, err := newAuthSet(sc, srv.startedOpen)
 	if err != nil {
