@@ -5,6 +5,7 @@
 //     process, each answering /v1/status -delay after the request
 //     (default 50 ms) with a status document, behind a test CA and a
 //     bearer token, as frm serve does;
+//
 //   - probed by core/sites as frm sites status does (a client, a TLS
 //     connection and the per-site lock for each site) with -parallel
 //     probes at once (default 16; the target is under 5 s for all), and
@@ -132,6 +133,6 @@ func run(n int, delay time.Duration, parallel, runs int) error {
 	fmt.Printf("  parallel %-3d %8.3f s  (%s the target of < 5 s)\n", parallel, par.Seconds(), verdict)
 	fmt.Printf("  sequential   %8.3f s  (get-site-status.sh's one site after the other)\n", seq.Seconds())
 	fmt.Printf("  speedup      %8.1fx   (ideal %dx: %d sites × %v / %d = %.2f s)\n", seq.Seconds()/par.Seconds(), parallel,
-		n, delay, parallel, (time.Duration(n)*delay/time.Duration(parallel)).Seconds())
+		n, delay, parallel, (time.Duration(n) * delay / time.Duration(parallel)).Seconds())
 	return nil
 }
