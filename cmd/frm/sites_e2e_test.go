@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -493,5 +495,63 @@ func chromiumCheck(t *testing.T, html string, names []string, want map[string]st
 	b, err := os.ReadFile(png)
 	if err != nil || len(b) < 1000 || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Errorf("screenshot: %d bytes, %v", len(b), err)
+	}
+}
+
+// TestSitesSchedule: frm daemon with [sites] schedule runs the report
+// (an interval's first run at the start) into [sites] state_dir, and its
+// frm serve serves the latest at /v1/sites/report.html and .json to read
+// tokens.
+func TestSitesSchedule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a daemon")
+	}
+	bin := buildBin(t)
+	pki := servetest.NewPKI(t)
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "read.token")
+	os.WriteFile(tok, []byte(sitesReadToken), 0o600)
+	serveCfg, port := sitesServeCfg(t, pki)
+	sitesFile := filepath.Join(dir, "sites.toml")
+	os.WriteFile(sitesFile, []byte(fmt.Sprintf("[[site]]\nname = \"m\"\nurl = \"https://127.0.0.1:%d\"\ntoken_file = %q\nca_file = %q\n", port, tok, pki.CA)), 0o644)
+	state := filepath.Join(dir, "state")
+	m := newFedSite(t, "m", serveCfg+fmt.Sprintf("\n[sites]\nfile = %q\nstate_dir = %q\nschedule = \"1h\"\n", sitesFile, state))
+	startServeOnly(t, bin, "serve,sites", m)
+	waitFor(t, "the scheduled report", func() bool { return strings.Contains(m.readLog(), "msg=\"sites report\"") })
+	if !regexp.MustCompile(`msg="sites report" component=sites state=OK ok=1 `).MatchString(m.readLog()) {
+		t.Errorf("the daemon's log does not tell the report:\n%s", m.readLog())
+	}
+	c, err := fedapi.NewClient(m.url, fedapi.ClientOptions{Token: sitesReadToken, CAFile: pki.CA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.HTTP.CloseIdleConnections()
+	get := func(path, tok string) (int, string, string) {
+		req, _ := http.NewRequest(http.MethodGet, m.url+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	code, ctype, body := get(fedapi.SitesReportHTML, sitesReadToken)
+	if code != 200 || !strings.HasPrefix(ctype, "text/html") || !strings.Contains(body, `<tr id="site-m" data-state="OK">`) {
+		t.Errorf("report.html: %d %s\n%.1000s", code, ctype, body)
+	}
+	code, _, body = get(fedapi.SitesReportJSON, sitesReadToken)
+	var rep sites.Report
+	if code != 200 || json.Unmarshal([]byte(body), &rep) != nil || rep.State != sites.OK || len(rep.Results) != 1 || rep.Results[0].Status.Site != "m" {
+		t.Errorf("report.json: %d %s", code, body)
+	}
+	if code, _, _ := get(fedapi.SitesReportJSON, ""); code != http.StatusUnauthorized {
+		t.Errorf("report.json without a token: %d", code)
+	}
+	if runs, _ := os.ReadDir(filepath.Join(state, "runs")); len(runs) != 1 {
+		t.Errorf("%d runs kept", len(runs))
 	}
 }
