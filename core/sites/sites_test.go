@@ -359,3 +359,14 @@ func TestProbeOneAtATime(t *testing.T) {
 		}
 	}
 }
+
+// TestExample: the example data file is valid.
+func TestExample(t *testing.T) {
+	f, err := Load("../../examples/federation/sites.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Sites) != 3 {
+		t.Errorf("%d sites", len(f.Sites))
+	}
+}
