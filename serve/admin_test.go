@@ -154,3 +154,34 @@ func TestStatusOldestUnmigrated(t *testing.T) {
 		t.Errorf("oldest unmigrated %v, want %v or before", st.OldestUnmigrated, old)
 	}
 }
+
+// TestAccessLog: [serve] access_log gets one line per request with its
+// start and end, and is reopened on Reconfigure (log rotation).
+func TestAccessLog(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "access.log")
+	ts := startServer(t, serverOpts{mutate: func(c *config.Config) { c.Serve.AccessLog = p }})
+	if _, err := ts.client(t, readToken).Status(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ts.do(t, http.MethodGet, "/v1/files/store/has space", "", nil, nil)
+	b, _ := os.ReadFile(p)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("access log:\n%s", b)
+	}
+	f := strings.Fields(lines[0])
+	start, err1 := time.Parse(time.RFC3339Nano, f[0])
+	end, err2 := time.Parse(time.RFC3339Nano, f[1])
+	if len(f) != 8 || err1 != nil || err2 != nil || end.Before(start) || f[3] != "peer-read" || f[4] != "GET" || f[5] != "/v1/status" || f[6] != "200" {
+		t.Errorf("line %q", lines[0])
+	}
+	if !strings.Contains(lines[1], ` - GET "/v1/files/store/has space" 401 `) {
+		t.Errorf("line %q", lines[1])
+	}
+	os.Rename(p, p+".1")
+	ts.srv.Reconfigure(ts.cfg)
+	ts.client(t, readToken).Status(context.Background())
+	if b, err := os.ReadFile(p); err != nil || strings.Count(string(b), "\n") != 1 {
+		t.Errorf("after rotation: %q %v", b, err)
+	}
+}

@@ -31,9 +31,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if sw.status >= 500 {
 			lvl = slog.LevelWarn
 		}
+		end := time.Now()
 		s.log.Log(r.Context(), lvl, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"bytes", sw.bytes, "token", who, "remote", r.RemoteAddr, "took", time.Since(start).Round(time.Millisecond),
-			"start", start.UTC().Format(time.RFC3339Nano), "end", time.Now().UTC().Format(time.RFC3339Nano))
+			"bytes", sw.bytes, "token", who, "remote", r.RemoteAddr, "took", end.Sub(start).Round(time.Millisecond))
+		s.access.write(start, end, r.RemoteAddr, who, r.Method, r.URL.Path, sw.status, sw.bytes)
 	}()
 	if err != nil {
 		e := `Bearer realm="frm"`

@@ -117,6 +117,7 @@ type Server struct {
 
 	mssSlots chan struct{} // MSSStatsAtOnce
 	jobs     chan struct{} // the one admin command at a time
+	access   *accessLog    // [serve] access_log; nil: none
 	fails    failCounter
 
 	srv *http.Server // built by New, served by Run
@@ -187,6 +188,11 @@ func New(s *site.Site, opts Options) (*Server, error) {
 		}
 	}
 	srv.dataDirs = guard.NewRoots(data...)
+	if sc.AccessLog != "" {
+		if srv.access, err = openAccessLog(sc.AccessLog); err != nil {
+			return nil, &ConfigError{err}
+		}
+	}
 	srv.srv = &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: ReadHeaderTimeout,
@@ -244,6 +250,11 @@ func (s *Server) Reconfigure(cfg *config.Config) {
 		s.log.Info("serve tokens reloaded", "tokens", a.names())
 		if len(a.tokens) == 0 && !open {
 			s.log.Warn("no [[serve.token]] left on a non-loopback listener: every request is refused until tokens are configured")
+		}
+	}
+	if s.access != nil {
+		if err := s.access.reopen(); err != nil {
+			s.log.Error("serve access log not reopened; writing to the open file", "err", err)
 		}
 	}
 	if s.tlsOn {
@@ -323,5 +334,6 @@ func (s *Server) Run(ctx context.Context) error {
 		srv.Close()
 	}
 	<-errc
+	s.access.close()
 	return nil
 }

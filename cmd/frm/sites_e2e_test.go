@@ -31,14 +31,17 @@ const (
 )
 
 // sitesServeCfg is a [serve] section on a fixed loopback port with the
-// certificate of pki and the manager's read and admin tokens.
-func sitesServeCfg(t *testing.T, pki servetest.PKI) (string, int) {
+// certificate of pki, the manager's read and admin tokens, and an access
+// log (returned).
+func sitesServeCfg(t *testing.T, pki servetest.PKI) (string, int, string) {
 	port := freePort(t)
+	access := filepath.Join(t.TempDir(), "access.log")
 	return fmt.Sprintf(`
 [serve]
 listen = "127.0.0.1:%d"
 tls_cert = %q
 tls_key = %q
+access_log = %q
 
 [[serve.token]]
 name = "manager-read"
@@ -49,17 +52,16 @@ scope = "read"
 name = "manager-admin"
 sha256 = %q
 scope = "admin"
-`, port, pki.ServerCert, pki.ServerKey, tokenDigest(sitesReadToken), tokenDigest(sitesAdminToken)), port
+`, port, pki.ServerCert, pki.ServerKey, access, tokenDigest(sitesReadToken), tokenDigest(sitesAdminToken)), port, access
 }
 
-// startServeOnly starts `frm daemon -only serve` (debug log: every
-// request logged with its start and end) for each site at once, and
-// waits until they all serve.
+// startServeOnly starts `frm daemon -only <only>` for each site at once,
+// and waits until they all serve.
 func startServeOnly(t *testing.T, bin string, only string, ss ...*fedSite) {
 	t.Helper()
 	for _, s := range ss {
 		os.Remove(s.log)
-		s.cmd = exec.Command(bin, "daemon", "-c", s.config, "-only", only, "-d", "-l", s.log, "-drain", "1s")
+		s.cmd = exec.Command(bin, "daemon", "-c", s.config, "-only", only, "-l", s.log, "-drain", "1s")
 		s.cmd.Env = toolEnv()
 		if err := s.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -110,18 +112,22 @@ type interval struct {
 	start, end time.Time
 }
 
-var requestLineRe = regexp.MustCompile(`msg=request component=serve method=(\S+) path=(\S+) .* start=(\S+) end=(\S+)`)
-
-// requestsOf reads the requests in a daemon's log.
-func requestsOf(t *testing.T, log string) []interval {
+// requestsOf reads the requests of an access log ([serve] access_log:
+// start end remote token method path status bytes), by start.
+func requestsOf(t *testing.T, accessLog string) []interval {
+	b, _ := os.ReadFile(accessLog)
 	var out []interval
-	for _, m := range requestLineRe.FindAllStringSubmatch(log, -1) {
-		s, err1 := time.Parse(time.RFC3339Nano, m[3])
-		e, err2 := time.Parse(time.RFC3339Nano, m[4])
-		if err1 != nil || err2 != nil {
-			t.Fatalf("request line times %q %q", m[3], m[4])
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 8 {
+			continue
 		}
-		out = append(out, interval{path: m[2], start: s, end: e})
+		s, err1 := time.Parse(time.RFC3339Nano, f[0])
+		e, err2 := time.Parse(time.RFC3339Nano, f[1])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("access log line %q", l)
+		}
+		out = append(out, interval{path: f[5], start: s, end: e})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].start.Before(out[j].start) })
 	return out
@@ -186,6 +192,7 @@ func TestSites(t *testing.T) {
 
 	var real []*fedSite
 	urls := map[string]string{}
+	access := map[string]string{} // site -> its access log
 	for i := 1; i <= 11; i++ {
 		name := fmt.Sprintf("s%02d", i)
 		p := pki
@@ -197,9 +204,10 @@ func TestSites(t *testing.T) {
 		case 11:
 			name = "down"
 		}
-		cfg, port := sitesServeCfg(t, p)
+		cfg, port, acc := sitesServeCfg(t, p)
 		s := newFedSite(t, name, cfg)
 		real = append(real, s)
+		access[name] = acc
 		urls[name] = fmt.Sprintf("https://127.0.0.1:%d", port)
 	}
 	urls["garbage"] = garbageServer(t)
@@ -316,7 +324,7 @@ func TestSites(t *testing.T) {
 		// one request at a time (wrongca's handshake fails before any
 		// request).
 		for _, s := range real[:8] {
-			reqs := requestsOf(t, s.readLog())
+			reqs := requestsOf(t, access[s.name])
 			n := 0
 			for _, r := range reqs {
 				if r.path == fedapi.StatusPath {
@@ -418,15 +426,15 @@ func TestSites(t *testing.T) {
 		if code != 1 || !strings.Contains(stdout, "=== s01: not run: refused by the site: ") || !strings.Contains(stdout, "needs an admin token") {
 			t.Errorf("mark with a read token: exit %d\n%s", code, stdout)
 		}
-		if !regexp.MustCompile(`method=POST path=/v1/admin status=403 .*token=manager-read`).MatchString(real[0].readLog()) {
-			t.Error("s01 did not log the refusal")
+		if b, _ := os.ReadFile(access["s01"]); !regexp.MustCompile(` manager-read POST /v1/admin 403 `).Match(b) {
+			t.Errorf("s01 did not log the refusal:\n%s", b)
 		}
 		code, stdout, _ = runSites(t, bin, "--sites", adminSitesFile, "--state-dir", state, "run", "--site", "s01", "--", "mark", "-p", "/store/keep.dat")
 		if code != 0 || !strings.Contains(stdout, "=== s01: exit 0") {
 			t.Errorf("mark with an admin token: exit %d\n%s", code, stdout)
 		}
 		// The lock held for jobs too: s01 never saw two requests at once.
-		if o := overlapping(requestsOf(t, real[0].readLog())); o != "" {
+		if o := overlapping(requestsOf(t, access["s01"])); o != "" {
 			t.Errorf("s01: two requests at once: %s", o)
 		}
 	})
@@ -511,7 +519,7 @@ func TestSitesSchedule(t *testing.T) {
 	dir := t.TempDir()
 	tok := filepath.Join(dir, "read.token")
 	os.WriteFile(tok, []byte(sitesReadToken), 0o600)
-	serveCfg, port := sitesServeCfg(t, pki)
+	serveCfg, port, _ := sitesServeCfg(t, pki)
 	sitesFile := filepath.Join(dir, "sites.toml")
 	os.WriteFile(sitesFile, []byte(fmt.Sprintf("[[site]]\nname = \"m\"\nurl = \"https://127.0.0.1:%d\"\ntoken_file = %q\nca_file = %q\n", port, tok, pki.CA)), 0o644)
 	state := filepath.Join(dir, "state")
