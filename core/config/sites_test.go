@@ -52,3 +52,20 @@ func TestValidateSites(t *testing.T) {
 		t.Errorf("%v %s", v.err(), c.SitesStateDir())
 	}
 }
+
+func FuzzParseSchedule(f *testing.F) {
+	for _, s := range []string{"1h", "03:30", "23:59", "15m", "1d", "24:00", "3:5", ""} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		sc, err := ParseSchedule(s)
+		if err != nil {
+			return
+		}
+		next := sc.Next(now)
+		if !next.After(now) || next.Sub(now) > max(sc.Every, 24*time.Hour) {
+			t.Fatalf("%q: next %v after %v", s, next, now)
+		}
+	})
+}
