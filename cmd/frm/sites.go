@@ -110,6 +110,9 @@ func sitesMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if *outFmt != "text" && *outFmt != "json" && *outFmt != "html" {
 			return usageErr("report -o takes text, json or html, not %q", *outFmt)
 		}
+		if len(tags) > 0 || len(names) > 0 {
+			return usageErr("report covers every site of the file (no --tag or --site)")
+		}
 	case "run":
 		if len(rest) == 0 {
 			return usageErr("run needs an admin command after --")
@@ -173,9 +176,6 @@ func sitesMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return int(rep.State)
 	case "report":
-		if len(tags) > 0 || len(names) > 0 {
-			return usageErr("report covers every site of the file (no --tag or --site)")
-		}
 		rep, err := run.Report(ctx)
 		if rep == nil {
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)
