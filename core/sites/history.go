@@ -65,7 +65,7 @@ func (h History) Save(r *Report) error {
 	if err != nil {
 		return err
 	}
-	name := r.Generated.UTC().Format("20060102T150405.000Z") + ".json"
+	name := r.Generated.UTC().Format("20060102T150405.000000000Z") + ".json"
 	if err := WriteFileAtomic(filepath.Join(h.runsDir(), name), b); err != nil {
 		return fmt.Errorf("sites history: %w", err)
 	}

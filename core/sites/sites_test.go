@@ -370,3 +370,33 @@ func TestExample(t *testing.T) {
 		t.Errorf("%d sites", len(f.Sites))
 	}
 }
+
+// TestHistoryKeeps30: the runs past KeepRuns are dropped, the newest
+// kept; a report compares with the last one.
+func TestHistoryKeeps30(t *testing.T) {
+	h := History{Dir: t.TempDir()}
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	var th Thresholds
+	for i := range KeepRuns + 5 {
+		r := NewReport(t0.Add(time.Duration(i)*time.Minute), []Result{{Name: "a", State: State(i % 4)}}, nil, th)
+		if err := h.Save(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := h.Runs()
+	if err != nil || len(runs) != KeepRuns || !runs[0].Generated.Equal(t0.Add(5*time.Minute)) || !runs[KeepRuns-1].Generated.Equal(t0.Add(34*time.Minute)) {
+		t.Fatalf("%d runs %v", len(runs), err)
+	}
+	r := NewReport(t0.Add(time.Hour), []Result{{Name: "a", State: OK}}, runs, th)
+	if len(r.History) != KeepRuns || r.Previous == nil || len(r.Changes) != 1 || r.Changes[0].Text != "CRITICAL → OK" {
+		t.Errorf("history %d, changes %+v", len(r.History), r.Changes)
+	}
+	if err := h.SaveLatest(r); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{LatestJSON, LatestHTML, LatestText} {
+		if fi, err := os.Stat(filepath.Join(h.Dir, n)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+}
