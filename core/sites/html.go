@@ -117,6 +117,7 @@ svg rect.frame { fill: #eee; stroke: #999; }
 .space { white-space: nowrap; font-size: .9em; }
 .reason { font-size: .9em; max-width: 32em; }
 td.hist { width: 1em; padding: 0; border: 1px solid #fff; }
+td.nw { white-space: nowrap; }
 </style>
 </head>
 <body>
@@ -134,10 +135,10 @@ td.hist { width: 1em; padding: 0; border: 1px solid #fff; }
 <td class="state {{lower .State}}">{{.State}}</td>
 <td>{{with .Status}}{{.Version}}{{else}}-{{end}}</td>
 <td>{{range bars $ $x}}<div class="space"><svg width="122" height="12" role="img" aria-label="{{.Text}}"><rect class="frame" x="0.5" y="0.5" width="121" height="11"/><rect class="{{.Class}}" x="1" y="1" width="{{printf "%.1f" .Width}}" height="10"/></svg> {{.Text}}</div>{{else}}-{{end}}</td>
-<td>{{queue .Status}}</td>
+<td class="nw">{{queue .Status}}</td>
 <td>{{fails .Status}}</td>
 <td>{{unmig $ .Status}}</td>
-<td>{{seen .LastSeen}}</td>
+<td class="nw">{{seen .LastSeen}}</td>
 <td class="reason">{{range .Reasons}}{{.}}<br>{{end}}</td>
 </tr>
 {{end}}</tbody>
