@@ -400,3 +400,46 @@ func TestHistoryKeeps30(t *testing.T) {
 		}
 	}
 }
+
+// TestJobs: a site running another job (409) is asked again after its
+// Retry-After; a 403 is a refusal; each site's reply is collected.
+func TestJobs(t *testing.T) {
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "tok")
+	os.WriteFile(tok, []byte("tok"), 0o600)
+	var calls atomic.Int32
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusConflict)
+			w.Write([]byte(`{"error":"another admin command is running at this site"}`))
+			return
+		}
+		var req fedapi.AdminRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		json.NewEncoder(w).Encode(fedapi.AdminReply{Exit: 0, Stdout: strings.Join(req.Args, " ") + "\n", ReadOnly: true})
+	}))
+	defer busy.Close()
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"error":"'rm' changes the site: it needs an admin token (this one is read-only)"}`))
+	}))
+	defer refusing.Close()
+	f := &File{Sites: []Site{{Name: "busy", URL: busy.URL, TokenFile: tok}, {Name: "refusing", URL: refusing.URL, TokenFile: tok}}}
+	f.withDefaults()
+	r := &Run{File: f, StateDir: t.TempDir()}
+	start := time.Now()
+	jobs := r.Jobs(context.Background(), f.Sites, []string{"ls", "/store"}, false, 10*time.Second)
+	if jobs[0].Reply == nil || jobs[0].Reply.Stdout != "ls /store\n" || calls.Load() != 2 || time.Since(start) < time.Second {
+		t.Errorf("busy site: %+v after %d calls", jobs[0], calls.Load())
+	}
+	if !jobs[1].Refused || jobs[1].Exit() != 1 || !strings.Contains(jobs[1].Error, "needs an admin token") {
+		t.Errorf("refusing site: %+v", jobs[1])
+	}
+	// A job that cannot wait for the busy site's Retry-After gives up.
+	calls.Store(0)
+	jobs = r.Jobs(context.Background(), f.Sites[:1], []string{"ls"}, false, 500*time.Millisecond)
+	if jobs[0].Reply != nil || !strings.HasPrefix(jobs[0].Error, "busy: ") {
+		t.Errorf("busy past the timeout: %+v", jobs[0])
+	}
+}
