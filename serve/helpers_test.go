@@ -149,6 +149,7 @@ type serverOpts struct {
 	mutate   func(*config.Config)
 	status   StatusSource
 	metrics  http.Handler
+	admin    AdminRunner
 }
 
 // startServer runs a server over real HTTPS on 127.0.0.1 with the three
@@ -178,7 +179,7 @@ func startServer(t *testing.T, o serverOpts) *tserver {
 	logb := &syncBuffer{}
 	wake := make(chan struct{}, 16)
 	srv, err := New(ts.s, Options{Version: "test", Log: slog.New(slog.NewTextHandler(logb, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Status: o.status, Metrics: o.metrics,
+		Status: o.status, Metrics: o.metrics, Admin: o.admin,
 		Wake: func(context.Context) error { wake <- struct{}{}; return nil }})
 	if err != nil {
 		t.Fatal(err)

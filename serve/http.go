@@ -31,8 +31,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		if sw.status >= 500 {
 			lvl = slog.LevelWarn
 		}
+		end := time.Now()
 		s.log.Log(r.Context(), lvl, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"bytes", sw.bytes, "token", who, "remote", r.RemoteAddr, "took", time.Since(start).Round(time.Millisecond))
+			"bytes", sw.bytes, "token", who, "remote", r.RemoteAddr, "took", end.Sub(start).Round(time.Millisecond))
+		s.access.write(start, end, r.RemoteAddr, who, r.Method, r.URL.Path, sw.status, sw.bytes)
 	}()
 	if err != nil {
 		e := `Bearer realm="frm"`
@@ -54,8 +56,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPost:
-		if path == fedapi.LocatePath {
-			break
+		if path == fedapi.LocatePath || path == fedapi.AdminPath {
+			break // a read token may locate; admin judges its command
 		}
 		fallthrough
 	case http.MethodPut, http.MethodDelete, http.MethodPatch:
@@ -66,7 +68,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		fallthrough
 	default:
 		allow := "GET, HEAD"
-		if path == fedapi.LocatePath {
+		if path == fedapi.LocatePath || path == fedapi.AdminPath {
 			allow = "POST"
 		}
 		h.Set("Allow", allow)
@@ -87,6 +89,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.files(w, r, p)
 	case path == fedapi.ManifestPath:
 		s.manifest(w, r, p)
+	case path == fedapi.AdminPath:
+		s.admin(w, r, p)
+	case path == fedapi.SitesReportHTML || path == fedapi.SitesReportJSON:
+		s.sitesReport(w, r)
 	case path == fedapi.MetricsPath && s.opts.Metrics != nil:
 		s.opts.Metrics.ServeHTTP(w, r)
 	default:

@@ -92,6 +92,9 @@ type Options struct {
 	// transfer daemon; its error only means the request waits for the
 	// next queue check.
 	Wake func(ctx context.Context) error
+	// Admin, when set, runs the frm admin commands of POST /v1/admin
+	// (frm sites run); without it the endpoint answers 404.
+	Admin AdminRunner
 }
 
 // Server is one site's frm serve.
@@ -113,6 +116,8 @@ type Server struct {
 	partitions []string     // partition directories (skipped by manifests)
 
 	mssSlots chan struct{} // MSSStatsAtOnce
+	jobs     chan struct{} // the one admin command at a time
+	access   *accessLog    // [serve] access_log; nil: none
 	fails    failCounter
 
 	srv *http.Server // built by New, served by Run
@@ -143,7 +148,7 @@ func New(s *site.Site, opts Options) (*Server, error) {
 	}
 	srv := &Server{site: s, opts: opts, log: opts.Log, started: time.Now(), listen: sc.Listen,
 		loopback: config.IsLoopback(sc.Listen), tlsOn: sc.TLSCert != "",
-		mssSlots: make(chan struct{}, MSSStatsAtOnce)}
+		mssSlots: make(chan struct{}, MSSStatsAtOnce), jobs: make(chan struct{}, 1)}
 	srv.startedOpen = len(sc.Tokens) == 0
 	a, err := newAuthSet(sc, srv.startedOpen)
 	if err != nil {
@@ -183,6 +188,11 @@ func New(s *site.Site, opts Options) (*Server, error) {
 		}
 	}
 	srv.dataDirs = guard.NewRoots(data...)
+	if sc.AccessLog != "" {
+		if srv.access, err = openAccessLog(sc.AccessLog); err != nil {
+			return nil, &ConfigError{err}
+		}
+	}
 	srv.srv = &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: ReadHeaderTimeout,
@@ -240,6 +250,11 @@ func (s *Server) Reconfigure(cfg *config.Config) {
 		s.log.Info("serve tokens reloaded", "tokens", a.names())
 		if len(a.tokens) == 0 && !open {
 			s.log.Warn("no [[serve.token]] left on a non-loopback listener: every request is refused until tokens are configured")
+		}
+	}
+	if s.access != nil {
+		if err := s.access.reopen(); err != nil {
+			s.log.Error("serve access log not reopened; writing to the open file", "err", err)
 		}
 	}
 	if s.tlsOn {
@@ -319,5 +334,6 @@ func (s *Server) Run(ctx context.Context) error {
 		srv.Close()
 	}
 	<-errc
+	s.access.close()
 	return nil
 }

@@ -37,7 +37,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("status: cannot read the spaces", "err", err)
 	}
 	st.Queue = s.queueDepths(ctx)
-	st.Failures24h = s.fails.count(ctx, s)
+	st.Failures24h, st.OldestUnmigrated = s.fails.count(ctx, s)
 	if s.opts.Status != nil {
 		ds := s.opts.Status.Status()
 		if p := ds.Purge; p != nil && !p.At.IsZero() {
@@ -107,7 +107,8 @@ type failCounter struct {
 	mu      sync.Mutex // guards the fields below
 	ctx     context.Context
 	n       int
-	at      time.Time // when n was counted; zero: never
+	oldest  *time.Time // the oldest unmigrated file's mtime
+	at      time.Time  // when n was counted; zero: never
 	running chan struct{}
 }
 
@@ -118,8 +119,9 @@ func (c *failCounter) start(ctx context.Context) {
 	c.mu.Unlock()
 }
 
-// count returns the failures of the last 24 hours (-1: not counted yet).
-func (c *failCounter) count(ctx context.Context, s *Server) int {
+// count returns the failures of the last 24 hours (-1: not counted yet)
+// and the oldest unmigrated file's mtime (nil: none or not known).
+func (c *failCounter) count(ctx context.Context, s *Server) (int, *time.Time) {
 	c.mu.Lock()
 	if c.running == nil && (c.at.IsZero() || time.Since(c.at) > failCountEvery) {
 		done := make(chan struct{})
@@ -130,9 +132,10 @@ func (c *failCounter) count(ctx context.Context, s *Server) int {
 		}
 		go func() {
 			n, err := s.countFailures(base)
+			oldest := s.oldestUnmigrated(base)
 			c.mu.Lock()
 			if err == nil {
-				c.n, c.at = n, time.Now()
+				c.n, c.at, c.oldest = n, time.Now(), oldest
 			} else if base.Err() == nil {
 				s.log.Warn("status: cannot count the fail files", "err", err)
 			}
@@ -156,9 +159,45 @@ func (c *failCounter) count(ctx context.Context, s *Server) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.at.IsZero() {
-		return -1
+		return -1, nil
 	}
-	return c.n
+	return c.n, c.oldest
+}
+
+// oldestUnmigrated finds the mtime of the oldest file of the mig exports
+// without a current copy in the MSS (what frm admin find unmigrated
+// lists); nil when there is none or they cannot be read.
+func (s *Server) oldestUnmigrated(ctx context.Context) *time.Time {
+	cfg := s.site.Config()
+	var dirs []string
+	for _, e := range cfg.Exports {
+		if e.Mig {
+			dirs = append(dirs, e.Path)
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	var oldest int64
+	s.site.Find(ctx, dirs, site.FindOptions{What: site.FindUnmigrated, Recursive: true}, func(f site.Finding) error {
+		m := f.Entry.Mtime
+		if m == 0 {
+			var st unix.Stat_t
+			if unix.Stat(f.Entry.PFN, &st) != nil {
+				return nil
+			}
+			m = st.Mtim.Sec
+		}
+		if oldest == 0 || m < oldest {
+			oldest = m
+		}
+		return nil
+	})
+	if oldest == 0 {
+		return nil
+	}
+	t := time.Unix(oldest, 0).UTC()
+	return &t
 }
 
 // countFailures counts the fail files of the exports modified in the

@@ -23,6 +23,11 @@ type CommandInfo struct {
 	NeedsSite bool
 	// Addition: frm's own command, not one of xrootd's frm_admin.
 	Addition bool
+	// ReadOnly: the command only reads the site whatever its options (a
+	// read token may run it through frm serve). Commands that read or
+	// change by their options (audit -fix, purge -dry-run, chksum ls) are
+	// not; ReadOnly(words) judges a whole command line.
+	ReadOnly bool
 }
 
 // OptionInfo is one option of a command, typed with one dash ("-force").
@@ -47,6 +52,7 @@ func Commands() []CommandInfo {
 		ci := CommandInfo{
 			Name: c.name, Abbrev: c.name, Usage: c.usage, NeedsSite: c.needSite,
 			Subwords: append([]string(nil), c.subs...), Addition: !xrootdCommands[c.name],
+			ReadOnly: accessRules[c.name].read && len(accessRules[c.name].changingOpts) == 0,
 		}
 		if c.min > 0 && c.min < len(c.name) {
 			ci.Abbrev = c.name[:c.min]

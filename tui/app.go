@@ -23,6 +23,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"frm/core/sites"
 	"frm/tui/model"
 )
 
@@ -61,6 +62,9 @@ type Options struct {
 	// Keys overrides key bindings: action name -> keys, as [tui.keys] of
 	// the configuration (config.TUI.Keys) gives them.
 	Keys map[string][]string
+	// Sites, when set ([sites] file), adds the Sites view (key 6): the
+	// federation's sites probed through core/sites.
+	Sites *sites.Run
 }
 
 // App is the root model: the views, and what they share.
@@ -150,6 +154,9 @@ func (a *App) registerViews() {
 		&queuesView{m: a.queues},
 		&auditView{m: a.audit},
 		&daemonsView{m: a.daemons},
+	}
+	if a.opt.Sites != nil {
+		a.views = append(a.views, &sitesView{m: model.NewSites(a.opt.Sites.File.Path), run: a.opt.Sites})
 	}
 	a.bindViewKeys()
 }

@@ -22,6 +22,8 @@ type keys struct {
 	Cancel, Wake, PrioUp, PrioDown key.Binding
 	// audit, daemons, palette
 	NewAudit, Mark, Fix, FixAll, Stop, Palette key.Binding
+	// sites
+	Probe key.Binding
 	// dialogs
 	Confirm, Abort key.Binding
 }
@@ -74,6 +76,7 @@ func newKeys(readOnly bool, custom map[string][]string) keys {
 		FixAll:   b(key.WithKeys("F"), key.WithHelp("F", "fix all")),
 		Stop:     b(key.WithKeys("s"), key.WithHelp("s", "stop/resume")),
 		Palette:  b(key.WithKeys(":"), key.WithHelp(":", "command")),
+		Probe:    b(key.WithKeys("r"), key.WithHelp("r", "probe again")),
 
 		Confirm: b(key.WithKeys("enter", "y"), key.WithHelp("enter/y", "confirm")),
 		Abort:   b(key.WithKeys("esc", "n"), key.WithHelp("esc/n", "cancel")),
@@ -105,7 +108,7 @@ func (k *keys) actions() map[string]*key.Binding {
 		"pin": &k.Pin, "unpin": &k.Unpin, "mark_migratable": &k.MarkMig, "mark_purgeable": &k.MarkPurge, "relocate": &k.Reloc, "remove": &k.Remove,
 		"stage": &k.Stage, "migrate": &k.Migrate,
 		"cancel": &k.Cancel, "wake": &k.Wake, "priority_up": &k.PrioUp, "priority_down": &k.PrioDown,
-		"run_audit": &k.NewAudit, "mark": &k.Mark, "fix": &k.Fix, "fix_all": &k.FixAll, "stop": &k.Stop,
+		"run_audit": &k.NewAudit, "mark": &k.Mark, "fix": &k.Fix, "fix_all": &k.FixAll, "stop": &k.Stop, "probe": &k.Probe,
 		"confirm": &k.Confirm, "abort": &k.Abort,
 	}
 }

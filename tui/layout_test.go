@@ -183,19 +183,19 @@ func TestSpaceLabels(t *testing.T) {
 	}
 }
 
-// sitesView stands for a view added later: one type, one line to register.
-type sitesView struct{ table *model.Table[model.SpaceRow] }
+// laterView stands for a view added later: one type, one line to register.
+type laterView struct{ table *model.Table[model.SpaceRow] }
 
-func (v *sitesView) Name() string                               { return "Sites" }
-func (v *sitesView) Keys(k *keys) []key.Binding                 { return []key.Binding{k.Wake} }
-func (v *sitesView) Help(k *keys) [][]key.Binding               { return [][]key.Binding{{k.Wake}} }
-func (v *sitesView) Update(a *App, msg tea.Msg) (tea.Cmd, bool) { return nil, false }
-func (v *sitesView) Refresh(a *App, force bool) tea.Cmd         { return nil }
-func (v *sitesView) Every() int                                 { return 0 }
-func (v *sitesView) List() list                                 { return v.table }
-func (v *sitesView) Loads() *model.Refresh                      { return nil }
-func (v *sitesView) View(a *App, w, h int) screen               { return screen{title: "Sites  2 sites"} }
-func (v *sitesView) HandleKey(a *App, m tea.KeyMsg) (tea.Cmd, bool) {
+func (v *laterView) Name() string                               { return "Sites" }
+func (v *laterView) Keys(k *keys) []key.Binding                 { return []key.Binding{k.Wake} }
+func (v *laterView) Help(k *keys) [][]key.Binding               { return [][]key.Binding{{k.Wake}} }
+func (v *laterView) Update(a *App, msg tea.Msg) (tea.Cmd, bool) { return nil, false }
+func (v *laterView) Refresh(a *App, force bool) tea.Cmd         { return nil }
+func (v *laterView) Every() int                                 { return 0 }
+func (v *laterView) List() list                                 { return v.table }
+func (v *laterView) Loads() *model.Refresh                      { return nil }
+func (v *laterView) View(a *App, w, h int) screen               { return screen{title: "Sites  2 sites"} }
+func (v *laterView) HandleKey(a *App, m tea.KeyMsg) (tea.Cmd, bool) {
 	if key.Matches(m, a.keys.Wake) {
 		a.report("woke every site", nil)
 		return nil, true
@@ -207,7 +207,7 @@ func (v *sitesView) HandleKey(a *App, m tea.KeyMsg) (tea.Cmd, bool) {
 // number key and Tab, has its tab, help and key bar, and takes its keys.
 func TestAddedView(t *testing.T) {
 	a := newTestApp(newFake(), false)
-	a.views = append(a.views, &sitesView{table: model.NewSpaces().Table})
+	a.views = append(a.views, &laterView{table: model.NewSpaces().Table})
 	a.bindViewKeys()
 	drive(a, a.Init())
 	press(a, "6")

@@ -60,10 +60,18 @@ func init() {
 				return configMain(a, out, errw)
 			}},
 		{name: "daemon", summary: "run the transfer, migration and purge daemons (and frm serve)", usage: daemonUsage,
-			flags: append(siteFlagList[:3:3], topFlag{"-only", "stage|migrate|purge|scrub|serve"}, topFlag{"-l", "file"}, topFlag{"-k", "N"},
+			flags: append(siteFlagList[:3:3], topFlag{"-only", "stage|migrate|purge|scrub|serve|sites"}, topFlag{"-l", "file"}, topFlag{"-k", "N"},
 				topFlag{"-d", ""}, topFlag{"-log-format", "text|json"}, topFlag{"-drain", "DURATION"}, topFlag{"-metrics", "ADDR"}),
 			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
 				return daemonMain(ctx, a, out, errw)
+			}},
+		{name: "sites", summary: "probe the sites of a federation, run admin commands at them, report (text, JSON, HTML)", usage: sitesUsage,
+			subs: []string{"status", "report", "run"},
+			flags: append(siteFlagList[:3:3], topFlag{"--sites", "file"}, topFlag{"--state-dir", "dir"}, topFlag{"--parallel", "N"},
+				topFlag{"--tag", "TAG"}, topFlag{"--site", "NAME"}, topFlag{"-o", "text|json|html"}, topFlag{"--out", "file"},
+				topFlag{"--json", ""}, topFlag{"--timeout", "DURATION"}),
+			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return sitesMain(ctx, a, out, errw)
 			}},
 		{name: "pstga", aliases: []string{"agent"}, summary: "the request agent: xrootd's frm_xfragent protocol on stdin", usage: agentUsage,
 			flags: siteFlagList,

@@ -19,7 +19,7 @@ import (
 	"frm/serve"
 )
 
-const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge,scrub,serve] [-l logfile]
+const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge,scrub,serve,sites] [-l logfile]
                   [-k N|SIZE] [-d] [-log-format text|json] [-drain DURATION] [-metrics ADDR]
 
 Runs frm's headless services in one process until SIGTERM or SIGINT:
@@ -33,6 +33,8 @@ Runs frm's headless services in one process until SIGTERM or SIGINT:
            (in the default set only with [scrub] enabled = true)
   serve    frm serve, the site's HTTP API for its peers (in the default set
            when [serve] listen is set; -only serve needs it)
+  sites    frm sites report on [sites] schedule (in the default set when
+           the schedule is set), served by frm serve at /v1/sites/report.html
 SIGTERM stops taking work and lets running transfers finish within -drain
 (default 60s); the rest are cancelled and stay queued for the next start.
 SIGHUP re-reads the configuration (kept unchanged if it has errors).
@@ -104,7 +106,7 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return 4
 		}
 	}
-	d, err := daemons.New(cfg, daemons.Options{Only: comps, External: []string{"serve"}, Log: log, Version: versionString()})
+	d, err := daemons.New(cfg, daemons.Options{Only: comps, External: []string{"serve", "sites"}, Log: log, Version: versionString()})
 	if err != nil {
 		var ce *daemons.ConfigError
 		if errors.As(err, &ce) {
@@ -122,7 +124,7 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var srv *serve.Server
 	if runServe {
 		srv, err = serve.New(d.Site, serve.Options{Version: versionString(), Log: log.With("component", "serve"),
-			Status: serve.StatusFunc(d.ControlStatus), Metrics: metrics, Wake: d.WakeQueue})
+			Status: serve.StatusFunc(d.ControlStatus), Metrics: metrics, Wake: d.WakeQueue, Admin: shellAdmin{site: d.Site}})
 		if err != nil {
 			log.Error("configuration", "err", err)
 			return 4
@@ -132,6 +134,11 @@ func daemonMain(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return 1
 		}
 		d.AddComponent("serve", srv.Run)
+	}
+	if cfg.Sites.Schedule != "" && d.Selected("sites") {
+		d.AddComponent("sites", func(ctx context.Context) error {
+			return daemons.RunSitesSchedule(ctx, d.Site.Config, log.With("component", "sites"))
+		})
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
+	"frm/core/sites"
 	"frm/tui"
 )
 
@@ -73,7 +74,19 @@ func tuiMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return 2
 		}
 	}
-	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s, DaemonLog: logPath}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx, Keys: s.Config().TUI.Keys})
+	var sitesRun *sites.Run
+	if cfg := s.Config(); cfg.Sites.File != "" {
+		// The Sites view, under the same state directory (and locks) as
+		// frm sites and the daemon's schedule.
+		f, err := sites.Load(cfg.Sites.File)
+		if err != nil {
+			fmt.Fprintf(stderr, "frm tui: warning: no Sites view: %v\n", err)
+		} else {
+			sitesRun = &sites.Run{File: f, StateDir: cfg.SitesStateDir()}
+		}
+	}
+	app := tui.New(tui.Options{Backend: &tui.SiteBackend{Site: s, DaemonLog: logPath}, ReadOnly: *readOnly, Dir: fs.Arg(0), Ctx: ctx, Keys: s.Config().TUI.Keys,
+		Sites: sitesRun})
 	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(stdout), tea.WithInput(stdin)}
 	if _, err := tea.NewProgram(app, opts...).Run(); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "frm tui: %v\n", err)

@@ -26,6 +26,10 @@ type Serve struct {
 	// tokens (a warning is logged).
 	Insecure bool         `toml:"insecure,omitempty"`
 	Tokens   []ServeToken `toml:"token,omitempty"`
+	// AccessLog, when set, is a file that gets one line per request
+	// (its start and end, method, path, status, bytes, token name,
+	// remote address); reopened on SIGHUP, for log rotation.
+	AccessLog string `toml:"access_log,omitempty"`
 }
 
 // ServeToken is one bearer token the server accepts. Only its SHA-256
@@ -147,6 +151,7 @@ func (c *Config) validateFederation(v *validator) {
 	v.absPath("serve.tls_cert", s.TLSCert, false)
 	v.absPath("serve.tls_key", s.TLSKey, false)
 	v.absPath("serve.client_ca", s.ClientCA, false)
+	v.absPath("serve.access_log", s.AccessLog, false)
 	if s.ClientCA != "" && s.TLSCert == "" {
 		v.add("serve.client_ca", "client certificates need TLS (tls_cert, tls_key)")
 	}

@@ -22,6 +22,10 @@ var ReloadableKeys = []string{
 	// frm serve swaps its token set; the listener, TLS files and
 	// client CA are built at start (the certificate files are re-read).
 	"serve.token",
+	// frm sites reads its data file at every run of the schedule
+	// (a schedule set only by a reload needs a restart: the component
+	// is chosen at start).
+	"sites",
 }
 
 // Reloadable reports whether key (a dotted TOML key) takes effect on

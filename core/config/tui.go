@@ -36,6 +36,8 @@ var TUIActions = []string{
 	"cancel", "wake", "priority_up", "priority_down",
 	// audit, daemons
 	"run_audit", "mark", "fix", "fix_all", "stop",
+	// sites
+	"probe",
 	// dialogs
 	"confirm", "abort",
 }

@@ -287,3 +287,77 @@ func (c *Client) Manifest(ctx context.Context, prefix string, fn func(ManifestEn
 	}
 	return "", fmt.Errorf("manifest: cut short after %d entries (no end line)", n)
 }
+
+// BusyError is a site that runs another admin job (409): ask again after
+// RetryAfter.
+type BusyError struct {
+	RetryAfter time.Duration
+	Msg        string
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("busy: %s (retry after %v)", e.Msg, e.RetryAfter)
+}
+
+// Admin runs one frm admin command at the site (POST /v1/admin). A site
+// already running a job answers *BusyError; a command that changes state
+// sent with a read token is refused (an *HTTPError with status 403).
+func (c *Client) Admin(ctx context.Context, args []string, jsonOut bool) (AdminReply, error) {
+	body, _ := json.Marshal(AdminRequest{Args: args, JSON: jsonOut})
+	resp, err := c.do(ctx, http.MethodPost, AdminPath, bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
+	if err != nil {
+		return AdminReply{}, err
+	}
+	if resp.StatusCode == http.StatusConflict {
+		secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		he := errorOf(resp).(*HTTPError)
+		return AdminReply{}, &BusyError{RetryAfter: time.Duration(max(secs, 1)) * time.Second, Msg: he.Msg}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return AdminReply{}, errorOf(resp)
+	}
+	defer resp.Body.Close()
+	var r AdminReply
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(&r); err != nil {
+		return AdminReply{}, fmt.Errorf("admin reply: %w", err)
+	}
+	return r, nil
+}
+
+// StatusRaw asks the site's status and returns the body as it came too
+// (a report shows what a site answered when it is not a status).
+func (c *Client) StatusRaw(ctx context.Context) (Status, []byte, error) {
+	resp, err := c.do(ctx, http.MethodGet, StatusPath, nil, nil)
+	if err != nil {
+		return Status{}, nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Status{}, nil, errorOf(resp)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return Status{}, b, err
+	}
+	var st Status
+	if err := json.Unmarshal(b, &st); err != nil {
+		return Status{}, b, &BadAnswerError{Err: err, Body: b}
+	}
+	return st, b, nil
+}
+
+// BadAnswerError is a 200 whose body is not the document asked for.
+type BadAnswerError struct {
+	Err  error
+	Body []byte
+}
+
+func (e *BadAnswerError) Error() string {
+	b := e.Body
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return fmt.Sprintf("not a status document (%v): %q", e.Err, b)
+}
+
+func (e *BadAnswerError) Unwrap() error { return e.Err }

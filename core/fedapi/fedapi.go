@@ -22,6 +22,13 @@ const (
 	FilesPath    = "/v1/files" // + the lfn: /v1/files/store/a.fits
 	ManifestPath = "/v1/manifest"
 	MetricsPath  = "/metrics"
+	// AdminPath runs one frm admin command at the site (POST; frm sites
+	// run).
+	AdminPath = "/v1/admin"
+	// SitesReportHTML and SitesReportJSON are the latest report of a
+	// site that runs frm sites on a schedule ([sites] schedule).
+	SitesReportHTML = "/v1/sites/report.html"
+	SitesReportJSON = "/v1/sites/report.json"
 )
 
 // Limits both sides hold to.
@@ -54,7 +61,33 @@ type Status struct {
 	LastPurge *PurgeStatus `json:"last_purge,omitempty"`
 	// Daemon is whether a transfer daemon serves the queue.
 	Daemon bool `json:"daemon"`
+	// OldestUnmigrated is the modification time of the oldest file of a
+	// mig export that has no current copy in the MSS (counted with the
+	// failures); nil when there is none or it is not known yet.
+	OldestUnmigrated *time.Time `json:"oldest_unmigrated,omitempty"`
 }
+
+// AdminRequest is the body of POST /v1/admin: one frm admin command as
+// its words ("audit", "-r", "names", "/store"), run at the site.
+type AdminRequest struct {
+	Args []string `json:"args"`
+	// JSON asks for the command's JSON document (frm admin -o json)
+	// instead of its text.
+	JSON bool `json:"json,omitempty"`
+}
+
+// AdminReply is the answer to an admin command the site ran: its exit
+// status (as frm admin's), its standard output and its diagnostics.
+type AdminReply struct {
+	Exit   int    `json:"exit"`
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr,omitempty"`
+	// ReadOnly says how the site classified the command.
+	ReadOnly bool `json:"read_only"`
+}
+
+// MaxAdminBody bounds an admin request's body.
+const MaxAdminBody = 64 << 10
 
 // SpaceStatus is one space's usage.
 type SpaceStatus struct {

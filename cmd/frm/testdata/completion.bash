@@ -45,7 +45,7 @@ __frm_complete() {
         frm_xfragent|frm_pstga) sub=pstga ;;
         *)
             if (( cword == 1 )); then
-                printf '%s\n' 'admin' 'tui' 'config' 'daemon' 'pstga' 'db' 'catalog' 'demo' 'completion' 'man' 'version'
+                printf '%s\n' 'admin' 'tui' 'config' 'daemon' 'sites' 'pstga' 'db' 'catalog' 'demo' 'completion' 'man' 'version'
                 return
             fi
             sub=$2
@@ -58,10 +58,12 @@ __frm_complete() {
     esac
     # the value of an option
     case "$sub $prev" in
-        "admin -c"|"tui -c"|"tui --daemon-log"|"config -c"|"daemon -c"|"daemon -l"|"pstga -c"|"db -c"|"catalog -c") echo __FILES__; return ;;
-        "daemon -only") printf '%s\n' 'stage' 'migrate' 'purge' 'scrub' 'serve'; return ;;
+        "admin -c"|"tui -c"|"tui --daemon-log"|"config -c"|"daemon -c"|"daemon -l"|"sites -c"|"sites --sites"|"sites --out"|"pstga -c"|"db -c"|"catalog -c") echo __FILES__; return ;;
+        "sites --state-dir") echo __DIRS__; return ;;
+        "daemon -only") printf '%s\n' 'stage' 'migrate' 'purge' 'scrub' 'serve' 'sites'; return ;;
         "admin -o"|"daemon -log-format") printf '%s\n' 'text' 'json'; return ;;
-        "admin -n"|"tui -n"|"config -n"|"daemon -n"|"daemon -k"|"daemon -drain"|"daemon -metrics"|"pstga -n"|"db -n"|"catalog -n"|"demo -files"|"demo -seed") return ;;
+        "sites -o") printf '%s\n' 'text' 'json' 'html'; return ;;
+        "admin -n"|"tui -n"|"config -n"|"daemon -n"|"daemon -k"|"daemon -drain"|"daemon -metrics"|"sites -n"|"sites --parallel"|"sites --tag"|"sites --site"|"sites --timeout"|"pstga -n"|"db -n"|"catalog -n"|"demo -files"|"demo -seed") return ;;
     esac
     if [[ $sub == admin ]]; then
         __frm_complete_admin "$cword" "$first" "$cur" "$prev" "$@"
@@ -89,6 +91,7 @@ __frm_complete() {
             tui) printf '%s\n' '-c' '-n' '-h' '--read-only' '--daemon-log' ;;
             config) printf '%s\n' '-c' '-n' '-h' '-d' ;;
             daemon) printf '%s\n' '-c' '-n' '-h' '-only' '-l' '-k' '-d' '-log-format' '-drain' '-metrics' ;;
+            sites) printf '%s\n' '-c' '-n' '-h' '--sites' '--state-dir' '--parallel' '--tag' '--site' '-o' '--out' '--json' '--timeout' ;;
             pstga) printf '%s\n' '-c' '-n' '-h' ;;
             db) printf '%s\n' '-c' '-n' '-h' ;;
             catalog) printf '%s\n' '-c' '-n' '-h' ;;
@@ -101,6 +104,8 @@ __frm_complete() {
             echo __DIRS__ ;;
         config)
             if [[ -z $given ]]; then printf '%s\n' 'show' 'check' 'convert'; else echo __FILES__; fi ;;
+        sites)
+            [[ -z $given ]] && printf '%s\n' 'status' 'report' 'run' ;;
         db)
             [[ -z $given ]] && printf '%s\n' 'init' 'migrate' 'status' ;;
         catalog)

@@ -147,6 +147,7 @@ complete -c frm -n __fish_use_subcommand -a admin -d 'the frm_admin command lang
 complete -c frm -n __fish_use_subcommand -a tui -d 'the full-screen console: spaces, namespace, queues, actions'
 complete -c frm -n __fish_use_subcommand -a config -d 'show or check the effective configuration, convert an xrootd config to TOML'
 complete -c frm -n __fish_use_subcommand -a daemon -d 'run the transfer, migration and purge daemons (and frm serve)'
+complete -c frm -n __fish_use_subcommand -a sites -d 'probe the sites of a federation, run admin commands at them, report (text, JSON, HTML)'
 complete -c frm -n __fish_use_subcommand -a pstga -d 'the request agent: xrootd\'s frm_xfragent protocol on stdin'
 complete -c frm -n __fish_use_subcommand -a db -d 'create, migrate and inspect the PostgreSQL catalog'
 complete -c frm -n __fish_use_subcommand -a catalog -d 'import the embedded site (files, queue files) into the PostgreSQL catalog'
@@ -169,13 +170,26 @@ complete -c frm -n '__fish_seen_subcommand_from config' -s d
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s c -r -F
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s n -x
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s h
-complete -c frm -n '__fish_seen_subcommand_from daemon' -o only -x -a 'stage migrate purge scrub serve'
+complete -c frm -n '__fish_seen_subcommand_from daemon' -o only -x -a 'stage migrate purge scrub serve sites'
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s l -r -F
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s k -x
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s d
 complete -c frm -n '__fish_seen_subcommand_from daemon' -o log-format -x -a 'text json'
 complete -c frm -n '__fish_seen_subcommand_from daemon' -o drain -x
 complete -c frm -n '__fish_seen_subcommand_from daemon' -o metrics -x
+complete -c frm -n '__fish_seen_subcommand_from sites; and __frm_no_sub_yet status report run' -a 'status report run'
+complete -c frm -n '__fish_seen_subcommand_from sites' -s c -r -F
+complete -c frm -n '__fish_seen_subcommand_from sites' -s n -x
+complete -c frm -n '__fish_seen_subcommand_from sites' -s h
+complete -c frm -n '__fish_seen_subcommand_from sites' -l sites -r -F
+complete -c frm -n '__fish_seen_subcommand_from sites' -l state-dir -r -a '(__fish_complete_directories)'
+complete -c frm -n '__fish_seen_subcommand_from sites' -l parallel -x
+complete -c frm -n '__fish_seen_subcommand_from sites' -l tag -x
+complete -c frm -n '__fish_seen_subcommand_from sites' -l site -x
+complete -c frm -n '__fish_seen_subcommand_from sites' -s o -x -a 'text json html'
+complete -c frm -n '__fish_seen_subcommand_from sites' -l out -r -F
+complete -c frm -n '__fish_seen_subcommand_from sites' -l json
+complete -c frm -n '__fish_seen_subcommand_from sites' -l timeout -x
 complete -c frm -n '__fish_seen_subcommand_from pstga agent' -s c -r -F
 complete -c frm -n '__fish_seen_subcommand_from pstga agent' -s n -x
 complete -c frm -n '__fish_seen_subcommand_from pstga agent' -s h
