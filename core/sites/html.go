@@ -115,7 +115,9 @@ th { background: #f4f4f4; }
 svg rect.ok { fill: #28a745; } svg rect.warning { fill: #e0a800; } svg rect.critical { fill: #dc3545; }
 svg rect.frame { fill: #eee; stroke: #999; }
 .space { white-space: nowrap; font-size: .9em; }
-.reason { font-size: .9em; max-width: 32em; }
+.reason { min-width: 14em; max-width: 32em; }
+#sites { font-size: .9em; }
+td.seen { min-width: 6.5em; }
 td.hist { width: 1em; padding: 0; border: 1px solid #fff; }
 td.nw { white-space: nowrap; }
 </style>
@@ -138,7 +140,7 @@ td.nw { white-space: nowrap; }
 <td class="nw">{{queue .Status}}</td>
 <td>{{fails .Status}}</td>
 <td>{{unmig $ .Status}}</td>
-<td class="nw">{{seen .LastSeen}}</td>
+<td class="seen">{{seen .LastSeen}}</td>
 <td class="reason">{{range .Reasons}}{{.}}<br>{{end}}</td>
 </tr>
 {{end}}</tbody>
