@@ -80,6 +80,16 @@ func init() {
 			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
 				return catalogMain(ctx, a, out, errw)
 			}},
+		{name: "mirror", summary: "keep mirrors of a distribution's products up to date (from cron or the daemon)", usage: mirrorUsage,
+			flags: append(siteFlagList[:3:3], topFlag{"--dry-run", ""}, topFlag{"--delete", ""}, topFlag{"--force", ""}, topFlag{"-v", ""}, topFlag{"-o", "text|json"}),
+			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return mirrorMain(ctx, a, out, errw)
+			}},
+		{name: "manifest", summary: "write the manifest of a plain directory tree (a static distribution for frm mirror)", usage: manifestUsage,
+			subs: []string{"build"}, args: "dir", flags: []topFlag{{"-o", "file"}, {"-h", ""}},
+			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return manifestMain(ctx, a, out, errw)
+			}},
 		{name: "demo", summary: "create a sandbox site to try frm on", usage: demoUsage, args: "dir",
 			flags: []topFlag{{"-files", "N"}, {"-seed", "S"}, {"-h", ""}},
 			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {

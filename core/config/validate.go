@@ -61,6 +61,7 @@ func (c *Config) validateAt(where map[string]string) error {
 	c.validateQueue(v)
 	v.absPath("pid_path", c.PidPath, false)
 	c.validateFederation(v)
+	c.validateMirrors(v)
 	return v.err()
 }
 

@@ -1,7 +1,6 @@
 package fedapi
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -207,6 +206,11 @@ func (c *Client) Open(ctx context.Context, lfn string, offset int64, ifMatch str
 	if stage {
 		path += "?stage=1"
 	}
+	return c.open(ctx, path, lfn, offset, ifMatch)
+}
+
+// open is Open of the URL path.
+func (c *Client) open(ctx context.Context, path, lfn string, offset int64, ifMatch string) (*File, error) {
 	hdr := http.Header{}
 	if offset > 0 {
 		hdr.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
@@ -259,31 +263,6 @@ func (c *Client) Manifest(ctx context.Context, prefix string, fn func(ManifestEn
 		return "", errorOf(resp)
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	n := 0
-	for sc.Scan() {
-		line := sc.Bytes()
-		if bytes.Contains(line, []byte(`"end":true`)) {
-			var end ManifestEnd
-			if err := json.Unmarshal(line, &end); err == nil && end.End {
-				if end.Files != n {
-					return "", fmt.Errorf("manifest: %d entries, its end says %d", n, end.Files)
-				}
-				return end.Generation, nil
-			}
-		}
-		var e ManifestEntry
-		if err := json.Unmarshal(line, &e); err != nil {
-			return "", fmt.Errorf("manifest line %d: %w", n+1, err)
-		}
-		n++
-		if err := fn(e); err != nil {
-			return "", err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("manifest: %w", err)
-	}
-	return "", fmt.Errorf("manifest: cut short after %d entries (no end line)", n)
+	end, err := ReadManifest(resp.Body, fn)
+	return end.Generation, err
 }
