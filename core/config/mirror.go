@@ -64,20 +64,20 @@ func (m Mirror) StaticSource() bool {
 // MaxDelete is a count of files ("25", 25) or a percentage of a
 // product's files ("10%"). The zero value is the default, 10%.
 type MaxDelete struct {
-	N       int
-	Percent float64
-	Set     bool
+	n       int // -1: a percentage
+	percent float64
+	set     bool
 }
 
 // Limit is the deletions allowed in a product of n files.
 func (d MaxDelete) Limit(n int) int {
-	if !d.Set {
+	if !d.set {
 		return n / 10
 	}
-	if d.Percent > 0 || d.N < 0 {
-		return int(float64(n) * d.Percent / 100)
+	if d.n < 0 {
+		return int(float64(n) * d.percent / 100)
 	}
-	return d.N
+	return d.n
 }
 
 // ParseMaxDelete reads "N" or "N%".
@@ -88,13 +88,13 @@ func ParseMaxDelete(s string) (MaxDelete, error) {
 		if err != nil || f < 0 || f > 100 {
 			return MaxDelete{}, fmt.Errorf("max_delete %q: want a count or a percentage 0%%..100%%", s)
 		}
-		return MaxDelete{Percent: f, N: -1, Set: true}, nil
+		return MaxDelete{percent: f, n: -1, set: true}, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
 		return MaxDelete{}, fmt.Errorf("max_delete %q: want a count or a percentage such as \"10%%\"", s)
 	}
-	return MaxDelete{N: n, Set: true}, nil
+	return MaxDelete{n: n, set: true}, nil
 }
 
 // UnmarshalTOML accepts an integer or a string.
@@ -104,7 +104,7 @@ func (d *MaxDelete) UnmarshalTOML(v any) error {
 		if x < 0 {
 			return fmt.Errorf("max_delete %d: must not be negative", x)
 		}
-		*d = MaxDelete{N: int(x), Set: true}
+		*d = MaxDelete{n: int(x), set: true}
 		return nil
 	case string:
 		m, err := ParseMaxDelete(x)
@@ -120,12 +120,12 @@ func (d *MaxDelete) UnmarshalTOML(v any) error {
 // MarshalText writes what ParseMaxDelete reads.
 func (d MaxDelete) MarshalText() ([]byte, error) {
 	switch {
-	case !d.Set:
+	case !d.set:
 		return []byte("10%"), nil
-	case d.N < 0:
-		return []byte(strconv.FormatFloat(d.Percent, 'f', -1, 64) + "%"), nil
+	case d.n < 0:
+		return []byte(strconv.FormatFloat(d.percent, 'f', -1, 64) + "%"), nil
 	}
-	return []byte(strconv.Itoa(d.N)), nil
+	return []byte(strconv.Itoa(d.n)), nil
 }
 
 // UnmarshalText reads what MarshalText writes.
