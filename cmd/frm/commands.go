@@ -60,7 +60,7 @@ func init() {
 				return configMain(a, out, errw)
 			}},
 		{name: "daemon", summary: "run the transfer, migration and purge daemons (and frm serve)", usage: daemonUsage,
-			flags: append(siteFlagList[:3:3], topFlag{"-only", "stage|migrate|purge|scrub|serve"}, topFlag{"-l", "file"}, topFlag{"-k", "N"},
+			flags: append(siteFlagList[:3:3], topFlag{"-only", "stage|migrate|purge|scrub|mirror|serve"}, topFlag{"-l", "file"}, topFlag{"-k", "N"},
 				topFlag{"-d", ""}, topFlag{"-log-format", "text|json"}, topFlag{"-drain", "DURATION"}, topFlag{"-metrics", "ADDR"}),
 			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
 				return daemonMain(ctx, a, out, errw)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"frm/core/control"
 	"frm/core/fedapi"
 	"frm/core/meta"
 	"frm/serve/servetest"
@@ -579,4 +581,72 @@ func xattrOf(p, name string) (string, error) {
 		return "", err
 	}
 	return string(b[:n]), nil
+}
+
+// TestMirrorDaemon: frm daemon runs a mirror on its schedule (an interval
+// starts with a run), reports it as an event and in the metrics.
+func TestMirrorDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts daemons")
+	}
+	bin := buildBin(t)
+	pki := servetest.NewPKI(t)
+	const token = "mirror-daemon-token"
+	dist := newFedSite(t, "dist", fmt.Sprintf("\n[serve]\nlisten = \"127.0.0.1:%d\"\ntls_cert = %q\ntls_key = %q\n\n[[serve.token]]\nname = \"m\"\nsha256 = %q\nscope = \"read\"\n",
+		freePort(t), pki.ServerCert, pki.ServerKey, tokenDigest(token)))
+	for i := range 20 {
+		distFile(t, dist, fmt.Sprintf("/store/prod/f%02d.dat", i), randomContent(uint64(i), 1000+i))
+	}
+	dist.start(t, bin)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte(token), 0o600)
+	m := newFedSite(t, "m", fmt.Sprintf("\n[[peer]]\nname = \"dist\"\nurl = %q\ntoken_file = %q\nca_file = %q\n\n[[mirror]]\nname = \"dist\"\nsource = \"dist\"\nproducts = [\"/store/prod\"]\nschedule = \"1h\"\n",
+		dist.url, tokenFile, pki.CA))
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, "daemon", "-c", m.config, "-l", m.log, "-metrics", metricsAddr)
+	cmd.Env = toolEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("m's daemon log:\n%s", m.readLog())
+		}
+	})
+	waitFor(t, "the scheduled run", func() bool { return strings.Contains(m.readLog(), "mirror run done") })
+	if n := countFiles(t, filepath.Join(m.local, "store/prod")); n != 20 {
+		t.Fatalf("%d files mirrored by the daemon, want 20", n)
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`frm_mirror_files_total{mirror="dist"} 20`, `frm_mirror_failures_total{mirror="dist"} 0`, `frm_mirror_last_success_timestamp_seconds{mirror="dist"}`} {
+		if !strings.Contains(body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// The same lock: frm mirror from cron while the daemon is idle runs,
+	// and finds nothing to do.
+	if code, out, errs := runMirror(t, bin, m.config); code != 0 || out != "" || errs != "" {
+		t.Errorf("frm mirror next to the daemon: %d %q %q", code, out, errs)
+	}
+	// The run is an event on the control socket (recent events first).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var got control.Event
+	control.New(filepath.Join(m.adminPath, "frm")).Events(ctx, func(ev control.Event) {
+		if ev.Kind == "mirror" {
+			got = ev
+			cancel()
+		}
+	})
+	if got.Type != "mirror_run" || got.LFN != "dist" || got.Bytes == 0 {
+		t.Errorf("mirror event: %+v", got)
+	}
 }

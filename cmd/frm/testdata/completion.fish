@@ -171,7 +171,7 @@ complete -c frm -n '__fish_seen_subcommand_from config' -s d
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s c -r -F
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s n -x
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s h
-complete -c frm -n '__fish_seen_subcommand_from daemon' -o only -x -a 'stage migrate purge scrub serve'
+complete -c frm -n '__fish_seen_subcommand_from daemon' -o only -x -a 'stage migrate purge scrub mirror serve'
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s l -r -F
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s k -x
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s d

@@ -60,7 +60,7 @@ __frm_complete() {
     # the value of an option
     case "$sub $prev" in
         "admin -c"|"tui -c"|"tui --daemon-log"|"config -c"|"daemon -c"|"daemon -l"|"pstga -c"|"db -c"|"catalog -c"|"mirror -c"|"manifest -o") echo __FILES__; return ;;
-        "daemon -only") printf '%s\n' 'stage' 'migrate' 'purge' 'scrub' 'serve'; return ;;
+        "daemon -only") printf '%s\n' 'stage' 'migrate' 'purge' 'scrub' 'mirror' 'serve'; return ;;
         "admin -o"|"daemon -log-format"|"mirror -o") printf '%s\n' 'text' 'json'; return ;;
         "admin -n"|"tui -n"|"config -n"|"daemon -n"|"daemon -k"|"daemon -drain"|"daemon -metrics"|"pstga -n"|"db -n"|"catalog -n"|"mirror -n"|"demo -files"|"demo -seed") return ;;
     esac
