@@ -81,7 +81,7 @@ func TestIsLoopback(t *testing.T) {
 // valid configurations; a fetches from b and c, which serve over TLS.
 func TestFederationExamplesLoad(t *testing.T) {
 	files, _ := filepath.Glob("../../examples/federation/*.toml")
-	if len(files) != 3 {
+	if len(files) != 4 {
 		t.Fatalf("federation examples: %v", files)
 	}
 	for _, f := range files {
@@ -91,6 +91,10 @@ func TestFederationExamplesLoad(t *testing.T) {
 			continue
 		}
 		switch c.Site {
+		case "m":
+			if len(c.Mirrors) != 2 || c.Mirrors[0].MaxDelete.Limit(1000) != 100 || c.Mirrors[0].DestOf("/store/ps1/stack") != "/mirror/store/ps1/stack" {
+				t.Errorf("%s: mirrors %+v", f, c.Mirrors)
+			}
 		case "a":
 			if len(c.Peers) != 2 || len(c.PeersFor("/store/x")) != 2 || c.Serve.Listen != "" {
 				t.Errorf("%s: peers %+v", f, c.Peers)

@@ -36,6 +36,10 @@ type ClientOptions struct {
 	// CertFile and KeyFile: a client certificate, for servers that ask
 	// for one (mTLS).
 	CertFile, KeyFile string
+	// HTTP1 speaks HTTP/1.1 only, one connection per download at once:
+	// bulk transfers (frm mirror) cost less CPU than multiplexed on one
+	// HTTP/2 connection.
+	HTTP1 bool
 	// Timeout bounds connecting and the wait for response headers (not
 	// the body: a large file takes what it takes). 0: 30 s.
 	Timeout time.Duration
@@ -77,7 +81,10 @@ func NewClient(base string, o ClientOptions) (*Client, error) {
 		ResponseHeaderTimeout: timeout,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   16,
-		ForceAttemptHTTP2:     true,
+		ForceAttemptHTTP2:     !o.HTTP1,
+	}
+	if o.HTTP1 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	return &Client{Base: strings.TrimSuffix(u.String(), "/"), Token: o.Token, HTTP: &http.Client{Transport: tr}}, nil
 }

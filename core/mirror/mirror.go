@@ -211,7 +211,7 @@ func under(lfn, dir string) bool {
 
 func openSource(cfg *config.Config, m config.Mirror) (source, error) {
 	if m.StaticSource() {
-		st, err := fedapi.NewStatic(m.Source, fedapi.ClientOptions{})
+		st, err := fedapi.NewStatic(m.Source, fedapi.ClientOptions{HTTP1: true})
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +219,7 @@ func openSource(cfg *config.Config, m config.Mirror) (source, error) {
 	}
 	for _, pc := range cfg.Peers {
 		if pc.Name == m.Source {
-			c, err := mss.PeerClient(pc)
+			c, err := mss.PeerClientWith(pc, fedapi.ClientOptions{HTTP1: true})
 			if err != nil {
 				return nil, err
 			}
@@ -428,9 +428,14 @@ func Run(ctx context.Context, s *site.Site, m config.Mirror, o Options) Result {
 			}
 		}
 	}
+	// transfers bounds the downloads; a file whose bytes are in and
+	// verified gives its slot to the next while it waits for the group
+	// flush that makes it durable (as the transfer daemon does), so that
+	// one flush serves many files.
+	dl := make(chan struct{}, m.TransfersOrDefault())
 	ch := make(chan *item)
 	var wg sync.WaitGroup
-	for range min(m.TransfersOrDefault(), max(len(work), 1)) {
+	for range min(m.TransfersOrDefault()*64, max(len(work), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -438,7 +443,27 @@ func Run(ctx context.Context, s *site.Site, m config.Mirror, o Options) Result {
 				// A mirror tries each file on every run: a .fail left
 				// by an earlier run does not hold it back.
 				os.Remove(s.FailPath(s.PFN(it.dest)))
-				out := eng.Run(ctx, xfer.Job{Kind: xfer.Stage, LFN: it.dest, Mode: 'r', Replace: it.action == Changed, Resume: true})
+				held := false
+				release := func() {
+					if held {
+						<-dl
+						held = false
+					}
+				}
+				job := xfer.Job{Kind: xfer.Stage, LFN: it.dest, Mode: 'r', Replace: it.action == Changed, Resume: true,
+					OnCopy: func(string, int64) {
+						if held {
+							return
+						}
+						select {
+						case dl <- struct{}{}:
+							held = true
+						case <-ctx.Done():
+						}
+					},
+					OnCopied: release}
+				out := eng.Run(ctx, job)
+				release()
 				if out.Err == nil && out.Skipped != "" {
 					out.Err = fmt.Errorf("not replaced: %s", out.Skipped)
 				}

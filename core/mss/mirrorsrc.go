@@ -116,9 +116,15 @@ func (m *Mirror) Remove(context.Context, string) error {
 	return Permanent(errors.New("mirror: read-only"))
 }
 
-// xattrPartial records, on a file being downloaded, the version it holds
-// and the ETag the source gave it: "<size>:<mtime>:<checksum>|<etag>".
+// xattrPartial records, on a file being downloaded (of resumeMin bytes
+// or more), the version it holds and the ETag the source gave it:
+// "<size>:<mtime>:<checksum>|<etag>". It stays on the file once done.
 const xattrPartial = "user.frm.mirror.partial"
+
+// resumeMin is the smallest file whose partial download a later run
+// resumes (it records its version): a smaller one is fetched again whole,
+// which costs less than the two attribute writes.
+const resumeMin = 1 << 20
 
 // Fetch implements Backend: req.LFN from the distribution into dst.
 func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res Result, err error) {
@@ -165,6 +171,7 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 	if _, err := out.Seek(offset, io.SeekStart); err != nil {
 		return Result{}, classifyErrno(err, false)
 	}
+	recorded := offset > 0 // the partial file says which version it holds
 	var w io.Writer = io.MultiWriter(out, hs)
 	if m.OnBytes != nil {
 		w = progressWriter{w, m.OnBytes}
@@ -177,7 +184,7 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 		}
 		if oerr != nil && fedapi.StatusOf(oerr) == 412 && offset > 0 {
 			// Not the version the partial file holds: start again.
-			offset, etag = 0, ""
+			offset, etag, recorded = 0, "", false
 			hs, _ = newHashSet(alg, "adler32")
 			w = io.MultiWriter(out, hs)
 			if m.OnBytes != nil {
@@ -209,6 +216,9 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 		}
 		if etag == "" {
 			etag = fl.ETag
+		}
+		if !recorded && f.Size >= resumeMin {
+			recorded = true
 			if err := setPartial(dst, f.version()+"|"+etag); err != nil {
 				fl.Body.Close()
 				return Result{}, classifyErrno(err, false)
@@ -240,7 +250,9 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 	} else if want.Alg == "" {
 		log.Warn("mirror: the source's manifest has no checksum for the file; its bytes cannot be verified", "lfn", f.Src, "source", m.Origin)
 	}
-	unix.Fremovexattr(int(out.Fd()), xattrPartial)
+	// The version record stays: a run killed while the engine makes the
+	// file durable and names it finds it whole next time, and takes it
+	// without a byte downloaded.
 	mt := time.Unix(f.MTime, 0)
 	if err := os.Chtimes(dst, mt, mt); err != nil {
 		return Result{}, classifyErrno(err, false)

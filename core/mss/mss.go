@@ -382,7 +382,11 @@ func OpenPeers(cfg *config.Config, log *slog.Logger) (*Peers, error) {
 
 // PeerClient returns a client of the peer pc, with its token read from
 // its file or environment variable.
-func PeerClient(pc config.Peer) (*fedapi.Client, error) {
+func PeerClient(pc config.Peer) (*fedapi.Client, error) { return PeerClientWith(pc, fedapi.ClientOptions{}) }
+
+// PeerClientWith is PeerClient with o's other options (its token and CA
+// are the peer's).
+func PeerClientWith(pc config.Peer, o fedapi.ClientOptions) (*fedapi.Client, error) {
 	token := ""
 	switch {
 	case pc.TokenFile != "":
@@ -397,7 +401,8 @@ func PeerClient(pc config.Peer) (*fedapi.Client, error) {
 			return nil, Permanent(fmt.Errorf("peer %s: token: $%s is empty or unset", pc.Name, pc.TokenEnv))
 		}
 	}
-	c, err := fedapi.NewClient(pc.URL, fedapi.ClientOptions{Token: token, CAFile: pc.CAFile})
+	o.Token, o.CAFile = token, pc.CAFile
+	c, err := fedapi.NewClient(pc.URL, o)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("peer %s: %w", pc.Name, err))
 	}
