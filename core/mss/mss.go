@@ -382,7 +382,9 @@ func OpenPeers(cfg *config.Config, log *slog.Logger) (*Peers, error) {
 
 // PeerClient returns a client of the peer pc, with its token read from
 // its file or environment variable.
-func PeerClient(pc config.Peer) (*fedapi.Client, error) { return PeerClientWith(pc, fedapi.ClientOptions{}) }
+func PeerClient(pc config.Peer) (*fedapi.Client, error) {
+	return PeerClientWith(pc, fedapi.ClientOptions{})
+}
 
 // PeerClientWith is PeerClient with o's other options (its token and CA
 // are the peer's).
