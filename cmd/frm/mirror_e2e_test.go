@@ -260,6 +260,24 @@ scope = "read"
 		delete(sizes, r)
 	}
 
+	t.Run("dry run changes nothing", func(t *testing.T) {
+		off := len(dist.readLog())
+		before := countFiles(t, filepath.Join(m.local, "store"))
+		code, out, errs := runMirror(t, bin, m.config, "--dry-run", "--delete", "-v")
+		if code != 0 || errs != "" || !strings.Contains(out, "mirror dist (dry run): would add 100, change 100, delete 100 files;") {
+			t.Fatalf("--dry-run: %d %q %q", code, out, errs)
+		}
+		if n := strings.Count(out, "\ndeleted "); n != 100 {
+			t.Errorf("--dry-run -v lists %d deletions, want 100", n)
+		}
+		if gets, _ := served(dist, off); len(gets) != 0 {
+			t.Errorf("the dry run downloaded %d files", len(gets))
+		}
+		if n := countFiles(t, filepath.Join(m.local, "store")); n != before {
+			t.Errorf("the dry run changed the files: %d, were %d", n, before)
+		}
+	})
+
 	t.Run("incremental: exactly the 200", func(t *testing.T) {
 		off := len(dist.readLog())
 		code, out, errs := runMirror(t, bin, m.config, "-v")
