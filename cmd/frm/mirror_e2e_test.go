@@ -313,6 +313,12 @@ scope = "read"
 				t.Fatalf("%s deleted without --delete", r)
 			}
 		}
+		// A run in between with nothing new at the source (one request)
+		// does not forget the files left behind...
+		if code, out, errs := runMirror(t, bin, m.config); code != 0 || out != "" || errs != "" {
+			t.Fatalf("rerun: %d %q %q", code, out, errs)
+		}
+		// ...which --delete then removes.
 		code, out, errs = runMirror(t, bin, m.config, "--delete")
 		if code != 0 || !strings.Contains(out, "0 new, 0 changed, 100 deleted") {
 			t.Fatalf("--delete: %d %s %s", code, out, errs)

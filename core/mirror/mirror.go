@@ -347,14 +347,31 @@ func Run(ctx context.Context, s *site.Site, m config.Mirror, o Options) Result {
 	del := o.Delete || m.Delete
 
 	// 1. The plan: every product's manifest, complete, and its files here.
+	// The products' manifests are read at once (a few at a time): the
+	// source walks each, and an unchanged one costs that walk only.
 	var prods []*productRun
-	for _, p := range m.Products {
+	errs := make([]error, len(m.Products))
+	var pwg sync.WaitGroup
+	psem := make(chan struct{}, 4)
+	for i, p := range m.Products {
 		pr := &productRun{Product: Product{Product: p, Dest: m.DestOf(p)}, root: m.DestOf(p)}
 		prods = append(prods, pr)
-		if err := plan(ctx, s, src, m, pr, st, del); err != nil {
-			pr.failed = true
-			pr.Error = err.Error()
-			r.Err = fmt.Errorf("product %s: %w", p, err)
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			psem <- struct{}{}
+			defer func() { <-psem }()
+			errs[i] = plan(ctx, s, src, m, pr, st, del)
+		}()
+	}
+	pwg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			prods[i].failed = true
+			prods[i].Error = err.Error()
+			if r.Err == nil {
+				r.Err = fmt.Errorf("product %s: %w", m.Products[i], err)
+			}
 		}
 	}
 	if r.Err != nil {
@@ -525,9 +542,13 @@ func Run(ctx context.Context, s *site.Site, m config.Mirror, o Options) Result {
 			continue
 		}
 		pr.Published = true
-		if pr.Failed == 0 {
+		switch {
+		case pr.Unchanged:
+			// The state of the run that published it stands (its count
+			// of stale files included).
+		case pr.Failed == 0:
 			st.Products[pr.Product.Product] = productState{Generation: pr.Generation, Published: o.Now(), Stale: pr.Stale}
-		} else {
+		default:
 			delete(st.Products, pr.Product.Product)
 		}
 	}
