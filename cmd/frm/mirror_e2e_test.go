@@ -513,6 +513,20 @@ scope = "read"
 		if n, want := countFiles(t, filepath.Join(c.local, "store")), countFiles(t, filepath.Join(dist.local, "store")); n != want {
 			t.Errorf("the chained mirror has %d files, the source %d", n, want)
 		}
+		// The mirror publishes its products: the chained mirror read
+		// their manifests, and with nothing new it costs one conditional
+		// request per product (304), no listing at m.
+		off := len(m.readLog())
+		if code, out, errs := runMirror(t, bin, c.config); code != 0 || out != "" || errs != "" {
+			t.Fatalf("chained rerun: %d %q %q", code, out, errs)
+		}
+		l := m.readLog()[off:]
+		if n := strings.Count(l, "path=/v1/manifest"); n != 0 {
+			t.Errorf("the chained rerun listed m %d times", n)
+		}
+		if n := len(regexp.MustCompile(`path=/v1/files/store/p[12]/\.frm-manifest\.ndjson status=304 `).FindAllString(l, -1)); n != 2 {
+			t.Errorf("the chained rerun made %d conditional requests of the published manifests, want 2:\n%s", n, l)
+		}
 	})
 
 	t.Run("source down: the run fails and deletes nothing", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -172,3 +173,41 @@ func (s *Static) Open(ctx context.Context, lfn string, offset int64, ifMatch str
 
 // Base is the server's URL (for messages and the origin of a file).
 func (s *Static) Base() string { return s.c.Base }
+
+// ErrNotModified: a conditional GET found the file unchanged (304).
+var ErrNotModified = errors.New("not modified")
+
+// Published reads the manifest a product's publisher left at
+// <product>/.frm-manifest.ndjson (frm mirror, frm manifest build) through
+// GET /v1/files, unless its ETag is still ifNoneMatch (ErrNotModified:
+// one request, nothing read). fn gets each entry with its lfn (product +
+// its relative name). It returns the manifest's ETag and end line. An
+// HTTPError with status 404 says the product has none.
+func (c *Client) Published(ctx context.Context, product, ifNoneMatch string, fn func(ManifestEntry) error) (string, ManifestEnd, error) {
+	hdr := http.Header{}
+	if ifNoneMatch != "" {
+		hdr.Set("If-None-Match", ifNoneMatch)
+	}
+	resp, err := c.do(ctx, http.MethodGet, FileURLPath(path.Join(product, ManifestFile)), nil, hdr)
+	if err != nil {
+		return "", ManifestEnd{}, err
+	}
+	switch resp.StatusCode {
+	case http.StatusNotModified:
+		resp.Body.Close()
+		return ifNoneMatch, ManifestEnd{}, ErrNotModified
+	case http.StatusOK:
+	default:
+		return "", ManifestEnd{}, errorOf(resp)
+	}
+	defer resp.Body.Close()
+	end, err := ReadManifest(resp.Body, func(e ManifestEntry) error {
+		name := path.Clean(e.LFN)
+		if name != e.LFN || path.IsAbs(name) || name == "." || name == ".." || strings.HasPrefix(name, "../") {
+			return fmt.Errorf("published manifest of %s: name %q is not a clean relative name", product, e.LFN)
+		}
+		e.LFN = path.Join(product, name)
+		return fn(e)
+	})
+	return resp.Header.Get("ETag"), end, err
+}

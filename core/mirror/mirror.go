@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -144,6 +145,7 @@ type item struct {
 type productRun struct {
 	Product
 	root   string // dest lfn of the product's directory
+	etag   string // of the source's published manifest read
 	srcs   []fedapi.ManifestEntry
 	local  map[string]fedapi.ManifestEntry // by dest lfn
 	items  []*item
@@ -151,8 +153,11 @@ type productRun struct {
 }
 
 // source is a distribution: the manifest of a product and its files.
+// manifest lists product (unless its published manifest's ETag is still
+// ifNoneMatch: notModified) and returns the ETag of the published
+// manifest it read ("" when it had the source walk the product).
 type source interface {
-	manifest(ctx context.Context, product string, fn func(fedapi.ManifestEntry) error) error
+	manifest(ctx context.Context, product, ifNoneMatch string, fn func(fedapi.ManifestEntry) error) (etag string, notModified bool, err error)
 	mss.MirrorOpener
 	name() string
 }
@@ -162,9 +167,22 @@ type peerSource struct {
 	c    *fedapi.Client
 }
 
-func (p peerSource) manifest(ctx context.Context, product string, fn func(fedapi.ManifestEntry) error) error {
-	_, err := p.c.Manifest(ctx, product, fn)
-	return err
+// manifest reads the product's published manifest (a mirror's, or one
+// frm manifest build wrote) when the source has one: one conditional
+// request, nothing walked at the source; else the source's listing of the
+// product (GET /v1/manifest, a walk of its files there).
+func (p peerSource) manifest(ctx context.Context, product, ifNoneMatch string, fn func(fedapi.ManifestEntry) error) (string, bool, error) {
+	etag, _, err := p.c.Published(ctx, product, ifNoneMatch, fn)
+	switch {
+	case errors.Is(err, fedapi.ErrNotModified):
+		return etag, true, nil
+	case err == nil:
+		return etag, false, nil
+	case fedapi.StatusOf(err) != http.StatusNotFound:
+		return "", false, fmt.Errorf("published manifest: %w", err)
+	}
+	_, err = p.c.Manifest(ctx, product, fn)
+	return "", false, err
 }
 func (p peerSource) Open(ctx context.Context, lfn string, off int64, ifMatch string) (*fedapi.File, error) {
 	return p.c.Open(ctx, lfn, off, ifMatch, false)
@@ -181,7 +199,7 @@ type staticSource struct {
 	err     error
 }
 
-func (s *staticSource) manifest(ctx context.Context, product string, fn func(fedapi.ManifestEntry) error) error {
+func (s *staticSource) manifest(ctx context.Context, product, _ string, fn func(fedapi.ManifestEntry) error) (string, bool, error) {
 	s.once.Do(func() {
 		_, s.err = s.s.Manifest(ctx, func(e fedapi.ManifestEntry) error {
 			s.entries = append(s.entries, e)
@@ -189,16 +207,16 @@ func (s *staticSource) manifest(ctx context.Context, product string, fn func(fed
 		})
 	})
 	if s.err != nil {
-		return s.err
+		return "", false, s.err
 	}
 	for _, e := range s.entries {
 		if under(e.LFN, product) {
 			if err := fn(e); err != nil {
-				return err
+				return "", false, err
 			}
 		}
 	}
-	return nil
+	return "", false, nil
 }
 func (s *staticSource) Open(ctx context.Context, lfn string, off int64, ifMatch string) (*fedapi.File, error) {
 	return s.s.Open(ctx, lfn, off, ifMatch)
@@ -278,6 +296,10 @@ type productState struct {
 	Published  time.Time `json:"published"`
 	// Stale: files here the source did not have, left (no delete).
 	Stale int `json:"stale,omitempty"`
+	Files int `json:"files"`
+	// ManifestETag is the ETag of the source's published manifest of the
+	// product that run read ("" when the source walked it).
+	ManifestETag string `json:"manifest_etag,omitempty"`
 }
 
 func statePath(cfg *config.Config, name string) string {
@@ -545,9 +567,13 @@ func Run(ctx context.Context, s *site.Site, m config.Mirror, o Options) Result {
 		switch {
 		case pr.Unchanged:
 			// The state of the run that published it stands (its count
-			// of stale files included).
+			// of stale files included), with the ETag just read.
+			if ps, ok := st.Products[pr.Product.Product]; ok && pr.etag != "" {
+				ps.ManifestETag = pr.etag
+				st.Products[pr.Product.Product] = ps
+			}
 		case pr.Failed == 0:
-			st.Products[pr.Product.Product] = productState{Generation: pr.Generation, Published: o.Now(), Stale: pr.Stale}
+			st.Products[pr.Product.Product] = productState{Generation: pr.Generation, Published: o.Now(), Stale: pr.Stale, Files: pr.Files, ManifestETag: pr.etag}
 		default:
 			delete(st.Products, pr.Product.Product)
 		}
@@ -617,7 +643,14 @@ func skipName(lfn string) bool { return path.Base(lfn) == fedapi.ManifestFile }
 // one last published, here, and decides each file's action.
 func plan(ctx context.Context, s *site.Site, src source, m config.Mirror, pr *productRun, st state, del bool) error {
 	var g fedapi.Generation
-	err := src.manifest(ctx, pr.Product.Product, func(e fedapi.ManifestEntry) error {
+	ps, known := st.Products[pr.Product.Product]
+	_, statErr := os.Stat(s.PFN(path.Join(pr.root, fedapi.ManifestFile)))
+	fresh := known && statErr == nil && (ps.Stale == 0 || !del)
+	ifNoneMatch := ""
+	if fresh {
+		ifNoneMatch = ps.ManifestETag
+	}
+	etag, notModified, err := src.manifest(ctx, pr.Product.Product, ifNoneMatch, func(e fedapi.ManifestEntry) error {
 		if skipName(e.LFN) || !under(e.LFN, pr.Product.Product) {
 			return nil
 		}
@@ -629,13 +662,18 @@ func plan(ctx context.Context, s *site.Site, src source, m config.Mirror, pr *pr
 	if err != nil {
 		return fmt.Errorf("the source's manifest: %w", err)
 	}
+	pr.etag = etag
+	if notModified {
+		// The source's published manifest is the one the last good run
+		// read: one request, nothing else.
+		pr.Generation, pr.Files, pr.Unchanged = ps.Generation, ps.Files, true
+		return nil
+	}
 	pr.Generation = g.String()
 	pr.Files = len(pr.srcs)
-	if ps, ok := st.Products[pr.Product.Product]; ok && ps.Generation == pr.Generation && (ps.Stale == 0 || !del) {
-		if _, err := os.Stat(s.PFN(path.Join(pr.root, fedapi.ManifestFile))); err == nil {
-			pr.Unchanged = true
-			return nil
-		}
+	if fresh && ps.Generation == pr.Generation {
+		pr.Unchanged = true
+		return nil
 	}
 	pr.local = map[string]fedapi.ManifestEntry{}
 	var walkErr error
