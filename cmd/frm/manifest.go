@@ -15,11 +15,14 @@ import (
 const manifestUsage = `Usage: frm manifest build [-o FILE] DIR
 
 Write the manifest of the plain directory tree DIR: one JSON line per
-regular file (its name relative to DIR, size, mtime, adler32), sorted by
-name, then an end line with the count and the generation. A distribution
-served by any web server (nginx, Apache) can then be mirrored by frm
-mirror with source = the manifest's https:// URL: each file is fetched
-from its name relative to that URL.
+regular file or link to one (its name relative to DIR, size, mtime,
+adler32), sorted by name, then an end line with the count and the
+generation. A distribution served by any web server (nginx, Apache) can
+then be mirrored by frm mirror with source = the manifest's https:// URL:
+each file is fetched from its name relative to that URL. An frm site can publish a product
+the same way (DIR: the product's directory in its namespace): frm mirror
+then reads that manifest, one request, instead of having the site list
+the product.
 
   -o FILE  where to write it (default DIR/.frm-manifest.ndjson); "-" for
            standard output. The file is written atomically, and a file

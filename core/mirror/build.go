@@ -26,9 +26,11 @@ type BuildOptions struct {
 }
 
 // Build returns the manifest of the plain directory tree dir: each
-// regular file (symlinks and other types are skipped, as are the
-// manifest itself and temporary files of a manifest being written) with
-// its name relative to dir, size, mtime and adler32, sorted by name.
+// regular file, and each symlink to one (an frm namespace's XA links; a
+// link to a directory is not followed), with
+// its name relative to dir, size, mtime and adler32, sorted by name; the
+// manifest itself, a manifest being written, and frm's side files
+// (.anew, .fail) are left out.
 func Build(ctx context.Context, dir string, o BuildOptions) ([]fedapi.ManifestEntry, error) {
 	prev := map[string]fedapi.ManifestEntry{}
 	if o.Previous != "" {
@@ -52,16 +54,25 @@ func Build(ctx context.Context, dir string, o BuildOptions) ([]fedapi.ManifestEn
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
 		name := d.Name()
-		if name == fedapi.ManifestFile || strings.HasPrefix(name, "."+fedapi.ManifestFile+".tmp-") {
+		if name == fedapi.ManifestFile || strings.HasPrefix(name, "."+fedapi.ManifestFile+".tmp-") || strings.HasSuffix(name, ".anew") || strings.HasSuffix(name, ".fail") {
 			return nil
 		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
+		var fi fs.FileInfo
+		switch {
+		case d.Type().IsRegular():
+			if fi, err = d.Info(); err != nil {
+				return err
+			}
+		case d.Type()&fs.ModeSymlink != 0:
+			// A link to a file (an frm namespace's XA links, or a
+			// web tree's): the file it leads to, as a web server
+			// serves it. Links to anything else are skipped.
+			if fi, err = os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+				return nil
+			}
+		default:
+			return nil
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
