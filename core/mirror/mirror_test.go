@@ -103,6 +103,13 @@ func TestRunStatic(t *testing.T) {
 	if _, err := os.Lstat(s.PFN("/store/m/p1/d3/f003")); err == nil {
 		t.Error("the removed file is still here")
 	}
+	// A product whose manifest is empty at the source is more likely
+	// broken than emptied: nothing of it is deleted, even with delete.
+	os.RemoveAll(filepath.Join(www, "p1"))
+	build()
+	if r := run(Options{Delete: true}); r.Deleted != 0 || r.Products[1].Stale != 150 {
+		t.Fatalf("empty product: %+v", r)
+	}
 	got, _ = os.ReadFile(s.PFN("/store/m/p0/d2/f002"))
 	if want, _ := os.ReadFile(filepath.Join(www, "p0/d2/f002")); !bytes.Equal(got, want) {
 		t.Error("the changed file was not replaced")
