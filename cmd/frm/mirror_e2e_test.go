@@ -688,3 +688,40 @@ func TestMirrorDaemon(t *testing.T) {
 		t.Errorf("mirror event: %+v", got)
 	}
 }
+
+// TestMirrorProgressOnTerminal: on a terminal frm mirror shows its
+// progress (files, bytes, rate, ETA) and clears it for the summary; in a
+// pipe it shows none (the other tests check stderr stays empty).
+func TestMirrorProgressOnTerminal(t *testing.T) {
+	needTmux(t)
+	bin := buildBin(t)
+	www := t.TempDir()
+	for i := range 120 {
+		p := filepath.Join(www, "prod", fmt.Sprintf("f%03d", i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, randomContent(uint64(i), 20000), 0o644)
+	}
+	if out, err := exec.Command(bin, "manifest", "build", www).CombinedOutput(); err != nil {
+		t.Fatalf("manifest build: %v %s", err, out)
+	}
+	fs := http.FileServer(http.Dir(www))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, fedapi.ManifestFile) {
+			time.Sleep(60 * time.Millisecond) // a slow distribution: the run takes a few seconds
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	m := newFedSite(t, "m", fmt.Sprintf("\n[[mirror]]\nname = \"slow\"\nsource = %q\nproducts = [\"/prod\"]\ndest = \"/store/slow\"\n", srv.URL+"/"+fedapi.ManifestFile))
+	tm := newTmux(t, filepath.Join(t.TempDir(), "tmux.sock"))
+	tm.do("new-session", "-d", "-x", "160", "-y", "10", bin+" mirror -c "+m.config+"; sleep 60")
+	tm.waitScreen("", "the progress line", 20*time.Second, func(s string) bool {
+		return regexp.MustCompile(`mirror slow: [0-9]+/120 files, .*/s, ETA `).MatchString(s)
+	})
+	screen := tm.waitScreen("", "the summary", 30*time.Second, func(s string) bool {
+		return strings.Contains(s, "mirror slow: 120 new, 0 changed, 0 deleted, 0 failed;")
+	})
+	if strings.Contains(screen, "ETA") {
+		t.Errorf("the progress line was not cleared:\n%s", screen)
+	}
+}
