@@ -489,7 +489,7 @@ func Run(ctx context.Context, s *site.Site, m config.Mirror, o Options) Result {
 						held = false
 					}
 				}
-				job := xfer.Job{Kind: xfer.Stage, LFN: it.dest, Mode: 'r', Replace: it.action == Changed, Resume: true,
+				job := xfer.Job{Kind: xfer.Stage, LFN: it.dest, Mode: 'r', Replace: it.action == Changed, Resume: true, Fresh: true,
 					OnCopy: func(string, int64) {
 						if held {
 							return

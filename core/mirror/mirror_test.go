@@ -12,6 +12,7 @@ import (
 
 	"frm/core/config"
 	"frm/core/fedapi"
+	"frm/core/meta"
 	"frm/core/sitegen"
 	"frm/core/wire"
 )
@@ -78,6 +79,12 @@ func TestRunStatic(t *testing.T) {
 	got, err := os.ReadFile(s.PFN("/store/m/p1/d1/f001"))
 	if want, _ := os.ReadFile(filepath.Join(www, "p1/d1/f001")); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("mirrored file: %q %v", got, err)
+	}
+	// New to this site: no copy time, so that the migrator of the mig
+	// export (/store) copies it out and the purger never takes it for
+	// migrated.
+	if _, ok, _ := meta.GetCopyTime(s.PFN("/store/m/p1/d1/f001")); ok {
+		t.Error("a mirrored file has a copy time")
 	}
 	if unlock, err := Lock(cfg, m.Name); err != nil {
 		t.Fatalf("the lock was not released: %v", err)

@@ -107,6 +107,11 @@ type Job struct {
 	// writing it (frm mirror's backend checks the partial file is of the
 	// same version, and starts again when it is not).
 	Resume bool
+	// Fresh: the data is new to this site, not a copy of what its MSS
+	// holds (frm mirror): no copy time is set, so that in a mig export
+	// the migrator copies the file out, and the purger never takes it
+	// for migrated.
+	Fresh bool
 }
 
 // Outcome is the result of a job.
@@ -528,7 +533,7 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 	if err := unix.Stat(dst, &st); err != nil {
 		return err
 	}
-	if exp := e.Site.Export(j.LFN); exp.Mig || exp.Purge {
+	if exp := e.Site.Export(j.LFN); (exp.Mig || exp.Purge) && !j.Fresh {
 		if err := meta.SetCopyTime(dst, st.Mtim.Sec); err != nil {
 			return err
 		}
