@@ -56,10 +56,14 @@ var (
 
 	// The scrubber's counters live in the Scrubber (a file checked is
 	// no event), read at scrape time like the gauges.
-	scrubBytesDesc = prometheus.NewDesc("frm_scrub_bytes_total", "Bytes the checksum scrubber read.", nil, nil)
-	scrubFilesDesc = prometheus.NewDesc("frm_scrub_files_total", "Files whose data the checksum scrubber checked.", nil, nil)
-	scrubMisDesc   = prometheus.NewDesc("frm_scrub_mismatches_total", "Files the checksum scrubber found differing from their stored checksum and marked bad (each once).", nil, nil)
-	scrubBadDesc   = prometheus.NewDesc("frm_scrub_bad_files", "Files marked bad (their data failed their stored checksum), as the scrubber last counted.", nil, nil)
+	mirrorFilesDesc = prometheus.NewDesc("frm_mirror_files_total", "Files frm mirror brought (new or changed) in the daemon's runs, by mirror.", []string{"mirror"}, nil)
+	mirrorBytesDesc = prometheus.NewDesc("frm_mirror_bytes_total", "Bytes frm mirror brought in the daemon's runs, by mirror.", []string{"mirror"}, nil)
+	mirrorFailDesc  = prometheus.NewDesc("frm_mirror_failures_total", "Failed mirror runs plus failed files of partial runs, by mirror.", []string{"mirror"}, nil)
+	mirrorLastDesc  = prometheus.NewDesc("frm_mirror_last_success_timestamp_seconds", "When the mirror's last run without a failure ended (Unix time).", []string{"mirror"}, nil)
+	scrubBytesDesc  = prometheus.NewDesc("frm_scrub_bytes_total", "Bytes the checksum scrubber read.", nil, nil)
+	scrubFilesDesc  = prometheus.NewDesc("frm_scrub_files_total", "Files whose data the checksum scrubber checked.", nil, nil)
+	scrubMisDesc    = prometheus.NewDesc("frm_scrub_mismatches_total", "Files the checksum scrubber found differing from their stored checksum and marked bad (each once).", nil, nil)
+	scrubBadDesc    = prometheus.NewDesc("frm_scrub_bad_files", "Files marked bad (their data failed their stored checksum), as the scrubber last counted.", nil, nil)
 )
 
 type stateCollector struct{ d *Daemon }
@@ -73,6 +77,10 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- unclassDesc
 	ch <- mssUpDesc
 	ch <- scrubBytesDesc
+	ch <- mirrorFilesDesc
+	ch <- mirrorBytesDesc
+	ch <- mirrorFailDesc
+	ch <- mirrorLastDesc
 	ch <- scrubFilesDesc
 	ch <- scrubMisDesc
 	ch <- scrubBadDesc
@@ -113,6 +121,16 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, dir := range dirNames {
 			ch <- prometheus.MustNewConstMetric(mssUpDesc, prometheus.GaugeValue, up[dir], dir)
+		}
+	}
+	if mr := c.d.Mirrorer; mr != nil {
+		for name, v := range mr.Stats() {
+			ch <- prometheus.MustNewConstMetric(mirrorFilesDesc, prometheus.CounterValue, float64(v[0]), name)
+			ch <- prometheus.MustNewConstMetric(mirrorBytesDesc, prometheus.CounterValue, float64(v[1]), name)
+			ch <- prometheus.MustNewConstMetric(mirrorFailDesc, prometheus.CounterValue, float64(v[2]), name)
+			if v[3] > 0 {
+				ch <- prometheus.MustNewConstMetric(mirrorLastDesc, prometheus.GaugeValue, float64(v[3]), name)
+			}
 		}
 	}
 	if sc := c.d.Scrubber; sc != nil {

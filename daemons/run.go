@@ -31,7 +31,7 @@ import (
 )
 
 // Components a daemon process can run.
-var Components = []string{"stage", "migrate", "purge", "scrub"}
+var Components = []string{"stage", "migrate", "purge", "scrub", "mirror"}
 
 // Options controls a daemon process.
 type Options struct {
@@ -77,6 +77,7 @@ type Daemon struct {
 	Migrator *Migrator
 	Purger   *Purger
 	Scrubber *Scrubber
+	Mirrorer *Mirrorer
 	Log      *slog.Logger
 
 	lock      *os.File
@@ -125,7 +126,8 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 		for _, k := range Components {
 			// The scrubber reads every byte of the disks again and again:
 			// it runs when the site asks for it, or when named.
-			want[k] = k != "scrub" || cfg.Scrub.Enabled
+			// Mirrors run when one has a schedule.
+			want[k] = (k != "scrub" || cfg.Scrub.Enabled) && (k != "mirror" || Scheduled(cfg))
 		}
 	}
 	if want["stage"] || want["migrate"] {
@@ -240,6 +242,10 @@ func New(cfg *config.Config, o Options) (*Daemon, error) {
 	if want["scrub"] {
 		d.Scrubber = NewScrubber(s, log.With("component", "scrub"))
 		d.Scrubber.OnEvent = d.publish
+	}
+	if want["mirror"] {
+		d.Mirrorer = NewMirrorer(s, log.With("component", "mirror"))
+		d.Mirrorer.OnEvent = d.publish
 	}
 	return d, nil
 }
@@ -367,6 +373,9 @@ func (d *Daemon) Run(ctx context.Context, drain time.Duration) error {
 	if d.Scrubber != nil {
 		component("scrub", func() error { return d.Scrubber.Run(ctx) })
 	}
+	if d.Mirrorer != nil {
+		component("mirror", func() error { return d.Mirrorer.Run(ctx) })
+	}
 	for _, x := range d.external {
 		component(x.name, func() error { return x.run(ctx) })
 	}
@@ -412,6 +421,9 @@ func (d *Daemon) components() []string {
 	}
 	if d.Scrubber != nil {
 		c = append(c, "scrub")
+	}
+	if d.Mirrorer != nil {
+		c = append(c, "mirror")
 	}
 	for _, x := range d.external {
 		c = append(c, x.name)

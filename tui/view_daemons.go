@@ -167,7 +167,7 @@ func (v *daemonsView) tails(a *App, body []string, left int) []string {
 	body = append(body, a.st.Title.Render(evTitle))
 	for _, e := range d.Events[max(len(d.Events)-evN, 0):] {
 		s := "  " + model.EventText(e, a.opt.Loc)
-		if e.Type == "fail" {
+		if e.Type == "fail" || e.Type == "mirror_fail" {
 			s = a.st.Err.Render(s)
 		}
 		body = append(body, s)

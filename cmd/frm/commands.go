@@ -60,7 +60,7 @@ func init() {
 				return configMain(a, out, errw)
 			}},
 		{name: "daemon", summary: "run the transfer, migration and purge daemons (and frm serve)", usage: daemonUsage,
-			flags: append(siteFlagList[:3:3], topFlag{"-only", "stage|migrate|purge|scrub|serve|sites"}, topFlag{"-l", "file"}, topFlag{"-k", "N"},
+			flags: append(siteFlagList[:3:3], topFlag{"-only", "stage|migrate|purge|scrub|mirror|serve|sites"}, topFlag{"-l", "file"}, topFlag{"-k", "N"},
 				topFlag{"-d", ""}, topFlag{"-log-format", "text|json"}, topFlag{"-drain", "DURATION"}, topFlag{"-metrics", "ADDR"}),
 			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
 				return daemonMain(ctx, a, out, errw)
@@ -87,6 +87,16 @@ func init() {
 			subs: []string{"import"}, flags: siteFlagList,
 			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
 				return catalogMain(ctx, a, out, errw)
+			}},
+		{name: "mirror", summary: "keep mirrors of a distribution's products up to date (from cron or the daemon)", usage: mirrorUsage,
+			flags: append(siteFlagList[:3:3], topFlag{"--dry-run", ""}, topFlag{"--delete", ""}, topFlag{"--force", ""}, topFlag{"-v", ""}, topFlag{"-o", "text|json"}),
+			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return mirrorMain(ctx, a, out, errw)
+			}},
+		{name: "manifest", summary: "write the manifest of a plain directory tree (a static distribution for frm mirror)", usage: manifestUsage,
+			subs: []string{"build"}, args: "dir", flags: []topFlag{{"-o", "file"}, {"-h", ""}},
+			run: func(ctx context.Context, a []string, _ io.Reader, out, errw io.Writer) int {
+				return manifestMain(ctx, a, out, errw)
 			}},
 		{name: "demo", summary: "create a sandbox site to try frm on", usage: demoUsage, args: "dir",
 			flags: []topFlag{{"-files", "N"}, {"-seed", "S"}, {"-h", ""}},

@@ -19,7 +19,7 @@ import (
 	"frm/serve"
 )
 
-const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge,scrub,serve,sites] [-l logfile]
+const daemonUsage = `Usage: frm daemon [-c cfgfile] [-n name] [-only stage,migrate,purge,scrub,mirror,serve,sites] [-l logfile]
                   [-k N|SIZE] [-d] [-log-format text|json] [-drain DURATION] [-metrics ADDR]
 
 Runs frm's headless services in one process until SIGTERM or SIGINT:
@@ -31,6 +31,9 @@ Runs frm's headless services in one process until SIGTERM or SIGINT:
   scrub    the checksum scrubber: re-reads files with a current stored
            checksum at [scrub] rate and marks those whose data differs
            (in the default set only with [scrub] enabled = true)
+  mirror   runs each [[mirror]] on its schedule, as frm mirror would (in
+           the default set when a mirror has a schedule; -only mirror,serve
+           for a mirror site without an MSS)
   serve    frm serve, the site's HTTP API for its peers (in the default set
            when [serve] listen is set; -only serve needs it)
   sites    frm sites report on [sites] schedule (in the default set when

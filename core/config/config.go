@@ -46,6 +46,7 @@ type Config struct {
 	Serve    Serve    `toml:"serve,omitempty"`
 	Peers    []Peer   `toml:"peer,omitempty"`
 	Fetch    Fetch    `toml:"fetch,omitempty"`
+	Mirrors  []Mirror `toml:"mirror,omitempty"`
 	Sites    Sites    `toml:"sites,omitempty"`
 
 	// Source is the file the config was read from, Format "toml" or

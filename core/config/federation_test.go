@@ -85,7 +85,7 @@ func TestFederationExamplesLoad(t *testing.T) {
 	// sites.toml is frm sites' data file, not a site's configuration
 	// (core/sites TestExample reads it).
 	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "sites.toml" })
-	if len(files) != 3 {
+	if len(files) != 4 {
 		t.Fatalf("federation examples: %v", files)
 	}
 	for _, f := range files {
@@ -95,6 +95,10 @@ func TestFederationExamplesLoad(t *testing.T) {
 			continue
 		}
 		switch c.Site {
+		case "m":
+			if len(c.Mirrors) != 2 || c.Mirrors[0].MaxDelete.Limit(1000) != 100 || c.Mirrors[0].DestOf("/store/ps1/stack") != "/mirror/store/ps1/stack" {
+				t.Errorf("%s: mirrors %+v", f, c.Mirrors)
+			}
 		case "a":
 			if len(c.Peers) != 2 || len(c.PeersFor("/store/x")) != 2 || c.Serve.Listen != "" {
 				t.Errorf("%s: peers %+v", f, c.Peers)

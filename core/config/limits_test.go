@@ -30,6 +30,14 @@ func tomlIn(table, key string) func(string) string {
 	return func(v string) string { return "[" + table + "]\n" + key + " = " + v + "\n" }
 }
 
+// mirrorTOML sets key of a valid [[mirror]].
+func mirrorTOML(key string) func(string) string {
+	return func(v string) string {
+		return "[[export]]\npath = \"/store\"\n[[peer]]\nname = \"b\"\nurl = \"https://b.example:8443\"\n" +
+			"[[mirror]]\nname = \"m\"\nsource = \"b\"\nproducts = [\"/store/p\"]\n" + key + " = " + v + "\n"
+	}
+}
+
 func xrdLine(format string) func(string) string {
 	return func(v string) string { return strings.ReplaceAll(format, "%v", v) + "\n" }
 }
@@ -125,6 +133,12 @@ var numericKeys = []numericKey{
 	{key: "queue.class[0].max_size", toml: func(v string) string { return "[[queue.class]]\nname = \"short\"\nslots = 1\nmax_size = " + v + "\n" },
 		ok:  []string{"0", `"1g"`, maxInt64},
 		bad: map[string]string{"-1": "negative", `"99999999t"`: "out of range"}},
+	{key: "mirror[0].transfers", toml: mirrorTOML("transfers"),
+		ok:  []string{"0", "4", "256"},
+		bad: map[string]string{"-1": "must not be negative (is -1)", "257": "must be at most 256 (is 257)"}},
+	{key: "mirror[0].max_delete", toml: mirrorTOML("max_delete"),
+		ok:  []string{"0", "25", `"25"`, `"10%"`, `"0.5%"`, `"100%"`},
+		bad: map[string]string{"-1": "must not be negative", `"101%"`: "want a count or a percentage", `"x"`: "want a count or a percentage"}},
 	{key: "fetch.max_downloads", toml: tomlIn("fetch", "max_downloads"),
 		ok:  []string{"0", "1", "1000"},
 		bad: map[string]string{"-1": "must not be negative (is -1)"}},

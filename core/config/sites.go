@@ -1,11 +1,7 @@
 package config
 
 import (
-	"fmt"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
 )
 
 // Sites configures frm sites, the manager's view of a federation
@@ -29,49 +25,6 @@ func (c *Config) SitesStateDir() string {
 		return c.Sites.StateDir
 	}
 	return filepath.Join(c.AdminDir(), "sites")
-}
-
-// Schedule is when a periodic job runs: every Every, or daily at Hour:Minute.
-type Schedule struct {
-	Every        time.Duration
-	Hour, Minute int
-	Daily        bool
-}
-
-// MinScheduleInterval is the shortest interval of [sites] schedule.
-const MinScheduleInterval = time.Minute
-
-// ParseSchedule reads "1h" (an interval of at least a minute) or "03:30"
-// (daily, local time).
-func ParseSchedule(s string) (Schedule, error) {
-	if h, m, ok := strings.Cut(s, ":"); ok {
-		hh, err1 := strconv.Atoi(h)
-		mm, err2 := strconv.Atoi(m)
-		if err1 != nil || err2 != nil || len(m) != 2 || hh < 0 || hh > 23 || mm < 0 || mm > 59 {
-			return Schedule{}, fmt.Errorf("schedule %q: a daily time is HH:MM (00:00 to 23:59)", s)
-		}
-		return Schedule{Daily: true, Hour: hh, Minute: mm}, nil
-	}
-	d, err := ParseDuration(s)
-	if err != nil {
-		return Schedule{}, fmt.Errorf("schedule %q: an interval (1h, 15m) or a daily time (03:30)", s)
-	}
-	if d < MinScheduleInterval {
-		return Schedule{}, fmt.Errorf("schedule %q: at least %s", s, Duration(MinScheduleInterval))
-	}
-	return Schedule{Every: d}, nil
-}
-
-// Next is the first run after now.
-func (s Schedule) Next(now time.Time) time.Time {
-	if !s.Daily {
-		return now.Add(s.Every)
-	}
-	t := time.Date(now.Year(), now.Month(), now.Day(), s.Hour, s.Minute, 0, 0, now.Location())
-	if !t.After(now) {
-		t = time.Date(now.Year(), now.Month(), now.Day()+1, s.Hour, s.Minute, 0, 0, now.Location())
-	}
-	return t
 }
 
 func (c *Config) validateSites(v *validator) {

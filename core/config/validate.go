@@ -62,6 +62,7 @@ func (c *Config) validateAt(where map[string]string) error {
 	v.absPath("pid_path", c.PidPath, false)
 	c.validateFederation(v)
 	c.validateSites(v)
+	c.validateMirrors(v)
 	return v.err()
 }
 

@@ -210,7 +210,7 @@ type QueueEntry struct {
 // Event reports what a daemon component did.
 type Event struct {
 	Time  time.Time `json:"time"`
-	Type  string    `json:"type"` // queued, start, done, fail, merged, skipped, cancel; purged; bad_checksum, scrub_pass (kind scrub)
+	Type  string    `json:"type"` // queued, start, done, fail, merged, skipped, cancel; purged; bad_checksum, scrub_pass (kind scrub); mirror_run, mirror_fail (kind mirror, the mirror's name in LFN)
 	Kind  string    `json:"kind,omitempty"`
 	LFN   string    `json:"lfn,omitempty"`
 	RID   string    `json:"rid,omitempty"`

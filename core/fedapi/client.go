@@ -1,7 +1,6 @@
 package fedapi
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -37,6 +36,10 @@ type ClientOptions struct {
 	// CertFile and KeyFile: a client certificate, for servers that ask
 	// for one (mTLS).
 	CertFile, KeyFile string
+	// HTTP1 speaks HTTP/1.1 only, one connection per download at once:
+	// bulk transfers (frm mirror) cost less CPU than multiplexed on one
+	// HTTP/2 connection.
+	HTTP1 bool
 	// Timeout bounds connecting and the wait for response headers (not
 	// the body: a large file takes what it takes). 0: 30 s.
 	Timeout time.Duration
@@ -78,7 +81,10 @@ func NewClient(base string, o ClientOptions) (*Client, error) {
 		ResponseHeaderTimeout: timeout,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   16,
-		ForceAttemptHTTP2:     true,
+		ForceAttemptHTTP2:     !o.HTTP1,
+	}
+	if o.HTTP1 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
 	return &Client{Base: strings.TrimSuffix(u.String(), "/"), Token: o.Token, HTTP: &http.Client{Transport: tr}}, nil
 }
@@ -207,6 +213,11 @@ func (c *Client) Open(ctx context.Context, lfn string, offset int64, ifMatch str
 	if stage {
 		path += "?stage=1"
 	}
+	return c.open(ctx, path, lfn, offset, ifMatch)
+}
+
+// open is Open of the URL path.
+func (c *Client) open(ctx context.Context, path, lfn string, offset int64, ifMatch string) (*File, error) {
 	hdr := http.Header{}
 	if offset > 0 {
 		hdr.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
@@ -259,33 +270,8 @@ func (c *Client) Manifest(ctx context.Context, prefix string, fn func(ManifestEn
 		return "", errorOf(resp)
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	n := 0
-	for sc.Scan() {
-		line := sc.Bytes()
-		if bytes.Contains(line, []byte(`"end":true`)) {
-			var end ManifestEnd
-			if err := json.Unmarshal(line, &end); err == nil && end.End {
-				if end.Files != n {
-					return "", fmt.Errorf("manifest: %d entries, its end says %d", n, end.Files)
-				}
-				return end.Generation, nil
-			}
-		}
-		var e ManifestEntry
-		if err := json.Unmarshal(line, &e); err != nil {
-			return "", fmt.Errorf("manifest line %d: %w", n+1, err)
-		}
-		n++
-		if err := fn(e); err != nil {
-			return "", err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("manifest: %w", err)
-	}
-	return "", fmt.Errorf("manifest: cut short after %d entries (no end line)", n)
+	end, err := ReadManifest(resp.Body, fn)
+	return end.Generation, err
 }
 
 // BusyError is a site that runs another admin job (409): ask again after

@@ -369,29 +369,46 @@ func OpenWith(cfg *config.Config, o OpenOptions) (Backend, error) {
 func OpenPeers(cfg *config.Config, log *slog.Logger) (*Peers, error) {
 	var sites []PeerSite
 	for _, pc := range cfg.Peers {
-		token := ""
-		switch {
-		case pc.TokenFile != "":
-			b, err := os.ReadFile(pc.TokenFile)
-			if err != nil {
-				return nil, Permanent(fmt.Errorf("peer %s: token: %w", pc.Name, err))
-			}
-			token = strings.TrimSpace(string(b))
-		case pc.TokenEnv != "":
-			token = os.Getenv(pc.TokenEnv)
-			if token == "" {
-				return nil, Permanent(fmt.Errorf("peer %s: token: $%s is empty or unset", pc.Name, pc.TokenEnv))
-			}
-		}
-		c, err := fedapi.NewClient(pc.URL, fedapi.ClientOptions{Token: token, CAFile: pc.CAFile})
+		c, err := PeerClient(pc)
 		if err != nil {
-			return nil, Permanent(fmt.Errorf("peer %s: %w", pc.Name, err))
+			return nil, err
 		}
 		sites = append(sites, PeerSite{Name: pc.Name, Client: c})
 	}
 	f := cfg.Fetch
 	return NewPeers(PeersOptions{Sites: sites, For: cfg.PeersFor, MaxDownloads: f.MaxDownloadsOrDefault(),
 		RequestTimeout: f.RequestTimeoutOrDefault(), DownloadTimeout: f.DownloadTimeoutOrDefault(), Retries: f.RetriesOrDefault(), Log: log}), nil
+}
+
+// PeerClient returns a client of the peer pc, with its token read from
+// its file or environment variable.
+func PeerClient(pc config.Peer) (*fedapi.Client, error) {
+	return PeerClientWith(pc, fedapi.ClientOptions{})
+}
+
+// PeerClientWith is PeerClient with o's other options (its token and CA
+// are the peer's).
+func PeerClientWith(pc config.Peer, o fedapi.ClientOptions) (*fedapi.Client, error) {
+	token := ""
+	switch {
+	case pc.TokenFile != "":
+		b, err := os.ReadFile(pc.TokenFile)
+		if err != nil {
+			return nil, Permanent(fmt.Errorf("peer %s: token: %w", pc.Name, err))
+		}
+		token = strings.TrimSpace(string(b))
+	case pc.TokenEnv != "":
+		token = os.Getenv(pc.TokenEnv)
+		if token == "" {
+			return nil, Permanent(fmt.Errorf("peer %s: token: $%s is empty or unset", pc.Name, pc.TokenEnv))
+		}
+	}
+	o.Token, o.CAFile = token, pc.CAFile
+	c, err := fedapi.NewClient(pc.URL, o)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("peer %s: %w", pc.Name, err))
+	}
+	return c, nil
 }
 
 func openLocal(cfg *config.Config, o OpenOptions) (Backend, error) {

@@ -98,6 +98,20 @@ type Job struct {
 	// it is, for the message.
 	Timeout time.Duration
 	Class   string
+	// Replace stages the file even when a copy is resident, and puts
+	// the new one in place of the old in one rename (the old data file
+	// goes after): frm mirror updating a file that changed at its source.
+	Replace bool
+	// Resume keeps the placeholder (<pfn>.anew) and the data file a
+	// killed stage of the same file left, so that the backend can resume
+	// writing it (frm mirror's backend checks the partial file is of the
+	// same version, and starts again when it is not).
+	Resume bool
+	// Fresh: the data is new to this site, not a copy of what its MSS
+	// holds (frm mirror): no copy time is set, so that in a mig export
+	// the migrator copies the file out, and the purger never takes it
+	// for migrated.
+	Fresh bool
 }
 
 // Outcome is the result of a job.
@@ -381,7 +395,7 @@ func (e *Engine) stage(ctx context.Context, j Job) (out Outcome) {
 	}
 	// "Already resident" is a claim about the file: the files say, not a
 	// shared catalog that may lag.
-	if ent, err := s.Files().Lookup(ctx, j.LFN, catalog.WantLink); err == nil && !ent.Dangling && ent.Type == catalog.File {
+	if ent, err := s.Files().Lookup(ctx, j.LFN, catalog.WantLink); err == nil && !ent.Dangling && ent.Type == catalog.File && !j.Replace {
 		return Outcome{Skipped: "file already resident"}
 	}
 	var info mss.Info
@@ -398,14 +412,23 @@ func (e *Engine) stage(ctx context.Context, j Job) (out Outcome) {
 		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
 	}
 	anew := pfn + ".anew"
-	// A placeholder left by a stage that died goes with the data file it
-	// was filling.
-	if err := removePlaceholder(s, pfn, anew, ""); err != nil {
-		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
-	}
 	dst := anew
 	var data string
-	if spaceName != "" {
+	resumed := false
+	if j.Resume {
+		data, resumed = e.resumable(anew, spaceName)
+		if data != "" {
+			dst = data
+		}
+	}
+	// A placeholder left by a stage that died goes with the data file it
+	// was filling.
+	if !resumed {
+		if err := removePlaceholder(s, pfn, anew, ""); err != nil {
+			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+		}
+	}
+	if spaceName != "" && !resumed {
 		data, err = e.allocate(spaceName, partDir, info.Size)
 		if err != nil {
 			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err), NoRoom: errors.Is(err, ErrNoRoom)}
@@ -510,7 +533,7 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 	if err := unix.Stat(dst, &st); err != nil {
 		return err
 	}
-	if exp := e.Site.Export(j.LFN); exp.Mig || exp.Purge {
+	if exp := e.Site.Export(j.LFN); (exp.Mig || exp.Purge) && !j.Fresh {
 		if err := meta.SetCopyTime(dst, st.Mtim.Sec); err != nil {
 			return err
 		}
@@ -530,6 +553,9 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 		if err := meta.SetOrigin(dst, meta.Origin{Peer: res.Origin, At: e.Now()}); err != nil {
 			return err
 		}
+	}
+	if j.Replace {
+		return e.replace(pfn, anew)
 	}
 	err := unix.Renameat2(unix.AT_FDCWD, anew, unix.AT_FDCWD, pfn, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EEXIST) && danglingLink(pfn) {
@@ -564,6 +590,71 @@ func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data st
 		return fmt.Errorf("flushing %s: %w", filepath.Dir(pfn), err)
 	}
 	return nil
+}
+
+// replace renames anew over pfn in one step (a reader sees the old file
+// or the new, never neither), then removes the old copy's data file when
+// it was an XA link into a partition with no other name, and makes the
+// name durable.
+func (e *Engine) replace(pfn, anew string) error {
+	s := e.Site
+	var oldData string
+	if t, err := os.Readlink(pfn); err == nil {
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(pfn), t)
+		}
+		oldData = filepath.Clean(t)
+	}
+	if err := os.Rename(anew, pfn); err != nil {
+		return err
+	}
+	if err := durability.Sync(filepath.Dir(pfn)); err != nil {
+		return fmt.Errorf("flushing %s: %w", filepath.Dir(pfn), err)
+	}
+	if oldData == "" {
+		return nil
+	}
+	p, ok := s.Spaces.Contains(oldData)
+	if !ok {
+		return nil // frm never removes what is not in its partitions
+	}
+	if ref, ok, _ := meta.GetPfn(oldData); ok && ref != pfn {
+		return nil // another name's data
+	}
+	fi, err := os.Stat(oldData)
+	if err != nil {
+		return nil
+	}
+	if err := os.Remove(oldData); err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.Log.Warn("replaced file's old data file not removed", "data", oldData, "err", err)
+		return nil
+	}
+	s.AccountUsage(p.Space, 0, fi.Size())
+	return nil
+}
+
+// resumable returns the data file a killed stage left behind its
+// placeholder anew, when it can be written on: a link into a partition of
+// the space the stage goes to (data is then that file), or, for a stage
+// into the namespace itself (no space), the placeholder itself, a plain
+// file (data is "").
+func (e *Engine) resumable(anew, spaceName string) (data string, ok bool) {
+	var st unix.Stat_t
+	if unix.Lstat(anew, &st) != nil {
+		return "", false
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		return "", spaceName == ""
+	}
+	t, err := os.Readlink(anew)
+	if err != nil || spaceName == "" {
+		return "", false
+	}
+	p, in := e.Site.Spaces.Contains(filepath.Clean(t))
+	if !in || p.Space != spaceName || unix.Stat(t, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return "", false
+	}
+	return t, true
 }
 
 // danglingLink reports whether p is a symlink whose target does not exist.

@@ -177,7 +177,7 @@ func (d *Daemons) AddEvent(ev QueueEvent) {
 func (d *Daemons) Errors() int {
 	n := 0
 	for _, e := range d.Events {
-		if e.Type == "fail" {
+		if e.Type == "fail" || e.Type == "mirror_fail" {
 			n++
 		}
 	}

@@ -151,6 +151,8 @@ complete -c frm -n __fish_use_subcommand -a sites -d 'probe the sites of a feder
 complete -c frm -n __fish_use_subcommand -a pstga -d 'the request agent: xrootd\'s frm_xfragent protocol on stdin'
 complete -c frm -n __fish_use_subcommand -a db -d 'create, migrate and inspect the PostgreSQL catalog'
 complete -c frm -n __fish_use_subcommand -a catalog -d 'import the embedded site (files, queue files) into the PostgreSQL catalog'
+complete -c frm -n __fish_use_subcommand -a mirror -d 'keep mirrors of a distribution\'s products up to date (from cron or the daemon)'
+complete -c frm -n __fish_use_subcommand -a manifest -d 'write the manifest of a plain directory tree (a static distribution for frm mirror)'
 complete -c frm -n __fish_use_subcommand -a demo -d 'create a sandbox site to try frm on'
 complete -c frm -n __fish_use_subcommand -a completion -d 'print the shell completion script for bash, zsh or fish'
 complete -c frm -n __fish_use_subcommand -a man -d 'write the man pages (frm.1, frm-admin.1, ...) into a directory, or print one'
@@ -170,7 +172,7 @@ complete -c frm -n '__fish_seen_subcommand_from config' -s d
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s c -r -F
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s n -x
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s h
-complete -c frm -n '__fish_seen_subcommand_from daemon' -o only -x -a 'stage migrate purge scrub serve sites'
+complete -c frm -n '__fish_seen_subcommand_from daemon' -o only -x -a 'stage migrate purge scrub mirror serve sites'
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s l -r -F
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s k -x
 complete -c frm -n '__fish_seen_subcommand_from daemon' -s d
@@ -204,6 +206,18 @@ complete -c frm -n '__fish_seen_subcommand_from catalog; and __frm_no_sub_yet im
 complete -c frm -n '__fish_seen_subcommand_from catalog' -s c -r -F
 complete -c frm -n '__fish_seen_subcommand_from catalog' -s n -x
 complete -c frm -n '__fish_seen_subcommand_from catalog' -s h
+complete -c frm -n '__fish_seen_subcommand_from mirror' -s c -r -F
+complete -c frm -n '__fish_seen_subcommand_from mirror' -s n -x
+complete -c frm -n '__fish_seen_subcommand_from mirror' -s h
+complete -c frm -n '__fish_seen_subcommand_from mirror' -l dry-run
+complete -c frm -n '__fish_seen_subcommand_from mirror' -l delete
+complete -c frm -n '__fish_seen_subcommand_from mirror' -l force
+complete -c frm -n '__fish_seen_subcommand_from mirror' -s v
+complete -c frm -n '__fish_seen_subcommand_from mirror' -s o -x -a 'text json'
+complete -c frm -n '__fish_seen_subcommand_from manifest; and __frm_no_sub_yet build' -a 'build'
+complete -c frm -n '__fish_seen_subcommand_from manifest; and not __frm_no_sub_yet build' -x -a '(__fish_complete_directories)'
+complete -c frm -n '__fish_seen_subcommand_from manifest' -s o -r -F
+complete -c frm -n '__fish_seen_subcommand_from manifest' -s h
 complete -c frm -n '__fish_seen_subcommand_from demo' -x -a '(__fish_complete_directories)'
 complete -c frm -n '__fish_seen_subcommand_from demo' -o files -x
 complete -c frm -n '__fish_seen_subcommand_from demo' -o seed -x

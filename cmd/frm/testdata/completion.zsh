@@ -46,7 +46,7 @@ __frm_complete() {
         frm_xfragent|frm_pstga) sub=pstga ;;
         *)
             if (( cword == 1 )); then
-                printf '%s\n' 'admin' 'tui' 'config' 'daemon' 'sites' 'pstga' 'db' 'catalog' 'demo' 'completion' 'man' 'version'
+                printf '%s\n' 'admin' 'tui' 'config' 'daemon' 'sites' 'pstga' 'db' 'catalog' 'mirror' 'manifest' 'demo' 'completion' 'man' 'version'
                 return
             fi
             sub=$2
@@ -59,12 +59,12 @@ __frm_complete() {
     esac
     # the value of an option
     case "$sub $prev" in
-        "admin -c"|"tui -c"|"tui --daemon-log"|"config -c"|"daemon -c"|"daemon -l"|"sites -c"|"sites --sites"|"sites --out"|"pstga -c"|"db -c"|"catalog -c") echo __FILES__; return ;;
+        "admin -c"|"tui -c"|"tui --daemon-log"|"config -c"|"daemon -c"|"daemon -l"|"sites -c"|"sites --sites"|"sites --out"|"pstga -c"|"db -c"|"catalog -c"|"mirror -c"|"manifest -o") echo __FILES__; return ;;
         "sites --state-dir") echo __DIRS__; return ;;
-        "daemon -only") printf '%s\n' 'stage' 'migrate' 'purge' 'scrub' 'serve' 'sites'; return ;;
-        "admin -o"|"daemon -log-format") printf '%s\n' 'text' 'json'; return ;;
+        "daemon -only") printf '%s\n' 'stage' 'migrate' 'purge' 'scrub' 'mirror' 'serve' 'sites'; return ;;
+        "admin -o"|"daemon -log-format"|"mirror -o") printf '%s\n' 'text' 'json'; return ;;
         "sites -o") printf '%s\n' 'text' 'json' 'html'; return ;;
-        "admin -n"|"tui -n"|"config -n"|"daemon -n"|"daemon -k"|"daemon -drain"|"daemon -metrics"|"sites -n"|"sites --parallel"|"sites --tag"|"sites --site"|"sites --timeout"|"pstga -n"|"db -n"|"catalog -n"|"demo -files"|"demo -seed") return ;;
+        "admin -n"|"tui -n"|"config -n"|"daemon -n"|"daemon -k"|"daemon -drain"|"daemon -metrics"|"sites -n"|"sites --parallel"|"sites --tag"|"sites --site"|"sites --timeout"|"pstga -n"|"db -n"|"catalog -n"|"mirror -n"|"demo -files"|"demo -seed") return ;;
     esac
     if [[ $sub == admin ]]; then
         __frm_complete_admin "$cword" "$first" "$cur" "$prev" "$@"
@@ -96,6 +96,8 @@ __frm_complete() {
             pstga) printf '%s\n' '-c' '-n' '-h' ;;
             db) printf '%s\n' '-c' '-n' '-h' ;;
             catalog) printf '%s\n' '-c' '-n' '-h' ;;
+            mirror) printf '%s\n' '-c' '-n' '-h' '--dry-run' '--delete' '--force' '-v' '-o' ;;
+            manifest) printf '%s\n' '-o' '-h' ;;
             demo) printf '%s\n' '-files' '-seed' '-h' ;;
         esac
         return
@@ -111,6 +113,8 @@ __frm_complete() {
             [[ -z $given ]] && printf '%s\n' 'init' 'migrate' 'status' ;;
         catalog)
             [[ -z $given ]] && printf '%s\n' 'import' ;;
+        manifest)
+            if [[ -z $given ]]; then printf '%s\n' 'build'; else echo __DIRS__; fi ;;
         demo)
             echo __DIRS__ ;;
         completion)

@@ -1,0 +1,432 @@
+// Command mirror measures frm mirror (issue 11) against rsync mirroring
+// the same tree in the same run, and prints the figures and the ratios:
+//
+//   - the distribution: a tree of -files files of -size random bytes
+//     (adler32 stored) under one product, served by `frm daemon -only
+//     serve` over HTTPS (a generated CA) and by an `rsync --daemon` on
+//     loopback (a module on the same directory); read once first, so both
+//     read it from the page cache.
+//
+//   - rsync: `rsync -a rsync://127.0.0.1:PORT/dist/PRODUCT/ DIR/` into a
+//     fresh directory, then `sync` (rsync verifies each file's transfer
+//     with its own checksum; it fsyncs nothing).
+//
+//   - frm: a mirror site (one public space, no MSS) whose [[mirror]] has
+//     the serving site as source and transfers = -parallel; `frm mirror`
+//     timed from start to end: the manifest read, each file downloaded,
+//     adler32 compared with the manifest's, made durable, named, the
+//     product's manifest written last.
+//
+//   - then, for the no-change scenario, both are run again over the
+//     mirrored tree (rsync compares size and mtime of every file; frm
+//     reads the product's manifest and compares its generation).
+//
+//     go run ./bench/mirror [-frm bin/frm] [-scenario big|small|nochange|all] [-parallel 4]
+//
+// Scenarios (all: each in turn): big = 1000 × 1 MiB initial mirror,
+// small = 20,000 × 4 KiB initial mirror, nochange = a no-change rerun
+// over 100,000 files (after an initial mirror that is reported too).
+//
+// A measurement, not a test: it prints its figures and exits 0 unless the
+// harness itself fails.
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"hash/adler32"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"frm/core/meta"
+	"frm/core/units"
+	"frm/serve/servetest"
+)
+
+func main() {
+	frm := flag.String("frm", "bin/frm", "the frm binary")
+	scenario := flag.String("scenario", "all", "big, small, nochange or all")
+	parallel := flag.Int("parallel", 4, "frm mirror's transfers")
+	nochangeFiles := flag.Int("nochange-files", 100000, "files of the no-change scenario")
+	flag.Parse()
+	bin, err := filepath.Abs(*frm)
+	if err != nil {
+		fail(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		fail(fmt.Errorf("%s: build it first (make build): %w", bin, err))
+	}
+	if _, err := exec.LookPath("rsync"); err != nil {
+		fail(fmt.Errorf("rsync is not installed (Debian package rsync)"))
+	}
+	type sc struct {
+		name     string
+		n        int
+		size     int64
+		nochange bool
+	}
+	all := []sc{{"big", 1000, 1 << 20, false}, {"small", 20000, 4 << 10, false}, {"nochange", *nochangeFiles, 1 << 10, true}}
+	for _, s := range all {
+		if *scenario == "all" || *scenario == s.name {
+			if err := run(bin, s.name, s.n, s.size, *parallel, s.nochange); err != nil {
+				fail(err)
+			}
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench/mirror:", err)
+	os.Exit(1)
+}
+
+const token = "bench-token"
+
+func run(bin, name string, n int, size int64, parallel int, nochange bool) error {
+	root, err := os.MkdirTemp("", "frm-bench-mirror-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	pki, err := servetest.Generate(root, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	// The distribution.
+	dDir := filepath.Join(root, "dist")
+	prodDir := filepath.Join(dDir, "ns", "store", "prod")
+	if err := writeTree(prodDir, n, size); err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(token))
+	dCfg := fmt.Sprintf(`site = "dist"
+admin_path = %q
+local_root = %q
+
+[[export]]
+path = "/store"
+
+[serve]
+listen = "127.0.0.1:%d"
+tls_cert = %q
+tls_key = %q
+
+[[serve.token]]
+name = "mirror"
+sha256 = %q
+scope = "read"
+`, filepath.Join(dDir, "admin"), filepath.Join(dDir, "ns"), port, pki.ServerCert, pki.ServerKey, hex.EncodeToString(sum[:]))
+	stopD, err := daemon(bin, dDir, dCfg, "-only", "serve")
+	if err != nil {
+		return err
+	}
+	defer stopD()
+	url := fmt.Sprintf("https://127.0.0.1:%d", port)
+	stopR, rport, err := rsyncd(root, filepath.Join(dDir, "ns", "store"))
+	if err != nil {
+		return err
+	}
+	defer stopR()
+	exec.Command("sh", "-c", "cat "+prodDir+"/*/* > /dev/null").Run() // warm the page cache
+
+	// rsync.
+	out := filepath.Join(root, "rsync")
+	src := fmt.Sprintf("rsync://127.0.0.1:%d/dist/prod/", rport)
+	rsyncRun := func() (float64, error) {
+		t0 := time.Now()
+		if o, err := exec.Command("rsync", "-a", src, out+"/").CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("rsync: %v\n%s", err, o)
+		}
+		if err := exec.Command("sync").Run(); err != nil {
+			return 0, err
+		}
+		return time.Since(t0).Seconds(), nil
+	}
+	rsyncSecs, err := rsyncRun()
+	if err != nil {
+		return err
+	}
+
+	// curl of the same files from the same frm serve, for reference
+	// (what the server can give: nothing verified, nothing durable).
+	curlDir := filepath.Join(root, "curl")
+	var cfg strings.Builder
+	for i := range n {
+		lfn := fmt.Sprintf("/store/prod/d%04d/f%06d", i/100, i)
+		fmt.Fprintf(&cfg, "url = \"%s/v1/files%s\"\noutput = \"%s%s\"\n", url, lfn, curlDir, lfn)
+	}
+	curlCfg := filepath.Join(root, "curl.cfg")
+	os.WriteFile(curlCfg, []byte(cfg.String()), 0o644)
+	t0 := time.Now()
+	if o, err := exec.Command("curl", "-sS", "--fail", "-Z", "--parallel-max", fmt.Sprint(parallel), "--cacert", pki.CA,
+		"-H", "Authorization: Bearer "+token, "--create-dirs", "-K", curlCfg).CombinedOutput(); err != nil {
+		return fmt.Errorf("curl: %v\n%s", err, tail(string(o)))
+	}
+	curlSecs := time.Since(t0).Seconds()
+	os.RemoveAll(curlDir)
+
+	// frm mirror.
+	mDir := filepath.Join(root, "m")
+	tokFile := filepath.Join(root, "token")
+	os.WriteFile(tokFile, []byte(token), 0o600)
+	os.MkdirAll(filepath.Join(mDir, "ns", "store"), 0o755)
+	os.MkdirAll(filepath.Join(mDir, "p1", "public"), 0o755)
+	os.MkdirAll(filepath.Join(mDir, "admin"), 0o755)
+	mCfg := fmt.Sprintf(`site = "m"
+admin_path = %q
+local_root = %q
+
+[[export]]
+path = "/store"
+
+[[space]]
+name = "public"
+partitions = [{ path = %q }]
+
+[[peer]]
+name = "dist"
+url = %q
+token_file = %q
+ca_file = %q
+
+[[mirror]]
+name = "dist"
+source = "dist"
+products = ["/store/prod"]
+transfers = %d
+`, filepath.Join(mDir, "admin"), filepath.Join(mDir, "ns"), filepath.Join(mDir, "p1"), url, tokFile, pki.CA, parallel)
+	conf := filepath.Join(mDir, "frm.toml")
+	if err := os.WriteFile(conf, []byte(mCfg), 0o644); err != nil {
+		return err
+	}
+	frmRun := func() (float64, string, error) {
+		t0 := time.Now()
+		cmd := exec.Command(bin, "mirror", "-c", conf)
+		var so, se bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &so, &se
+		if err := cmd.Run(); err != nil {
+			return 0, "", fmt.Errorf("frm mirror: %v\n%s", err, tail(se.String()))
+		}
+		return time.Since(t0).Seconds(), so.String(), nil
+	}
+	frmSecs, summary, err := frmRun()
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(summary, fmt.Sprintf("%d new", n)) {
+		return fmt.Errorf("frm mirror did not bring the %d files: %s", n, summary)
+	}
+	total := float64(n) * float64(size)
+	fmt.Printf("mirror %s: initial mirror of %d × %s over loopback (frm: HTTPS, %d at once)\n", name, n, units.Bytes(size), parallel)
+	fmt.Printf("  rsync -a + sync  %8.3f s  %9.1f MiB/s  %9.0f files/s\n", rsyncSecs, total/rsyncSecs/(1<<20), float64(n)/rsyncSecs)
+	fmt.Printf("  frm mirror       %8.3f s  %9.1f MiB/s  %9.0f files/s   (adler32 verified, durable, published)\n", frmSecs, total/frmSecs/(1<<20), float64(n)/frmSecs)
+	fmt.Printf("  ratio            %8.2f× rsync's throughput\n", rsyncSecs/frmSecs)
+	fmt.Printf("  (curl -Z of the same files from the same frm serve, %d at once, nothing verified or synced: %.3f s, %.0f files/s)\n", parallel, curlSecs, float64(n)/curlSecs)
+	if !nochange {
+		return nil
+	}
+	best := func(f func() (float64, error)) (float64, error) {
+		b := 0.0
+		for i := range 3 {
+			s, err := f()
+			if err != nil {
+				return 0, err
+			}
+			if i == 0 || s < b {
+				b = s
+			}
+		}
+		return b, nil
+	}
+	rsyncNo, err := best(func() (float64, error) {
+		t0 := time.Now()
+		if o, err := exec.Command("rsync", "-a", src, out+"/").CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("rsync: %v\n%s", err, o)
+		}
+		return time.Since(t0).Seconds(), nil
+	})
+	if err != nil {
+		return err
+	}
+	frmNo, err := best(func() (float64, error) {
+		s, out, err := frmRun()
+		if err == nil && out != "" {
+			err = fmt.Errorf("the no-change run printed %q", out)
+		}
+		return s, err
+	})
+	if err != nil {
+		return err
+	}
+	manifestSecs, err := best(func() (float64, error) {
+		t0 := time.Now()
+		o, err := exec.Command("curl", "-sS", "--fail", "-o", "/dev/null", "--cacert", pki.CA, "-H", "Authorization: Bearer "+token,
+			url+"/v1/manifest?prefix=/store/prod").CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("curl: %v %s", err, o)
+		}
+		return time.Since(t0).Seconds(), nil
+	})
+	if err != nil {
+		return err
+	}
+	// The distribution publishes the product (frm manifest build): the
+	// mirror then reads that manifest, a conditional request.
+	t0 = time.Now()
+	if o, err := exec.Command(bin, "manifest", "build", prodDir).CombinedOutput(); err != nil {
+		return fmt.Errorf("frm manifest build: %v %s", err, o)
+	}
+	buildSecs := time.Since(t0).Seconds()
+	if _, out, err := frmRun(); err != nil || out != "" {
+		return fmt.Errorf("the first run after publishing: %v %q", err, out)
+	}
+	frmPub, err := best(func() (float64, error) {
+		s, out, err := frmRun()
+		if err == nil && out != "" {
+			err = fmt.Errorf("the no-change run printed %q", out)
+		}
+		return s, err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("mirror %s: no-change rerun over %d files (best of 3)\n", name, n)
+	fmt.Printf("  rsync -a         %8.3f s\n", rsyncNo)
+	fmt.Printf("  frm mirror       %8.3f s   (the source lists the product: GET /v1/manifest)\n", frmNo)
+	fmt.Printf("  ratio            %8.2f× faster than rsync\n", rsyncNo/frmNo)
+	fmt.Printf("  (of which the source's manifest alone, curl: %.3f s)\n", manifestSecs)
+	fmt.Printf("  frm mirror, product published at the source (frm manifest build, %.3f s once): %.3f s\n", buildSecs, frmPub)
+	fmt.Printf("  ratio            %8.2f× faster than rsync\n", rsyncNo/frmPub)
+	return nil
+}
+
+// writeTree writes n files of size random bytes under dir (100 per
+// directory), each with its adler32 stored as a stage leaves it.
+func writeTree(dir string, n int, size int64) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, size)
+			for i := w; i < n; i += 4 {
+				rand.Read(buf)
+				p := filepath.Join(dir, fmt.Sprintf("d%04d", i/100), fmt.Sprintf("f%06d", i))
+				if err := writeResident(p, buf); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func writeResident(p string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		return err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	h := adler32.Checksum(b)
+	return meta.SetChecksum(p, meta.Checksum{Alg: "adler32", Value: []byte{byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}, MTime: fi.ModTime().Unix()})
+}
+
+// rsyncd runs rsync --daemon on a loopback port with module dist = dir.
+func rsyncd(root, dir string) (stop func(), port int, err error) {
+	port, err = freePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	conf := filepath.Join(root, "rsyncd.conf")
+	text := fmt.Sprintf("use chroot = no\nuid = root\ngid = root\npid file = %s\n[dist]\npath = %s\nread only = yes\n", filepath.Join(root, "rsyncd.pid"), dir)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return nil, 0, err
+	}
+	cmd := exec.Command("rsync", "--daemon", "--no-detach", "--address=127.0.0.1", fmt.Sprintf("--port=%d", port), "--config="+conf)
+	if err := cmd.Start(); err != nil {
+		return nil, 0, err
+	}
+	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return stop, port, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, 0, fmt.Errorf("rsync --daemon did not listen: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var listening = regexp.MustCompile(`frm daemon running`)
+
+// daemon writes cfg as dir/frm.toml, starts frm daemon with args and waits
+// until it runs.
+func daemon(bin, dir, cfg string, args ...string) (stop func(), err error) {
+	if err := os.MkdirAll(filepath.Join(dir, "admin"), 0o755); err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "frm.toml")
+	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	logf := filepath.Join(dir, "daemon.log")
+	cmd := exec.Command(bin, append([]string{"daemon", "-c", conf, "-l", logf}, args...)...)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(logf)
+		if listening.Match(b) {
+			return stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("daemon in %s did not start:\n%s", dir, tail(string(b)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}
