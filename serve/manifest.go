@@ -2,14 +2,10 @@ package serve
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,7 +55,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, p *principal) 
 	bw := bufio.NewWriterSize(sw, 64<<10)
 	enc := json.NewEncoder(bw)
 	rs := s.resolver()
-	var gen generation
+	var gen fedapi.Generation
 	flushed := time.Now()
 	var walkErr error
 	ctx := r.Context()
@@ -96,7 +92,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, p *principal) 
 			if err := enc.Encode(m); err != nil {
 				return err
 			}
-			gen.add(m)
+			gen.Add(m)
 			if time.Since(flushed) > time.Second {
 				flushed = time.Now()
 				if err := bw.Flush(); err != nil {
@@ -117,7 +113,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, p *principal) 
 			panic(http.ErrAbortHandler) // no end line: the client knows
 		}
 	}
-	enc.Encode(fedapi.ManifestEnd{End: true, Files: gen.n, Generation: gen.String()})
+	enc.Encode(fedapi.ManifestEnd{End: true, Files: gen.N(), Generation: gen.String()})
 	bw.Flush()
 	h.Set(fedapi.HeaderGeneration, gen.String())
 }
@@ -217,31 +213,4 @@ func (s *Server) entryChecksum(e *catalog.Entry) fedapi.Checksum {
 		}
 	}
 	return fedapi.Checksum{}
-}
-
-// generation summarises a manifest whatever the order of its lines: the
-// lane-wise sum of the SHA-256 of each entry (lfn, size, mtime,
-// checksum), with the count. The same files in the same state give the
-// same generation; a file added, removed or changed gives another.
-type generation struct {
-	lanes [4]uint64
-	n     int
-}
-
-func (g *generation) add(m fedapi.ManifestEntry) {
-	h := sha256.Sum256([]byte(m.LFN + "\x00" + strconv.FormatInt(m.Size, 10) + "\x00" + strconv.FormatInt(m.MTime, 10) + "\x00" + m.Checksum))
-	for i := range g.lanes {
-		g.lanes[i] += binary.BigEndian.Uint64(h[i*8:])
-	}
-	g.n++
-}
-
-func (g *generation) String() string {
-	var b [40]byte
-	for i, l := range g.lanes {
-		binary.BigEndian.PutUint64(b[i*8:], l)
-	}
-	binary.BigEndian.PutUint64(b[32:], uint64(g.n))
-	h := sha256.Sum256(b[:])
-	return hex.EncodeToString(h[:16])
 }

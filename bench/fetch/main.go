@@ -31,14 +31,12 @@ import (
 	"flag"
 	"fmt"
 	"hash/adler32"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"time"
 
+	"frm/bench/internal/benchproc"
 	"frm/core/meta"
 	"frm/core/units"
 	"frm/serve/servetest"
@@ -101,7 +99,7 @@ func scenario(bin string, n int, size int64, parallel int) error {
 		}
 		lfns = append(lfns, lfn)
 	}
-	port, err := freePort()
+	port, err := benchproc.FreePort()
 	if err != nil {
 		return err
 	}
@@ -123,7 +121,7 @@ name = "a"
 sha256 = %q
 scope = "read"
 `, filepath.Join(bDir, "admin"), filepath.Join(bDir, "ns"), port, pki.ServerCert, pki.ServerKey, hex.EncodeToString(sum[:]))
-	stopB, err := daemon(bin, bDir, bCfg, "-only", "serve")
+	stopB, err := benchproc.Daemon(bin, bDir, bCfg, "-only", "serve")
 	if err != nil {
 		return err
 	}
@@ -185,7 +183,7 @@ ca_file = %q
 [fetch]
 max_downloads = %d
 `, filepath.Join(aDir, "admin"), filepath.Join(aDir, "ns"), filepath.Join(aDir, "p1"), parallel, url, tokFile, pki.CA, parallel)
-	stopA, err := daemon(bin, aDir, aCfg, "-only", "stage")
+	stopA, err := benchproc.Daemon(bin, aDir, aCfg, "-only", "stage")
 	if err != nil {
 		return err
 	}
@@ -195,7 +193,7 @@ max_downloads = %d
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("frm admin stage -wait: %v\n%s", err, tail(se.String()))
+		return fmt.Errorf("frm admin stage -wait: %v\n%s", err, benchproc.Tail(se.String()))
 	}
 	frmSecs := time.Since(t0).Seconds()
 	// Check what came.
@@ -240,50 +238,4 @@ func writeResident(p string, size int64) error {
 		return err
 	}
 	return meta.SetChecksum(p, meta.Checksum{Alg: "adler32", Value: h.Sum(nil), MTime: fi.ModTime().Unix()})
-}
-
-var listening = regexp.MustCompile(`frm daemon running`)
-
-// daemon writes cfg as dir/frm.toml, starts frm daemon with args and waits
-// until it runs.
-func daemon(bin, dir, cfg string, args ...string) (stop func(), err error) {
-	if err := os.MkdirAll(filepath.Join(dir, "admin"), 0o755); err != nil {
-		return nil, err
-	}
-	conf := filepath.Join(dir, "frm.toml")
-	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	logf := filepath.Join(dir, "daemon.log")
-	cmd := exec.Command(bin, append([]string{"daemon", "-c", conf, "-l", logf}, args...)...)
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop = func() { cmd.Process.Kill(); cmd.Wait() }
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, _ := os.ReadFile(logf)
-		if listening.Match(b) {
-			return stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("daemon in %s did not start:\n%s", dir, tail(string(b)))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-20):], "\n")
 }

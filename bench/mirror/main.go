@@ -43,11 +43,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"frm/bench/internal/benchproc"
 	"frm/core/meta"
 	"frm/core/units"
 	"frm/serve/servetest"
@@ -108,7 +108,7 @@ func run(bin, name string, n int, size int64, parallel int, nochange bool) error
 	if err := writeTree(prodDir, n, size); err != nil {
 		return err
 	}
-	port, err := freePort()
+	port, err := benchproc.FreePort()
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ name = "mirror"
 sha256 = %q
 scope = "read"
 `, filepath.Join(dDir, "admin"), filepath.Join(dDir, "ns"), port, pki.ServerCert, pki.ServerKey, hex.EncodeToString(sum[:]))
-	stopD, err := daemon(bin, dDir, dCfg, "-only", "serve")
+	stopD, err := benchproc.Daemon(bin, dDir, dCfg, "-only", "serve")
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ scope = "read"
 	t0 := time.Now()
 	if o, err := exec.Command("curl", "-sS", "--fail", "-Z", "--parallel-max", fmt.Sprint(parallel), "--cacert", pki.CA,
 		"-H", "Authorization: Bearer "+token, "--create-dirs", "-K", curlCfg).CombinedOutput(); err != nil {
-		return fmt.Errorf("curl: %v\n%s", err, tail(string(o)))
+		return fmt.Errorf("curl: %v\n%s", err, benchproc.Tail(string(o)))
 	}
 	curlSecs := time.Since(t0).Seconds()
 	os.RemoveAll(curlDir)
@@ -219,7 +219,7 @@ transfers = %d
 		var so, se bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &so, &se
 		if err := cmd.Run(); err != nil {
-			return 0, "", fmt.Errorf("frm mirror: %v\n%s", err, tail(se.String()))
+			return 0, "", fmt.Errorf("frm mirror: %v\n%s", err, benchproc.Tail(se.String()))
 		}
 		return time.Since(t0).Seconds(), so.String(), nil
 	}
@@ -356,7 +356,7 @@ func writeResident(p string, b []byte) error {
 
 // rsyncd runs rsync --daemon on a loopback port with module dist = dir.
 func rsyncd(root, dir string) (stop func(), port int, err error) {
-	port, err = freePort()
+	port, err = benchproc.FreePort()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -383,50 +383,4 @@ func rsyncd(root, dir string) (stop func(), port int, err error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-var listening = regexp.MustCompile(`frm daemon running`)
-
-// daemon writes cfg as dir/frm.toml, starts frm daemon with args and waits
-// until it runs.
-func daemon(bin, dir, cfg string, args ...string) (stop func(), err error) {
-	if err := os.MkdirAll(filepath.Join(dir, "admin"), 0o755); err != nil {
-		return nil, err
-	}
-	conf := filepath.Join(dir, "frm.toml")
-	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	logf := filepath.Join(dir, "daemon.log")
-	cmd := exec.Command(bin, append([]string{"daemon", "-c", conf, "-l", logf}, args...)...)
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop = func() { cmd.Process.Kill(); cmd.Wait() }
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, _ := os.ReadFile(logf)
-		if listening.Match(b) {
-			return stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("daemon in %s did not start:\n%s", dir, tail(string(b)))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-20):], "\n")
 }

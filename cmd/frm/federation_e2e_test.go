@@ -114,11 +114,11 @@ func (s *fedSite) admin(t *testing.T, bin string, args ...string) (int, string, 
 	return runAdmin(t, bin, s.config, args...)
 }
 
-// runAdmin runs frm admin with the configuration file config and returns
-// its exit status, stdout and stderr.
-func runAdmin(t *testing.T, bin, config string, args ...string) (int, string, string) {
+// runFrm runs frm with args and returns its exit status, stdout and
+// stderr.
+func runFrm(t *testing.T, bin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"admin", "-c", config}, args...)...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = toolEnv()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -130,6 +130,12 @@ func runAdmin(t *testing.T, bin, config string, args ...string) (int, string, st
 		t.Fatal(err)
 	}
 	return code, out.String(), errb.String()
+}
+
+// runAdmin runs frm admin with the configuration file config.
+func runAdmin(t *testing.T, bin, config string, args ...string) (int, string, string) {
+	t.Helper()
+	return runFrm(t, bin, append([]string{"admin", "-c", config}, args...)...)
 }
 
 // resident makes lfn a plain file on the site's disk with its adler32

@@ -70,22 +70,10 @@ func randomContent(seed uint64, n int) []byte {
 	return b
 }
 
-// runMirror runs frm mirror with config and returns its status and
-// output.
+// runMirror runs frm mirror with config.
 func runMirror(t *testing.T, bin, config string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"mirror", "-c", config}, args...)...)
-	cmd.Env = toolEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, out.String(), errb.String()
+	return runFrm(t, bin, append([]string{"mirror", "-c", config}, args...)...)
 }
 
 var fileGetRe = regexp.MustCompile(`msg=request component=serve method=GET path=(/v1/files/\S+) status=(200|206) bytes=([0-9]+)`)

@@ -89,21 +89,10 @@ func startServeOnly(t *testing.T, bin string, only string, ss ...*fedSite) {
 	}
 }
 
-// runSites runs frm sites and returns its exit status, stdout, stderr.
+// runSites runs frm sites.
 func runSites(t *testing.T, bin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"sites"}, args...)...)
-	cmd.Env = toolEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return code, out.String(), errb.String()
+	return runFrm(t, bin, append([]string{"sites"}, args...)...)
 }
 
 // interval is one request a site's frm serve logged.

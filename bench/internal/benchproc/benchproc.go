@@ -1,0 +1,64 @@
+// Package benchproc holds what the benchmark programs under bench/ share
+// to run real frm processes: starting frm daemon on a configuration and
+// waiting until it runs, finding a free loopback port, and the tail of a
+// log for an error message.
+package benchproc
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var running = regexp.MustCompile(`frm daemon running`)
+
+// Daemon writes cfg as dir/frm.toml, starts bin daemon with args (its log
+// in dir/daemon.log) and waits until it runs; stop kills it.
+func Daemon(bin, dir, cfg string, args ...string) (stop func(), err error) {
+	if err := os.MkdirAll(filepath.Join(dir, "admin"), 0o755); err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "frm.toml")
+	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	logf := filepath.Join(dir, "daemon.log")
+	cmd := exec.Command(bin, append([]string{"daemon", "-c", conf, "-l", logf}, args...)...)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(logf)
+		if running.Match(b) {
+			return stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("daemon in %s did not start:\n%s", dir, Tail(string(b)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// FreePort returns a loopback TCP port nobody listens on (now).
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Tail is the last 20 lines of s.
+func Tail(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}
