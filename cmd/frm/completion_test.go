@@ -296,10 +296,10 @@ func TestTopFlagsAreReal(t *testing.T) {
 				if ch := f.choices(); ch != nil {
 					v = ch[0]
 				}
-				switch f.name {
-				case "-drain":
+				switch {
+				case f.name == "-drain" || f.value == "DURATION":
 					v = "1s"
-				case "-files", "-seed", "-k":
+				case f.name == "-files" || f.name == "-seed" || f.name == "-k" || f.value == "N":
 					v = "1"
 				}
 				args = append(args, v)
