@@ -127,8 +127,8 @@ type WalkOptions struct {
 	// OnError receives errors reading a directory or an entry; the walk
 	// goes on. Nil ignores them.
 	OnError func(pfn string, err error)
-	// More, when not nil, is called for each file once the fields of
-	// Want are loaded (from the walk's workers, several at once) and
+	// More, when not nil, is called for each file (but a dangling link,
+	// when Want has WantLink) once the fields of Want are loaded (from the walk's workers, several at once) and
 	// returns further fields to load for that file before fn sees it
 	// (0: none). A caller that keeps some attributes of its own (frm
 	// serve's checksum cache, keyed by the stat fields) so reads them
