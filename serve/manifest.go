@@ -2,7 +2,9 @@ package serve
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/fedapi"
+	"frm/core/meta"
 	"frm/core/names"
 )
 
@@ -20,6 +23,8 @@ import (
 // the end line with the count and the generation. A walk that fails
 // (a directory that cannot be read, the client gone) ends the stream
 // without an end line, so that a manifest is complete or visibly cut.
+// With If-None-Match naming the current generation ("<generation>") the
+// answer is 304 without a body.
 func (s *Server) manifest(w http.ResponseWriter, r *http.Request, p *principal) {
 	prefix := r.URL.Query().Get("prefix")
 	if prefix == "" {
@@ -48,17 +53,80 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, p *principal) 
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	rs := s.resolver()
+	// A client that holds the manifest of some generation asks whether it
+	// is still current (If-None-Match: "<generation>"): the files are
+	// walked (their state now is the question) but only summed, and an
+	// equal generation is answered 304 without a body, sparing the
+	// transfer and the client's reading; another is walked again and
+	// sent (with the checksum cache a second walk is a stat per file).
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		var gen fedapi.Generation
+		err := s.listManifest(r.Context(), cfg, rs, roots, p, func(m fedapi.ManifestEntry) error {
+			gen.Add(m)
+			return nil
+		})
+		if err != nil {
+			if r.Context().Err() == nil {
+				s.log.Warn("manifest: walk failed", "prefix", P, "err", err)
+			}
+			h.Del("Trailer")
+			writeError(w, http.StatusInternalServerError, "manifest: the walk of "+P+" failed")
+			return
+		}
+		if etagMatches(inm, `"`+gen.String()+`"`) {
+			h.Del("Trailer")
+			h.Set("ETag", `"`+gen.String()+`"`)
+			h.Set(fedapi.HeaderGeneration, gen.String())
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
 	sw := newStreamWriter(w)
 	if r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
 		sw.rc.SetReadDeadline(time.Time{})
 	}
 	bw := bufio.NewWriterSize(sw, 64<<10)
 	enc := json.NewEncoder(bw)
-	rs := s.resolver()
 	var gen fedapi.Generation
 	flushed := time.Now()
-	var walkErr error
 	ctx := r.Context()
+	err = s.listManifest(ctx, cfg, rs, roots, p, func(m fedapi.ManifestEntry) error {
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+		gen.Add(m)
+		if time.Since(flushed) > time.Second {
+			flushed = time.Now()
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			sw.Flush()
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("manifest cut short", "prefix", P, "err", err)
+		}
+		bw.Flush()
+		panic(http.ErrAbortHandler) // no end line: the client knows
+	}
+	enc.Encode(fedapi.ManifestEnd{End: true, Files: gen.N(), Generation: gen.String()})
+	bw.Flush()
+	h.Set(fedapi.HeaderGeneration, gen.String())
+}
+
+// listManifest walks roots and calls emit with the manifest entry of
+// each resident file p may see (from one goroutine). The walk stats every
+// file; its stored checksum and bad-checksum mark come from the checksum
+// cache when the file's state is the one cached, else from its
+// attributes. An error (a directory that cannot be read, emit's) ends
+// it.
+func (s *Server) listManifest(ctx context.Context, cfg *config.Config, rs *resolver, roots []string, p *principal, emit func(fedapi.ManifestEntry) error) error {
+	start := time.Now() // before any stat: see checksumCache
+	algs := checksumAlgs(cfg)
+	s.cks.begin(strings.Join(algs, ","))
 	for _, root := range roots {
 		rexp, _ := exportOf(cfg, root)
 		real, err := filepath.EvalSymlinks(s.site.PFN(root))
@@ -70,10 +138,19 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, p *principal) 
 			s.log.Warn("manifest: a directory leads outside its export; not listed", "lfn", root)
 			continue
 		}
+		var walkErr error
 		wo := catalog.WalkOptions{
-			Want:      catalog.WantStat | catalog.WantLink | catalog.WantChecksums | catalog.WantBadChecksum,
+			Want:      catalog.WantStat | catalog.WantLink,
 			Recursive: true,
 			Workers:   2,
+			// The attributes only of the files the cache does not
+			// know in this state.
+			More: func(e *catalog.Entry) catalog.Want {
+				if s.cks.fill(e) {
+					return 0
+				}
+				return catalog.WantChecksums | catalog.WantBadChecksum
+			},
 			OnError: func(pfn string, err error) {
 				if walkErr == nil && !notExist(err) {
 					walkErr = err
@@ -84,38 +161,38 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, p *principal) 
 			if e.Type != catalog.File || e.Dangling || deepest(roots, e.LFN) != root || !p.may(e.LFN) {
 				return nil
 			}
+			cks := chooseChecksum(e, algs)
+			s.cks.add(e, cks, start)
 			exp, ok := exportOf(cfg, e.LFN)
 			if !ok || s.inPartition(e.PFN) || e.HasBadChecksum || e.Link != "" && !s.linkInside(rs, e, exp) {
 				return nil
 			}
-			m := fedapi.ManifestEntry{LFN: e.LFN, Size: e.Size, MTime: e.Mtime, Checksum: s.entryChecksum(e).String(), State: fedapi.Resident}
-			if err := enc.Encode(m); err != nil {
-				return err
+			c := fedapi.Checksum{}
+			if cks.Alg != "" {
+				c = fedapi.Checksum{Alg: cks.Alg, Hex: cks.Hex()}
 			}
-			gen.Add(m)
-			if time.Since(flushed) > time.Second {
-				flushed = time.Now()
-				if err := bw.Flush(); err != nil {
-					return err
-				}
-				sw.Flush()
-			}
-			return nil
+			return emit(fedapi.ManifestEntry{LFN: e.LFN, Size: e.Size, MTime: e.Mtime, Checksum: c.String(), State: fedapi.Resident})
 		})
 		if err == nil {
 			err = walkErr
 		}
 		if err != nil && !notExist(err) {
-			if ctx.Err() == nil {
-				s.log.Warn("manifest cut short", "prefix", P, "err", err)
-			}
-			bw.Flush()
-			panic(http.ErrAbortHandler) // no end line: the client knows
+			return fmt.Errorf("walk of %s: %w", root, err)
 		}
 	}
-	enc.Encode(fedapi.ManifestEnd{End: true, Files: gen.N(), Generation: gen.String()})
-	bw.Flush()
-	h.Set(fedapi.HeaderGeneration, gen.String())
+	return nil
+}
+
+// etagMatches reports whether an If-None-Match header names etag (weakly
+// compared, as RFC 9110 asks of If-None-Match; "*" matches any).
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
 }
 
 // manifestRoots are the directories a manifest of P walks for p: each
@@ -198,19 +275,25 @@ func (s *Server) linkInside(rs *resolver, e *catalog.Entry, exp config.Export) b
 	return s.xaData(real, real, filepath.Clean(t), e.PFN)
 }
 
-// entryChecksum is the current stored checksum of a walked file (as
-// storedChecksum chooses it).
-func (s *Server) entryChecksum(e *catalog.Entry) fedapi.Checksum {
+// checksumAlgs are the algorithms whose stored checksum a manifest
+// lists, in order of preference (as storedChecksum chooses).
+func checksumAlgs(cfg *config.Config) []string {
 	algs := []string{"adler32"}
-	if d := strings.ToLower(s.site.Config().Checksum.Default); d != "" && d != "adler32" {
+	if d := strings.ToLower(cfg.Checksum.Default); d != "" && d != "adler32" {
 		algs = append(algs, d)
 	}
+	return algs
+}
+
+// chooseChecksum is the stored checksum a manifest lists for a walked
+// file: the first of algs recorded for its current mtime (none: Alg "").
+func chooseChecksum(e *catalog.Entry, algs []string) meta.Checksum {
 	for _, alg := range algs {
 		for _, c := range e.Checksums {
 			if c.Alg == alg && c.MTime == e.Mtime {
-				return fedapi.Checksum{Alg: c.Alg, Hex: c.Hex()}
+				return c
 			}
 		}
 	}
-	return fedapi.Checksum{}
+	return meta.Checksum{}
 }

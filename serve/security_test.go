@@ -224,7 +224,7 @@ func TestTraversal(t *testing.T) {
 	leaks("locate", http.Header{}, body)
 	// Nor through the manifest.
 	var listed []string
-	_, err = ts.client(t, adminToken).Manifest(context.Background(), "/", func(e fedapi.ManifestEntry) error {
+	_, err = ts.client(t, adminToken).Manifest(context.Background(), "/", "", func(e fedapi.ManifestEntry) error {
 		listed = append(listed, e.LFN)
 		return nil
 	})

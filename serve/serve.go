@@ -119,6 +119,7 @@ type Server struct {
 	jobs     chan struct{} // the one admin command at a time
 	access   *accessLog    // [serve] access_log; nil: none
 	fails    failCounter
+	cks      *checksumCache // of the files manifests list
 
 	srv *http.Server // built by New, served by Run
 
@@ -148,7 +149,8 @@ func New(s *site.Site, opts Options) (*Server, error) {
 	}
 	srv := &Server{site: s, opts: opts, log: opts.Log, started: time.Now(), listen: sc.Listen,
 		loopback: config.IsLoopback(sc.Listen), tlsOn: sc.TLSCert != "",
-		mssSlots: make(chan struct{}, MSSStatsAtOnce), jobs: make(chan struct{}, 1)}
+		mssSlots: make(chan struct{}, MSSStatsAtOnce), jobs: make(chan struct{}, 1),
+		cks: newChecksumCache(checksumCacheMax)}
 	srv.startedOpen = len(sc.Tokens) == 0
 	a, err := newAuthSet(sc, srv.startedOpen)
 	if err != nil {

@@ -322,7 +322,7 @@ func TestManifest(t *testing.T) {
 	ctx := context.Background()
 	list := func(tok, prefix string) ([]string, string, error) {
 		var got []string
-		gen, err := ts.client(t, tok).Manifest(ctx, prefix, func(e fedapi.ManifestEntry) error {
+		gen, err := ts.client(t, tok).Manifest(ctx, prefix, "", func(e fedapi.ManifestEntry) error {
 			if e.State != fedapi.Resident || e.Size != int64(len(content(e.LFN))) || e.MTime != 1700000000 {
 				t.Errorf("entry %+v", e)
 			}

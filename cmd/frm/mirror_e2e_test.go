@@ -301,10 +301,15 @@ scope = "read"
 				t.Fatalf("%s deleted without --delete", r)
 			}
 		}
-		// A run in between with nothing new at the source (one request)
-		// does not forget the files left behind...
+		// A run in between with nothing new at the source (one request
+		// per product: the listing asked with the last run's generation,
+		// answered 304) does not forget the files left behind...
+		off = len(dist.readLog())
 		if code, out, errs := runMirror(t, bin, m.config); code != 0 || out != "" || errs != "" {
 			t.Fatalf("rerun: %d %q %q", code, out, errs)
+		}
+		if l := dist.readLog()[off:]; strings.Count(l, "path=/v1/manifest status=304 ") != 2 || strings.Count(l, "path=/v1/manifest ") != 2 {
+			t.Errorf("the rerun's listings were not two 304s:\n%s", l)
 		}
 		// ...which --delete then removes.
 		code, out, errs = runMirror(t, bin, m.config, "--delete")

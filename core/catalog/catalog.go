@@ -73,6 +73,12 @@ type Entry struct {
 	Atime int64
 	Ctime int64
 	Mode  uint32
+	// Dev, Ino, MtimeNs and CtimeNs (nanoseconds since the epoch) come
+	// with the stat fields from the embedded catalog (zero from the
+	// shared one): they tell one state of a data file from another, as
+	// any change of its data or attributes moves its ctime.
+	Dev, Ino         uint64
+	MtimeNs, CtimeNs int64
 
 	HasCopy  bool
 	CopyTime int64
@@ -121,6 +127,14 @@ type WalkOptions struct {
 	// OnError receives errors reading a directory or an entry; the walk
 	// goes on. Nil ignores them.
 	OnError func(pfn string, err error)
+	// More, when not nil, is called for each file (but a dangling link,
+	// when Want has WantLink) once the fields of Want are loaded (from the walk's workers, several at once) and
+	// returns further fields to load for that file before fn sees it
+	// (0: none). A caller that keeps some attributes of its own (frm
+	// serve's checksum cache, keyed by the stat fields) so reads them
+	// only for the files whose stat changed. Stat and link fields belong
+	// in Want: More adds attributes only.
+	More func(e *Entry) Want
 	// Scanned, when not nil, counts the entries examined, for progress
 	// reports.
 	Scanned *atomic.Int64

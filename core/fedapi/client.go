@@ -261,12 +261,25 @@ func (c *Client) open(ctx context.Context, path, lfn string, offset int64, ifMat
 
 // Manifest streams the manifest of every file under prefix to fn and
 // returns its generation. A stream without its end line is an error.
-func (c *Client) Manifest(ctx context.Context, prefix string, fn func(ManifestEntry) error) (string, error) {
-	resp, err := c.do(ctx, http.MethodGet, ManifestPath+"?prefix="+url.QueryEscape(prefix), nil, nil)
+// With ifNoneMatch, the generation of a manifest the caller holds, a site
+// whose files under prefix are still in that state answers without the
+// manifest: ErrNotModified, fn never called (the site still walks its
+// files, the transfer and the reading are spared).
+func (c *Client) Manifest(ctx context.Context, prefix, ifNoneMatch string, fn func(ManifestEntry) error) (string, error) {
+	var hdr http.Header
+	if ifNoneMatch != "" {
+		hdr = http.Header{"If-None-Match": {`"` + ifNoneMatch + `"`}}
+	}
+	resp, err := c.do(ctx, http.MethodGet, ManifestPath+"?prefix="+url.QueryEscape(prefix), nil, hdr)
 	if err != nil {
 		return "", err
 	}
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusNotModified:
+		resp.Body.Close()
+		return ifNoneMatch, ErrNotModified
+	case http.StatusOK:
+	default:
 		return "", errorOf(resp)
 	}
 	defer resp.Body.Close()

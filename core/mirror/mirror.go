@@ -153,14 +153,19 @@ type productRun struct {
 }
 
 // source is a distribution: the manifest of a product and its files.
-// manifest lists product (unless its published manifest's ETag is still
-// ifNoneMatch: notModified) and returns the ETag of the published
-// manifest it read ("" when it had the source walk the product).
+// manifest lists product (unless it is still as the last good run found
+// it, ifNot: notModified) and returns the ETag of the published manifest
+// it read ("" when it had the source walk the product).
 type source interface {
-	manifest(ctx context.Context, product, ifNoneMatch string, fn func(fedapi.ManifestEntry) error) (etag string, notModified bool, err error)
+	manifest(ctx context.Context, product string, ifNot last, fn func(fedapi.ManifestEntry) error) (etag string, notModified bool, err error)
 	mss.MirrorOpener
 	name() string
 }
+
+// last is what the last good run read of a product ("": nothing known):
+// the ETag of the source's published manifest, and the generation of
+// the product's files.
+type last struct{ etag, generation string }
 
 type peerSource struct {
 	peer string
@@ -170,9 +175,11 @@ type peerSource struct {
 // manifest reads the product's published manifest (a mirror's, or one
 // frm manifest build wrote) when the source has one: one conditional
 // request, nothing walked at the source; else the source's listing of the
-// product (GET /v1/manifest, a walk of its files there).
-func (p peerSource) manifest(ctx context.Context, product, ifNoneMatch string, fn func(fedapi.ManifestEntry) error) (string, bool, error) {
-	etag, _, err := p.c.Published(ctx, product, ifNoneMatch, fn)
+// product (GET /v1/manifest, a walk of its files there), which the
+// source answers 304 without the manifest when the files are still of
+// the last run's generation.
+func (p peerSource) manifest(ctx context.Context, product string, ifNot last, fn func(fedapi.ManifestEntry) error) (string, bool, error) {
+	etag, _, err := p.c.Published(ctx, product, ifNot.etag, fn)
 	switch {
 	case errors.Is(err, fedapi.ErrNotModified):
 		return etag, true, nil
@@ -181,7 +188,10 @@ func (p peerSource) manifest(ctx context.Context, product, ifNoneMatch string, f
 	case fedapi.StatusOf(err) != http.StatusNotFound:
 		return "", false, fmt.Errorf("published manifest: %w", err)
 	}
-	_, err = p.c.Manifest(ctx, product, fn)
+	_, err = p.c.Manifest(ctx, product, ifNot.generation, fn)
+	if errors.Is(err, fedapi.ErrNotModified) {
+		return "", true, nil
+	}
 	return "", false, err
 }
 func (p peerSource) Open(ctx context.Context, lfn string, off int64, ifMatch string) (*fedapi.File, error) {
@@ -199,7 +209,7 @@ type staticSource struct {
 	err     error
 }
 
-func (s *staticSource) manifest(ctx context.Context, product, _ string, fn func(fedapi.ManifestEntry) error) (string, bool, error) {
+func (s *staticSource) manifest(ctx context.Context, product string, _ last, fn func(fedapi.ManifestEntry) error) (string, bool, error) {
 	s.once.Do(func() {
 		_, s.err = s.s.Manifest(ctx, func(e fedapi.ManifestEntry) error {
 			s.entries = append(s.entries, e)
@@ -646,11 +656,11 @@ func plan(ctx context.Context, s *site.Site, src source, m config.Mirror, pr *pr
 	ps, known := st.Products[pr.Product.Product]
 	_, statErr := os.Stat(s.PFN(path.Join(pr.root, fedapi.ManifestFile)))
 	fresh := known && statErr == nil && (ps.Stale == 0 || !del)
-	ifNoneMatch := ""
+	var ifNot last
 	if fresh {
-		ifNoneMatch = ps.ManifestETag
+		ifNot = last{etag: ps.ManifestETag, generation: ps.Generation}
 	}
-	etag, notModified, err := src.manifest(ctx, pr.Product.Product, ifNoneMatch, func(e fedapi.ManifestEntry) error {
+	etag, notModified, err := src.manifest(ctx, pr.Product.Product, ifNot, func(e fedapi.ManifestEntry) error {
 		if skipName(e.LFN) || !under(e.LFN, pr.Product.Product) {
 			return nil
 		}
@@ -665,7 +675,8 @@ func plan(ctx context.Context, s *site.Site, src source, m config.Mirror, pr *pr
 	pr.etag = etag
 	if notModified {
 		// The source's published manifest is the one the last good run
-		// read: one request, nothing else.
+		// read, or its files are of the generation that run published:
+		// one request, no walk here.
 		pr.Generation, pr.Files, pr.Unchanged = ps.Generation, ps.Files, true
 		return nil
 	}

@@ -122,3 +122,104 @@ func TestRunStatic(t *testing.T) {
 		t.Error("the changed file was not replaced")
 	}
 }
+
+// TestPlanNotModified: a product listed by its source (GET /v1/manifest)
+// is asked for with the generation of the last good run when that run's
+// manifest is still here; the source's 304 then costs no walk here (nor
+// any reading of a manifest), and anything else is listed and compared.
+func TestPlanNotModified(t *testing.T) {
+	entries := []fedapi.ManifestEntry{
+		{LFN: "/p/a", Size: 3, MTime: 1700000000, Checksum: "adler32:024d0127", State: fedapi.Resident},
+		{LFN: "/p/d/b", Size: 4, MTime: 1700000000, State: fedapi.Resident},
+	}
+	var g fedapi.Generation
+	for _, e := range entries {
+		g.Add(e)
+	}
+	gen := g.String()
+	for _, tc := range []struct {
+		name      string
+		stateGen  string // "": no state of the product
+		published bool   // the last run's manifest is here
+		wantINM   string
+		want304   bool
+	}{
+		{name: "last generation, published here", stateGen: gen, published: true, wantINM: `"` + gen + `"`, want304: true},
+		{name: "another generation", stateGen: "0123456789abcdef0123456789abcdef", published: true, wantINM: `"0123456789abcdef0123456789abcdef"`},
+		{name: "its manifest gone here", stateGen: gen, published: false},
+		{name: "never run", published: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := sitegen.NewLayout(t.TempDir())
+			if err := l.WriteConfigs(); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(l.Config, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := wire.Open(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var inm []string
+			var answered int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != fedapi.ManifestPath {
+					// No published manifest: the source lists.
+					http.Error(w, `{"error":"absent"}`, http.StatusNotFound)
+					return
+				}
+				inm = append(inm, r.Header.Get("If-None-Match"))
+				if r.Header.Get("If-None-Match") == `"`+gen+`"` {
+					answered = http.StatusNotModified
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				answered = http.StatusOK
+				fedapi.WriteManifest(w, entries)
+			}))
+			defer srv.Close()
+			c, err := fedapi.NewClient(srv.URL, fedapi.ClientOptions{HTTP1: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := config.Mirror{Name: "t", Source: "peer", Products: []string{"/p"}, Dest: "/store/m"}
+			pr := &productRun{Product: Product{Product: "/p", Dest: m.DestOf("/p")}, root: m.DestOf("/p")}
+			st := state{Products: map[string]productState{}}
+			if tc.stateGen != "" {
+				st.Products["/p"] = productState{Generation: tc.stateGen, Files: 2}
+			}
+			if tc.published {
+				p := s.PFN(pr.root + "/" + fedapi.ManifestFile)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := plan(context.Background(), s, peerSource{peer: "peer", c: c}, m, pr, st, false); err != nil {
+				t.Fatal(err)
+			}
+			if len(inm) != 1 || inm[0] != tc.wantINM {
+				t.Errorf("the source was asked with If-None-Match %q, want [%q]", inm, tc.wantINM)
+			}
+			if got := answered == http.StatusNotModified; got != tc.want304 {
+				t.Fatalf("source answered %d", answered)
+			}
+			if tc.want304 {
+				// pr.local is what the walk here found: none done.
+				if !pr.Unchanged || pr.local != nil || len(pr.srcs) != 0 || pr.Generation != gen || pr.Files != 2 || len(pr.items) != 0 {
+					t.Errorf("304: unchanged %v, walked here %v, %d entries read, generation %s, %d files, %d items",
+						pr.Unchanged, pr.local != nil, len(pr.srcs), pr.Generation, pr.Files, len(pr.items))
+				}
+				return
+			}
+			if pr.Unchanged || pr.local == nil || pr.Generation != gen || len(pr.items) != 2 {
+				t.Errorf("listed: unchanged %v, walked here %v, generation %s, %d items", pr.Unchanged, pr.local != nil, pr.Generation, len(pr.items))
+			}
+		})
+	}
+}

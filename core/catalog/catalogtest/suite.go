@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -180,6 +181,37 @@ func Run(t *testing.T, newCatalog Factory) {
 		if n.Load() < 8 {
 			t.Errorf("scanned %d entries", n.Load())
 		}
+		// More: further fields for the files it asks them for, never
+		// for a dangling link or a directory.
+		var asked []string
+		var mu sync.Mutex
+		more := catalog.WalkOptions{Want: catalog.WantStat | catalog.WantLink, Recursive: true, More: func(e *catalog.Entry) catalog.Want {
+			mu.Lock()
+			asked = append(asked, e.LFN)
+			mu.Unlock()
+			switch e.LFN {
+			case "/a/mod.dat":
+				return catalog.WantPin
+			case "/a/xa.dat":
+				return catalog.WantCopy
+			}
+			return 0
+		}}
+		if err := c.Walk(ctx, "/a", more, func(e *catalog.Entry) error {
+			switch {
+			case e.LFN == "/a/mod.dat" && (!e.HasPin || e.Pin.Flags != meta.PinForever || e.HasCopy):
+				t.Errorf("More asked for the pin of mod.dat: %+v", e)
+			case e.LFN == "/a/xa.dat" && (!e.HasCopy || e.HasPin):
+				t.Errorf("More asked for the copy time of xa.dat: %+v", e)
+			case e.LFN == "/a/plain.dat" && (e.HasCopy || e.Size != 5):
+				t.Errorf("More asked nothing of plain.dat: %+v", e)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(asked)
+		eq(asked, []string{"/a/mod.dat", "/a/nocpy.dat", "/a/plain.dat", "/a/sub/deep.dat", "/a/xa.dat"})
 		if err := c.Walk(ctx, "/a/plain.dat", catalog.WalkOptions{}, func(*catalog.Entry) error { return nil }); err == nil {
 			t.Error("walking a file succeeded")
 		}

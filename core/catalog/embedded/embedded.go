@@ -153,6 +153,13 @@ func (c *Catalog) fill(e *catalog.Entry, dt uint8, lst *unix.Stat_t, want catalo
 		e.CopyTime, e.HasCopy = 0, false
 		return // attributes live on the missing target
 	}
+	c.fillAttrs(e, isLink, want, dirfd, name)
+}
+
+// fillAttrs loads the wanted attributes of the file e (not dangling)
+// once its type and stat are known: fill's second half, and the fields a
+// walk's More asks for.
+func (c *Catalog) fillAttrs(e *catalog.Entry, isLink bool, want catalog.Want, dirfd int, name string) {
 	if want&catalog.WantPin != 0 {
 		e.Pin, e.HasPin, _ = meta.GetPinAt(dirfd, name, e.PFN)
 	}
@@ -186,6 +193,8 @@ func setStat(e *catalog.Entry, st *unix.Stat_t) {
 	e.Atime = st.Atim.Sec
 	e.Ctime = st.Ctim.Sec
 	e.Mode = st.Mode
+	e.Dev, e.Ino = uint64(st.Dev), st.Ino
+	e.MtimeNs, e.CtimeNs = st.Mtim.Nano(), st.Ctim.Nano()
 }
 
 // Apply implements catalog.Catalog. The changes are made on the data file
@@ -451,6 +460,14 @@ func (w *walker) readDir(j dirJob) {
 			b.entries = append(b.entries, catalog.Entry{LFN: lfnPrefix + name, PFN: pfnPrefix + name})
 			e := &b.entries[len(b.entries)-1]
 			w.c.fill(e, dt, nil, w.opt.Want, fd, name)
+			if w.opt.More != nil && e.Type == catalog.File && !e.Dangling {
+				if more := w.opt.More(e) &^ (catalog.WantStat | catalog.WantLink | catalog.WantStatIfCopied); more != 0 {
+					if more&catalog.WantCopy != 0 {
+						e.CopyTime, e.HasCopy, _ = meta.GetCopyTimeAt(fd, name, e.PFN)
+					}
+					w.c.fillAttrs(e, dt == unix.DT_LNK, more, fd, name)
+				}
+			}
 			if len(b.entries) >= batchSize {
 				if !w.send(b) {
 					return

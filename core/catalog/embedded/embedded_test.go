@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"frm/core/catalog"
 	"frm/core/catalog/catalogtest"
 	"frm/core/meta"
@@ -115,5 +117,58 @@ func TestBadChecksumMark(t *testing.T) {
 		if got[tc.lfn] != tc.want {
 			t.Errorf("Walk %s: HasBadChecksum %v, want %v", tc.lfn, got[tc.lfn], tc.want)
 		}
+	}
+}
+
+// TestWalkMore: a walk loads the fields More asks for, and only for the
+// files it asks them for, after the stat fields (with the identity of the
+// data file: device, inode, nanosecond times) are known.
+func TestWalkMore(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(t.TempDir(), "data")
+	os.MkdirAll(filepath.Join(root, "d"), 0o755)
+	cks := meta.Checksum{Alg: "adler32", Value: []byte{1, 2, 3, 4}, MTime: 1700000000}
+	for _, p := range []string{filepath.Join(root, "d/a"), filepath.Join(root, "d/b"), data} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := meta.SetChecksum(p, cks); err != nil {
+			t.Skipf("no user xattrs here: %v", err)
+		}
+	}
+	os.Symlink(data, filepath.Join(root, "d/xa"))
+	var dataSt unix.Stat_t
+	if err := unix.Stat(data, &dataSt); err != nil {
+		t.Fatal(err)
+	}
+	c := New(names.NewMapper(root, ""), "")
+	for _, tc := range []struct {
+		name string
+		ask  map[string]catalog.Want // by lfn; what More returns
+		want map[string]int          // checksums loaded, by lfn
+	}{
+		{name: "none asked", ask: nil, want: map[string]int{"/d/a": 0, "/d/b": 0, "/d/xa": 0}},
+		{name: "one file", ask: map[string]catalog.Want{"/d/a": catalog.WantChecksums}, want: map[string]int{"/d/a": 1, "/d/b": 0, "/d/xa": 0}},
+		{name: "through an XA link", ask: map[string]catalog.Want{"/d/xa": catalog.WantChecksums}, want: map[string]int{"/d/a": 0, "/d/b": 0, "/d/xa": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[string]int{}
+			err := c.Walk(context.Background(), "/", catalog.WalkOptions{Want: catalog.WantStat | catalog.WantLink, Recursive: true, Workers: 2,
+				More: func(e *catalog.Entry) catalog.Want {
+					if e.Ino == 0 || e.CtimeNs == 0 || e.MtimeNs == 0 || e.Size != 1 {
+						t.Errorf("%s: More before the stat fields: %+v", e.LFN, e)
+					}
+					if e.LFN == "/d/xa" && (e.Ino != dataSt.Ino || e.Dev != uint64(dataSt.Dev) || e.CtimeNs != dataSt.Ctim.Nano()) {
+						t.Errorf("the XA link's identity is not its data file's: %+v", e)
+					}
+					return tc.ask[e.LFN]
+				}}, func(e *catalog.Entry) error {
+				got[e.LFN] = len(e.Checksums)
+				return nil
+			})
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("checksums loaded %v, want %v (%v)", got, tc.want, err)
+			}
+		})
 	}
 }

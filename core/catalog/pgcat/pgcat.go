@@ -397,6 +397,13 @@ func (c *Catalog) Walk(ctx context.Context, lfn string, opt catalog.WalkOptions,
 				continue
 			}
 			c.entry(&e, r, opt.Want)
+			if opt.More != nil && e.Type == catalog.File && !e.Dangling {
+				// The row holds every field: loading more is filling
+				// them in.
+				if more := opt.More(&e); more != 0 {
+					c.entry(&e, r, opt.Want|more)
+				}
+			}
 			if err := fn(&e); err != nil {
 				return err
 			}
