@@ -215,7 +215,51 @@ const (
 	bulkFileMax    = 256 << 10
 	bulkBatch      = 512
 	bulkBatchBytes = 16 << 20
+	// bulkInFlight bounds the bytes of files fetched in bulk and not yet
+	// landed.
+	bulkInFlight = 64 << 20
 )
+
+// byteBudget bounds bytes held at once.
+type byteBudget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	free int64
+}
+
+func newByteBudget(n int64) *byteBudget {
+	b := &byteBudget{free: n}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire waits until n bytes are free (n at most the whole budget) or
+// ctx ends.
+func (b *byteBudget) acquire(ctx context.Context, n int64) error {
+	stop := context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	})
+	defer stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.free < n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.cond.Wait()
+	}
+	b.free -= n
+	return nil
+}
+
+func (b *byteBudget) release(n int64) {
+	b.mu.Lock()
+	b.free += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
 
 // staticSource reads the one manifest once per run and gives each
 // product its part.
@@ -510,7 +554,13 @@ func run(ctx context.Context, s *site.Site, m config.Mirror, src source, o Optio
 	dl := make(chan struct{}, m.TransfersOrDefault())
 	ch := make(chan *item)
 	var wg sync.WaitGroup
-	for range min(m.TransfersOrDefault()*64, max(len(work), 1)) {
+	// Stages waiting for a group flush hold no download slot; the more
+	// of them wait, the more files one flush serves (a flush of a busy
+	// file system takes tens of milliseconds whatever it holds). Files
+	// that came in bulk hold their bytes until they land: bulkInFlight
+	// bounds those.
+	budget := newByteBudget(bulkInFlight)
+	for range min(m.TransfersOrDefault()*256, max(len(work), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -541,6 +591,7 @@ func run(ctx context.Context, s *site.Site, m config.Mirror, src source, o Optio
 				release()
 				if it.inBulk {
 					be.Drop(it.dest)
+					budget.release(it.src.Size)
 				}
 				if out.Err == nil && out.Skipped != "" {
 					out.Err = fmt.Errorf("not replaced: %s", out.Skipped)
@@ -574,7 +625,7 @@ func run(ctx context.Context, s *site.Site, m config.Mirror, src source, o Optio
 	for range min(m.TransfersOrDefault(), 4) {
 		feeders.Go(func() {
 			for b := range batches {
-				bulkBatchRun(ctx, bk, be, b, ch, o.Log)
+				bulkBatchRun(ctx, bk, be, budget, b, ch, o.Log)
 			}
 		})
 	}
@@ -662,7 +713,7 @@ func run(ctx context.Context, s *site.Site, m config.Mirror, src source, o Optio
 // request did not deliver (it failed, or was cut short), goes to its
 // stage without bytes: it is then downloaded on its own, which gives
 // the file its own error, or its bytes.
-func bulkBatchRun(ctx context.Context, bk bulker, be *mss.Mirror, batch []*item, ch chan<- *item, log *slog.Logger) {
+func bulkBatchRun(ctx context.Context, bk bulker, be *mss.Mirror, budget *byteBudget, batch []*item, ch chan<- *item, log *slog.Logger) {
 	lfns := make([]string, len(batch))
 	for i, it := range batch {
 		lfns[i] = it.src.LFN
@@ -671,8 +722,12 @@ func bulkBatchRun(ctx context.Context, bk bulker, be *mss.Mirror, batch []*item,
 	err := bk.bulk(ctx, lfns, func(r fedapi.BulkRecord) error {
 		it := batch[i]
 		if r.Status == 0 && r.Size == it.src.Size {
+			if err := budget.acquire(ctx, r.Size); err != nil {
+				return err
+			}
 			data := make([]byte, r.Size)
 			if _, err := io.ReadFull(r.Body, data); err != nil {
+				budget.release(r.Size)
 				return err
 			}
 			be.Supply(it.dest, data, r.ETag)

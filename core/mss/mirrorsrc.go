@@ -205,8 +205,13 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 		}
 	}
 	if offset == 0 {
-		if err := out.Truncate(0); err != nil {
-			return Result{}, classifyErrno(err, false)
+		// Only a file with bytes in it is truncated: ext4 flushes a file
+		// truncated to 0 when it is closed (auto_da_alloc), one
+		// writeback per file that the group syncfs makes needless.
+		if fi, err := out.Stat(); err != nil || fi.Size() > 0 {
+			if err := out.Truncate(0); err != nil {
+				return Result{}, classifyErrno(err, false)
+			}
 		}
 	}
 	if _, err := out.Seek(offset, io.SeekStart); err != nil {
