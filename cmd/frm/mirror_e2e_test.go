@@ -429,7 +429,9 @@ scope = "read"
 		partial := func() bool {
 			ps, _ := filepath.Glob(filepath.Join(m.local, "store/p2/big/*.anew"))
 			for _, p := range ps {
-				if fi, err := os.Stat(p); err == nil && fi.Size() >= 1<<20 {
+				// Begun and not whole: a download to resume (a whole
+				// one waits for its flush, and is taken as it is).
+				if fi, err := os.Stat(p); err == nil && fi.Size() >= 1<<20 && fi.Size() < size/2 {
 					return true
 				}
 			}

@@ -554,13 +554,27 @@ func run(ctx context.Context, s *site.Site, m config.Mirror, src source, o Optio
 	dl := make(chan struct{}, m.TransfersOrDefault())
 	ch := make(chan *item)
 	var wg sync.WaitGroup
+	var small, large []*item
+	bk, canBulk := src.(bulker)
+	for _, it := range work {
+		if canBulk && it.src.Size < bulkFileMax {
+			small = append(small, it)
+		} else {
+			large = append(large, it)
+		}
+	}
 	// Stages waiting for a group flush hold no download slot; the more
 	// of them wait, the more files one flush serves (a flush of a busy
-	// file system takes tens of milliseconds whatever it holds). Files
-	// that came in bulk hold their bytes until they land: bulkInFlight
-	// bounds those.
+	// file system takes tens of milliseconds whatever it holds): many
+	// for small files, whose bytes come in bulk and land in a moment;
+	// fewer for large ones, bound by their downloads. Files that came in
+	// bulk hold their bytes until they land: bulkInFlight bounds those.
 	budget := newByteBudget(bulkInFlight)
-	for range min(m.TransfersOrDefault()*256, max(len(work), 1)) {
+	workers := m.TransfersOrDefault() * 64
+	if len(small) > 0 {
+		workers = m.TransfersOrDefault() * 256
+	}
+	for range min(workers, max(len(work), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -602,15 +616,6 @@ func run(ctx context.Context, s *site.Site, m config.Mirror, src source, o Optio
 				}
 			}
 		}()
-	}
-	var small, large []*item
-	bk, canBulk := src.(bulker)
-	for _, it := range work {
-		if canBulk && it.src.Size < bulkFileMax {
-			small = append(small, it)
-		} else {
-			large = append(large, it)
-		}
 	}
 	var feeders sync.WaitGroup
 	feeders.Go(func() {

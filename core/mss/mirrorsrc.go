@@ -205,10 +205,11 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 		}
 	}
 	if offset == 0 {
-		// Only a file with bytes in it is truncated: ext4 flushes a file
-		// truncated to 0 when it is closed (auto_da_alloc), one
-		// writeback per file that the group syncfs makes needless.
-		if fi, err := out.Stat(); err != nil || fi.Size() > 0 {
+		// A small fresh file is not truncated: ext4 starts writing back
+		// a file truncated to 0 when it is closed (auto_da_alloc), a
+		// cost per file that the group syncfs makes needless. A large
+		// one is: that early writeback spreads its flush.
+		if fi, err := out.Stat(); err != nil || fi.Size() > 0 || f.Size >= resumeMin {
 			if err := out.Truncate(0); err != nil {
 				return Result{}, classifyErrno(err, false)
 			}
