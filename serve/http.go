@@ -56,8 +56,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPost:
-		if path == fedapi.LocatePath || path == fedapi.AdminPath {
-			break // a read token may locate; admin judges its command
+		if path == fedapi.LocatePath || path == fedapi.AdminPath || path == fedapi.BulkPath {
+			break // a read token may locate and read in bulk; admin judges its command
 		}
 		fallthrough
 	case http.MethodPut, http.MethodDelete, http.MethodPatch:
@@ -68,7 +68,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		fallthrough
 	default:
 		allow := "GET, HEAD"
-		if path == fedapi.LocatePath || path == fedapi.AdminPath {
+		if path == fedapi.LocatePath || path == fedapi.AdminPath || path == fedapi.BulkPath {
 			allow = "POST"
 		}
 		h.Set("Allow", allow)
@@ -85,6 +85,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.locate(w, r, p)
+	case path == fedapi.BulkPath:
+		if r.Method != http.MethodPost {
+			h.Set("Allow", "POST")
+			writeError(w, http.StatusMethodNotAllowed, "bulk is a POST")
+			return
+		}
+		s.bulk(w, r, p)
 	case strings.HasPrefix(path, fedapi.FilesPath+"/"):
 		s.files(w, r, p)
 	case path == fedapi.ManifestPath:

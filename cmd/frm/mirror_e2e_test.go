@@ -76,10 +76,15 @@ func runMirror(t *testing.T, bin, config string, args ...string) (int, string, s
 	return runFrm(t, bin, append([]string{"mirror", "-c", config}, args...)...)
 }
 
-var fileGetRe = regexp.MustCompile(`msg=request component=serve method=GET path=(/v1/files/\S+) status=(200|206) bytes=([0-9]+)`)
+var (
+	fileGetRe = regexp.MustCompile(`msg=request component=serve method=GET path=(/v1/files/\S+) status=(200|206) bytes=([0-9]+)`)
+	// bulkFileRe is a file sent in a POST /v1/bulk: one line per file.
+	bulkFileRe = regexp.MustCompile(`msg=bulk component=serve lfn=(/\S+) status=200 bytes=([0-9]+)`)
+)
 
 // served is what the distribution's frm serve sent of files since its log
-// had off bytes: GETs per path, and bytes.
+// had off bytes: per lfn, how many times its bytes were sent (a GET of
+// it, or its record in a bulk answer), and the bytes.
 func served(s *fedSite, off int) (map[string]int, int64) {
 	l := s.readLog()
 	if off > len(l) {
@@ -90,6 +95,11 @@ func served(s *fedSite, off int) (map[string]int, int64) {
 	for _, m := range fileGetRe.FindAllStringSubmatch(l[off:], -1) {
 		gets[strings.TrimPrefix(m[1], "/v1/files")]++
 		n, _ := strconv.ParseInt(m[3], 10, 64)
+		total += n
+	}
+	for _, m := range bulkFileRe.FindAllStringSubmatch(l[off:], -1) {
+		gets[m[1]]++
+		n, _ := strconv.ParseInt(m[2], 10, 64)
 		total += n
 	}
 	return gets, total
@@ -175,9 +185,20 @@ scope = "read"
 	}
 
 	t.Run("first run", func(t *testing.T) {
+		off := len(dist.readLog())
 		code, out, errs := runMirror(t, bin, m.config)
 		if code != 0 || errs != "" {
 			t.Fatalf("frm mirror: %d\n%s\n%s", code, out, errs)
+		}
+		// Small files come in bulk: a few requests, no GET per file, and
+		// each file's bytes sent once.
+		l := dist.readLog()[off:]
+		bulks := strings.Count(l, "method=POST path=/v1/bulk status=200")
+		if n := len(fileGetRe.FindAllString(l, -1)); n != 0 || bulks == 0 || bulks > 2*perProduct/100 {
+			t.Errorf("the first run made %d GETs of files and %d bulk requests; want none and a few", n, bulks)
+		}
+		if gets, bytesOut := served(dist, off); len(gets) != 2*perProduct {
+			t.Errorf("the source sent %d files (%d bytes), want %d", len(gets), bytesOut, 2*perProduct)
 		}
 		if !strings.HasPrefix(out, "mirror dist: 5000 new, 0 changed, 0 deleted, 0 failed;") || strings.Count(out, "\n") != 1 {
 			t.Errorf("summary: %q", out)
@@ -413,7 +434,9 @@ scope = "read"
 		partial := func() bool {
 			ps, _ := filepath.Glob(filepath.Join(m.local, "store/p2/big/*.anew"))
 			for _, p := range ps {
-				if fi, err := os.Stat(p); err == nil && fi.Size() >= 1<<20 {
+				// Begun and not whole: a download to resume (a whole
+				// one waits for its flush, and is taken as it is).
+				if fi, err := os.Stat(p); err == nil && fi.Size() >= 1<<20 && fi.Size() < size/2 {
 					return true
 				}
 			}

@@ -1,6 +1,7 @@
 package mss
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -70,6 +71,46 @@ type Mirror struct {
 
 	mu    sync.Mutex
 	files map[string]MirrorFile // by rfn and by lfn
+	// supplied: the bytes of files already fetched (in bulk), by lfn,
+	// taken by the file's Fetch instead of a download of its own.
+	supplied map[string]supplied
+}
+
+type supplied struct {
+	data []byte
+	etag string
+}
+
+// Supply gives the content of the file that lands at lfn, fetched
+// beforehand (frm mirror's bulk requests of small files): its Fetch
+// takes these bytes instead of opening the file at the source, and puts
+// them through the same checks (size, the manifest's checksum). Bytes
+// that fail a check are not asked again from the bulk: a retry of the
+// stage downloads the file on its own.
+func (m *Mirror) Supply(lfn string, data []byte, etag string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.supplied == nil {
+		m.supplied = map[string]supplied{}
+	}
+	m.supplied[lfn] = supplied{data, etag}
+}
+
+// Drop forgets what Supply gave for lfn and its stage did not take (a
+// stage that ended before fetching).
+func (m *Mirror) Drop(lfn string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.supplied, lfn)
+}
+
+// take returns and forgets the bytes supplied for lfn.
+func (m *Mirror) take(lfn string) (supplied, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sp, ok := m.supplied[lfn]
+	delete(m.supplied, lfn)
+	return sp, ok
 }
 
 // Add registers the file that lands at lfn (whose rfn is rfn).
@@ -164,20 +205,35 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 		}
 	}
 	if offset == 0 {
-		if err := out.Truncate(0); err != nil {
-			return Result{}, classifyErrno(err, false)
+		// A small fresh file is not truncated: ext4 starts writing back
+		// a file truncated to 0 when it is closed (auto_da_alloc), a
+		// cost per file that the group syncfs makes needless. A large
+		// one is: that early writeback spreads its flush.
+		if fi, err := out.Stat(); err != nil || fi.Size() > 0 || f.Size >= resumeMin {
+			if err := out.Truncate(0); err != nil {
+				return Result{}, classifyErrno(err, false)
+			}
 		}
 	}
 	if _, err := out.Seek(offset, io.SeekStart); err != nil {
 		return Result{}, classifyErrno(err, false)
 	}
 	recorded := offset > 0 // the partial file says which version it holds
+	pre, havePre := m.take(req.LFN)
 	var w io.Writer = io.MultiWriter(out, hs)
 	if m.OnBytes != nil {
 		w = progressWriter{w, m.OnBytes}
 	}
 	for breaks := 0; offset < f.Size || offset == 0 && breaks == 0; {
-		fl, oerr := m.Src.Open(ctx, f.Src, offset, etag)
+		var fl *fedapi.File
+		var oerr error
+		if havePre && offset == 0 {
+			// Fetched in bulk: the same checks as a download.
+			havePre = false
+			fl = &fedapi.File{Body: io.NopCloser(bytes.NewReader(pre.data)), Size: int64(len(pre.data)), ETag: pre.etag}
+		} else {
+			fl, oerr = m.Src.Open(ctx, f.Src, offset, etag)
+		}
 		if oerr == nil && fl.Size != f.Size {
 			fl.Body.Close()
 			oerr = Transient(fmt.Errorf("%s: the source has %d bytes, its manifest said %d (changed since; the next run picks it up)", f.Src, fl.Size, f.Size))
