@@ -43,7 +43,7 @@ func (f *fakePeer) bytesOf(lfn string) []byte {
 	return b
 }
 
-func (f *fakePeer) manifest(_ context.Context, product, _ string, fn func(fedapi.ManifestEntry) error) (string, bool, error) {
+func (f *fakePeer) manifest(_ context.Context, product string, _ last, fn func(fedapi.ManifestEntry) error) (string, bool, error) {
 	for lfn, b := range f.files {
 		if under(lfn, product) {
 			e := fedapi.ManifestEntry{LFN: lfn, Size: int64(len(b)), MTime: 1700000000, Checksum: fmt.Sprintf("adler32:%08x", adler32.Checksum(b))}
