@@ -13,8 +13,6 @@ import (
 
 	"frm/core/config"
 	"frm/core/fedapi"
-	"frm/core/sitegen"
-	"frm/core/wire"
 )
 
 // fakePeer is a source that answers in bulk: it counts the files it
@@ -108,19 +106,7 @@ func TestRunBulk(t *testing.T) {
 		{"answers cut short", 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := sitegen.NewLayout(t.TempDir())
-			if err := l.WriteConfigs(); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := config.Load(l.Config, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := wire.Open(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := newSite(t)
 			f := &fakePeer{files: map[string][]byte{}, rotten: map[string]bool{"/p/d1/f0011": true},
 				refused: map[string]bool{"/p/d2/f0012": true}, cutAfter: tc.cutAfter,
 				bulkSent: map[string]int{}, opened: map[string]int{}}

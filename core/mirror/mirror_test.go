@@ -13,6 +13,7 @@ import (
 	"frm/core/config"
 	"frm/core/fedapi"
 	"frm/core/meta"
+	"frm/core/site"
 	"frm/core/sitegen"
 	"frm/core/wire"
 )
@@ -22,19 +23,7 @@ import (
 // static distribution: a first run, a run with nothing new, then files
 // changed, added and removed.
 func TestRunStatic(t *testing.T) {
-	l := sitegen.NewLayout(t.TempDir())
-	if err := l.WriteConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newSite(t)
 	www := t.TempDir()
 	write := func(rel string, i int) {
 		p := filepath.Join(www, rel)
@@ -58,7 +47,7 @@ func TestRunStatic(t *testing.T) {
 	defer srv.Close()
 	m := config.Mirror{Name: "t", Source: srv.URL + "/" + fedapi.ManifestFile, Products: []string{"/p0", "/p1"}, Dest: "/store/m", Transfers: 3}
 	run := func(o Options) Result {
-		unlock, err := Lock(cfg, m.Name)
+		unlock, err := Lock(s.Config(), m.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,11 +75,11 @@ func TestRunStatic(t *testing.T) {
 	if _, ok, _ := meta.GetCopyTime(s.PFN("/store/m/p1/d1/f001")); ok {
 		t.Error("a mirrored file has a copy time")
 	}
-	if unlock, err := Lock(cfg, m.Name); err != nil {
+	if unlock, err := Lock(s.Config(), m.Name); err != nil {
 		t.Fatalf("the lock was not released: %v", err)
 	} else {
 		// Held: another run is refused at once.
-		if _, err := Lock(cfg, m.Name); err == nil {
+		if _, err := Lock(s.Config(), m.Name); err == nil {
 			t.Error("a second run took a held lock")
 		}
 		unlock()
@@ -150,19 +139,7 @@ func TestPlanNotModified(t *testing.T) {
 		{name: "never run", published: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := sitegen.NewLayout(t.TempDir())
-			if err := l.WriteConfigs(); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := config.Load(l.Config, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := wire.Open(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := newSite(t)
 			var inm []string
 			var answered int
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -222,4 +199,24 @@ func TestPlanNotModified(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newSite opens an empty demo-layout site (sitegen), closed when the test
+// ends.
+func newSite(t *testing.T) *site.Site {
+	t.Helper()
+	l := sitegen.NewLayout(t.TempDir())
+	if err := l.WriteConfigs(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(l.Config, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := wire.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
