@@ -100,17 +100,12 @@ func (s *Server) bulkOpen(rs *resolver, cfg *config.Config, name string, p *prin
 		return fail(http.StatusNotFound, "not exported")
 	}
 	df, err := rs.open(lfn, exp, true)
-	switch {
-	case err == nil:
-	case errors.Is(err, errOutside), errors.Is(err, errNotFile), errors.Is(err, errNoResolve):
-		return fail(http.StatusNotFound, err.Error())
-	case errors.Is(err, errBad):
-		return fail(http.StatusConflict, err.Error())
-	case errors.Is(err, errNotOnDisk):
-		return fail(http.StatusNotFound, "absent: not on disk")
-	default:
-		s.log.Error("cannot open a file to serve", "lfn", lfn, "err", err)
-		return fail(http.StatusInternalServerError, "cannot read the file")
+	if err != nil {
+		code, msg := s.openStatus(lfn, err)
+		if code == 0 { // not on disk: a bulk answer does not stage
+			code, msg = http.StatusNotFound, "absent: not on disk"
+		}
+		return fail(code, msg)
 	}
 	rec.Size, rec.MTime, rec.Checksum, rec.ETag = df.size, df.mtime.Unix(), df.cks.String(), etag(df)
 	return df, rec

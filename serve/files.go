@@ -21,6 +21,22 @@ import (
 // files answers GET and HEAD /v1/files/<lfn>: the bytes of a resident
 // file, or why not; with ?stage=1 (GET, admin scope) a file only in the
 // MSS is queued for staging (202).
+// openStatus is the status and message answering resolver.open's error
+// for lfn, as GET /v1/files and each name of a bulk request answer it; 0
+// for a file that is not on disk, which each caller answers its own way.
+func (s *Server) openStatus(lfn string, err error) (int, string) {
+	switch {
+	case errors.Is(err, errOutside), errors.Is(err, errNotFile), errors.Is(err, errNoResolve):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, errBad):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, errNotOnDisk):
+		return 0, ""
+	}
+	s.log.Error("cannot open a file to serve", "lfn", lfn, "err", err)
+	return http.StatusInternalServerError, "cannot read the file"
+}
+
 func (s *Server) files(w http.ResponseWriter, r *http.Request, p *principal) {
 	lfn, err := lfnOfPath(r.URL.Path)
 	if err != nil {
@@ -43,19 +59,12 @@ func (s *Server) files(w http.ResponseWriter, r *http.Request, p *principal) {
 		return
 	}
 	df, err := s.resolver().open(lfn, exp, true)
-	switch {
-	case err == nil:
+	if err == nil {
 		s.sendFile(w, r, df)
 		return
-	case errors.Is(err, errOutside), errors.Is(err, errNotFile), errors.Is(err, errNoResolve):
-		writeError(w, http.StatusNotFound, err.Error())
-		return
-	case errors.Is(err, errBad):
-		writeError(w, http.StatusConflict, err.Error())
-		return
-	case !errors.Is(err, errNotOnDisk):
-		s.log.Error("cannot open a file to serve", "lfn", lfn, "err", err)
-		writeError(w, http.StatusInternalServerError, "cannot read the file")
+	}
+	if code, msg := s.openStatus(lfn, err); code != 0 {
+		writeError(w, code, msg)
 		return
 	}
 	ans := s.inMSS(r.Context(), lfn, exp)
