@@ -26,8 +26,6 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"hash/adler32"
@@ -99,34 +97,11 @@ func scenario(bin string, n int, size int64, parallel int) error {
 		}
 		lfns = append(lfns, lfn)
 	}
-	port, err := benchproc.FreePort()
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256([]byte(token))
-	bCfg := fmt.Sprintf(`site = "b"
-admin_path = %q
-local_root = %q
-
-[[export]]
-path = "/store"
-
-[serve]
-listen = "127.0.0.1:%d"
-tls_cert = %q
-tls_key = %q
-
-[[serve.token]]
-name = "a"
-sha256 = %q
-scope = "read"
-`, filepath.Join(bDir, "admin"), filepath.Join(bDir, "ns"), port, pki.ServerCert, pki.ServerKey, hex.EncodeToString(sum[:]))
-	stopB, err := benchproc.Daemon(bin, bDir, bCfg, "-only", "serve")
+	url, stopB, err := benchproc.ServeSite(bin, bDir, "b", pki.ServerCert, pki.ServerKey, "a", token)
 	if err != nil {
 		return err
 	}
 	defer stopB()
-	url := fmt.Sprintf("https://127.0.0.1:%d", port)
 	// Warm b's page cache.
 	for _, lfn := range lfns {
 		os.ReadFile(filepath.Join(bDir, "ns", lfn))

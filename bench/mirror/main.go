@@ -34,8 +34,6 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"hash/adler32"
@@ -108,34 +106,11 @@ func run(bin, name string, n int, size int64, parallel int, nochange bool) error
 	if err := writeTree(prodDir, n, size); err != nil {
 		return err
 	}
-	port, err := benchproc.FreePort()
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256([]byte(token))
-	dCfg := fmt.Sprintf(`site = "dist"
-admin_path = %q
-local_root = %q
-
-[[export]]
-path = "/store"
-
-[serve]
-listen = "127.0.0.1:%d"
-tls_cert = %q
-tls_key = %q
-
-[[serve.token]]
-name = "mirror"
-sha256 = %q
-scope = "read"
-`, filepath.Join(dDir, "admin"), filepath.Join(dDir, "ns"), port, pki.ServerCert, pki.ServerKey, hex.EncodeToString(sum[:]))
-	stopD, err := benchproc.Daemon(bin, dDir, dCfg, "-only", "serve")
+	url, stopD, err := benchproc.ServeSite(bin, dDir, "dist", pki.ServerCert, pki.ServerKey, "mirror", token)
 	if err != nil {
 		return err
 	}
 	defer stopD()
-	url := fmt.Sprintf("https://127.0.0.1:%d", port)
 	stopR, rport, err := rsyncd(root, filepath.Join(dDir, "ns", "store"))
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@
 package benchproc
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -61,4 +63,38 @@ func FreePort() (int, error) {
 func Tail(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-20):], "\n")
+}
+
+// ServeSite starts frm daemon -only serve for a site whose namespace is
+// dir/ns, exporting /store over HTTPS with certFile and keyFile, and
+// accepting token (read scope, named tokenName). It returns the site's
+// base URL.
+func ServeSite(bin, dir, site, certFile, keyFile, tokenName, token string) (url string, stop func(), err error) {
+	port, err := FreePort()
+	if err != nil {
+		return "", nil, err
+	}
+	sum := sha256.Sum256([]byte(token))
+	cfg := fmt.Sprintf(`site = %q
+admin_path = %q
+local_root = %q
+
+[[export]]
+path = "/store"
+
+[serve]
+listen = "127.0.0.1:%d"
+tls_cert = %q
+tls_key = %q
+
+[[serve.token]]
+name = %q
+sha256 = %q
+scope = "read"
+`, site, filepath.Join(dir, "admin"), filepath.Join(dir, "ns"), port, certFile, keyFile, tokenName, hex.EncodeToString(sum[:]))
+	stop, err = Daemon(bin, dir, cfg, "-only", "serve")
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("https://127.0.0.1:%d", port), stop, nil
 }
