@@ -198,17 +198,7 @@ func TestFederation(t *testing.T) {
 	const token = "site-a-secret-token"
 	// Fixed ports: b restarts on its own address, which a knows.
 	serveCfg := func() string {
-		return fmt.Sprintf(`
-[serve]
-listen = "127.0.0.1:%d"
-tls_cert = %q
-tls_key = %q
-
-[[serve.token]]
-name = "site-a"
-sha256 = %q
-scope = "admin"
-`, freePort(t), pki.ServerCert, pki.ServerKey, tokenDigest(token))
+		return serveSection(t, pki, "site-a", "admin", token)
 	}
 	b := newFedSite(t, "b", serveCfg())
 	c := newFedSite(t, "c", serveCfg())
@@ -404,4 +394,20 @@ func zeroAdler(n int64) uint32 {
 	const mod = 65521
 	// a = 1, b = n mod 65521 (each zero byte adds a to b).
 	return uint32(n%mod)<<16 | 1
+}
+
+// serveSection is a [serve] section on a free loopback port with the
+// PKI's server certificate and one token.
+func serveSection(t *testing.T, pki servetest.PKI, name, scope, token string) string {
+	return fmt.Sprintf(`
+[serve]
+listen = "127.0.0.1:%d"
+tls_cert = %q
+tls_key = %q
+
+[[serve.token]]
+name = %q
+sha256 = %q
+scope = %q
+`, freePort(t), pki.ServerCert, pki.ServerKey, name, tokenDigest(token), scope)
 }

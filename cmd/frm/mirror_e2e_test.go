@@ -137,17 +137,7 @@ func TestMirror(t *testing.T) {
 	pki := servetest.NewPKI(t)
 	const token = "mirror-secret-token"
 	serveCfg := func() string {
-		return fmt.Sprintf(`
-[serve]
-listen = "127.0.0.1:%d"
-tls_cert = %q
-tls_key = %q
-
-[[serve.token]]
-name = "mirrors"
-sha256 = %q
-scope = "read"
-`, freePort(t), pki.ServerCert, pki.ServerKey, tokenDigest(token))
+		return serveSection(t, pki, "mirrors", "read", token)
 	}
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
