@@ -4,13 +4,15 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"frm/core/catalog"
 	"frm/core/meta"
 )
 
 // checksumCache keeps, for the files manifests list, what a listing takes
 // from their extended attributes (the stored checksum it lists and the
-// bad-checksum mark), keyed by the state of the data file: device, inode,
+// bad-checksum mark; a download asks the same of the file it opens), keyed by the state of the data file: device, inode,
 // size, and mtime and ctime to the nanosecond. A listing then stats every
 // file (as it must: the manifest says what is on disk now) and reads the
 // attributes only of the files whose key is not in the cache.
@@ -89,6 +91,10 @@ func keyOf(e *catalog.Entry) (ckKey, bool) {
 	return ckKey{e.Dev, e.Ino, e.Size, e.MtimeNs, e.CtimeNs}, e.Ino != 0
 }
 
+func keyOfStat(st *unix.Stat_t) ckKey {
+	return ckKey{uint64(st.Dev), st.Ino, st.Size, st.Mtim.Nano(), st.Ctim.Nano()}
+}
+
 // begin starts a listing under the checksum configuration algs.
 func (c *checksumCache) begin(algs string) {
 	c.mu.Lock()
@@ -105,7 +111,33 @@ func (c *checksumCache) fill(e *catalog.Entry) bool {
 	if !ok {
 		return false
 	}
+	v, ok := c.get(k, "")
+	if !ok {
+		return false
+	}
+	e.Checksums = nil
+	if cks := v.checksum(e.Mtime); cks.Alg != "" {
+		e.Checksums = []meta.Checksum{cks}
+	}
+	e.HasBadChecksum = v.bad
+	return true
+}
+
+// lookup is fill for a file being opened (GET /v1/files, a bulk
+// answer): what is cached for its data file in state st, if the cache
+// holds the choices of the checksum configuration algs.
+func (c *checksumCache) lookup(st *unix.Stat_t, algs string) (ckVal, bool) {
+	return c.get(keyOfStat(st), algs)
+}
+
+// get returns the entry of k (algs, when set, must be the configuration
+// the cache holds).
+func (c *checksumCache) get(k ckKey, algs string) (ckVal, bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if algs != "" && algs != c.algs {
+		return ckVal{}, false
+	}
 	v, ok := c.cur[k]
 	if !ok {
 		if v, ok = c.old[k]; ok {
@@ -118,28 +150,37 @@ func (c *checksumCache) fill(e *catalog.Entry) bool {
 	} else {
 		c.misses++
 	}
-	c.mu.Unlock()
-	if !ok {
-		return false
+	return v, ok
+}
+
+// checksum is the cached choice as the record of a file of mtime (the
+// key's: the record chosen was of the file's current mtime).
+func (v ckVal) checksum(mtime int64) meta.Checksum {
+	if v.alg == 0 {
+		return meta.Checksum{}
 	}
-	e.Checksums = nil
-	if v.alg != 0 {
-		// The record the listing chose: of the file's current mtime
-		// (the key's), so the listing chooses it again.
-		e.Checksums = []meta.Checksum{{Alg: ckAlgs[v.alg-1], Value: append([]byte(nil), v.sum[:v.n]...), MTime: e.Mtime}}
-	}
-	e.HasBadChecksum = v.bad
-	return true
+	return meta.Checksum{Alg: ckAlgs[v.alg-1], Value: append([]byte(nil), v.sum[:v.n]...), MTime: mtime}
 }
 
 // add caches what a listing read of e's attributes (cks: the checksum it
 // chose) if e's ctime is settled, counting from start (the listing's).
 func (c *checksumCache) add(e *catalog.Entry, cks meta.Checksum, start time.Time) {
-	k, ok := keyOf(e)
-	if !ok || e.CtimeNs >= start.Add(-c.settle).UnixNano() {
+	if k, ok := keyOf(e); ok {
+		c.put(k, "", cks, e.HasBadChecksum, start)
+	}
+}
+
+// addStat is add for a file opened in state st (stat'ed at start or
+// later) whose attributes were read under the configuration algs.
+func (c *checksumCache) addStat(st *unix.Stat_t, algs string, cks meta.Checksum, bad bool, start time.Time) {
+	c.put(keyOfStat(st), algs, cks, bad, start)
+}
+
+func (c *checksumCache) put(k ckKey, algs string, cks meta.Checksum, bad bool, start time.Time) {
+	if k.ctimNs >= start.Add(-c.settle).UnixNano() {
 		return
 	}
-	v := ckVal{bad: e.HasBadChecksum}
+	v := ckVal{bad: bad}
 	if cks.Alg != "" {
 		for i, a := range ckAlgs {
 			if a == cks.Alg {
@@ -152,10 +193,13 @@ func (c *checksumCache) add(e *catalog.Entry, cks meta.Checksum, start time.Time
 		v.n = uint8(copy(v.sum[:], cks.Value))
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if algs != "" && algs != c.algs {
+		return // chosen under another configuration than the cache's
+	}
 	if _, ok := c.cur[k]; !ok {
 		c.addLocked(k, v)
 	}
-	c.mu.Unlock()
 }
 
 func (c *checksumCache) addLocked(k ckKey, v ckVal) {

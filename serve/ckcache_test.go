@@ -108,6 +108,14 @@ func TestManifestChecksumCache(t *testing.T) {
 			if !equalMaps(first, second) {
 				t.Fatalf("the cache changed the manifest: %v, then %v", first, second)
 			}
+			// A download asks the cache too: the file as listed, its
+			// attributes not read again.
+			want0, listed0 := first[tc.lfn]
+			_, hits0, _ := ts.srv.cks.stats()
+			get(t, c, tc.lfn, want0, !listed0)
+			if _, hits, misses := ts.srv.cks.stats(); misses != misses0 || hits != hits0+1 {
+				t.Errorf("a download of an unchanged listed file: %d hits, %d misses, want 1 hit", hits-hits0, misses-misses0)
+			}
 			tc.change(t, pfn)
 			third := list()
 			if _, _, misses := ts.srv.cks.stats(); misses != misses0+1 {
@@ -125,7 +133,30 @@ func TestManifestChecksumCache(t *testing.T) {
 					t.Errorf("%s: %q, was %q", lfn, third[lfn], cks)
 				}
 			}
+			// And a download after the change sees it.
+			get(t, c, tc.lfn, tc.want, tc.want == "-")
 		})
+	}
+}
+
+// get downloads lfn and checks the checksum the site sends (refused:
+// the site must refuse it).
+func get(t *testing.T, c *fedapi.Client, lfn, want string, refused bool) {
+	t.Helper()
+	f, err := c.Open(context.Background(), lfn, 0, "", false)
+	if refused {
+		if err == nil {
+			f.Body.Close()
+			t.Errorf("GET %s: served, want it refused (bad-checksum mark)", lfn)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("GET %s: %v", lfn, err)
+	}
+	f.Body.Close()
+	if got := f.Checksum.String(); got != want {
+		t.Errorf("GET %s: checksum %q, want %q", lfn, got, want)
 	}
 }
 

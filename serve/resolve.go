@@ -164,6 +164,8 @@ func (r *resolver) open(lfn string, e config.Export, keep bool) (*diskFile, erro
 		return nil, errOutside
 	case errors.Is(err, guard.ErrNotRegular):
 		return nil, errNotFile
+	case linkText != "" && errors.Is(err, syscall.ELOOP):
+		return nil, errNoResolve // a loop, a chain too long
 	case notExist(err):
 		return nil, errNotOnDisk // missing, or an XA link whose data was purged
 	case linkText != "":
@@ -172,22 +174,34 @@ func (r *resolver) open(lfn string, e config.Export, keep bool) (*diskFile, erro
 		return nil, err
 	}
 	defer gf.Close()
-	where, err := os.Readlink(gf.Path())
-	if err != nil {
-		return nil, err
-	}
+	where := gf.Data // where the open descriptor is
 	if !within(where, expDir) && !r.s.xaData(gf.Path(), where, linkText, pfn) {
 		return nil, errOutside
 	}
+	start := time.Now() // before the stat: see checksumCache
 	st, err := gf.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if _, bad, _ := meta.GetBadChecksum(gf.Path()); bad {
+	algs := checksumAlgs(r.s.site.Config())
+	algsKey := strings.Join(algs, ",")
+	v, cached := r.s.cks.lookup(&st, algsKey)
+	var cks meta.Checksum
+	bad := v.bad
+	if cached {
+		cks = v.checksum(st.Mtim.Sec)
+	} else {
+		_, bad, _ = meta.GetBadChecksum(gf.Path())
+		cks = storedChecksum(gf.Path(), st.Mtim.Sec, algs)
+		r.s.cks.addStat(&st, algsKey, cks, bad, start)
+	}
+	if bad {
 		return nil, errBad
 	}
 	df := &diskFile{size: st.Size, mtime: time.Unix(st.Mtim.Unix())}
-	df.cks = r.s.storedChecksum(gf.Path(), st.Mtim.Sec)
+	if cks.Alg != "" {
+		df.cks = fedapi.Checksum{Alg: cks.Alg, Hex: cks.Hex()}
+	}
 	if keep {
 		fd, err := unix.FcntlInt(uintptr(gf.Fd()), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
@@ -212,20 +226,17 @@ func (s *Server) xaData(fdPath, real, linkText, pfn string) bool {
 }
 
 // storedChecksum is the file's current stored checksum (its record's
-// mtime is the file's): adler32 when there is one, else the site's
-// default algorithm's; zero when none is current. Nothing is computed.
-func (s *Server) storedChecksum(p string, mtime int64) fedapi.Checksum {
-	algs := []string{"adler32"}
-	if d := strings.ToLower(s.site.Config().Checksum.Default); d != "" && d != "adler32" {
-		algs = append(algs, d)
-	}
+// mtime is the file's): the first of algs recorded (adler32 when there is
+// one, else the site's default algorithm's), as a manifest lists it;
+// zero when none is current. Nothing is computed.
+func storedChecksum(p string, mtime int64, algs []string) meta.Checksum {
 	for _, alg := range algs {
 		c, ok, err := meta.GetChecksum(p, alg)
 		if err == nil && ok && c.MTime == mtime {
-			return fedapi.Checksum{Alg: c.Alg, Hex: c.Hex()}
+			return c
 		}
 	}
-	return fedapi.Checksum{}
+	return meta.Checksum{}
 }
 
 // mssAnswer is what the MSS says of a file not on disk.

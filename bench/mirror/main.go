@@ -45,8 +45,11 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"frm/bench/internal/benchproc"
 	"frm/core/meta"
+	"frm/core/space"
 	"frm/core/units"
 	"frm/serve/servetest"
 )
@@ -56,6 +59,7 @@ func main() {
 	scenario := flag.String("scenario", "all", "big, small, nochange or all")
 	parallel := flag.Int("parallel", 4, "frm mirror's transfers")
 	nochangeFiles := flag.Int("nochange-files", 100000, "files of the no-change scenario")
+	layout := flag.String("layout", "space", "where the mirror site lands files: space (a public space: XA data files and links) or plain (no space configured: files in the namespace)")
 	flag.Parse()
 	bin, err := filepath.Abs(*frm)
 	if err != nil {
@@ -76,7 +80,7 @@ func main() {
 	all := []sc{{"big", 1000, 1 << 20, false}, {"small", 20000, 4 << 10, false}, {"nochange", *nochangeFiles, 1 << 10, true}}
 	for _, s := range all {
 		if *scenario == "all" || *scenario == s.name {
-			if err := run(bin, s.name, s.n, s.size, *parallel, s.nochange); err != nil {
+			if err := run(bin, s.name, s.n, s.size, *parallel, s.nochange, *layout != "plain"); err != nil {
 				fail(err)
 			}
 		}
@@ -90,7 +94,7 @@ func fail(err error) {
 
 const token = "bench-token"
 
-func run(bin, name string, n int, size int64, parallel int, nochange bool) error {
+func run(bin, name string, n int, size int64, parallel int, nochange, withSpace bool) error {
 	root, err := os.MkdirTemp("", "frm-bench-mirror-")
 	if err != nil {
 		return err
@@ -136,24 +140,6 @@ func run(bin, name string, n int, size int64, parallel int, nochange bool) error
 		return err
 	}
 
-	// curl of the same files from the same frm serve, for reference
-	// (what the server can give: nothing verified, nothing durable).
-	curlDir := filepath.Join(root, "curl")
-	var cfg strings.Builder
-	for i := range n {
-		lfn := fmt.Sprintf("/store/prod/d%04d/f%06d", i/100, i)
-		fmt.Fprintf(&cfg, "url = \"%s/v1/files%s\"\noutput = \"%s%s\"\n", url, lfn, curlDir, lfn)
-	}
-	curlCfg := filepath.Join(root, "curl.cfg")
-	os.WriteFile(curlCfg, []byte(cfg.String()), 0o644)
-	t0 := time.Now()
-	if o, err := exec.Command("curl", "-sS", "--fail", "-Z", "--parallel-max", fmt.Sprint(parallel), "--cacert", pki.CA,
-		"-H", "Authorization: Bearer "+token, "--create-dirs", "-K", curlCfg).CombinedOutput(); err != nil {
-		return fmt.Errorf("curl: %v\n%s", err, benchproc.Tail(string(o)))
-	}
-	curlSecs := time.Since(t0).Seconds()
-	os.RemoveAll(curlDir)
-
 	// frm mirror.
 	mDir := filepath.Join(root, "m")
 	tokFile := filepath.Join(root, "token")
@@ -161,6 +147,10 @@ func run(bin, name string, n int, size int64, parallel int, nochange bool) error
 	os.MkdirAll(filepath.Join(mDir, "ns", "store"), 0o755)
 	os.MkdirAll(filepath.Join(mDir, "p1", "public"), 0o755)
 	os.MkdirAll(filepath.Join(mDir, "admin"), 0o755)
+	spaceSection := ""
+	if withSpace {
+		spaceSection = fmt.Sprintf("[[space]]\nname = \"public\"\npartitions = [{ path = %q }]\n\n", filepath.Join(mDir, "p1"))
+	}
 	mCfg := fmt.Sprintf(`site = "m"
 admin_path = %q
 local_root = %q
@@ -168,11 +158,7 @@ local_root = %q
 [[export]]
 path = "/store"
 
-[[space]]
-name = "public"
-partitions = [{ path = %q }]
-
-[[peer]]
+%s[[peer]]
 name = "dist"
 url = %q
 token_file = %q
@@ -183,7 +169,7 @@ name = "dist"
 source = "dist"
 products = ["/store/prod"]
 transfers = %d
-`, filepath.Join(mDir, "admin"), filepath.Join(mDir, "ns"), filepath.Join(mDir, "p1"), url, tokFile, pki.CA, parallel)
+`, filepath.Join(mDir, "admin"), filepath.Join(mDir, "ns"), spaceSection, url, tokFile, pki.CA, parallel)
 	conf := filepath.Join(mDir, "frm.toml")
 	if err := os.WriteFile(conf, []byte(mCfg), 0o644); err != nil {
 		return err
@@ -205,11 +191,41 @@ transfers = %d
 	if !strings.Contains(summary, fmt.Sprintf("%d new", n)) {
 		return fmt.Errorf("frm mirror did not bring the %d files: %s", n, summary)
 	}
+	// The on-disk work of frm's landing alone, for reference.
+	floorSecs, err := landingFloor(filepath.Join(root, "floor"), n, size, parallel, withSpace)
+	if err != nil {
+		return err
+	}
+	// curl of the same files from the same frm serve, for reference
+	// (what the server can give: nothing verified, nothing durable).
+	// It runs last, as its tree is removed: on ext4 without a journal
+	// a mass delete slows the inode allocations of the minutes after it.
+	curlDir := filepath.Join(root, "curl")
+	var cfg strings.Builder
+	for i := range n {
+		lfn := fmt.Sprintf("/store/prod/d%04d/f%06d", i/100, i)
+		fmt.Fprintf(&cfg, "url = \"%s/v1/files%s\"\noutput = \"%s%s\"\n", url, lfn, curlDir, lfn)
+	}
+	curlCfg := filepath.Join(root, "curl.cfg")
+	os.WriteFile(curlCfg, []byte(cfg.String()), 0o644)
+	t0 := time.Now()
+	if o, err := exec.Command("curl", "-sS", "--fail", "-Z", "--parallel-max", fmt.Sprint(parallel), "--cacert", pki.CA,
+		"-H", "Authorization: Bearer "+token, "--create-dirs", "-K", curlCfg).CombinedOutput(); err != nil {
+		return fmt.Errorf("curl: %v\n%s", err, benchproc.Tail(string(o)))
+	}
+	curlSecs := time.Since(t0).Seconds()
+	os.RemoveAll(curlDir)
+
 	total := float64(n) * float64(size)
-	fmt.Printf("mirror %s: initial mirror of %d × %s over loopback (frm: HTTPS, %d at once)\n", name, n, units.Bytes(size), parallel)
+	fmt.Printf("mirror %s: initial mirror of %d × %s over loopback (frm: HTTPS, %d at once, layout %s)\n", name, n, units.Bytes(size), parallel, map[bool]string{true: "space", false: "plain"}[withSpace])
 	fmt.Printf("  rsync -a + sync  %8.3f s  %9.1f MiB/s  %9.0f files/s\n", rsyncSecs, total/rsyncSecs/(1<<20), float64(n)/rsyncSecs)
 	fmt.Printf("  frm mirror       %8.3f s  %9.1f MiB/s  %9.0f files/s   (adler32 verified, durable, published)\n", frmSecs, total/frmSecs/(1<<20), float64(n)/frmSecs)
 	fmt.Printf("  ratio            %8.2f× rsync's throughput\n", rsyncSecs/frmSecs)
+	what := "an XA data file with its checksum and back reference, a link renamed to its name"
+	if !withSpace {
+		what = "written with its checksum, renamed to its name"
+	}
+	fmt.Printf("  (frm's on-disk work alone, no network, no check: %d at once, each file %s, one syncfs: %.3f s, %.0f files/s, %.2f× rsync's time)\n", parallel, what, floorSecs, float64(n)/floorSecs, floorSecs/rsyncSecs)
 	fmt.Printf("  (curl -Z of the same files from the same frm serve, %d at once, nothing verified or synced: %.3f s, %.0f files/s)\n", parallel, curlSecs, float64(n)/curlSecs)
 	if !nochange {
 		return nil
@@ -327,6 +343,82 @@ func writeResident(p string, b []byte) error {
 	}
 	h := adler32.Checksum(b)
 	return meta.SetChecksum(p, meta.Checksum{Alg: "adler32", Value: []byte{byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}, MTime: fi.ModTime().Unix()})
+}
+
+// landingFloor does, for n files of size bytes, only the on-disk work
+// that frm mirror does to land each one as an frm file, the least any
+// implementation of that format can do: in a space (withSpace), the data
+// file created and written in a partition, its checksum and
+// back-reference attributes set, the placeholder link made and renamed
+// to the file's name; without, the file written under a placeholder
+// name, its checksum attribute set, renamed to its name. Then one syncfs
+// (frm mirror makes each file durable before its name appears, which
+// this does not). It runs workers at once and returns the seconds taken.
+func landingFloor(dir string, n int, size int64, workers int, withSpace bool) (float64, error) {
+	ns, part := filepath.Join(dir, "ns"), space.Partition{Path: filepath.Join(dir, "p1"), Space: "public"}
+	for d := range (n + 99) / 100 {
+		if err := os.MkdirAll(filepath.Join(ns, fmt.Sprintf("d%04d", d)), 0o755); err != nil {
+			return 0, err
+		}
+	}
+	for i := range 256 {
+		if err := os.MkdirAll(filepath.Join(part.DataDir(), fmt.Sprintf("%02X", i)), 0o755); err != nil {
+			return 0, err
+		}
+	}
+	buf := make([]byte, size)
+	rand.Read(buf)
+	cks := meta.Checksum{Alg: "adler32", Value: []byte{1, 2, 3, 4}, MTime: time.Now().Unix()}
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				data := space.NewDataPath(part, t0)
+				pfn := filepath.Join(ns, fmt.Sprintf("d%04d/f%06d", i/100, i))
+				if !withSpace {
+					data = pfn + ".anew"
+				}
+				if err := os.WriteFile(data, buf, 0o644); err != nil {
+					errs <- err
+					return
+				}
+				if err := meta.SetChecksum(data, cks); err != nil {
+					errs <- err
+					return
+				}
+				if withSpace {
+					if err := meta.SetPfn(data, pfn); err != nil {
+						errs <- err
+						return
+					}
+					if err := os.Symlink(data, pfn+".anew"); err != nil {
+						errs <- err
+						return
+					}
+				}
+				if err := os.Rename(pfn+".anew", pfn); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, fmt.Errorf("landing floor: %w", err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return 0, err
+	}
+	return time.Since(t0).Seconds(), nil
 }
 
 // rsyncd runs rsync --daemon on a loopback port with module dist = dir.

@@ -589,9 +589,6 @@ func run(ctx context.Context, s *site.Site, m config.Mirror, src source, o Optio
 		go func() {
 			defer wg.Done()
 			for it := range ch {
-				// A mirror tries each file on every run: a .fail left
-				// by an earlier run does not hold it back.
-				os.Remove(s.FailPath(s.PFN(it.dest)))
 				held := false
 				release := func() {
 					if held {
@@ -600,6 +597,9 @@ func run(ctx context.Context, s *site.Site, m config.Mirror, src source, o Optio
 					}
 				}
 				job := xfer.Job{Kind: xfer.Stage, LFN: it.dest, Mode: 'r', Replace: it.action == Changed, Resume: true, Fresh: true,
+					// A mirror tries each file on every run: a .fail
+					// left by an earlier run does not hold it back.
+					Retry: true,
 					OnCopy: func(string, int64) {
 						if held || it.inBulk {
 							return

@@ -88,7 +88,7 @@ func TestRunStatic(t *testing.T) {
 		t.Fatalf("second run: %+v", r)
 	}
 	for i := range 5 {
-		write(fmt.Sprintf("p0/d%d/f%03d", (i*2)%7, i*2), 1000+i) // changed: other sizes
+		write(fmt.Sprintf("p0/d%d/f%03d", (i*2)%7, i*2), 25+i) // changed: other sizes (10+(25+i)%50 is never 10+2i%50)
 	}
 	write("p1/new", 0)
 	os.Remove(filepath.Join(www, "p1/d3/f003"))

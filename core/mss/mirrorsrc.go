@@ -1,7 +1,6 @@
 package mss
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -177,6 +176,14 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if pre, ok := m.take(req.LFN); ok {
+		if int64(len(pre.data)) == f.Size {
+			return m.landSupplied(dst, f, pre.data, alg, log)
+		}
+		// Bytes of another version than the manifest's: downloaded on
+		// its own below, which sees the source's current size.
+		log.Info("mirror: a file fetched in bulk has another size than the manifest's; downloading it on its own", "lfn", f.Src, "bytes", len(pre.data), "manifest", f.Size)
+	}
 	out, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return Result{}, classifyErrno(err, false)
@@ -219,21 +226,12 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 		return Result{}, classifyErrno(err, false)
 	}
 	recorded := offset > 0 // the partial file says which version it holds
-	pre, havePre := m.take(req.LFN)
 	var w io.Writer = io.MultiWriter(out, hs)
 	if m.OnBytes != nil {
 		w = progressWriter{w, m.OnBytes}
 	}
 	for breaks := 0; offset < f.Size || offset == 0 && breaks == 0; {
-		var fl *fedapi.File
-		var oerr error
-		if havePre && offset == 0 {
-			// Fetched in bulk: the same checks as a download.
-			havePre = false
-			fl = &fedapi.File{Body: io.NopCloser(bytes.NewReader(pre.data)), Size: int64(len(pre.data)), ETag: pre.etag}
-		} else {
-			fl, oerr = m.Src.Open(ctx, f.Src, offset, etag)
-		}
+		fl, oerr := m.Src.Open(ctx, f.Src, offset, etag)
 		if oerr == nil && fl.Size != f.Size {
 			fl.Body.Close()
 			oerr = Transient(fmt.Errorf("%s: the source has %d bytes, its manifest said %d (changed since; the next run picks it up)", f.Src, fl.Size, f.Size))
@@ -298,13 +296,8 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 			return Result{}, Transient(fmt.Errorf("mirror: download of %s from %s broke %d times, last at %d bytes: %w", f.Src, m.Origin, breaks, offset, cerr))
 		}
 	}
-	if want := f.Checksum; want.Alg == "adler32" {
-		if got := hs.sum("adler32"); got.Hex != want.Hex {
-			log.Warn("mirror: the source served wrong bytes", "lfn", f.Src, "source", m.Origin, "adler32", got.Hex, "manifest", want.Hex)
-			return Result{}, Permanent(fmt.Errorf("%w: %s served wrong bytes for %s (adler32 %s, its manifest says %s)", ErrChecksumMismatch, m.Origin, f.Src, got.Hex, want.Hex))
-		}
-	} else if want.Alg == "" {
-		log.Warn("mirror: the source's manifest has no checksum for the file; its bytes cannot be verified", "lfn", f.Src, "source", m.Origin)
+	if err := m.verify(f, hs, log); err != nil {
+		return Result{}, err
 	}
 	// The version record stays: a run killed while the engine makes the
 	// file durable and names it finds it whole next time, and takes it
@@ -314,6 +307,75 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 		return Result{}, classifyErrno(err, false)
 	}
 	return Result{Bytes: f.Size, Checksum: hs.sum(alg), Origin: m.Origin}, nil
+}
+
+// verify compares the bytes' adler32 with the manifest's.
+func (m *Mirror) verify(f MirrorFile, hs *hashSet, log *slog.Logger) error {
+	if want := f.Checksum; want.Alg == "adler32" {
+		if got := hs.sum("adler32"); got.Hex != want.Hex {
+			log.Warn("mirror: the source served wrong bytes", "lfn", f.Src, "source", m.Origin, "adler32", got.Hex, "manifest", want.Hex)
+			return Permanent(fmt.Errorf("%w: %s served wrong bytes for %s (adler32 %s, its manifest says %s)", ErrChecksumMismatch, m.Origin, f.Src, got.Hex, want.Hex))
+		}
+	} else if want.Alg == "" {
+		log.Warn("mirror: the source's manifest has no checksum for the file; its bytes cannot be verified", "lfn", f.Src, "source", m.Origin)
+	}
+	return nil
+}
+
+// landSupplied writes a file whose bytes came in bulk and are all in
+// memory: checked first (size and checksum, as a download is), so that
+// wrong bytes never reach the disk, then written with the fewest system
+// calls (a mirror of many small files is bound by them on a virtual
+// machine, where each costs several microseconds): create, write, set
+// the mtime, close. A leftover file of an earlier run (dst resumed) is
+// cut to the new length.
+func (m *Mirror) landSupplied(dst string, f MirrorFile, data []byte, alg string, log *slog.Logger) (Result, error) {
+	hs, err := newHashSet(alg, "adler32")
+	if err != nil {
+		return Result{}, err
+	}
+	hs.Write(data)
+	if err := m.verify(f, hs, log); err != nil {
+		return Result{}, err
+	}
+	fd, err := unix.Open(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+	fresh := err == nil
+	if errors.Is(err, unix.EEXIST) {
+		fd, err = unix.Open(dst, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return Result{}, classifyErrno(&os.PathError{Op: "open", Path: dst, Err: err}, false)
+	}
+	werr := writeAll(fd, data)
+	if werr == nil && !fresh {
+		werr = unix.Ftruncate(fd, int64(len(data)))
+	}
+	if werr == nil {
+		ts := []unix.Timespec{{Sec: f.MTime}, {Sec: f.MTime}}
+		werr = unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, 0)
+	}
+	if cerr := unix.Close(fd); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return Result{}, classifyErrno(&os.PathError{Op: "write", Path: dst, Err: werr}, false)
+	}
+	if m.OnBytes != nil {
+		m.OnBytes(int64(len(data)), false)
+	}
+	return Result{Bytes: f.Size, Checksum: hs.sum(alg), Origin: m.Origin}, nil
+}
+
+// writeAll writes b at the start of the file fd.
+func writeAll(fd int, b []byte) error {
+	for off := 0; off < len(b); {
+		n, err := unix.Pwrite(fd, b[off:], int64(off))
+		if err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
 }
 
 type progressWriter struct {

@@ -155,6 +155,10 @@ func SpaceOf(target string) (name string, ok bool) {
 
 var dataSeq atomic.Uint32
 
+// pid is this process's id, in every data file name it makes (read once:
+// os.Getpid is a system call each time).
+var pid = uint32(os.Getpid())
+
 // NewDataPath returns a fresh XA data file name in partition p, in the form
 // xrootd uses: <p>/<space>/<XX>/<stem><sfx>. The stem encodes time, pid, a
 // loopback address and a per-process sequence number (little-endian hex);
@@ -166,7 +170,7 @@ func NewDataPath(p Partition, now time.Time) string {
 	}
 	// As xrootd 5.5.3 writes them: upper-case hex but for the address
 	// part ("7f000001"), then the upper-case suffix (xrootd's "…1A4%").
-	stem := le(uint32(now.Unix())) + le(uint32(os.Getpid())) + "00007f000001" + le(seq)
+	stem := le(uint32(now.Unix())) + le(pid) + "00007f000001" + le(seq)
 	return fmt.Sprintf("%s/%02X/%s%s", p.DataDir(), byte(seq), stem, Suffix(p.Path, p.Space))
 }
 

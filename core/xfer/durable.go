@@ -40,12 +40,17 @@ func (g *groupSync) Sync(path string) error {
 	if err := unix.Stat(path, &st); err != nil {
 		return err
 	}
+	return g.SyncDev(st.Dev, path)
+}
+
+// SyncDev is Sync for a caller that knows the device of path.
+func (g *groupSync) SyncDev(dev uint64, path string) error {
 	ch := make(chan error, 1)
 	g.mu.Lock()
-	r := g.fss[st.Dev]
+	r := g.fss[dev]
 	if r == nil {
 		r = &fsRound{}
-		g.fss[st.Dev] = r
+		g.fss[dev] = r
 	}
 	r.next = append(r.next, ch)
 	r.path = path

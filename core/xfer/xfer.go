@@ -107,6 +107,10 @@ type Job struct {
 	// writing it (frm mirror's backend checks the partial file is of the
 	// same version, and starts again when it is not).
 	Resume bool
+	// Retry: a .fail file an earlier failure left does not hold the
+	// file back (frm mirror tries each file on every run); a success
+	// removes it, a failure renews it.
+	Retry bool
 	// Fresh: the data is new to this site, not a copy of what its MSS
 	// holds (frm mirror): no copy time is set, so that in a mig export
 	// the migrator copies the file out, and the purger never takes it
@@ -332,8 +336,8 @@ func (e *Engine) markFailed(j Job, notFound bool) {
 // clearFailed removes the .fail file of pfn after a success: the file no
 // longer has a failed transfer to report.
 func (e *Engine) clearFailed(pfn string) bool {
-	err := os.Remove(e.Site.FailPath(pfn))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	err := unix.Unlink(e.Site.FailPath(pfn)) // not os.Remove: one system call, as there is seldom one
+	if err != nil && !errors.Is(err, unix.ENOENT) {
 		e.Log.Warn("cannot remove fail file", "file", e.Site.FailPath(pfn), "err", err)
 	}
 	return err == nil
@@ -351,7 +355,7 @@ func (e *Engine) checkFailed(pfn string) (removed bool, err error) {
 	if e.Now().Sub(time.Unix(st.Ctim.Sec, st.Ctim.Nsec)) < time.Duration(e.Site.Config().Transfer.Deny) {
 		return false, ErrPreviouslyFailed
 	}
-	return os.Remove(fail) == nil, nil
+	return unix.Unlink(fail) == nil, nil
 }
 
 func (e *Engine) request(j Job, pfn, rfn string) mss.Request {
@@ -386,12 +390,14 @@ func (e *Engine) stage(ctx context.Context, j Job) (out Outcome) {
 	if err != nil {
 		return Outcome{Err: err}
 	}
-	expired, err := e.checkFailed(pfn)
-	if err != nil {
-		return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
-	}
-	if expired {
-		defer func() { out.failTouched = true }()
+	if !j.Retry {
+		expired, err := e.checkFailed(pfn)
+		if err != nil {
+			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
+		}
+		if expired {
+			defer func() { out.failTouched = true }()
+		}
 	}
 	// "Already resident" is a claim about the file: the files say, not a
 	// shared catalog that may lag.
@@ -415,15 +421,17 @@ func (e *Engine) stage(ctx context.Context, j Job) (out Outcome) {
 	dst := anew
 	var data string
 	resumed := false
-	if j.Resume {
-		data, resumed = e.resumable(anew, spaceName)
+	var ast unix.Stat_t
+	leftover := unix.Lstat(anew, &ast) == nil // seldom: a stage that died
+	if leftover && j.Resume {
+		data, resumed = e.resumable(anew, &ast, spaceName)
 		if data != "" {
 			dst = data
 		}
 	}
 	// A placeholder left by a stage that died goes with the data file it
 	// was filling.
-	if !resumed {
+	if leftover && !resumed {
 		if err := removePlaceholder(s, pfn, anew, ""); err != nil {
 			return Outcome{Err: fmt.Errorf("stage %s: %w", j.LFN, err)}
 		}
@@ -526,12 +534,12 @@ func (e *Engine) allocate(spaceName, partDir string, size int64) (string, error)
 // real name, and that name made durable (again in a group) before the
 // stage is reported done.
 func (e *Engine) finishStage(ctx context.Context, j Job, pfn, anew, dst, data string, res mss.Result) error {
-	if err := durability.Sync(dst); err != nil {
-		return fmt.Errorf("flushing %s: %w", dst, err)
-	}
 	var st unix.Stat_t
 	if err := unix.Stat(dst, &st); err != nil {
 		return err
+	}
+	if err := durability.SyncDev(st.Dev, dst); err != nil {
+		return fmt.Errorf("flushing %s: %w", dst, err)
 	}
 	if exp := e.Site.Export(j.LFN); (exp.Mig || exp.Purge) && !j.Fresh {
 		if err := meta.SetCopyTime(dst, st.Mtim.Sec); err != nil {
@@ -638,18 +646,15 @@ func (e *Engine) replace(pfn, anew string) error {
 // the space the stage goes to (data is then that file), or, for a stage
 // into the namespace itself (no space), the placeholder itself, a plain
 // file (data is "").
-func (e *Engine) resumable(anew, spaceName string) (data string, ok bool) {
-	var st unix.Stat_t
-	if unix.Lstat(anew, &st) != nil {
-		return "", false
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+func (e *Engine) resumable(anew string, ast *unix.Stat_t, spaceName string) (data string, ok bool) {
+	if ast.Mode&unix.S_IFMT == unix.S_IFREG {
 		return "", spaceName == ""
 	}
 	t, err := os.Readlink(anew)
 	if err != nil || spaceName == "" {
 		return "", false
 	}
+	var st unix.Stat_t
 	p, in := e.Site.Spaces.Contains(filepath.Clean(t))
 	if !in || p.Space != spaceName || unix.Stat(t, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return "", false

@@ -142,11 +142,23 @@ func TestStageMissingFailsAndDenies(t *testing.T) {
 		t.Fatalf("request within the deny time: %+v", out)
 	}
 	v.putMSS(t, lfn, "now it exists")
+	// Retry (frm mirror) is not held back by the fail file, and its
+	// success removes it.
+	if out := v.e.Run(v.ctx, Job{Kind: Stage, LFN: lfn, Retry: true}); !out.OK() {
+		t.Fatalf("a retry within the deny time: %+v", out)
+	}
+	if _, err := os.Stat(pfn + ".fail"); err == nil {
+		t.Error(".fail file kept after a retry's success")
+	}
+	os.Remove(pfn)
+	v.e.Run(v.ctx, Job{Kind: Stage, LFN: "/store/none2.fits"}) // a fail file again
 	v.s.Config().Transfer.Deny = 0
+	lfn = "/store/none2.fits"
+	v.putMSS(t, lfn, "now it exists")
 	if out := v.e.Run(v.ctx, Job{Kind: Stage, LFN: lfn}); !out.OK() {
 		t.Fatalf("stage after the deny time: %+v", out)
 	}
-	if _, err := os.Stat(pfn + ".fail"); err == nil {
+	if _, err := os.Stat(v.s.PFN(lfn) + ".fail"); err == nil {
 		t.Error("stale .fail file kept")
 	}
 }

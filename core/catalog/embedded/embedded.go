@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -528,22 +529,79 @@ func putDirBuf(b *[]byte) { dirBufPool.Put(b) }
 // ResolveParent checks that the directory holding pfn, once symlinks are
 // resolved, is still inside the namespace root, so a symlinked directory
 // cannot carry an operation outside it. The final component may itself be
-// a symlink (XA files are).
+// a symlink (XA files are). When the directory does not exist yet, its
+// deepest existing ancestor is checked instead: the directories an
+// operation then creates (a stage, a relocation) would be made there, so
+// a symlink above them leading outside must be refused too.
+//
+// It runs once for every transfer, so it asks the kernel where the
+// directory is (an O_PATH descriptor and its /proc/self/fd link: three
+// system calls) rather than lstat each component of the path, and it
+// remembers where the root resolves to, looking again only when a
+// directory seems to be outside it.
 func ResolveParent(root, pfn string) error {
 	if root == "" || pfn == root {
 		return nil
 	}
+	dir := filepath.Dir(pfn)
+	real, err := existingAncestor(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pfn, err)
+	}
+	if v, ok := realRoots.Load(root); ok && within(real, v.(string)) {
+		return nil
+	}
 	realRoot, err := filepath.EvalSymlinks(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // no root yet: nothing below it to escape through
+	}
 	if err != nil {
 		return fmt.Errorf("namespace root %s: %w", root, err)
 	}
-	dir := filepath.Dir(pfn)
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return nil // a missing directory cannot lead anywhere; the operation reports it
-	}
-	if real != realRoot && !strings.HasPrefix(real, realRoot+"/") {
+	realRoots.Store(root, realRoot)
+	if !within(real, realRoot) {
 		return fmt.Errorf("%s: directory resolves to %s, outside the namespace root %s", pfn, real, realRoot)
 	}
 	return nil
+}
+
+// realRoots maps each namespace root to where it resolves.
+var realRoots sync.Map
+
+func within(p, root string) bool { return p == root || root == "/" || strings.HasPrefix(p, root+"/") }
+
+// existingAncestor resolves dir, or its deepest ancestor that exists, to
+// a path without symlinks.
+func existingAncestor(dir string) (string, error) {
+	for {
+		real, err := realDir(dir)
+		if err == nil {
+			return real, nil
+		}
+		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
+			return "", err
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return "", err
+		}
+		dir = up
+	}
+}
+
+// realDir is the path of directory dir with every symlink resolved: where
+// the kernel finds it, read back from an O_PATH descriptor's link in
+// /proc/self/fd, or filepath.EvalSymlinks where /proc is not mounted.
+func realDir(dir string) (string, error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	var buf [unix.PathMax]byte
+	n, err := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf[:])
+	if err != nil || n == 0 || buf[0] != '/' || n == len(buf) || strings.HasSuffix(string(buf[:n]), " (deleted)") {
+		return filepath.EvalSymlinks(dir)
+	}
+	return string(buf[:n]), nil
 }

@@ -172,3 +172,38 @@ func TestWalkMore(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveParentMissingBelowEscape: a directory that does not exist
+// yet under a symlink leading outside is refused too (a stage would
+// create it there), and so is a missing directory under an ordinary one
+// accepted; the root's own symlinks are followed.
+func TestResolveParentMissingBelowEscape(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "realns")
+	os.MkdirAll(filepath.Join(real, "ok"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "outside"), 0o755)
+	root := filepath.Join(dir, "ns")
+	os.Symlink(real, root) // the root itself through a symlink
+	os.Symlink(filepath.Join(dir, "outside"), filepath.Join(real, "evil"))
+	os.Symlink("../ok", filepath.Join(real, "ok", "inner"))
+	for _, c := range []struct {
+		pfn string
+		ok  bool
+	}{
+		{"ok/f", true},
+		{"ok/new/deeper/f", true},
+		{"ok/inner/f", true},
+		{"ok/inner/new/f", true},
+		{"evil/f", false},
+		{"evil/new/deeper/f", false},
+		{"ok/inner/../../evil/new/f", false},
+	} {
+		err := ResolveParent(root, filepath.Join(root, c.pfn))
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err %v, want ok=%v", c.pfn, err, c.ok)
+		}
+	}
+	if err := ResolveParent(filepath.Join(dir, "absent"), filepath.Join(dir, "absent", "d", "f")); err != nil {
+		t.Errorf("a root that does not exist yet: %v", err)
+	}
+}
