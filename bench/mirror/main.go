@@ -21,7 +21,19 @@
 //     mirrored tree (rsync compares size and mtime of every file; frm
 //     reads the product's manifest and compares its generation).
 //
-//     go run ./bench/mirror [-frm bin/frm] [-scenario big|small|nochange|all] [-parallel 4]
+//   - for reference, the floor: the on-disk work alone of landing the
+//     same files in frm's format (landingFloor), and curl -Z fetching
+//     them one GET each from the same frm serve (run last, as its tree
+//     is removed).
+//
+//     TMPDIR=/ go run ./bench/mirror [-frm bin/frm] [-scenario big|small|nochange|all] [-parallel 4] [-layout space|plain]
+//
+// -layout plain gives the mirror site no space: files land in the
+// namespace, as on a site that configures none. TMPDIR=/ puts the trees
+// in a fresh top-level directory: on ext4 without a journal (this
+// machine's), inode allocation slows down for minutes after a large
+// delete in the same block groups, such as an earlier run's cleanup
+// under /tmp (docs/mirror.md).
 //
 // Scenarios (all: each in turn): big = 1000 × 1 MiB initial mirror,
 // small = 20,000 × 4 KiB initial mirror, nochange = a no-change rerun
