@@ -538,7 +538,9 @@ func putDirBuf(b *[]byte) { dirBufPool.Put(b) }
 // directory is (an O_PATH descriptor and its /proc/self/fd link: three
 // system calls) rather than lstat each component of the path, and it
 // remembers where the root resolves to, looking again only when a
-// directory seems to be outside it.
+// directory seems to be outside it. (So a root that is itself a symlink
+// re-pointed while frm runs still admits, until a restart, directories
+// leading into its old place: a place the administrator gave it.)
 func ResolveParent(root, pfn string) error {
 	if root == "" || pfn == root {
 		return nil
