@@ -26,6 +26,10 @@
 //     them one GET each from the same frm serve (run last, as its tree
 //     is removed).
 //
+//   - the CPU seconds of each side besides the wall time: rsync's client
+//     and daemon, frm's mirror and serve, and the floor's (source and
+//     mirror share the machine's cores).
+//
 //     TMPDIR=/ go run ./bench/mirror [-frm bin/frm] [-scenario big|small|nochange|all] [-parallel 4] [-layout space|plain]
 //
 // -layout plain gives the mirror site no space: files land in the
@@ -53,6 +57,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -127,7 +132,7 @@ func run(bin, name string, n int, size int64, parallel int, nochange, withSpace 
 		return err
 	}
 	defer stopD()
-	stopR, rport, err := rsyncd(root, filepath.Join(dDir, "ns", "store"))
+	stopR, rport, rsyncdPid, err := rsyncd(root, filepath.Join(dDir, "ns", "store"))
 	if err != nil {
 		return err
 	}
@@ -137,20 +142,30 @@ func run(bin, name string, n int, size int64, parallel int, nochange, withSpace 
 	// rsync.
 	out := filepath.Join(root, "rsync")
 	src := fmt.Sprintf("rsync://127.0.0.1:%d/dist/prod/", rport)
+	// The CPU each side spends (its processes and those they waited
+	// for), besides the wall time: on two cores shared by source and
+	// mirror, what bounds the rate.
+	var rsyncCPU, frmCPU, serveCPU float64
 	rsyncRun := func() (float64, error) {
+		d0 := procCPU(rsyncdPid)
 		t0 := time.Now()
-		if o, err := exec.Command("rsync", "-a", src, out+"/").CombinedOutput(); err != nil {
+		cmd := exec.Command("rsync", "-a", src, out+"/")
+		if o, err := cmd.CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("rsync: %v\n%s", err, o)
 		}
 		if err := exec.Command("sync").Run(); err != nil {
 			return 0, err
 		}
-		return time.Since(t0).Seconds(), nil
+		secs := time.Since(t0).Seconds()
+		time.Sleep(200 * time.Millisecond) // the daemon reaps its child
+		rsyncCPU = cpuOf(cmd.ProcessState) + procCPU(rsyncdPid) - d0
+		return secs, nil
 	}
 	rsyncSecs, err := rsyncRun()
 	if err != nil {
 		return err
 	}
+	servePid := pidOf(filepath.Join(dDir, "frm.toml"))
 
 	// frm mirror.
 	mDir := filepath.Join(root, "m")
@@ -187,6 +202,7 @@ transfers = %d
 		return err
 	}
 	frmRun := func() (float64, string, error) {
+		s0 := procCPU(servePid)
 		t0 := time.Now()
 		cmd := exec.Command(bin, "mirror", "-c", conf)
 		var so, se bytes.Buffer
@@ -194,7 +210,9 @@ transfers = %d
 		if err := cmd.Run(); err != nil {
 			return 0, "", fmt.Errorf("frm mirror: %v\n%s", err, benchproc.Tail(se.String()))
 		}
-		return time.Since(t0).Seconds(), so.String(), nil
+		secs := time.Since(t0).Seconds()
+		frmCPU, serveCPU = cpuOf(cmd.ProcessState), procCPU(servePid)-s0
+		return secs, so.String(), nil
 	}
 	frmSecs, summary, err := frmRun()
 	if err != nil {
@@ -204,10 +222,12 @@ transfers = %d
 		return fmt.Errorf("frm mirror did not bring the %d files: %s", n, summary)
 	}
 	// The on-disk work of frm's landing alone, for reference.
+	f0 := selfCPU()
 	floorSecs, err := landingFloor(filepath.Join(root, "floor"), n, size, parallel, withSpace)
 	if err != nil {
 		return err
 	}
+	floorCPU := selfCPU() - f0
 	// curl of the same files from the same frm serve, for reference
 	// (what the server can give: nothing verified, nothing durable).
 	// It runs last, as its tree is removed: on ext4 without a journal
@@ -238,6 +258,7 @@ transfers = %d
 		what = "written with its checksum, renamed to its name"
 	}
 	fmt.Printf("  (frm's on-disk work alone, no network, no check: %d at once, each file %s, one syncfs: %.3f s, %.0f files/s, %.2f× rsync's time)\n", parallel, what, floorSecs, float64(n)/floorSecs, floorSecs/rsyncSecs)
+	fmt.Printf("  CPU seconds: rsync %.2f (client and daemon), frm %.2f (mirror %.2f, serve %.2f), the on-disk work alone %.2f\n", rsyncCPU, frmCPU+serveCPU, frmCPU, serveCPU, floorCPU)
 	fmt.Printf("  (curl -Z of the same files from the same frm serve, %d at once, nothing verified or synced: %.3f s, %.0f files/s)\n", parallel, curlSecs, float64(n)/curlSecs)
 	if !nochange {
 		return nil
@@ -380,37 +401,48 @@ func landingFloor(dir string, n int, size int64, workers int, withSpace bool) (f
 	}
 	buf := make([]byte, size)
 	rand.Read(buf)
-	cks := meta.Checksum{Alg: "adler32", Value: []byte{1, 2, 3, 4}, MTime: time.Now().Unix()}
+	cksName := meta.ChecksumAttr("adler32")
+	cksVal, err := meta.EncodeChecksum(meta.Checksum{Alg: "adler32", Value: []byte{1, 2, 3, 4}, MTime: time.Now().Unix()})
+	if err != nil {
+		return 0, err
+	}
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
+	// As few system calls as the format takes, on descriptors where it
+	// can: create, write, the attributes, close, then the link and its
+	// rename (plain: the rename only).
+	land := func(i int) error {
+		data := space.NewDataPath(part, t0)
+		pfn := filepath.Join(ns, fmt.Sprintf("d%04d/f%06d", i/100, i))
+		if !withSpace {
+			data = pfn + ".anew"
+		}
+		fd, err := unix.Open(data, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if _, err := unix.Pwrite(fd, buf, 0); err != nil {
+			return err
+		}
+		if err := unix.Fsetxattr(fd, cksName, cksVal, 0); err != nil {
+			return err
+		}
+		if withSpace {
+			if err := unix.Fsetxattr(fd, meta.AttrPfn, meta.EncodePfn(pfn), 0); err != nil {
+				return err
+			}
+			if err := unix.Symlink(data, pfn+".anew"); err != nil {
+				return err
+			}
+		}
+		return unix.Rename(pfn+".anew", pfn)
+	}
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
-				data := space.NewDataPath(part, t0)
-				pfn := filepath.Join(ns, fmt.Sprintf("d%04d/f%06d", i/100, i))
-				if !withSpace {
-					data = pfn + ".anew"
-				}
-				if err := os.WriteFile(data, buf, 0o644); err != nil {
-					errs <- err
-					return
-				}
-				if err := meta.SetChecksum(data, cks); err != nil {
-					errs <- err
-					return
-				}
-				if withSpace {
-					if err := meta.SetPfn(data, pfn); err != nil {
-						errs <- err
-						return
-					}
-					if err := os.Symlink(data, pfn+".anew"); err != nil {
-						errs <- err
-						return
-					}
-				}
-				if err := os.Rename(pfn+".anew", pfn); err != nil {
+				if err := land(i); err != nil {
 					errs <- err
 					return
 				}
@@ -434,19 +466,19 @@ func landingFloor(dir string, n int, size int64, workers int, withSpace bool) (f
 }
 
 // rsyncd runs rsync --daemon on a loopback port with module dist = dir.
-func rsyncd(root, dir string) (stop func(), port int, err error) {
+func rsyncd(root, dir string) (stop func(), port, pid int, err error) {
 	port, err = benchproc.FreePort()
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	conf := filepath.Join(root, "rsyncd.conf")
 	text := fmt.Sprintf("use chroot = no\nuid = root\ngid = root\npid file = %s\n[dist]\npath = %s\nread only = yes\n", filepath.Join(root, "rsyncd.pid"), dir)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	cmd := exec.Command("rsync", "--daemon", "--no-detach", "--address=127.0.0.1", fmt.Sprintf("--port=%d", port), "--config="+conf)
 	if err := cmd.Start(); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	stop = func() { cmd.Process.Kill(); cmd.Wait() }
 	deadline := time.Now().Add(10 * time.Second)
@@ -454,12 +486,65 @@ func rsyncd(root, dir string) (stop func(), port int, err error) {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			c.Close()
-			return stop, port, nil
+			return stop, port, cmd.Process.Pid, nil
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return nil, 0, fmt.Errorf("rsync --daemon did not listen: %w", err)
+			return nil, 0, 0, fmt.Errorf("rsync --daemon did not listen: %w", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// cpuOf is the CPU time of an ended process and of those it waited for.
+func cpuOf(ps *os.ProcessState) float64 {
+	if ps == nil {
+		return 0
+	}
+	return (ps.UserTime() + ps.SystemTime()).Seconds()
+}
+
+// procCPU is the CPU time so far of process pid and of the children it
+// has reaped (/proc/pid/stat utime, stime, cutime, cstime); 0 when it
+// cannot be read.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which may hold spaces.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 15 {
+		return 0
+	}
+	ticks := 0
+	for _, v := range f[11:15] { // fields 14 to 17
+		n, _ := strconv.Atoi(v)
+		ticks += n
+	}
+	return float64(ticks) / 100 // USER_HZ
+}
+
+// pidOf is the process whose command line contains arg (0: none).
+func pidOf(arg string) int {
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline"); err == nil && bytes.Contains(b, []byte(arg)) {
+			return pid
+		}
+	}
+	return 0
+}
+
+// selfCPU is this process's CPU time so far.
+func selfCPU() float64 {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
