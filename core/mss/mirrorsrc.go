@@ -338,10 +338,12 @@ func (m *Mirror) landSupplied(dst string, f MirrorFile, data []byte, alg string,
 	if err := m.verify(f, hs, log); err != nil {
 		return Result{}, err
 	}
-	fd, err := unix.Open(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+	// Never through a symlink: dst is a data file or the placeholder
+	// itself, a regular file.
+	fd, err := unix.Open(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	fresh := err == nil
 	if errors.Is(err, unix.EEXIST) {
-		fd, err = unix.Open(dst, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		fd, err = unix.Open(dst, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
 		return Result{}, classifyErrno(&os.PathError{Op: "open", Path: dst, Err: err}, false)

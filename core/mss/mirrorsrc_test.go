@@ -88,3 +88,25 @@ func TestMirrorSupplied(t *testing.T) {
 		})
 	}
 }
+
+// TestMirrorSuppliedNeverThroughALink: a symlink where the file should
+// land is not written through.
+func TestMirrorSuppliedNeverThroughALink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("keep"), 0o644)
+	dst := filepath.Join(dir, "f.anew")
+	if err := os.Symlink(victim, dst); err != nil {
+		t.Fatal(err)
+	}
+	good := []byte("bytes")
+	m := &Mirror{Origin: "dist", Src: &countingOpener{data: good}}
+	m.Add("/m/f", "/f", MirrorFile{Src: "/f", Size: int64(len(good)), MTime: 1, Checksum: fedapi.Checksum{Alg: "adler32", Hex: adlerHex(good)}})
+	m.Supply("/m/f", good, "")
+	if _, err := m.Fetch(context.Background(), Request{LFN: "/m/f"}, dst, "adler32"); err == nil {
+		t.Error("landed through a symlink")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+}
