@@ -745,7 +745,7 @@ func bulkBatchRun(ctx context.Context, bk bulker, be *mss.Mirror, budget *byteBu
 				budget.release(r.Size)
 				return err
 			}
-			be.Supply(it.dest, data, r.ETag)
+			be.Supply(it.dest, data)
 			it.inBulk = true
 		}
 		i++

@@ -72,12 +72,7 @@ type Mirror struct {
 	files map[string]MirrorFile // by rfn and by lfn
 	// supplied: the bytes of files already fetched (in bulk), by lfn,
 	// taken by the file's Fetch instead of a download of its own.
-	supplied map[string]supplied
-}
-
-type supplied struct {
-	data []byte
-	etag string
+	supplied map[string][]byte
 }
 
 // Supply gives the content of the file that lands at lfn, fetched
@@ -86,13 +81,13 @@ type supplied struct {
 // them through the same checks (size, the manifest's checksum). Bytes
 // that fail a check are not asked again from the bulk: a retry of the
 // stage downloads the file on its own.
-func (m *Mirror) Supply(lfn string, data []byte, etag string) {
+func (m *Mirror) Supply(lfn string, data []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.supplied == nil {
-		m.supplied = map[string]supplied{}
+		m.supplied = map[string][]byte{}
 	}
-	m.supplied[lfn] = supplied{data, etag}
+	m.supplied[lfn] = data
 }
 
 // Drop forgets what Supply gave for lfn and its stage did not take (a
@@ -104,7 +99,7 @@ func (m *Mirror) Drop(lfn string) {
 }
 
 // take returns and forgets the bytes supplied for lfn.
-func (m *Mirror) take(lfn string) (supplied, bool) {
+func (m *Mirror) take(lfn string) ([]byte, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sp, ok := m.supplied[lfn]
@@ -177,12 +172,12 @@ func (m *Mirror) Fetch(ctx context.Context, req Request, dst, alg string) (res R
 		log = slog.New(slog.DiscardHandler)
 	}
 	if pre, ok := m.take(req.LFN); ok {
-		if int64(len(pre.data)) == f.Size {
-			return m.landSupplied(dst, f, pre.data, alg, log)
+		if int64(len(pre)) == f.Size {
+			return m.landSupplied(dst, f, pre, alg, log)
 		}
 		// Bytes of another version than the manifest's: downloaded on
 		// its own below, which sees the source's current size.
-		log.Info("mirror: a file fetched in bulk has another size than the manifest's; downloading it on its own", "lfn", f.Src, "bytes", len(pre.data), "manifest", f.Size)
+		log.Info("mirror: a file fetched in bulk has another size than the manifest's; downloading it on its own", "lfn", f.Src, "bytes", len(pre), "manifest", f.Size)
 	}
 	out, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {

@@ -58,7 +58,7 @@ func TestMirrorSupplied(t *testing.T) {
 			src := &countingOpener{data: good}
 			m := &Mirror{Origin: "dist", Src: src}
 			m.Add("/m/p/f", "/p/f", mf)
-			m.Supply("/m/p/f", tc.supplied, "")
+			m.Supply("/m/p/f", tc.supplied)
 			res, err := m.Fetch(context.Background(), Request{LFN: "/m/p/f"}, dst, "adler32")
 			if got := src.opens.Load(); got != tc.downloads {
 				t.Errorf("%d downloads, want %d", got, tc.downloads)
@@ -102,7 +102,7 @@ func TestMirrorSuppliedNeverThroughALink(t *testing.T) {
 	good := []byte("bytes")
 	m := &Mirror{Origin: "dist", Src: &countingOpener{data: good}}
 	m.Add("/m/f", "/f", MirrorFile{Src: "/f", Size: int64(len(good)), MTime: 1, Checksum: fedapi.Checksum{Alg: "adler32", Hex: adlerHex(good)}})
-	m.Supply("/m/f", good, "")
+	m.Supply("/m/f", good)
 	if _, err := m.Fetch(context.Background(), Request{LFN: "/m/f"}, dst, "adler32"); err == nil {
 		t.Error("landed through a symlink")
 	}
