@@ -25,10 +25,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"flag"
 	"fmt"
-	"hash/adler32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,7 +90,7 @@ func scenario(bin string, n int, size int64, parallel int) error {
 	var lfns []string
 	for i := range n {
 		lfn := fmt.Sprintf("/store/bench/f%05d", i)
-		if err := writeResident(filepath.Join(bDir, "ns", lfn), size); err != nil {
+		if err := benchproc.WriteResident(filepath.Join(bDir, "ns", lfn), size); err != nil {
 			return err
 		}
 		lfns = append(lfns, lfn)
@@ -184,33 +182,4 @@ max_downloads = %d
 	fmt.Printf("  frm stage -wait  %7.3f s  %9.1f MiB/s   (adler32 verified, durable, placed)\n", frmSecs, total/frmSecs/(1<<20))
 	fmt.Printf("  ratio            %7.2f× curl's throughput\n", curlSecs/frmSecs)
 	return nil
-}
-
-// writeResident writes size random bytes at p with their adler32 stored
-// (user.XrdCks.adler32), as a stage leaves a file.
-func writeResident(p string, size int64) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(p)
-	if err != nil {
-		return err
-	}
-	h := adler32.New()
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; {
-		b := buf[:min(int64(len(buf)), left)]
-		rand.Read(b)
-		f.Write(b)
-		h.Write(b)
-		left -= int64(len(b))
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	return meta.SetChecksum(p, meta.Checksum{Alg: "adler32", Value: h.Sum(nil), MTime: fi.ModTime().Unix()})
 }

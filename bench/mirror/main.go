@@ -52,7 +52,6 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
-	"hash/adler32"
 	"net"
 	"os"
 	"os/exec"
@@ -287,13 +286,15 @@ transfers = %d
 	if err != nil {
 		return err
 	}
-	frmNo, err := best(func() (float64, error) {
+	// frmQuiet is a no-change run of frm mirror, which must print nothing.
+	frmQuiet := func() (float64, error) {
 		s, out, err := frmRun()
 		if err == nil && out != "" {
 			err = fmt.Errorf("the no-change run printed %q", out)
 		}
 		return s, err
-	})
+	}
+	frmNo, err := best(frmQuiet)
 	if err != nil {
 		return err
 	}
@@ -319,13 +320,7 @@ transfers = %d
 	if _, out, err := frmRun(); err != nil || out != "" {
 		return fmt.Errorf("the first run after publishing: %v %q", err, out)
 	}
-	frmPub, err := best(func() (float64, error) {
-		s, out, err := frmRun()
-		if err == nil && out != "" {
-			err = fmt.Errorf("the no-change run printed %q", out)
-		}
-		return s, err
-	})
+	frmPub, err := best(frmQuiet)
 	if err != nil {
 		return err
 	}
@@ -348,11 +343,9 @@ func writeTree(dir string, n int, size int64) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, size)
 			for i := w; i < n; i += 4 {
-				rand.Read(buf)
 				p := filepath.Join(dir, fmt.Sprintf("d%04d", i/100), fmt.Sprintf("f%06d", i))
-				if err := writeResident(p, buf); err != nil {
+				if err := benchproc.WriteResident(p, size); err != nil {
 					errs <- err
 					return
 				}
@@ -362,21 +355,6 @@ func writeTree(dir string, n int, size int64) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
-}
-
-func writeResident(p string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		return err
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	h := adler32.Checksum(b)
-	return meta.SetChecksum(p, meta.Checksum{Alg: "adler32", Value: []byte{byte(h >> 24), byte(h >> 16), byte(h >> 8), byte(h)}, MTime: fi.ModTime().Unix()})
 }
 
 // landingFloor does, for n files of size bytes, only the on-disk work

@@ -1,7 +1,7 @@
 // Package benchproc holds what the benchmark programs under bench/ share
 // to run real frm processes: starting frm daemon on a configuration and
-// waiting until it runs, finding a free loopback port, and the tail of a
-// log for an error message.
+// waiting until it runs, finding a free loopback port, the tail of a log
+// for an error message, and writing files as a stage leaves them.
 package benchproc
 
 import (
