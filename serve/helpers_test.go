@@ -17,12 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/sitegen/sitetest"
+
 	"frm/core/config"
 	"frm/core/fedapi"
 	"frm/core/meta"
 	"frm/core/site"
 	"frm/core/sitegen"
-	"frm/core/wire"
 	"frm/serve/servetest"
 )
 
@@ -57,24 +58,15 @@ func content(lfn string) []byte { return []byte("the bytes of " + lfn + strings.
 // file outside the site that links in the exports lead to.
 func newSite(t testing.TB, mutate func(*config.Config)) *tsite {
 	t.Helper()
-	l := sitegen.NewLayout(t.TempDir())
-	if err := l.WriteConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Site = "test"
-	cfg.Exports = append(cfg.Exports, config.Export{Path: "/store/nested", Stage: true})
-	if mutate != nil {
-		mutate(cfg)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	var cfg *config.Config
+	s, l := sitetest.Open(t, func(c *config.Config) {
+		c.Site = "test"
+		c.Exports = append(c.Exports, config.Export{Path: "/store/nested", Stage: true})
+		if mutate != nil {
+			mutate(c)
+		}
+		cfg = c
+	})
 	ts := &tsite{s: s, l: l, cfg: cfg, outside: t.TempDir()}
 	ts.secret = []byte("TOPSECRET-" + hex.EncodeToString(randBytes(t, 16)))
 	ts.secretPath = filepath.Join(ts.outside, "secret")

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/sitegen/sitetest"
+
 	"frm/core/config"
 	"frm/core/meta"
 	"frm/core/site"
@@ -25,18 +27,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // the states find and audit care about, and /scratch/d with two files.
 func testSite(t *testing.T) (*site.Site, sitegen.Layout) {
 	t.Helper()
-	l := sitegen.NewLayout(t.TempDir())
-	if err := l.WriteConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, l := sitetest.Open(t, nil)
 	ctx := context.Background()
 	mt := time.Unix(1700000000, 0)
 	for _, f := range []struct{ lfn, space string }{

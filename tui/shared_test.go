@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/sitegen/sitetest"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"frm/core/config"
 	"frm/core/pgqueue"
 	"frm/core/pgtest"
-	"frm/core/sitegen"
-	"frm/core/wire"
 	"frm/sql/schema"
 	"frm/tui/model"
 )
@@ -34,20 +34,7 @@ func TestSharedQueueBackend(t *testing.T) {
 	if _, err := schema.Migrate(ctx, pool, "test"); err != nil {
 		t.Fatal(err)
 	}
-	l := sitegen.NewLayout(t.TempDir())
-	if err := l.WriteConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Catalog = config.Catalog{Kind: "postgres", DSN: dsn}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := sitetest.Open(t, func(cfg *config.Config) { cfg.Catalog = config.Catalog{Kind: "postgres", DSN: dsn} })
 	be := &SiteBackend{Site: s}
 
 	events := make(chan model.QueueEvent, 16)
@@ -64,7 +51,7 @@ func TestSharedQueueBackend(t *testing.T) {
 		}
 	}
 	wait("connecting")
-	q := pgqueue.New(pool, pgqueue.Options{Site: cfg.Site})
+	q := pgqueue.New(pool, pgqueue.Options{Site: s.Config().Site})
 	if _, err := q.Add(ctx, pgqueue.NewRequest{Kind: "stage", LFN: "/store/q1", RID: "q1", Requester: "alice"}); err != nil {
 		t.Fatal(err)
 	}

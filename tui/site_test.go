@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/sitegen/sitetest"
+
 	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/control"
@@ -349,18 +351,7 @@ func TestTailFile(t *testing.T) {
 		})
 	}
 	// Through the backend: the Daemons view gets the tail with the status.
-	l, _, err := sitegen.Demo(context.Background(), t.TempDir(), sitegen.DemoOptions{Files: 20, Seed: 5, Now: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := sitetest.OpenDemo(t, sitegen.DemoOptions{Files: 20, Seed: 5, Now: time.Now()}, nil)
 	logf := filepath.Join(dir, "short.log")
 	be := &SiteBackend{Site: s, DaemonLog: logf}
 	st, err := be.Daemons(context.Background())

@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"frm/core/sitegen/sitetest"
+
 	"frm/core/config"
 	"frm/core/fedapi"
 	"frm/core/meta"
 	"frm/core/site"
-	"frm/core/sitegen"
-	"frm/core/wire"
 )
 
 // TestRunStatic runs mirrors in process (so that -race sees the workers,
@@ -205,18 +205,6 @@ func TestPlanNotModified(t *testing.T) {
 // ends.
 func newSite(t *testing.T) *site.Site {
 	t.Helper()
-	l := sitegen.NewLayout(t.TempDir())
-	if err := l.WriteConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, _ := sitetest.Open(t, nil)
 	return s
 }

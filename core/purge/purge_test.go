@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/sitegen/sitetest"
+
 	"golang.org/x/sys/unix"
 
 	"frm/core/config"
@@ -16,7 +18,6 @@ import (
 	"frm/core/site"
 	"frm/core/sitegen"
 	"frm/core/space"
-	"frm/core/wire"
 )
 
 // now is the fixed clock of the unit tests.
@@ -34,18 +35,7 @@ type fixture struct {
 // policy * 5% 10% hold 1h, fast nopurge.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	l := sitegen.NewLayout(t.TempDir())
-	if err := l.WriteConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, l := sitetest.Open(t, nil)
 	s.Now = func() time.Time { return now }
 	return &fixture{t: t, s: s, l: l, ctx: context.Background()}
 }

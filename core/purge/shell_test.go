@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"frm/core/config"
+	"frm/core/sitegen/sitetest"
+
 	"frm/core/meta"
 	"frm/core/purge"
 	"frm/core/site"
 	"frm/core/sitegen"
-	"frm/core/wire"
 	"frm/shell"
 )
 
@@ -34,18 +34,7 @@ const day = 24 * time.Hour
 // states a purge distinguishes.
 func shellSite(t *testing.T) (*site.Site, sitegen.Layout) {
 	t.Helper()
-	l := sitegen.NewLayout(t.TempDir())
-	if err := l.WriteConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, l := sitetest.Open(t, nil)
 	s.Now = func() time.Time { return clock }
 	s.Loc = time.UTC
 	ctx := context.Background()

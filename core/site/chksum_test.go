@@ -10,32 +10,19 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/sitegen/sitetest"
+
 	"golang.org/x/sys/unix"
 
-	"frm/core/config"
 	"frm/core/meta"
 	"frm/core/site"
-	"frm/core/sitegen"
-	"frm/core/wire"
 )
 
 // cksSite makes an empty site (sitegen layout: /store, /scratch; spaces
 // public, data, fast).
 func cksSite(t *testing.T) *site.Site {
 	t.Helper()
-	l := sitegen.NewLayout(t.TempDir())
-	if err := l.WriteConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s, _ := sitetest.Open(t, nil)
 	return s
 }
 

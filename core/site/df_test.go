@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/sitegen/sitetest"
+
 	"frm/core/catalog"
 	"frm/core/config"
 	"frm/core/site"
 	"frm/core/sitegen"
 	"frm/core/space"
-	"frm/core/wire"
 )
 
 // TestDfCountsPlainFilesToPublic: files stored in the namespace itself
@@ -100,27 +101,16 @@ func TestDfCountsPlainFilesToPublic(t *testing.T) {
 // noPublic, and returns it with its namespace root.
 func demoWith(t *testing.T, noPublic bool) (*site.Site, string) {
 	t.Helper()
-	l, _, err := sitegen.Demo(context.Background(), t.TempDir(), sitegen.DemoOptions{Files: 120, Seed: 7, Now: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if noPublic {
-		var keep []config.Space
-		for _, sp := range cfg.Spaces {
-			if sp.Name != space.Public {
-				keep = append(keep, sp)
+	s, l := sitetest.OpenDemo(t, sitegen.DemoOptions{Files: 120, Seed: 7, Now: time.Now()}, func(cfg *config.Config) {
+		if noPublic {
+			var keep []config.Space
+			for _, sp := range cfg.Spaces {
+				if sp.Name != space.Public {
+					keep = append(keep, sp)
+				}
 			}
+			cfg.Spaces = keep
 		}
-		cfg.Spaces = keep
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	})
 	return s, l.LocalRoot
 }

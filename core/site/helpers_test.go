@@ -5,30 +5,18 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/sitegen/sitetest"
+
 	"frm/core/catalog"
-	"frm/core/config"
 	"frm/core/site"
 	"frm/core/sitegen"
-	"frm/core/wire"
 )
 
 // openDemo creates a small demo site (sitegen.Demo) in a temporary
 // directory and opens it.
 func openDemo(t *testing.T, files int) *site.Site {
 	t.Helper()
-	l, _, err := sitegen.Demo(context.Background(), t.TempDir(), sitegen.DemoOptions{Files: files, Seed: 3, Now: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s, _ := sitetest.OpenDemo(t, sitegen.DemoOptions{Files: files, Seed: 3, Now: time.Now()}, nil)
 	return s
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"frm/core/sitegen/sitetest"
+
 	"golang.org/x/sys/unix"
 
 	"frm/core/catalog"
@@ -19,7 +21,6 @@ import (
 	"frm/core/mss"
 	"frm/core/site"
 	"frm/core/sitegen"
-	"frm/core/wire"
 )
 
 // TestMain doubles as a helper process that holds a file's fcntl lock
@@ -50,22 +51,8 @@ type env struct {
 
 func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	t.Helper()
-	l := sitegen.NewLayout(t.TempDir())
-	if err := l.WriteConfigs(); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(l.Config, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mutate != nil {
-		mutate(cfg)
-	}
-	s, err := wire.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := mss.Open(cfg)
+	s, l := sitetest.Open(t, mutate)
+	b, err := mss.Open(s.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
