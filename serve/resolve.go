@@ -137,17 +137,32 @@ func (r *resolver) open(lfn string, e config.Export, keep bool) (*diskFile, erro
 	if !within(parent, expDir) {
 		return nil, errOutside
 	}
-	var lst unix.Stat_t
-	if err := unix.Lstat(pfn, &lst); err != nil {
-		if notExist(err) {
-			return nil, errNotOnDisk
+	gf, err := guard.Open(pfn, r.s.site.Roots())
+	if err != nil {
+		// What the error means depends on whether the name is a link:
+		// looked at only on this path (guard.Open lstat-ed it already).
+		var lst unix.Stat_t
+		isLink := unix.Lstat(pfn, &lst) == nil && lst.Mode&unix.S_IFMT == unix.S_IFLNK
+		switch {
+		case errors.Is(err, guard.ErrOutside):
+			return nil, errOutside
+		case errors.Is(err, guard.ErrNotRegular):
+			return nil, errNotFile
+		case isLink && errors.Is(err, syscall.ELOOP):
+			return nil, errNoResolve // a loop, a chain too long
+		case notExist(err):
+			return nil, errNotOnDisk // missing, or an XA link whose data was purged
+		case isLink:
+			return nil, errNoResolve // a loop, a chain too long
+		default:
+			return nil, err
 		}
-		return nil, err
 	}
+	defer gf.Close()
 	// An XA link must lead straight into a partition: a link to another
 	// namespace entry (another export's) is not followed there.
 	var linkText string
-	if lst.Mode&unix.S_IFMT == unix.S_IFLNK {
+	if gf.IsLink() {
 		t, err := os.Readlink(pfn)
 		if err != nil {
 			return nil, err
@@ -157,23 +172,6 @@ func (r *resolver) open(lfn string, e config.Export, keep bool) (*diskFile, erro
 		}
 		linkText = filepath.Clean(t)
 	}
-	gf, err := guard.Open(pfn, r.s.site.Roots())
-	switch {
-	case err == nil:
-	case errors.Is(err, guard.ErrOutside):
-		return nil, errOutside
-	case errors.Is(err, guard.ErrNotRegular):
-		return nil, errNotFile
-	case linkText != "" && errors.Is(err, syscall.ELOOP):
-		return nil, errNoResolve // a loop, a chain too long
-	case notExist(err):
-		return nil, errNotOnDisk // missing, or an XA link whose data was purged
-	case linkText != "":
-		return nil, errNoResolve // a loop, a chain too long
-	default:
-		return nil, err
-	}
-	defer gf.Close()
 	where := gf.Data // where the open descriptor is
 	if !within(where, expDir) && !r.s.xaData(gf.Path(), where, linkText, pfn) {
 		return nil, errOutside
